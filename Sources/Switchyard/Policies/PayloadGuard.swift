@@ -1,0 +1,157 @@
+import JSONSchema
+import Metrics
+
+/// The checks every engine runs before it accepts a payload, in this order: a contract covers the
+/// channel, the payload fits the policy's size, it is JSON, it is an object, it carries no
+/// credential field at any depth, and it satisfies the contract's schema.
+///
+/// Each refusal is a ``SwitchyardError`` with the wire shape; nothing is ever half-accepted.
+public struct PayloadGuard: Sendable {
+    /// Field names refused anywhere in a payload, compared without case, `_` or `-`.
+    public static let defaultCredentialFields: [String] = [
+        "api_key", "apikey", "api_secret", "secret", "secret_key", "client_secret", "password", "passwd",
+        "token", "access_token", "refresh_token", "private_key", "authorization",
+    ]
+
+    /// The contracts in force.
+    public let registry: ContractRegistry
+    /// Whether a channel without a contract is accepted (with its family's default policy and no schema).
+    public var allowsUnknownChannels: Bool
+    private var normalizedCredentialFields: Set<String>
+    private let largeMessages = Counter(label: "switchyard_large_messages_total")
+
+    /// Creates a guard.
+    /// - Parameters:
+    ///   - registry: The contracts in force.
+    ///   - credentialFields: Field names to refuse; compared without case, `_` or `-`.
+    ///   - allowsUnknownChannels: Accept channels that no contract covers.
+    public init(registry: ContractRegistry, credentialFields: [String] = defaultCredentialFields, allowsUnknownChannels: Bool = false) {
+        self.registry = registry
+        self.allowsUnknownChannels = allowsUnknownChannels
+        self.normalizedCredentialFields = Set(credentialFields.map(Self.normalize))
+    }
+
+    /// The credential field names refused, as configured.
+    public var credentialFields: Set<String> { normalizedCredentialFields }
+
+    /// Checks a payload given as JSON text.
+    /// - Throws: ``SwitchyardError``: `unknown_channel`, `payload_too_large`, `malformed_json` or `validation_error`.
+    public func check(channel: ChannelName, payload: some Collection<UInt8>) throws(SwitchyardError) -> CheckedPayload {
+        let (contract, policy) = try resolve(channel)
+        try checkSize(payload.count, policy: policy, channel: channel)
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: payload)
+        } catch {
+            throw SwitchyardError(.malformedJSON, "the payload is not valid JSON: \(error)")
+        }
+        return try checkValue(value, size: payload.count, contract: contract, policy: policy)
+    }
+
+    /// Checks a payload already parsed; its size is that of its compact JSON text.
+    /// - Throws: ``SwitchyardError``: `unknown_channel`, `payload_too_large` or `validation_error`.
+    public func check(channel: ChannelName, payload: JSONValue) throws(SwitchyardError) -> CheckedPayload {
+        let (contract, policy) = try resolve(channel)
+        let size = payload.serialized().utf8.count
+        try checkSize(size, policy: policy, channel: channel)
+        return try checkValue(payload, size: size, contract: contract, policy: policy)
+    }
+
+    private func resolve(_ channel: ChannelName) throws(SwitchyardError) -> (Contract?, ChannelPolicy) {
+        if let contract = registry.contract(for: channel) { return (contract, contract.policy) }
+        guard allowsUnknownChannels else {
+            throw SwitchyardError(.unknownChannel, "no contract covers channel '\(channel)'", details: ["channel": .string(channel.rawValue)])
+        }
+        return (nil, ChannelPolicy.defaults(for: channel.rawValue))
+    }
+
+    private func checkSize(_ size: Int, policy: ChannelPolicy, channel: ChannelName) throws(SwitchyardError) {
+        guard size <= policy.maxSizeBytes else {
+            throw SwitchyardError(
+                .payloadTooLarge, "the payload has \(size) bytes; channel '\(channel)' accepts at most \(policy.maxSizeBytes)",
+                details: ["size_bytes": .int(Int64(size)), "max_size_bytes": .int(Int64(policy.maxSizeBytes))])
+        }
+        if size > ChannelPolicy.recommendedSizeBytes { largeMessages.increment() }
+    }
+
+    private func checkValue(_ value: JSONValue, size: Int, contract: Contract?, policy: ChannelPolicy) throws(SwitchyardError) -> CheckedPayload {
+        guard case .object = value else {
+            throw SwitchyardError.validation(missing: [], invalid: [("$", "the payload must be a JSON object")])
+        }
+        var credentials: [(field: String, reason: String)] = []
+        findCredentials(in: value, path: "", into: &credentials)
+        if !credentials.isEmpty { throw SwitchyardError.validation(missing: [], invalid: credentials) }
+        try contract?.validate(value)
+        return CheckedPayload(payload: value, contract: contract, policy: policy, sizeBytes: size)
+    }
+
+    private func findCredentials(in value: JSONValue, path: String, into found: inout [(field: String, reason: String)]) {
+        switch value {
+        case .object(let object):
+            for (key, member) in object {
+                let memberPath = path.isEmpty ? key : "\(path).\(key)"
+                if normalizedCredentialFields.contains(Self.normalize(key)) {
+                    found.append((memberPath, "credentials are not allowed in messages"))
+                } else {
+                    findCredentials(in: member, path: memberPath, into: &found)
+                }
+            }
+        case .array(let elements):
+            for (index, element) in elements.enumerated() {
+                findCredentials(in: element, path: path.isEmpty ? "\(index)" : "\(path).\(index)", into: &found)
+            }
+        default:
+            break
+        }
+    }
+
+    static func normalize(_ name: String) -> String {
+        String(String.UnicodeScalarView(name.lowercased().unicodeScalars.filter { $0 != "_" && $0 != "-" }))
+    }
+}
+
+/// A payload that passed every publish-time check.
+public struct CheckedPayload: Sendable {
+    /// The payload.
+    public let payload: JSONValue
+    /// The contract that covers the channel; `nil` when unknown channels are allowed and none does.
+    public let contract: Contract?
+    /// The policy in force for the channel.
+    public let policy: ChannelPolicy
+    /// The payload's size in bytes.
+    public let sizeBytes: Int
+
+    /// The `schema` member for the envelope: the contract's id, or an empty string without a contract.
+    public var schemaID: String { contract?.id ?? "" }
+
+    /// Whether the payload is above the recommended 10 KB (accepted, and counted).
+    public var exceedsRecommendedSize: Bool { sizeBytes > ChannelPolicy.recommendedSizeBytes }
+}
+
+extension PayloadGuard {
+    /// Checks a document that is either a payload or a whole envelope for `channel`.
+    ///
+    /// An object with both `event_id` and `data` members is read as an envelope: it must be a valid
+    /// envelope for `channel`, and its `data` is checked as the payload (the size limit applies to
+    /// `data`; the envelope around it may add up to 64 KiB).
+    /// - Throws: ``SwitchyardError``, as ``check(channel:payload:)-(_,JSONValue)`` does, or `invalid_envelope`.
+    public func check(channel: ChannelName, document bytes: [UInt8]) throws(SwitchyardError) -> CheckedPayload {
+        let (_, policy) = try resolve(channel)
+        let envelopeAllowance = 65_536
+        try checkSize(max(0, bytes.count - envelopeAllowance), policy: policy, channel: channel)
+        let value: JSONValue
+        do { value = try JSONValue(parsing: bytes) } catch {
+            throw SwitchyardError(.malformedJSON, "the input is not valid JSON: \(error)")
+        }
+        guard case .object(let object) = value, object["event_id"] != nil, object["data"] != nil else {
+            return try check(channel: channel, payload: value)
+        }
+        let envelope = try Envelope(json: value)
+        guard envelope.channel == channel else {
+            throw SwitchyardError(
+                .validationError, "the envelope is for channel '\(envelope.channel)', not '\(channel)'",
+                details: ["missing_fields": [], "invalid_fields": .object(["channel": .string("must be \(channel)")])])
+        }
+        return try check(channel: channel, payload: envelope.data)
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The `switchyard` command line.
+@main
+struct SwitchyardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchyard",
+        abstract: "Switchyard: a real-time event router for trading systems.",
+        subcommands: [ContractsCommand.self]
+    )
+}
+
+/// Options every subcommand shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The contracts folder (default: the shipped contracts).", valueName: "DIR"))
+    var contracts: String?
+}

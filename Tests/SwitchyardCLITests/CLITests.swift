@@ -1,0 +1,95 @@
+import Foundation
+import JSONSchema
+import Testing
+
+/// Runs the built `switchyard` binary and checks its output and exit codes.
+@Suite struct CLITests {
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static let binary: String = {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [directory, directory.deletingLastPathComponent(), Bundle.main.bundleURL] {
+            let path = candidate.appendingPathComponent("switchyard").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return directory.appendingPathComponent("switchyard").path
+    }()
+
+    func run(_ arguments: [String], stdin: String? = nil, in directory: String = NSTemporaryDirectory()) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func checkPassesOnTheShippedContractsFromAnyFolder() throws {
+        let result = try run(["contracts", "check"], in: "/")
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.hasPrefix("OK: "))
+    }
+
+    @Test func checkListsEveryProblemAndExitsOne() throws {
+        let folder = NSTemporaryDirectory() + "cli-contracts-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try #"{"channel": "events:a", "schema": {"type": 5}, "policy": {"speed": 1}}"#.write(toFile: folder + "/a.json", atomically: true, encoding: .utf8)
+        try "{ nope".write(toFile: folder + "/b.json", atomically: true, encoding: .utf8)
+        let result = try run(["contracts", "check", folder])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("a.json /policy/speed"))
+        #expect(result.stdout.contains("b.json line 1, column"))
+    }
+
+    @Test func validateAcceptsAValidPayloadFromStandardInput() throws {
+        let payload = #"{"order_id":"ord_123456","fill_id":"fill_789","filled_quantity":10,"filled_price":0.65,"fill_time":"2026-01-27T10:30:03Z","commission":0.10}"#
+        let result = try run(["contracts", "validate", "trades:order_filled", "-"], stdin: payload)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout == "OK\n")
+    }
+
+    @Test func validatePrintsTheValidationErrorAndExitsOne() throws {
+        let file = NSTemporaryDirectory() + "payload-" + UUID().uuidString + ".json"
+        try #"{"order_id":"ord_1","filled_quantity":"ten"}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try run(["contracts", "validate", "trades:order_filled", file])
+        #expect(result.status == 1)
+        let body = try JSONValue(parsing: result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(body["error_type"] == "validation_error")
+        #expect(body["details"]?["missing_fields"]?.arrayValue?.contains("fill_id") == true)
+        #expect(body["details"]?["invalid_fields"]?["filled_quantity"] != nil)
+    }
+
+    @Test func validateRefusesUnknownChannelsAndBadJSON() throws {
+        let unknown = try run(["contracts", "validate", "nobody:here", "-"], stdin: "{}")
+        #expect(unknown.status == 1)
+        #expect(try JSONValue(parsing: unknown.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["error_type"] == "unknown_channel")
+        let malformed = try run(["contracts", "validate", "trades:order_filled", "-"], stdin: "{\"a\":")
+        #expect(malformed.status == 1)
+        #expect(try JSONValue(parsing: malformed.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["error_type"] == "malformed_json")
+    }
+
+    @Test func asyncapiPrintsTheDocument() throws {
+        let result = try run(["contracts", "asyncapi"])
+        #expect(result.status == 0)
+        let document = try JSONValue(parsing: result.stdout)
+        #expect(document["asyncapi"] == "3.0.0")
+        #expect(document["channels"]?["quotes_realtime"]?["address"] == "quotes.realtime")
+    }
+}

@@ -1,0 +1,103 @@
+import JSONSchema
+import Testing
+
+@testable import Switchyard
+
+@Suite struct ContractRegistryTests {
+    @Test func mostSpecificContractWins() throws {
+        let folder = try ContractFolder([
+            "a.json": ContractFolder.contract("trades:*"),
+            "b.json": ContractFolder.contract("trades:user_*"),
+            "c.json": ContractFolder.contract("trades:user_0001"),
+            "d.json": ContractFolder.contract("*"),
+        ])
+        let registry = try ContractRegistry.load(from: folder.path)
+        #expect(registry.contract(for: try ChannelName("trades:user_0001"))?.channel.rawValue == "trades:user_0001")
+        #expect(registry.contract(for: try ChannelName("trades:user_0002"))?.channel.rawValue == "trades:user_*")
+        #expect(registry.contract(for: try ChannelName("trades:order_filled"))?.channel.rawValue == "trades:*")
+        #expect(registry.contract(for: try ChannelName("quotes.realtime"))?.channel.rawValue == "*")
+        #expect(registry.contract(for: try ChannelName("trades:user_0001"))?.id == "trades:user_0001@2")
+    }
+
+    @Test func unknownChannelHasNoContract() throws {
+        let folder = try ContractFolder(["a.json": ContractFolder.contract("trades:*")])
+        let registry = try ContractRegistry.load(from: folder.path)
+        #expect(registry.contract(for: try ChannelName("quotes.realtime")) == nil)
+    }
+
+    @Test func policyKeysLeftOutTakeFamilyDefaults() throws {
+        let folder = try ContractFolder([
+            "md.json": ContractFolder.contract("market_data:btc_price", extra: #""policy": {"critical": true},"#),
+            "t.json": ContractFolder.contract("trades:x", extra: #""policy": {"retention": "90s", "rate_limit": {"per_second": 5, "burst": 10}},"#),
+        ])
+        let registry = try ContractRegistry.load(from: folder.path)
+        let marketData = try #require(registry.contract(for: try ChannelName("market_data:btc_price"))).policy
+        #expect(marketData.retentionSeconds == 300)
+        #expect(marketData.conflatable)
+        #expect(marketData.critical)
+        let trades = try #require(registry.contract(for: try ChannelName("trades:x"))).policy
+        #expect(trades.retentionSeconds == 90)
+        #expect(trades.rateLimit == .init(perSecond: 5, burst: 10))
+        #expect(trades.critical)
+        #expect(trades.maxSizeBytes == 1_048_576)
+    }
+
+    @Test func brokenFolderNamesEveryFileAndPlace() throws {
+        let folder = try ContractFolder([
+            "good.json": ContractFolder.contract("events:good"),
+            "sub/syntax.json": "{\n  \"channel\": \"events:a\",\n  \"schema\": {,}\n}",
+            "keys.json": ContractFolder.contract("events:b", extra: #""policy": {"retention": "soon", "colour": "red"}, "owner": "x","#),
+            "channel.json": ContractFolder.contract("events::c"),
+            "schema.json": #"{"channel": "events:d", "schema": {"type": "object", "pattern": "("}}"#,
+            "dup.json": ContractFolder.contract("events:good"),
+        ])
+        do {
+            _ = try ContractRegistry.load(from: folder.path)
+            Issue.record("a broken folder loaded")
+        } catch {
+            let text = error.problems.map(\.description)
+            func has(_ file: String, _ location: String, _ words: String) -> Bool {
+                text.contains { $0.contains(file) && $0.contains(location) && $0.contains(words) }
+            }
+            #expect(has("sub/syntax.json", "line 3, column", "not valid JSON"), "\(text)")
+            #expect(has("keys.json", "/policy/retention", "duration"), "\(text)")
+            #expect(has("keys.json", "/policy/colour", "unknown policy key"), "\(text)")
+            #expect(has("keys.json", "/owner", "unknown key"), "\(text)")
+            #expect(has("channel.json", "/channel", "not a channel name"), "\(text)")
+            #expect(has("schema.json", "/schema/pattern", "must be a valid regex"), "\(text)")
+            #expect(has("good.json", "/channel", "already the channel of"), "\(text)")
+        }
+    }
+
+    @Test func missingOrEmptyFolderIsAnError() throws {
+        #expect(throws: ContractFolderError.self) { try ContractRegistry.load(from: "/nonexistent/contracts") }
+        let empty = try ContractFolder([:])
+        #expect(throws: ContractFolderError.self) { try ContractRegistry.load(from: empty.path) }
+    }
+
+    @Test(arguments: [("5m", 300), ("300s", 300), ("1h", 3600), ("1d", 86_400), ("45", 45)])
+    func durations(_ text: String, _ seconds: Int) {
+        #expect(DurationText.seconds(text) == seconds)
+    }
+
+    @Test(arguments: ["", "m", "-5m", "5w", "1.5h", "h1"])
+    func badDurations(_ text: String) {
+        #expect(DurationText.seconds(text) == nil)
+    }
+
+    @Test(arguments: [
+        ("market_data:btc_price", 300, true, false), ("quotes.realtime", 300, true, false), ("price.updated.AAPL", 300, true, false),
+        ("trades:order_filled", 3600, false, true), ("orders.executed", 3600, false, true), ("positions.updated", 3600, false, true),
+        ("signals.generated", 3600, false, true), ("system:health_check", 86_400, false, false), ("system.health", 86_400, false, false),
+        ("user:session", 1800, false, false), ("risk:calculated", 3600, false, false), ("events:logged", 86_400, false, false),
+        ("capacity.scores", 86_400, false, false), ("price:x", 86_400, false, false),
+    ])
+    func familyDefaults(_ channel: String, _ retention: Int, _ conflatable: Bool, _ critical: Bool) {
+        let policy = ChannelPolicy.defaults(for: channel)
+        #expect(policy.retentionSeconds == retention)
+        #expect(policy.conflatable == conflatable)
+        #expect(policy.critical == critical)
+        #expect(policy.rateLimit == .standard)
+        #expect(policy.delivery == .durable)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import JSONSchema
+import Testing
+
+@testable import Switchyard
+
+@Suite struct ShippedContractsTests {
+    static let registry = try! ContractRegistry.shipped()
+
+    static let requiredChannels = [
+        "market_data:btc_price", "market_data:kalshi_events", "trades:new_order", "trades:order_filled", "trades:order_cancelled",
+        "trades:position_update", "trades:pnl_update", "trades:*", "system:health_check", "system:service_status",
+        "system:error_alert", "system:performance_metrics", "user:*", "position:updated", "exposure:calculated",
+        "risk:calculated", "pnl:calculated", "strategy:instructions", "events:logged", "quotes.realtime", "capacity.scores",
+        "system.health", "signals.generated", "orders.executed", "positions.updated", "price.updated.*",
+    ]
+
+    @Test func coverEveryChannelOfTheSourceSystems() {
+        let channels = Set(Self.registry.contracts.map(\.channel.rawValue))
+        for channel in Self.requiredChannels {
+            #expect(channels.contains(channel), "no shipped contract for \(channel)")
+        }
+    }
+
+    @Test func folderIsLintClean() {
+        let problems = ContractLinter.lint(directory: ContractRegistry.shippedDirectory)
+        #expect(problems.isEmpty, "\(problems.map(\.description).joined(separator: "\n"))")
+    }
+
+    @Test(arguments: registry.contracts.map(\.channel.rawValue))
+    func examplesBehave(_ channel: String) throws {
+        let contract = try #require(Self.registry.contracts.first { $0.channel.rawValue == channel })
+        #expect(!contract.validExamples.isEmpty)
+        #expect(!contract.invalidExamples.isEmpty)
+        for example in contract.validExamples {
+            #expect(throws: Never.self) { try contract.validate(example) }
+        }
+        for (payload, why) in contract.invalidExamples {
+            #expect(throws: SwitchyardError.self, "\(why)") { try contract.validate(payload) }
+        }
+    }
+
+    @Test func designExampleFillIsAccepted() throws {
+        let payloadGuard = PayloadGuard(registry: Self.registry)
+        let data = #"{"order_id":"ord_123456","fill_id":"fill_789","filled_quantity":10,"filled_price":0.65,"fill_time":"2026-01-27T10:30:03Z","commission":0.10}"#
+        let checked = try payloadGuard.check(channel: try ChannelName("trades:order_filled"), payload: Array(data.utf8))
+        #expect(checked.schemaID == "trades:order_filled@1")
+        #expect(checked.policy.critical)
+    }
+
+    @Test func perUserTradeChannelsFallBackToThePattern() throws {
+        #expect(Self.registry.contract(for: try ChannelName("trades:user_0001"))?.channel.rawValue == "trades:*")
+        #expect(Self.registry.contract(for: try ChannelName("price.updated.AAPL"))?.channel.rawValue == "price.updated.*")
+    }
+}
+
+@Suite struct ContractLinterTests {
+    @Test func findsSchemaExampleCredentialAndOverlapProblems() throws {
+        let folder = try ContractFolder([
+            "meta.json": #"{"channel": "events:a", "schema": {"type": "objekt"}, "examples": {"valid": [{}]}}"#,
+            "ex.json": ContractFolder.contract("events:b").replacingOccurrences(of: #""valid": [{"n": 1}]"#, with: #""valid": [{"n": -5}]"#),
+            "inv.json": ContractFolder.contract("events:c").replacingOccurrences(of: #"{"n": -1}"#, with: #"{"n": 3}"#),
+            "cred.json": #"{"channel": "events:d", "schema": {"type": "object", "properties": {"password": {"type": "string"}}}, "examples": {"valid": [{}]}}"#,
+            "p1.json": ContractFolder.contract("price.*.AAPL"),
+            "p2.json": ContractFolder.contract("price.?pdated.*"),
+            "noex.json": #"{"channel": "events:e", "schema": {"type": "object"}}"#,
+        ])
+        let text = ContractLinter.lint(directory: folder.path).map(\.description)
+        func has(_ file: String, _ location: String, _ words: String) -> Bool {
+            text.contains { $0.contains(file) && $0.contains(location) && $0.contains(words) }
+        }
+        #expect(has("meta.json", "/schema", "not a valid draft-07 schema"), "\(text)")
+        #expect(has("ex.json", "/examples/valid/0", "does not validate"), "\(text)")
+        #expect(has("inv.json", "/examples/invalid/0", "validates, but should not"), "\(text)")
+        #expect(has("cred.json", "/schema/properties/password", "credential"), "\(text)")
+        #expect(has("p", "/channel", "both match"), "\(text)")
+        #expect(has("noex.json", "/examples/valid", "at least one valid example"), "\(text)")
+    }
+}

@@ -27,3 +27,10 @@ final class ContractFolder {
         """
     }
 }
+
+extension Array where Element == String {
+    /// Whether one of these problem lines names `file` and `location` and says `words`.
+    func hasProblem(_ file: String, _ location: String, _ words: String) -> Bool {
+        contains { $0.contains(file) && $0.contains(location) && $0.contains(words) }
+    }
+}

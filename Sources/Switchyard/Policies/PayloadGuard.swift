@@ -18,6 +18,7 @@ public struct PayloadGuard: Sendable {
     /// Whether a channel without a contract is accepted (with its family's default policy and no schema).
     public var allowsUnknownChannels: Bool
     private var normalizedCredentialFields: Set<String>
+    private let credentialNames: CredentialNames
     private let largeMessages = Counter(label: "switchyard_large_messages_total")
 
     /// Creates a guard.
@@ -29,6 +30,7 @@ public struct PayloadGuard: Sendable {
         self.registry = registry
         self.allowsUnknownChannels = allowsUnknownChannels
         self.normalizedCredentialFields = Set(credentialFields.map(Self.normalize))
+        self.credentialNames = CredentialNames(normalizedCredentialFields)
     }
 
     /// The credential field names refused, as configured.
@@ -79,26 +81,30 @@ public struct PayloadGuard: Sendable {
             throw SwitchyardError.validation(missing: [], invalid: [("$", "the payload must be a JSON object")])
         }
         var credentials: [(field: String, reason: String)] = []
-        findCredentials(in: value, path: "", into: &credentials)
+        var path: [String] = []
+        findCredentials(in: value, path: &path, into: &credentials)
         if !credentials.isEmpty { throw SwitchyardError.validation(missing: [], invalid: credentials) }
         try contract?.validate(value)
         return CheckedPayload(payload: value, contract: contract, policy: policy, sizeBytes: size)
     }
 
-    private func findCredentials(in value: JSONValue, path: String, into found: inout [(field: String, reason: String)]) {
+    private func findCredentials(in value: JSONValue, path: inout [String], into found: inout [(field: String, reason: String)]) {
         switch value {
         case .object(let object):
             for (key, member) in object {
-                let memberPath = path.isEmpty ? key : "\(path).\(key)"
-                if normalizedCredentialFields.contains(Self.normalize(key)) {
-                    found.append((memberPath, "credentials are not allowed in messages"))
+                path.append(key)
+                if credentialNames.matches(key) {
+                    found.append((path.joined(separator: "."), "credentials are not allowed in messages"))
                 } else {
-                    findCredentials(in: member, path: memberPath, into: &found)
+                    findCredentials(in: member, path: &path, into: &found)
                 }
+                path.removeLast()
             }
         case .array(let elements):
             for (index, element) in elements.enumerated() {
-                findCredentials(in: element, path: path.isEmpty ? "\(index)" : "\(path).\(index)", into: &found)
+                path.append(String(index))
+                findCredentials(in: element, path: &path, into: &found)
+                path.removeLast()
             }
         default:
             break
@@ -153,5 +159,48 @@ extension PayloadGuard {
                 details: ["missing_fields": [], "invalid_fields": .object(["channel": .string("must be \(channel)")])])
         }
         return try check(channel: channel, payload: envelope.data)
+    }
+}
+
+/// Credential field names, normalized and bucketed by first byte, so that checking a key neither
+/// allocates nor compares against names that cannot match.
+struct CredentialNames: Sendable {
+    private var buckets: [[[UInt8]]] = Array(repeating: [], count: 128)
+
+    init(_ normalizedNames: Set<String>) {
+        for name in normalizedNames {
+            let bytes = Array(name.utf8)
+            guard let first = bytes.first, first < 128 else { continue }
+            buckets[Int(first)].append(bytes)
+        }
+    }
+
+    /// Whether `key`, compared without ASCII case, `_` or `-`, is one of the names.
+    func matches(_ key: String) -> Bool {
+        var key = key
+        return key.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count, bytes[start] == UInt8(ascii: "_") || bytes[start] == UInt8(ascii: "-") { start += 1 }
+            guard start < bytes.count, bytes[start] < 128 else { return false }
+            for name in buckets[Int(Self.lower(bytes[start]))] where Self.equal(bytes, from: start, normalizedName: name) {
+                return true
+            }
+            return false
+        }
+    }
+
+    private static func lower(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+    }
+
+    private static func equal(_ key: UnsafeBufferPointer<UInt8>, from start: Int, normalizedName name: [UInt8]) -> Bool {
+        var index = 0
+        for position in start..<key.count {
+            let byte = key[position]
+            if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") { continue }
+            guard index < name.count, lower(byte) == name[index] else { return false }
+            index += 1
+        }
+        return index == name.count
     }
 }

@@ -28,8 +28,6 @@ public struct SwitchyardError: Error, Sendable, CustomStringConvertible {
         public static let invalidContract = Code("invalid_contract")
         /// The publisher exceeded the channel's rate limit.
         public static let rateLimited = Code("rate_limited")
-        /// An envelope on the wire is not a valid envelope.
-        public static let invalidEnvelope = Code("invalid_envelope")
     }
 
     /// What went wrong.
@@ -70,10 +68,11 @@ extension SwitchyardError {
 
     /// A `validation_error` naming missing fields and invalid fields with their reasons.
     public static func validation(
-        missing: [String], invalid: [(field: String, reason: String)], file: String = #fileID, line: Int = #line
+        missing: [String], invalid: [(field: String, reason: String)], message: String = "Invalid message schema",
+        file: String = #fileID, line: Int = #line
     ) -> SwitchyardError {
         SwitchyardError(
-            .validationError, "Invalid message schema",
+            .validationError, message,
             details: [
                 "missing_fields": .array(missing.map { .string($0) }),
                 "invalid_fields": .object(JSONObject(invalid.map { (key: $0.field, value: .string($0.reason)) })),

@@ -85,6 +85,40 @@ import Testing
         #expect(try JSONValue(parsing: malformed.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["error_type"] == "malformed_json")
     }
 
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test func checkReadsTheRepositoryContractsFolderThroughItsSymlink() throws {
+        let result = try run(["contracts", "check", Self.repositoryRoot + "/contracts"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    }
+
+    @Test func contractsOptionSelectsTheFolder() throws {
+        let folder = NSTemporaryDirectory() + "cli-own-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try #"{"channel": "desk:orders", "schema": {"type": "object", "required": ["qty"], "properties": {"qty": {"type": "integer"}}}, "examples": {"valid": [{"qty": 1}]}}"#
+            .write(toFile: folder + "/desk.json", atomically: true, encoding: .utf8)
+        #expect(try run(["contracts", "validate", "--contracts", folder, "desk:orders", "-"], stdin: #"{"qty": 3}"#).status == 0)
+        let refused = try run(["contracts", "validate", "--contracts", folder, "desk:orders", "-"], stdin: #"{"qty": "3"}"#)
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains(#""invalid_fields":{"qty":"must be an integer"}"#))
+        #expect(try run(["contracts", "validate", "--contracts", folder, "trades:order_filled", "-"], stdin: "{}").stdout.contains("unknown_channel"))
+        let document = try JSONValue(parsing: try run(["contracts", "asyncapi", folder]).stdout)
+        #expect(document["channels"]?.objectValue?.keys == ["desk_orders"])
+    }
+
+    @Test func validateChecksAWholeEnvelope() throws {
+        let envelope = #"{"event_id":"0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f","channel":"trades:order_filled","sequence_number":42,"timestamp":"2026-01-27T10:30:05.123Z","source":"trade_executor","schema":"trades:order_filled@1","data":{"order_id":"ord_123456","fill_id":"fill_789","filled_quantity":10,"filled_price":0.65,"fill_time":"2026-01-27T10:30:03Z","commission":0.10},"metadata":{"user_id":"user_0001"}}"#
+        #expect(try run(["contracts", "validate", "trades:order_filled"], stdin: envelope).stdout == "OK\n")
+        let broken = envelope.replacingOccurrences(of: #""sequence_number":42"#, with: #""sequence_number":"42""#)
+        let result = try run(["contracts", "validate", "trades:order_filled"], stdin: broken)
+        #expect(result.status == 1)
+        let body = try JSONValue(parsing: result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(body["error_type"] == "validation_error")
+        #expect(body["message"] == "Invalid envelope")
+        #expect(body["details"]?["invalid_fields"]?["sequence_number"] != nil)
+    }
+
     @Test func asyncapiPrintsTheDocument() throws {
         let result = try run(["contracts", "asyncapi"])
         #expect(result.status == 0)

@@ -34,11 +34,32 @@ import Testing
         let contract = try #require(Self.registry.contract(for: try ChannelName("trades:order_filled")))
         var expected = try #require(contract.schema.objectValue)
         expected["$schema"] = nil
-        #expect(payload["properties"]?["data"] == .object(expected))
+        #expect(payload["properties"]?["data"] == ["$ref": "#/components/schemas/trades_order_filled"])
+        #expect(Self.document["components"]?["schemas"]?["trades_order_filled"] == .object(expected))
         #expect(payload["properties"]?["schema"]?["const"] == "trades:order_filled@1")
     }
 
     @Test func everyReferenceResolvesInsideTheDocument() throws {
+        try Self.expectReferencesResolve(in: Self.document, atLeast: 3 * Self.registry.contracts.count)
+    }
+
+    @Test func collidingIdentifiersRefsAndGlobTokensStayDistinctAndValid() throws {
+        let folder = try ContractFolder([
+            "a.json": ContractFolder.contract("events:a.b"),
+            "b.json": ContractFolder.contract("events.a:b"),
+            "c.json": #"""
+            {"channel": "events:r?[xy]*", "schema": {"definitions": {"n": {"type": "integer"}}, "type": "object",
+             "properties": {"n": {"$ref": "#/definitions/n"}}}, "examples": {"valid": [{"n": 1}]}}
+            """#,
+        ])
+        let document = AsyncAPIDocument.make(from: try ContractRegistry.load(from: folder.path))
+        let channels = try #require(document["channels"]?.objectValue)
+        #expect(channels.count == 3)
+        #expect(Set(channels.members.compactMap { $0.value["address"]?.stringValue }) == ["events:a.b", "events.a:b", "events:r{wildcard1}{wildcard2}{wildcard3}"])
+        try Self.expectReferencesResolve(in: document, atLeast: 9)
+    }
+
+    static func expectReferencesResolve(in document: JSONValue, atLeast minimum: Int) throws {
         var references: [String] = []
         func collect(_ value: JSONValue) {
             switch value {
@@ -50,11 +71,11 @@ import Testing
             default: break
             }
         }
-        collect(Self.document)
-        #expect(references.count >= 3 * Self.registry.contracts.count)
+        collect(document)
+        #expect(references.count >= minimum)
         for reference in references {
             #expect(reference.hasPrefix("#/"))
-            var node: JSONValue? = Self.document
+            var node: JSONValue? = document
             for token in reference.dropFirst(2).split(separator: "/") {
                 node = node?[String(token).replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")]
             }

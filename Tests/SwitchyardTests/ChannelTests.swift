@@ -45,7 +45,7 @@ import Testing
         #expect(try !ChannelPattern("a\\*").isLiteral)
     }
 
-    @Test func abusivePatternEndsQuickly() throws {
+    @Test(.timeLimit(.minutes(1))) func abusivePatternEndsQuickly() throws {
         let pattern = try ChannelPattern(String(repeating: "*a", count: 100) + "b")
         #expect(!pattern.matches(String(repeating: "a", count: 200)))
     }

@@ -1,3 +1,4 @@
+import Foundation
 import JSONSchema
 import Testing
 
@@ -64,6 +65,14 @@ import Testing
             #expect(text.hasProblem("schema.json", "/schema/pattern", "must be a valid regex"), "\(text)")
             #expect(text.hasProblem("good.json", "/channel", "already the channel of"), "\(text)")
         }
+    }
+
+    @Test func loadsThroughASymlinkedFolder() throws {
+        let folder = try ContractFolder(["a.json": ContractFolder.contract("events:a")])
+        let link = folder.path + "-link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: folder.path)
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        #expect(try ContractRegistry.load(from: link).contracts.map(\.channel.rawValue) == ["events:a"])
     }
 
     @Test func missingOrEmptyFolderIsAnError() throws {

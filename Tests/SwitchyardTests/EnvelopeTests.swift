@@ -36,22 +36,52 @@ import Testing
             """)
     }
 
+    static let good: JSONObject = [
+        "event_id": "0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f", "channel": "events:a", "sequence_number": 1,
+        "timestamp": "2026-01-27T10:30:05Z", "source": "s", "schema": "events:a@1", "data": [:],
+    ]
+
     @Test(arguments: [
-        ("[]", "invalid_envelope"),
-        ("{", "malformed_json"),
-        (#"{"channel":"a","sequence_number":1,"timestamp":"2026-01-27T10:30:05Z","source":"s","data":{}}"#, "invalid_envelope"),
-        (#"{"event_id":"nope","channel":"a","sequence_number":1,"timestamp":"2026-01-27T10:30:05Z","source":"s","data":{}}"#, "invalid_envelope"),
-        (#"{"event_id":"0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f","channel":"a::b","sequence_number":1,"timestamp":"2026-01-27T10:30:05Z","source":"s","data":{}}"#, "invalid_envelope"),
-        (#"{"event_id":"0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f","channel":"a","sequence_number":1.5,"timestamp":"2026-01-27T10:30:05Z","source":"s","data":{}}"#, "invalid_envelope"),
-        (#"{"event_id":"0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f","channel":"a","sequence_number":1,"timestamp":"yesterday","source":"s","data":{}}"#, "invalid_envelope"),
-    ])
-    func refusesBrokenEnvelopes(_ text: String, _ code: String) {
+        ("event_id", nil, "event_id", true), ("event_id", "nope", "event_id", false), ("channel", "a::b", "channel", false),
+        ("channel", nil, "channel", true), ("sequence_number", 1.5, "sequence_number", false), ("sequence_number", 0, "sequence_number", false),
+        ("timestamp", "yesterday", "timestamp", false), ("schema", nil, "schema", true), ("schema", 3, "schema", false),
+        ("data", nil, "data", true), ("metadata", "x", "metadata", false), ("source", nil, "source", true),
+    ] as [(String, JSONValue?, String, Bool)])
+    func namesTheBrokenMember(_ member: String, _ value: JSONValue?, _ field: String, _ isMissing: Bool) {
+        var object = Self.good
+        object[member] = value
         do {
-            _ = try Envelope(decoding: text)
-            Issue.record("accepted \(text)")
+            _ = try Envelope(json: .object(object))
+            Issue.record("accepted an envelope with \(member) = \(String(describing: value))")
         } catch {
-            #expect(error.code.rawValue == code)
+            #expect(error.code == .validationError)
+            #expect(error.message == "Invalid envelope")
+            let missing = error.body["details"]?["missing_fields"]?.arrayValue ?? []
+            let invalid = error.body["details"]?["invalid_fields"]?.objectValue ?? [:]
+            #expect(missing == (isMissing ? [.string(field)] : []))
+            #expect(invalid.keys == (isMissing ? [] : [field]))
         }
+    }
+
+    @Test func reportsEveryProblemAtOnce() {
+        do {
+            _ = try Envelope(json: ["channel": "a::b", "sequence_number": -1])
+            Issue.record("accepted a broken envelope")
+        } catch {
+            #expect(error.body["details"]?["missing_fields"] == ["event_id", "timestamp", "source", "schema", "data"])
+            #expect(error.body["details"]?["invalid_fields"]?.objectValue?.keys == ["channel", "sequence_number"])
+        }
+    }
+
+    @Test func refusesNonObjectsAndMalformedText() {
+        #expect(throws: SwitchyardError.self) { try Envelope(decoding: "[]") }
+        do {
+            _ = try Envelope(decoding: "{")
+            Issue.record("accepted malformed JSON")
+        } catch {
+            #expect(error.code == .malformedJSON)
+        }
+        #expect(throws: Never.self) { try Envelope(json: .object(Self.good)) }
     }
 }
 
@@ -112,7 +142,7 @@ import Testing
         #expect(Timestamp(rfc3339: text)?.unixMilliseconds == milliseconds)
     }
 
-    @Test(arguments: ["", "2026-01-27", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-27T24:00:00Z",
+    @Test(arguments: ["0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2026-01-27T10:30:60Z", "", "2026-01-27", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-27T24:00:00Z",
                       "2026-01-27T10:30:05", "2026-01-27T10:30:05.Z", "2026-01-27T10:30:05+0200", "2026-01-27T10:30:05Zjunk"])
     func refuses(_ text: String) {
         #expect(Timestamp(rfc3339: text) == nil)
@@ -123,6 +153,16 @@ import Testing
         #expect(Timestamp(unixMilliseconds: 0).description == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp(unixMilliseconds: -1).description == "1969-12-31T23:59:59.999Z")
         #expect(Timestamp(unixMilliseconds: 951_782_400_007).description == "2000-02-29T00:00:00.007Z")
+    }
+
+    @Test func edgesOfTheWritableRange() {
+        #expect(Timestamp(rfc3339: "0000-01-01T00:00:00Z") == .earliest)
+        #expect(Timestamp(rfc3339: "9999-12-31T23:59:59.999Z") == .latest)
+        #expect(Timestamp.earliest.description == "0000-01-01T00:00:00.000Z")
+        #expect(Timestamp.latest.description == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp(unixMilliseconds: .min).description == "0000-01-01T00:00:00.000Z")
+        #expect(Timestamp(unixMilliseconds: .max).description == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp(rfc3339: "2016-12-31T23:59:60Z")?.description == "2016-12-31T23:59:59.000Z")
     }
 
     @Test func roundTripsAcrossCenturies() {

@@ -63,6 +63,17 @@ import Testing
         #expect(error.body["details"]?["invalid_fields"]?[name] != nil)
     }
 
+    @Test(arguments: ["db_password", "exchange_api_key", "clientSecret", "x-authorization", "_token_", "PRIVATE-KEY"])
+    func credentialSuffixesAreRefused(_ name: String) throws {
+        let error = try #require(try refusal(#"{"symbol":"AAPL","bid":1,"timestamp":"2026-01-27T10:30:05Z","extra":{"\#(name)":"x"}}"#))
+        #expect(error.body["details"]?["invalid_fields"]?["extra.\(name)"] != nil)
+    }
+
+    @Test(arguments: ["base_token", "tokens", "secretary", "passwords_rotated_at", "keyword", "author"])
+    func lookalikeFieldsAreAllowed(_ name: String) throws {
+        #expect(try refusal(#"{"symbol":"AAPL","bid":1,"timestamp":"2026-01-27T10:30:05Z","extra":{"\#(name)":"x"}}"#) == nil)
+    }
+
     @Test func credentialListIsConfigurable() throws {
         let base = try Self.makeGuard()
         let custom = PayloadGuard(registry: base.registry, credentialFields: ["pin"])

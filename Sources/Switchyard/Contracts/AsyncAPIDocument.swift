@@ -2,18 +2,27 @@ import JSONSchema
 
 /// Writes an AsyncAPI 3.0 document describing the channels of a contract registry.
 ///
-/// Each contract becomes a channel (its address; a pattern's `*` becomes a `{wildcardN}`
-/// parameter), a message whose payload is the Switchyard envelope with `data` set to the
-/// contract's schema, a `send` and a `receive` operation, and an `x-switchyard` extension
-/// holding the policy.
+/// Each contract becomes a channel (its address; each glob token of a pattern, `*`, `?` or a
+/// `[…]` set, becomes a `{wildcardN}` parameter), a message whose payload is the Switchyard
+/// envelope with `data` referring to the contract's schema in `components/schemas` (its local
+/// `$ref`s rewritten to stay valid there), a `send` and a `receive` operation, and an
+/// `x-switchyard` extension holding the policy.
 public enum AsyncAPIDocument {
     /// The document as a JSON value.
     public static func make(from registry: ContractRegistry, title: String = "Switchyard channels", version: String = "1.0.0") -> JSONValue {
         var channels = JSONObject()
         var operations = JSONObject()
         var messages = JSONObject()
+        var schemas: JSONObject = ["Envelope": envelopeSchema]
+        var used: Set<String> = ["Envelope"]
         for contract in registry.contracts {
-            let key = identifier(for: contract.channel.rawValue)
+            var key = identifier(for: contract.channel.rawValue)
+            if used.contains(key) {
+                var suffix = 2
+                while used.contains("\(key)_\(suffix)") { suffix += 1 }
+                key = "\(key)_\(suffix)"
+            }
+            used.insert(key)
             let (address, parameters) = address(for: contract.channel)
             var channel: JSONObject = [
                 "address": .string(address),
@@ -33,7 +42,7 @@ public enum AsyncAPIDocument {
             }
             var payload = envelopeSchema
             if case .object(var object) = payload, case .object(var properties)? = object["properties"] {
-                properties["data"] = withoutDialect(contract.schema)
+                properties["data"] = .object(["$ref": .string("#/components/schemas/\(key)")])
                 properties["schema"] = .object(["const": .string(contract.id)])
                 object["properties"] = .object(properties)
                 payload = .object(object)
@@ -48,6 +57,7 @@ public enum AsyncAPIDocument {
                 message["examples"] = .array([.object(["name": "valid", "payload": .object(["data": first])])])
             }
             messages[key] = .object(message)
+            schemas[key] = relocated(withoutDialect(contract.schema), to: "#/components/schemas/\(key)")
         }
         return .object([
             "asyncapi": "3.0.0",
@@ -59,7 +69,7 @@ public enum AsyncAPIDocument {
             "defaultContentType": "application/json",
             "channels": .object(channels),
             "operations": .object(operations),
-            "components": .object(["messages": .object(messages), "schemas": .object(["Envelope": envelopeSchema])]),
+            "components": .object(["messages": .object(messages), "schemas": .object(schemas)]),
         ])
     }
 
@@ -100,16 +110,52 @@ public enum AsyncAPIDocument {
         guard !pattern.isLiteral else { return (pattern.rawValue, [:]) }
         var address = ""
         var parameters = JSONObject()
-        for character in pattern.rawValue {
-            if character == "*" {
-                let name = "wildcard\(parameters.count + 1)"
-                address += "{\(name)}"
-                parameters[name] = .object(["description": .string("any text matched by '*' in the pattern \(pattern.rawValue)")])
-            } else {
+        var characters = pattern.rawValue.makeIterator()
+        func parameter(_ token: String) {
+            let name = "wildcard\(parameters.count + 1)"
+            address += "{\(name)}"
+            parameters[name] = .object(["description": .string("the text matched by '\(token)' in the pattern \(pattern.rawValue)")])
+        }
+        while let character = characters.next() {
+            switch character {
+            case "*", "?":
+                parameter(String(character))
+            case "[":
+                var token = "["
+                while let next = characters.next() {
+                    token.append(next)
+                    if next == "]" { break }
+                }
+                parameter(token)
+            case "\\":
+                if let escaped = characters.next() { address.append(escaped) }
+            default:
                 address.append(character)
             }
         }
         return (address, parameters)
+    }
+
+    /// Rewrites the document-local `$ref`s of a schema moved to `base`, so they still resolve.
+    private static func relocated(_ schema: JSONValue, to base: String) -> JSONValue {
+        switch schema {
+        case .object(let object):
+            var moved = JSONObject()
+            for (key, value) in object {
+                if key == "$ref", let reference = value.stringValue, reference.hasPrefix("#") {
+                    moved[key] = .string(base + reference.dropFirst())
+                } else if key == "enum" || key == "const" || key == "examples" || key == "default" {
+                    moved[key] = value
+                } else {
+                    moved[key] = relocated(value, to: base)
+                }
+            }
+            return .object(moved)
+        case .array(let elements):
+            return .array(elements.map { relocated($0, to: base) })
+        default:
+            return schema
+        }
     }
 
     private static func identifier(for channel: String) -> String {

@@ -185,15 +185,3 @@ struct ContractFile {
         return "line \(line), column \(column)"
     }
 }
-
-/// One problem in a contract folder: the file, the place in it, and what is wrong.
-public struct ContractProblem: Sendable, Hashable, CustomStringConvertible {
-    /// The file's path.
-    public let file: String
-    /// A JSON Pointer into the file (`/policy/retention`) or a line and column for syntax errors.
-    public let location: String
-    /// What is wrong.
-    public let message: String
-
-    public var description: String { "\(file) \(location): \(message)" }
-}

@@ -65,10 +65,11 @@ public struct ContractRegistry: Sendable {
 
     /// Reads every contract file under `directory`, returning the contracts that decoded and
     /// every problem found, duplicate channels included.
-    static func read(_ directory: String) -> ([Contract], [ContractProblem]) {
+    static func read(_ path: String) -> ([Contract], [ContractProblem]) {
+        let directory = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return ([], [ContractProblem(file: directory, location: "/", message: "no such folder")])
+            return ([], [ContractProblem(file: path, location: "/", message: "no such folder")])
         }
         var problems: [ContractProblem] = []
         var contracts: [Contract] = []
@@ -90,7 +91,7 @@ public struct ContractRegistry: Sendable {
             contracts.append(contract)
         }
         if contracts.isEmpty && problems.isEmpty {
-            problems.append(ContractProblem(file: directory, location: "/", message: "the folder holds no contract (*.json) files"))
+            problems.append(ContractProblem(file: path, location: "/", message: "the folder holds no contract (*.json) files"))
         }
         return (contracts, problems)
     }
@@ -102,15 +103,5 @@ public struct ContractRegistry: Sendable {
             if relative.hasSuffix(".json") { paths.append((directory as NSString).appendingPathComponent(relative)) }
         }
         return paths.sorted()
-    }
-}
-
-/// A contract folder that could not be loaded, with every problem found.
-public struct ContractFolderError: Error, Sendable, CustomStringConvertible {
-    /// The problems, each naming its file and place.
-    public let problems: [ContractProblem]
-
-    public var description: String {
-        problems.map(\.description).joined(separator: "\n")
     }
 }

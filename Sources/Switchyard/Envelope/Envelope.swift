@@ -61,53 +61,67 @@ public struct Envelope: Sendable, Hashable {
     }
 
     /// Reads an envelope from its JSON value, ignoring members it does not know.
-    /// - Throws: ``SwitchyardError`` with code ``SwitchyardError/Code/invalidEnvelope`` naming the member at fault.
+    /// - Throws: ``SwitchyardError`` (`validation_error`, message "Invalid envelope") naming every
+    ///   missing and invalid member.
     public init(json: JSONValue) throws(SwitchyardError) {
         guard case .object(let object) = json else {
-            throw SwitchyardError(.invalidEnvelope, "an envelope must be a JSON object")
+            throw SwitchyardError.validation(missing: [], invalid: [("$", "an envelope must be a JSON object")], message: "Invalid envelope")
         }
-        func member(_ name: String) throws(SwitchyardError) -> JSONValue {
-            guard let value = object[name] else {
-                throw SwitchyardError(.invalidEnvelope, "the envelope has no '\(name)'", details: ["missing_fields": [.string(name)]])
+        var reader = EnvelopeReader(object)
+        let eventID = reader.read("event_id", "must be a UUID") { $0.stringValue.flatMap(EventID.init) }
+        let channel = reader.read("channel", "must be a channel name") { $0.stringValue.flatMap { try? ChannelName($0) } }
+        let sequence = reader.read("sequence_number", "must be an integer of at least 1") { value -> Int64? in
+            if case .int(let number) = value, number >= 1 { number } else { nil }
+        }
+        let timestamp = reader.read("timestamp", "must be an RFC 3339 date-time") { $0.stringValue.flatMap { Timestamp(rfc3339: $0) } }
+        let source = reader.read("source", "must be a string") { $0.stringValue }
+        let schema = reader.read("schema", "must be a string") { $0.stringValue }
+        let data = reader.read("data", "must be present") { $0 }
+        let metadata = reader.read("metadata", "must be an object", optional: true) { value -> JSONObject? in
+            switch value {
+            case .null: [:]
+            case .object(let object): object
+            default: nil
             }
-            return value
         }
-        func string(_ name: String) throws(SwitchyardError) -> String {
-            guard let value = try member(name).stringValue else { throw Self.invalid(name, "must be a string") }
-            return value
-        }
-        guard let eventID = EventID(try string("event_id")) else { throw Self.invalid("event_id", "must be a UUID") }
-        let channel: ChannelName
-        do { channel = try ChannelName(try string("channel")) } catch { throw Self.invalid("channel", "must be a channel name") }
-        guard case .int(let sequence) = try member("sequence_number"), sequence >= 0 else {
-            throw Self.invalid("sequence_number", "must be a non-negative integer")
-        }
-        guard let timestamp = Timestamp(rfc3339: try string("timestamp")) else {
-            throw Self.invalid("timestamp", "must be an RFC 3339 date-time")
-        }
-        let metadata: JSONObject
-        switch object["metadata"] {
-        case nil, .null?: metadata = [:]
-        case .object(let value)?: metadata = value
-        default: throw Self.invalid("metadata", "must be an object")
+        guard let eventID, let channel, let sequence, let timestamp, let source, let schema, let data, reader.isClean else {
+            throw SwitchyardError.validation(missing: reader.missing, invalid: reader.invalid, message: "Invalid envelope")
         }
         self.init(
             eventID: eventID, channel: channel, sequenceNumber: sequence, timestamp: timestamp,
-            source: try string("source"), schema: object["schema"]?.stringValue ?? "",
-            data: try member("data"), metadata: metadata)
+            source: source, schema: schema, data: data, metadata: metadata ?? [:])
     }
 
     /// Reads an envelope from its JSON text.
-    /// - Throws: ``SwitchyardError`` (`malformed_json` or `invalid_envelope`).
+    /// - Throws: ``SwitchyardError`` (`malformed_json`, or `validation_error` with the message "Invalid envelope").
     public init(decoding text: String) throws(SwitchyardError) {
         let value: JSONValue
         do { value = try JSONValue(parsing: text) } catch {
-            throw SwitchyardError(.malformedJSON, "the envelope is not JSON: \(error)")
+            throw SwitchyardError(.malformedJSON, "the envelope is not valid JSON: \(error)")
         }
         try self.init(json: value)
     }
+}
 
-    private static func invalid(_ field: String, _ reason: String) -> SwitchyardError {
-        SwitchyardError(.invalidEnvelope, "the envelope's '\(field)' \(reason)", details: ["invalid_fields": .object([field: .string(reason)])])
+/// Reads envelope members, collecting every missing and invalid one.
+private struct EnvelopeReader {
+    let object: JSONObject
+    var missing: [String] = []
+    var invalid: [(field: String, reason: String)] = []
+
+    init(_ object: JSONObject) { self.object = object }
+
+    var isClean: Bool { missing.isEmpty && invalid.isEmpty }
+
+    mutating func read<T>(_ name: String, _ reason: String, optional: Bool = false, _ convert: (JSONValue) -> T?) -> T? {
+        guard let value = object[name] else {
+            if !optional { missing.append(name) }
+            return nil
+        }
+        guard let converted = convert(value) else {
+            invalid.append((name, reason))
+            return nil
+        }
+        return converted
     }
 }

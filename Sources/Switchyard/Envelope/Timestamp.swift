@@ -9,9 +9,19 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Milliseconds since 1970-01-01T00:00:00Z.
     public let unixMilliseconds: Int64
 
-    /// Wraps a count of milliseconds since the Unix epoch.
+    /// The earliest time RFC 3339 can write: 0000-01-01T00:00:00.000Z.
+    public static let earliest = Timestamp(uncheckedMilliseconds: -62_167_219_200_000)
+    /// The latest time RFC 3339 can write: 9999-12-31T23:59:59.999Z.
+    public static let latest = Timestamp(uncheckedMilliseconds: 253_402_300_799_999)
+
+    /// Wraps a count of milliseconds since the Unix epoch, clamped to the years 0000 through 9999
+    /// that RFC 3339 can write.
     public init(unixMilliseconds: Int64) {
-        self.unixMilliseconds = unixMilliseconds
+        self.unixMilliseconds = min(max(unixMilliseconds, Self.earliest.unixMilliseconds), Self.latest.unixMilliseconds)
+    }
+
+    private init(uncheckedMilliseconds: Int64) {
+        self.unixMilliseconds = uncheckedMilliseconds
     }
 
     /// The current time from the system's real-time clock.
@@ -22,7 +32,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     /// Parses an RFC 3339 date-time (`T` or space, any fraction, `Z` or `±hh:mm`), truncating to milliseconds.
-    /// - Returns: `nil` when `string` is not an RFC 3339 date-time.
+    ///
+    /// A leap second (`23:59:60`) is read as the last millisecond-aligned second before it, `23:59:59`.
+    /// - Returns: `nil` when `string` is not an RFC 3339 date-time, or when its offset takes it
+    ///   outside the years 0000 through 9999 in UTC.
     public init?(rfc3339 string: String) {
         var parser = DigitScanner(Array(string.utf8))
         guard let year = parser.digits(4), parser.skip("-"), let month = parser.digits(2), parser.skip("-"),
@@ -30,7 +43,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             let minute = parser.digits(2), parser.skip(":"), let second = parser.digits(2)
         else { return nil }
         guard (1...12).contains(month), (1...Self.daysIn(month: month, year: year)).contains(day),
-            hour < 24, minute < 60, second < 61
+            hour < 24, minute < 60, second < 60 || (second == 60 && minute == 59)
         else { return nil }
         var milliseconds: Int64 = 0
         if parser.skip(".") {
@@ -54,7 +67,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         guard parser.atEnd else { return nil }
         let days = Self.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
         let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - offsetMinutes * 60
-        self.init(unixMilliseconds: seconds * 1000 + milliseconds)
+        let total = seconds * 1000 + milliseconds
+        guard total >= Self.earliest.unixMilliseconds, total <= Self.latest.unixMilliseconds else { return nil }
+        self.init(uncheckedMilliseconds: total)
     }
 
     /// The RFC 3339 form in UTC with exactly three fraction digits.

@@ -7,7 +7,8 @@ import Metrics
 ///
 /// Each refusal is a ``SwitchyardError`` with the wire shape; nothing is ever half-accepted.
 public struct PayloadGuard: Sendable {
-    /// Field names refused anywhere in a payload, compared without case, `_` or `-`.
+    /// Field names refused anywhere in a payload, compared without ASCII case, `_` or `-`; a key also
+    /// matches when it ends with one of the names of six bytes or more (`db_password`).
     public static let defaultCredentialFields: [String] = [
         "api_key", "apikey", "api_secret", "secret", "secret_key", "client_secret", "password", "passwd",
         "token", "access_token", "refresh_token", "private_key", "authorization",
@@ -73,6 +74,9 @@ public struct PayloadGuard: Sendable {
                 .payloadTooLarge, "the payload has \(size) bytes; channel '\(channel)' accepts at most \(policy.maxSizeBytes)",
                 details: ["size_bytes": .int(Int64(size)), "max_size_bytes": .int(Int64(policy.maxSizeBytes))])
         }
+    }
+
+    private func countIfLarge(_ size: Int) {
         if size > ChannelPolicy.recommendedSizeBytes { largeMessages.increment() }
     }
 
@@ -85,6 +89,7 @@ public struct PayloadGuard: Sendable {
         findCredentials(in: value, path: &path, into: &credentials)
         if !credentials.isEmpty { throw SwitchyardError.validation(missing: [], invalid: credentials) }
         try contract?.validate(value)
+        countIfLarge(size)
         return CheckedPayload(payload: value, contract: contract, policy: policy, sizeBytes: size)
     }
 
@@ -140,7 +145,7 @@ extension PayloadGuard {
     /// An object with both `event_id` and `data` members is read as an envelope: it must be a valid
     /// envelope for `channel`, and its `data` is checked as the payload (the size limit applies to
     /// `data`; the envelope around it may add up to 64 KiB).
-    /// - Throws: ``SwitchyardError``, as ``check(channel:payload:)-(_,JSONValue)`` does, or `invalid_envelope`.
+    /// - Throws: ``SwitchyardError``, as ``check(channel:payload:)-(_,JSONValue)`` does, or `validation_error` ("Invalid envelope") for a broken envelope.
     public func check(channel: ChannelName, document bytes: [UInt8]) throws(SwitchyardError) -> CheckedPayload {
         let (_, policy) = try resolve(channel)
         let envelopeAllowance = 65_536
@@ -154,53 +159,64 @@ extension PayloadGuard {
         }
         let envelope = try Envelope(json: value)
         guard envelope.channel == channel else {
-            throw SwitchyardError(
-                .validationError, "the envelope is for channel '\(envelope.channel)', not '\(channel)'",
-                details: ["missing_fields": [], "invalid_fields": .object(["channel": .string("must be \(channel)")])])
+            throw SwitchyardError.validation(missing: [], invalid: [("channel", "must be \(channel)")], message: "Invalid envelope")
         }
         return try check(channel: channel, payload: envelope.data)
     }
 }
 
-/// Credential field names, normalized and bucketed by first byte, so that checking a key neither
+/// Credential field names, normalized and bucketed by last byte, so that checking a key neither
 /// allocates nor compares against names that cannot match.
+///
+/// A key matches a name when, without ASCII case, `_` or `-`, it equals the name or, for names of
+/// six bytes or more, ends with it: `db_password` and `exchange_api_key` match, while `token`
+/// matches only itself, so that `base_token` (a DeFi asset) stays allowed.
 struct CredentialNames: Sendable {
+    static let shortestSuffixName = 6
     private var buckets: [[[UInt8]]] = Array(repeating: [], count: 128)
 
     init(_ normalizedNames: Set<String>) {
         for name in normalizedNames {
             let bytes = Array(name.utf8)
-            guard let first = bytes.first, first < 128 else { continue }
-            buckets[Int(first)].append(bytes)
+            guard let last = bytes.last, last < 128 else { continue }
+            buckets[Int(last)].append(bytes)
         }
     }
 
-    /// Whether `key`, compared without ASCII case, `_` or `-`, is one of the names.
+    /// Whether `key` is, or ends with, one of the names.
     func matches(_ key: String) -> Bool {
         var key = key
         return key.withUTF8 { bytes in
-            var start = 0
-            while start < bytes.count, bytes[start] == UInt8(ascii: "_") || bytes[start] == UInt8(ascii: "-") { start += 1 }
-            guard start < bytes.count, bytes[start] < 128 else { return false }
-            for name in buckets[Int(Self.lower(bytes[start]))] where Self.equal(bytes, from: start, normalizedName: name) {
+            var end = bytes.count
+            while end > 0, Self.isSeparator(bytes[end - 1]) { end -= 1 }
+            guard end > 0, bytes[end - 1] < 128 else { return false }
+            for name in buckets[Int(Self.lower(bytes[end - 1]))] where Self.matches(bytes, end: end, name: name) {
                 return true
             }
             return false
         }
     }
 
+    private static func isSeparator(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+    }
+
     private static func lower(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
     }
 
-    private static func equal(_ key: UnsafeBufferPointer<UInt8>, from start: Int, normalizedName name: [UInt8]) -> Bool {
-        var index = 0
-        for position in start..<key.count {
+    private static func matches(_ key: UnsafeBufferPointer<UInt8>, end: Int, name: [UInt8]) -> Bool {
+        var remaining = name.count
+        var position = end
+        while position > 0 && remaining > 0 {
+            position -= 1
             let byte = key[position]
-            if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") { continue }
-            guard index < name.count, lower(byte) == name[index] else { return false }
-            index += 1
+            if isSeparator(byte) { continue }
+            guard lower(byte) == name[remaining - 1] else { return false }
+            remaining -= 1
         }
-        return index == name.count
+        guard remaining == 0 else { return false }
+        if name.count >= shortestSuffixName { return true }
+        return key[..<position].allSatisfy(isSeparator)
     }
 }

@@ -47,6 +47,18 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("quotes.realtime checks + envelope + encode (the Python baseline's cpu mode)") { benchmark in
+        var sequence: Int64 = 0
+        for _ in benchmark.scaledIterations {
+            let checked = try! payloadGuard.check(channel: channel, payload: payload)
+            sequence += 1
+            let envelope = Envelope(
+                eventID: .generate(), channel: channel, sequenceNumber: sequence, timestamp: .now(),
+                source: "opa-quotes-streamer", schema: checked.schemaID, data: checked.payload)
+            blackHole(envelope.encoded())
+        }
+    }
+
     Benchmark("envelope encode") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(envelope.encoded())

@@ -57,7 +57,31 @@ public struct Envelope: Sendable, Hashable {
 
     /// The envelope's compact JSON text, as stored in `stream:{CHANNEL}` and published on `CHANNEL`.
     public func encoded() -> String {
-        jsonValue.serialized()
+        var bytes: [UInt8] = []
+        write(into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the envelope's compact JSON text to `bytes`, members in wire order.
+    public func write(into bytes: inout [UInt8]) {
+        bytes.reserveCapacity(bytes.count + 256)
+        bytes.append(contentsOf: #"{"event_id":""#.utf8)
+        bytes.append(contentsOf: eventID.description.utf8)
+        bytes.append(contentsOf: #"","channel":"#.utf8)
+        JSONValue.string(channel.rawValue).write(into: &bytes)
+        bytes.append(contentsOf: #","sequence_number":"#.utf8)
+        bytes.append(contentsOf: String(sequenceNumber).utf8)
+        bytes.append(contentsOf: #","timestamp":""#.utf8)
+        bytes.append(contentsOf: timestamp.description.utf8)
+        bytes.append(contentsOf: #"","source":"#.utf8)
+        JSONValue.string(source).write(into: &bytes)
+        bytes.append(contentsOf: #","schema":"#.utf8)
+        JSONValue.string(schema).write(into: &bytes)
+        bytes.append(contentsOf: #","data":"#.utf8)
+        data.write(into: &bytes)
+        bytes.append(contentsOf: #","metadata":"#.utf8)
+        JSONValue.object(metadata).write(into: &bytes)
+        bytes.append(UInt8(ascii: "}"))
     }
 
     /// Reads an envelope from its JSON value, ignoring members it does not know.

@@ -9,8 +9,18 @@ let package = Package(
     dependencies: [
         .package(name: "Switchyard", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        .executableTarget(
+            name: "router-bench",
+            dependencies: [
+                .product(name: "Switchyard", package: "Switchyard"),
+                .product(name: "JSONSchema", package: "Switchyard"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/router-bench"
+        ),
         .executableTarget(
             name: "JSONSchemaBenchmarks",
             dependencies: [

@@ -1,0 +1,70 @@
+import JSONSchema
+
+/// One event for an engine to store: the envelope without its sequence number, and the rules
+/// the engine applies while storing it.
+///
+/// The engine applies, as one atomic step per event: the rate limit, the dedup check, the next
+/// sequence number, the append with retention and the trim guard, the latest state, and the
+/// live notification.
+public struct AppendRequest: Sendable {
+    /// The event's identifier; the dedup key.
+    public var eventID: EventID
+    /// The channel.
+    public var channel: ChannelName
+    /// When the router accepted it. Engines keep stream order by arrival, and never let a
+    /// channel's timestamps go backwards.
+    public var timestamp: Timestamp
+    /// The publishing service; with the channel, the rate limit's key.
+    public var source: String
+    /// The contract id, `CHANNEL_OR_PATTERN@VERSION`.
+    public var schema: String
+    /// The payload, already checked.
+    public var data: JSONValue
+    /// Trace context and other metadata.
+    public var metadata: JSONObject
+    /// How the engine stores it.
+    public var rules: AppendRules
+
+    /// Creates a request.
+    public init(
+        eventID: EventID, channel: ChannelName, timestamp: Timestamp, source: String, schema: String,
+        data: JSONValue, metadata: JSONObject = [:], rules: AppendRules
+    ) {
+        self.eventID = eventID
+        self.channel = channel
+        self.timestamp = timestamp
+        self.source = source
+        self.schema = schema
+        self.data = data
+        self.metadata = metadata
+        self.rules = rules
+    }
+
+    /// The envelope this request becomes once the engine gives it a sequence number and time.
+    public func envelope(sequenceNumber: Int64, timestamp: Timestamp) -> Envelope {
+        Envelope(
+            eventID: eventID, channel: channel, sequenceNumber: sequenceNumber, timestamp: timestamp,
+            source: source, schema: schema, data: data, metadata: metadata)
+    }
+}
+
+/// The per-channel rules an engine applies when it appends, taken from the channel's policy.
+public struct AppendRules: Sendable, Hashable {
+    /// Entries older than this are trimmed (unless a group has not been delivered them), and the
+    /// latest state expires after it.
+    public var retention: Duration
+    /// A second publish of the same event id within this window is stored once.
+    public var dedupWindow: Duration
+    /// The token bucket per (source, channel); `nil` for no limit.
+    public var rateLimit: ChannelPolicy.RateLimit?
+    /// Whether the event is stored in the stream (`durable`) or only pushed live.
+    public var durable: Bool
+
+    /// Creates rules.
+    public init(retention: Duration, dedupWindow: Duration, rateLimit: ChannelPolicy.RateLimit?, durable: Bool = true) {
+        self.retention = retention
+        self.dedupWindow = dedupWindow
+        self.rateLimit = rateLimit
+        self.durable = durable
+    }
+}

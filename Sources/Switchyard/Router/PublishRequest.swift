@@ -1,0 +1,32 @@
+import JSONSchema
+
+/// One event of a batch publish.
+public struct PublishRequest: Sendable {
+    /// The channel.
+    public var channel: ChannelName
+    /// The payload, a JSON object satisfying the channel's contract.
+    public var payload: JSONValue
+    /// Trace context, session, user.
+    public var metadata: JSONObject
+    /// The event id; a new UUIDv7 when `nil`. Publishing the same id again within the dedup
+    /// window stores it once.
+    public var eventID: EventID?
+
+    /// Creates a request.
+    public init(channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil) {
+        self.channel = channel
+        self.payload = payload
+        self.metadata = metadata
+        self.eventID = eventID
+    }
+}
+
+/// Where a replay starts or ends.
+public enum ReplayBound: Sendable, Hashable {
+    /// The oldest event retained (as a start; as an end it means no bound).
+    case beginning
+    /// A sequence number, inclusive.
+    case sequence(Int64)
+    /// A time, inclusive.
+    case time(Timestamp)
+}

@@ -1,0 +1,109 @@
+import JSONSchema
+import Logging
+import Switchyard
+import Synchronization
+import Testing
+
+/// An engine the conformance suite runs against.
+struct EngineKind: Sendable, CustomStringConvertible {
+    let description: String
+    let make: @Sendable (_ clock: any SwitchyardClock, _ maxEntriesPerChannel: Int) -> any Engine
+
+    static let embedded = EngineKind(description: "embedded") { clock, maxEntries in
+        EmbeddedEngine(configuration: .init(maxEntriesPerChannel: maxEntries), clock: clock, logger: Logger(label: "test.engine"))
+    }
+
+    /// Every engine available here; the Redis engine joins when `REDIS_URL` is set.
+    static let all: [EngineKind] = [.embedded]
+}
+
+enum Fixtures {
+    static let schema: JSONValue = [
+        "type": "object", "required": ["n"],
+        "properties": ["n": ["type": "integer"], "publisher": ["type": "integer"], "note": ["type": "string"]],
+    ]
+
+    static let contracts: ContractRegistry = {
+        let policy = ChannelPolicy(retentionSeconds: 60, maxSizeBytes: 4096)
+        return try! ContractRegistry([try! Contract(channel: try! ChannelPattern("test:*"), schema: schema, policy: policy)])
+    }()
+
+    static func channel(_ name: String) -> ChannelName { try! ChannelName(name) }
+    static func pattern(_ text: String) -> ChannelPattern { try! ChannelPattern(text) }
+    static func payload(_ n: Int, publisher: Int = 0) -> JSONValue { ["n": .int(Int64(n)), "publisher": .int(Int64(publisher))] }
+
+    /// A router over a new engine of `kind`.
+    static func router(
+        _ kind: EngineKind, clock: any SwitchyardClock = SystemClock(), mode: RouterConfiguration.Mode = .live,
+        rateLimits: Bool = false, overrides: [RouterConfiguration.PolicyOverride] = [], maxEntries: Int = 1_000_000,
+        seed: UInt64? = nil
+    ) -> Router {
+        Router(
+            contracts: contracts, engine: kind.make(clock, maxEntries),
+            configuration: RouterConfiguration(
+                source: "tests", mode: mode, enforcesRateLimits: rateLimits, policyOverrides: overrides,
+                eventIDs: seed.map { .seeded($0) } ?? .system, clock: clock),
+            logger: Logger(label: "test.router"))
+    }
+}
+
+/// Envelopes a handler saw, in order, with a way to wait for them.
+final class Collector: Sendable {
+    private let seen = Mutex<[Envelope]>([])
+
+    func record(_ envelope: Envelope) { seen.withLock { $0.append(envelope) } }
+    var envelopes: [Envelope] { seen.withLock { $0 } }
+    var count: Int { seen.withLock { $0.count } }
+}
+
+/// Waits until `condition` holds, checking every few milliseconds, for at most `timeout`.
+func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    return try await condition()
+}
+
+/// Runs `operation`, failing it with a timeout error after `timeout`.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw TimedOut()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+struct TimedOut: Error {}
+
+/// Suspends until the task is cancelled.
+func suspendUntilCancelled() async {
+    let (stream, continuation) = AsyncStream.makeStream(of: Never.self)
+    await withTaskCancellationHandler {
+        for await _ in stream {}
+    } onCancel: {
+        continuation.finish()
+    }
+}
+
+/// A shared integer for closures.
+final class SharedInt: Sendable {
+    private let storage: Atomic<Int>
+    init(_ value: Int = 0) { storage = Atomic(value) }
+    var value: Int { storage.load(ordering: .sequentiallyConsistent) }
+    func set(_ value: Int) { storage.store(value, ordering: .sequentiallyConsistent) }
+    @discardableResult func increment() -> Int { storage.add(1, ordering: .sequentiallyConsistent).newValue }
+}
+
+/// Lines of text recorded by closures, in order.
+final class Lines: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ line: String) { storage.withLock { $0.append(line) } }
+    var count: Int { storage.withLock { $0.count } }
+    var all: [String] { storage.withLock { $0 } }
+}

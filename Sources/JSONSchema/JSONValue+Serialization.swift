@@ -97,3 +97,41 @@ extension JSONValue {
         bytes.append(UInt8(ascii: "\""))
     }
 }
+
+extension JSONValue {
+    /// The number of bytes ``serialized()`` would produce, counted without building the text.
+    public var serializedByteCount: Int {
+        switch self {
+        case .null: 4
+        case .bool(let value): value ? 4 : 5
+        case .int(let value): Self.digitCount(value)
+        case .double(let value): value.isFinite ? value.description.utf8.count : 4
+        case .string(let value): Self.stringByteCount(value)
+        case .array(let elements): elements.reduce(max(1, elements.count) + 1) { $0 + $1.serializedByteCount }
+        case .object(let object):
+            object.members.reduce(max(1, object.count) + 1) { $0 + Self.stringByteCount($1.key) + 1 + $1.value.serializedByteCount }
+        }
+    }
+
+    private static func digitCount(_ value: Int64) -> Int {
+        var magnitude = value.magnitude
+        var count = value < 0 ? 2 : 1
+        while magnitude >= 10 {
+            magnitude /= 10
+            count += 1
+        }
+        return count
+    }
+
+    private static func stringByteCount(_ value: String) -> Int {
+        var count = 2
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09, 0x08, 0x0C: count += 2
+            case 0..<0x20: count += 6
+            default: count += 1
+            }
+        }
+        return count
+    }
+}

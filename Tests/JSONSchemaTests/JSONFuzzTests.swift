@@ -55,7 +55,9 @@ import Testing
             do {
                 let value = try JSONValue(parsing: bytes)
                 parsed += 1
-                #expect(try JSONValue(parsing: value.serialized()).isStrictlyEqual(to: value))
+                let text = value.serialized()
+                #expect(value.serializedByteCount == text.utf8.count)
+                #expect(try JSONValue(parsing: text).isStrictlyEqual(to: value))
                 _ = Self.schema.validate(value)
             } catch {
                 refused += 1

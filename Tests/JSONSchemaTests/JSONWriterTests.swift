@@ -7,6 +7,16 @@ import Testing
         #expect(value.serialized() == #"{"z":1,"a":[true,null,"x"],"m":{"k":-5}}"#)
     }
 
+    @Test func countsBytesWithoutWriting() throws {
+        let values: [JSONValue] = [
+            [:], [], nil, true, false, 0, -7, 1234567890123, .int(.min), 2.5, 1e300, .double(.nan), "", "a\"b\\c\n\u{1}é😀",
+            ["k\"": [1, [:], [nil, ["x": "y"]]], "": -0.0],
+        ]
+        for value in values {
+            #expect(value.serializedByteCount == value.serialized().utf8.count, "\(value.serialized())")
+        }
+    }
+
     @Test func writesNumbers() {
         #expect(JSONValue.int(.min).serialized() == "-9223372036854775808")
         #expect(JSONValue.int(0).serialized() == "0")

@@ -55,7 +55,7 @@ public struct PayloadGuard: Sendable {
     /// - Throws: ``SwitchyardError``: `unknown_channel`, `payload_too_large` or `validation_error`.
     public func check(channel: ChannelName, payload: JSONValue) throws(SwitchyardError) -> CheckedPayload {
         let (contract, policy) = try resolve(channel)
-        let size = payload.serialized().utf8.count
+        let size = payload.serializedByteCount
         try checkSize(size, policy: policy, channel: channel)
         return try checkValue(payload, size: size, contract: contract, policy: policy)
     }

@@ -2,9 +2,11 @@ import JSONSchema
 
 /// A channel's contract: the payload schema and policy bound to a channel name or pattern.
 ///
+/// A class, so that the checked payloads and receipts that name it share one instance.
+///
 /// Contracts are JSON files (see docs/contracts.md):
 /// `{"channel", "version", "description", "origin", "schema", "policy", "examples"}`.
-public struct Contract: Sendable {
+public final class Contract: Sendable {
     /// The channel name or glob pattern the contract covers.
     public let channel: ChannelPattern
     /// The contract's version; envelopes name it in `schema` as `CHANNEL@VERSION`.

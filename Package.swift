@@ -8,14 +8,35 @@ let package = Package(
         .executable(name: "switchyard", targets: ["switchyard"]),
         .library(name: "Switchyard", targets: ["Switchyard"]),
         .library(name: "JSONSchema", targets: ["JSONSchema"]),
+        .library(name: "RESP", targets: ["RESP"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "SwitchyardRedis", targets: ["SwitchyardRedis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
+        .target(
+            name: "RESP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "JSONSchema"),
         .target(
             name: "Switchyard",
@@ -27,6 +48,17 @@ let package = Package(
             ],
             resources: [.copy("Resources/contracts")]
         ),
+        .target(
+            name: "SwitchyardRedis",
+            dependencies: [
+                "Switchyard",
+                "RedisClient",
+                "RESP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            resources: [.copy("Resources/publish.lua"), .copy("Resources/dead_letter.lua")]
+        ),
         .executableTarget(
             name: "switchyard",
             dependencies: [
@@ -35,20 +67,51 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "RedisTestSupport",
+            dependencies: [
+                "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/RedisTestSupport"
+        ),
+        .testTarget(
+            name: "RESPTests",
+            dependencies: ["RESP", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: [
+                "RedisClient",
+                "RESP",
+                "RedisTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema"]),
         .testTarget(name: "SwitchyardCLITests", dependencies: ["switchyard", "JSONSchema"]),
         .testTarget(
             name: "SwitchyardRouterTests",
             dependencies: [
                 "Switchyard",
+                "SwitchyardRedis",
+                "RedisClient",
+                "RedisTestSupport",
                 "JSONSchema",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "SwitchyardTests",
-            dependencies: ["Switchyard", "JSONSchema"]
+            dependencies: ["Switchyard", "JSONSchema", "RedisClient", "RedisTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

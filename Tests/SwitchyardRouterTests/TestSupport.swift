@@ -13,8 +13,18 @@ struct EngineKind: Sendable, CustomStringConvertible {
         EmbeddedEngine(configuration: .init(maxEntriesPerChannel: maxEntries), clock: clock, logger: Logger(label: "test.engine"))
     }
 
-    /// Every engine available here; the Redis engine joins when `REDIS_URL` is set.
-    static let all: [EngineKind] = [.embedded]
+    /// Every engine. The Redis cases need `REDIS_URL` (set by `scripts/test`) and fail without it.
+    static let all: [EngineKind] = [.embedded, .redis]
+
+    /// Runs `body` with channel names of its own (``Fixtures/channel(_:)`` and ``Fixtures/pattern(_:)``
+    /// insert a unique segment after `test:`); on Redis, with shared use of the server and every
+    /// engine made in `body` running.
+    func isolated(_ body: () async throws -> Void) async throws {
+        try await Fixtures.$namespace.withValue("n\(UInt32.random(in: .min ... .max))") {
+            guard description == "redis" else { return try await body() }
+            try await RedisTestServer.shared(body)
+        }
+    }
 }
 
 enum Fixtures {
@@ -28,8 +38,15 @@ enum Fixtures {
         return try! ContractRegistry([try! Contract(channel: try! ChannelPattern("test:*"), schema: schema, policy: policy)])
     }()
 
-    static func channel(_ name: String) -> ChannelName { try! ChannelName(name) }
-    static func pattern(_ text: String) -> ChannelPattern { try! ChannelPattern(text) }
+    /// The unique segment of the running test's channels, inserted after `test:`.
+    @TaskLocal static var namespace = ""
+
+    static func isolate(_ text: String) -> String {
+        guard !namespace.isEmpty, text.hasPrefix("test:"), !text.hasPrefix("test:\(namespace).") else { return text }
+        return "test:\(namespace)." + text.dropFirst(5)
+    }
+    static func channel(_ name: String) -> ChannelName { try! ChannelName(isolate(name)) }
+    static func pattern(_ text: String) -> ChannelPattern { try! ChannelPattern(isolate(text)) }
     static func payload(_ n: Int, publisher: Int = 0) -> JSONValue { ["n": .int(Int64(n)), "publisher": .int(Int64(publisher))] }
 
     /// A router over a new engine of `kind`.
@@ -57,7 +74,7 @@ final class Collector: Sendable {
 }
 
 /// Waits until `condition` holds, checking every few milliseconds, for at most `timeout`.
-func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws -> Bool {
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

@@ -1,0 +1,159 @@
+import NIOCore
+
+/// Writes commands as RESP arrays of blob strings, ready for a channel.
+///
+/// Small arguments are copied into one buffer. A `ByteBuffer` argument of at least
+/// ``zeroCopyThreshold`` bytes is not copied: the encoded request refers to it as a separate part,
+/// and the channel writes all parts with one vectored write.
+public struct RESPCommandEncoder: Sendable {
+    /// The size from which a `ByteBuffer` argument is passed by reference instead of copied; 1 KiB.
+    public static let zeroCopyThreshold = 1024
+
+    @usableFromInline var buffer: ByteBuffer
+    @usableFromInline var parts: [ByteBuffer] = []
+    @usableFromInline let allocator: ByteBufferAllocator
+
+    /// Creates an encoder that allocates its buffers from `allocator`.
+    public init(allocator: ByteBufferAllocator = ByteBufferAllocator(), capacity: Int = 256) {
+        self.allocator = allocator
+        self.buffer = allocator.buffer(capacity: capacity)
+    }
+
+    /// Writes the header of a command of `count` arguments; write the arguments next.
+    @inlinable
+    public mutating func encodeArrayHeader(count: Int) {
+        self.writeLengthLine(marker: UInt8(ascii: "*"), count)
+    }
+
+    /// Writes a whole command from its arguments.
+    @inlinable
+    public mutating func encode<each Argument: RESPArgument>(_ arguments: repeat each Argument) {
+        var count = 0
+        for argument in repeat each arguments { count += argument.respArgumentCount }
+        self.encodeArrayHeader(count: count)
+        for argument in repeat each arguments { argument.encode(into: &self) }
+    }
+
+    /// Writes one argument as a blob string.
+    @inlinable
+    public mutating func encodeBulk(_ string: String) {
+        var string = string
+        string.withUTF8 { bytes in
+            self.writeBulk(bytes)
+        }
+    }
+
+    /// Writes one argument as a blob string, by reference when it is large.
+    @inlinable
+    public mutating func encodeBulk(_ bytes: ByteBuffer) {
+        if bytes.readableBytes >= Self.zeroCopyThreshold {
+            self.writeLengthLine(marker: UInt8(ascii: "$"), bytes.readableBytes)
+            self.parts.append(self.buffer)
+            self.parts.append(bytes)
+            self.buffer = self.allocator.buffer(capacity: 64)
+            self.buffer.writeInteger(UInt16(0x0D0A))
+        } else {
+            bytes.withUnsafeReadableBytes { raw in
+                self.writeBulk(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+            }
+        }
+    }
+
+    /// Writes one integer argument as a blob string.
+    @inlinable
+    public mutating func encodeBulk(_ value: Int) {
+        guard value >= 0 else {
+            self.encodeBulk(String(value))
+            return
+        }
+        let digits = Self.decimalDigits(value)
+        self.writeLengthLine(marker: UInt8(ascii: "$"), digits)
+        self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: digits + 2) { raw in
+            Self.writeDigits(value, count: digits, into: raw, at: 0)
+            raw[digits] = UInt8(ascii: "\r")
+            raw[digits + 1] = UInt8(ascii: "\n")
+            return digits + 2
+        }
+    }
+
+    /// Writes `$<count>\r\n<bytes>\r\n` with one capacity check.
+    @inlinable
+    mutating func writeBulk(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let digits = Self.decimalDigits(bytes.count)
+        self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: digits + bytes.count + 5) { raw in
+            raw[0] = UInt8(ascii: "$")
+            Self.writeDigits(bytes.count, count: digits, into: raw, at: 1)
+            raw[digits + 1] = UInt8(ascii: "\r")
+            raw[digits + 2] = UInt8(ascii: "\n")
+            if let base = bytes.baseAddress, bytes.count > 0 {
+                (raw.baseAddress! + digits + 3).copyMemory(from: base, byteCount: bytes.count)
+            }
+            raw[digits + 3 + bytes.count] = UInt8(ascii: "\r")
+            raw[digits + 4 + bytes.count] = UInt8(ascii: "\n")
+            return digits + bytes.count + 5
+        }
+    }
+
+    /// Writes `<marker><value>\r\n` for a non-negative value.
+    @inlinable
+    mutating func writeLengthLine(marker: UInt8, _ value: Int) {
+        let digits = Self.decimalDigits(value)
+        self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: digits + 3) { raw in
+            raw[0] = marker
+            Self.writeDigits(value, count: digits, into: raw, at: 1)
+            raw[digits + 1] = UInt8(ascii: "\r")
+            raw[digits + 2] = UInt8(ascii: "\n")
+            return digits + 3
+        }
+    }
+
+    @inlinable
+    static func decimalDigits(_ value: Int) -> Int {
+        var digits = 1
+        var rest = value
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        return digits
+    }
+
+    @inlinable
+    static func writeDigits(_ value: Int, count: Int, into raw: UnsafeMutableRawBufferPointer, at offset: Int) {
+        var rest = value
+        var index = offset + count - 1
+        repeat {
+            raw[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+            index -= 1
+        } while index >= offset
+    }
+
+    /// Takes the encoded bytes out of the encoder, leaving it empty.
+    public mutating func finish() -> RESPEncodedRequest {
+        var parts = self.parts
+        parts.append(self.buffer)
+        self.parts = []
+        self.buffer = self.allocator.buffer(capacity: 64)
+        return RESPEncodedRequest(parts: parts)
+    }
+}
+
+/// The bytes of one or more encoded commands: usually one buffer, more when large arguments were
+/// passed by reference.
+public struct RESPEncodedRequest: Sendable {
+    /// The buffers to write, in order.
+    public var parts: [ByteBuffer]
+
+    /// Creates a request from its parts.
+    public init(parts: [ByteBuffer]) {
+        self.parts = parts
+    }
+
+    /// All parts joined into one buffer (copies; for tests and diagnostics).
+    public var joined: ByteBuffer {
+        var result = ByteBuffer()
+        for part in self.parts { result.writeImmutableBuffer(part) }
+        return result
+    }
+}

@@ -1,0 +1,250 @@
+import Logging
+import NIOCore
+import RESP
+import Synchronization
+
+/// Runs a client's subscriptions on one dedicated connection: subscribes, dispatches messages,
+/// and after a dropped connection reconnects with backoff, resubscribes to everything still active
+/// and tells each subscription that a gap may have occurred.
+final class RedisSubscriber: Sendable {
+    private let state = Mutex(RedisSubscriberState())
+    private let factory: RedisConnectionFactory
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+
+    init(factory: RedisConnectionFactory, eventLoopGroup: any EventLoopGroup, logger: Logger) {
+        self.factory = factory
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+
+    // MARK: subscribing
+
+    func subscribe<Result>(
+        to targets: [RedisSubscriptionTarget],
+        _ body: (RedisSubscription) async throws -> Result
+    ) async throws -> Result {
+        let settings = self.factory.configuration.subscriptions
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: RedisSubscription.Event.self,
+            bufferingPolicy: .bufferingOldest(max(settings.bufferSize, 2))
+        )
+        let (id, new, connection, wake) = try self.state.withLock { state in
+            guard !state.isShutdown else { throw RedisError(.clientShutdown) }
+            let (id, new) = state.register(targets, continuation: continuation)
+            let wake = state.runLoopWaiter
+            state.runLoopWaiter = nil
+            return (id, new, state.connection, wake)
+        }
+        wake?.resume()
+        do {
+            try await self.confirm(id: id, new: new, on: connection)
+            let result = try await body(RedisSubscription(stream: stream))
+            await self.unsubscribe(id)
+            return result
+        } catch {
+            await self.unsubscribe(id)
+            throw error
+        }
+    }
+
+    /// Waits until the server has confirmed the subscription's targets.
+    private func confirm(id: Int, new: [RedisSubscriptionTarget], on connection: RedisConnection?) async throws {
+        if let connection {
+            do {
+                if let (_, error) = try await Self.subscribe(new, on: connection).first {
+                    throw error
+                }
+                self.state.withLock { $0.confirm(id) }
+                return
+            } catch let error as RedisError where error.code == .serverError {
+                throw error
+            } catch {
+                self.logger.debug("redis subscribe failed; waiting for the subscription connection to come back")
+            }
+        }
+        try await self.waitUntilReady(timeout: self.factory.configuration.subscriptions.confirmationTimeout)
+    }
+
+    private func waitUntilReady(timeout: Duration) async throws {
+        let waiterID = self.state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let readyNow = self.state.withLock { state -> Bool in
+                    if state.isReady, state.connection != nil { return true }
+                    state.readyWaiters[waiterID] = continuation
+                    return false
+                }
+                if readyNow {
+                    continuation.resume()
+                    return
+                }
+                self.eventLoopGroup.any().scheduleTask(in: TimeAmount(timeout)) {
+                    self.failReadyWaiter(waiterID, RedisError(.timeout))
+                }
+            }
+        } onCancel: {
+            self.failReadyWaiter(waiterID, CancellationError())
+        }
+    }
+
+    private func failReadyWaiter(_ id: Int, _ error: any Error) {
+        let waiter = self.state.withLock { $0.readyWaiters.removeValue(forKey: id) }
+        waiter?.resume(throwing: error)
+    }
+
+    private func unsubscribe(_ id: Int) async {
+        let (unused, connection) = self.state.withLock { state in
+            (state.unregister(id), state.connection)
+        }
+        guard let connection, !unused.isEmpty else { return }
+        await connection.sendWithoutReply(Self.encode(unused, subscribe: false, allocator: connection.channel.allocator))
+    }
+
+    /// Subscribes to each target with its own command, so a refusal (`NOPERM`) names its target.
+    ///
+    /// - Returns: the targets the server refused, with its error.
+    /// - Throws: when the connection fails.
+    private static func subscribe(
+        _ targets: [RedisSubscriptionTarget],
+        on connection: RedisConnection
+    ) async throws -> [(RedisSubscriptionTarget, RedisError)] {
+        var refused: [(RedisSubscriptionTarget, RedisError)] = []
+        for target in targets {
+            var encoder = RESPCommandEncoder(allocator: connection.channel.allocator)
+            encoder.encode(target.kind.subscribe, target.name)
+            let reply = try await connection.sendSubscribe(encoder.finish(), confirmations: 1)
+            if let message = reply.errorMessage {
+                refused.append((target, RedisError(.serverError, serverMessage: message)))
+            }
+        }
+        return refused
+    }
+
+    private static func encode(_ targets: [RedisSubscriptionTarget], subscribe: Bool, allocator: ByteBufferAllocator) -> RESPEncodedRequest {
+        var encoder = RESPCommandEncoder(allocator: allocator)
+        for kind in [RedisSubscriptionTarget.Kind.channel, .pattern, .shard] {
+            let names = targets.filter { $0.kind == kind }.map(\.name)
+            guard !names.isEmpty else { continue }
+            if kind == .shard {
+                for name in names { encoder.encode(subscribe ? kind.subscribe : kind.unsubscribe, name) }
+            } else {
+                encoder.encode(subscribe ? kind.subscribe : kind.unsubscribe, names)
+            }
+        }
+        return encoder.finish()
+    }
+
+    // MARK: dispatch
+
+    func handlePush(_ value: RESPValue) {
+        guard let (message, target) = RedisPubSubMessage.parse(value) else { return }
+        let policy = self.factory.configuration.subscriptions.overflowPolicy
+        let dropped = self.state.withLock { $0.deliver(message, to: target, policy: policy) }
+        if dropped > 0 { self.factory.metrics.droppedMessages.increment(by: dropped) }
+    }
+
+    // MARK: the connection's lifecycle, inside RedisClient.run()
+
+    func run() async {
+        var backoff = RedisBackoff(self.factory.configuration.reconnect)
+        var hadConnection = false
+        while !Task.isCancelled {
+            await self.waitUntilNeeded()
+            if Task.isCancelled { break }
+            do {
+                let connection = try await self.factory.connect(on: self.eventLoopGroup.any()) { [self] value in
+                    self.handlePush(value)
+                }
+                if await connection.protocolVersion == 2 { await connection.setSubscriberMode(true) }
+                let targets = self.state.withLock { state in
+                    state.connection = connection
+                    return state.allTargets
+                }
+                let refused = try await Self.subscribe(targets, on: connection)
+                let waiters = self.state.withLock { state in
+                    for (target, error) in refused { state.fail(target, with: error) }
+                    return state.markReady()
+                }
+                for waiter in waiters { waiter.resume() }
+                if hadConnection {
+                    self.factory.metrics.reconnects.increment()
+                    self.logger.info("redis subscription connection restored; resubscribed", metadata: ["redis.subscriptions": "\(targets.count)"])
+                }
+                hadConnection = true
+                backoff.reset()
+                await withTaskCancellationHandler {
+                    await connection.waitForClose()
+                } onCancel: {
+                    connection.channel.close(mode: .all, promise: nil)
+                }
+                self.detach()
+                if !Task.isCancelled {
+                    self.logger.info("redis subscription connection lost; reconnecting")
+                }
+            } catch {
+                self.detach()
+                let delay = backoff.next()
+                self.logger.debug("redis subscription connect failed", metadata: ["redis.retry_in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+            }
+        }
+        self.detach()
+    }
+
+    /// Pings the subscription connection and closes it when it does not answer, so `run()` reconnects.
+    func checkHealth() async {
+        guard let connection = self.state.withLock({ $0.isReady ? $0.connection : nil }) else { return }
+        do {
+            _ = try await connection.execute(PING())
+        } catch {
+            self.logger.debug("redis subscription connection failed its health check")
+            connection.channel.close(mode: .all, promise: nil)
+        }
+    }
+
+    private func detach() {
+        let connection = self.state.withLock { state in
+            state.isReady = false
+            defer { state.connection = nil }
+            return state.connection
+        }
+        connection?.channel.close(mode: .all, promise: nil)
+    }
+
+    /// Suspends until at least one subscription exists, or the task is cancelled.
+    private func waitUntilNeeded() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let needed = self.state.withLock { state -> Bool in
+                    if !state.entries.isEmpty || state.isShutdown || Task.isCancelled { return true }
+                    state.runLoopWaiter = continuation
+                    return false
+                }
+                if needed { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { state in
+                defer { state.runLoopWaiter = nil }
+                return state.runLoopWaiter
+            }
+            waiter?.resume()
+        }
+    }
+
+    /// Ends every subscription with ``RedisError/Code/clientShutdown`` and refuses new ones.
+    func shutdown() {
+        let (entries, waiters) = self.state.withLock { state in
+            state.isShutdown = true
+            let entries = state.entries.values.map(\.continuation)
+            let waiters = Array(state.readyWaiters.values)
+            state.readyWaiters.removeAll()
+            return (entries, waiters)
+        }
+        for continuation in entries { continuation.finish(throwing: RedisError(.clientShutdown)) }
+        for waiter in waiters { waiter.resume(throwing: RedisError(.clientShutdown)) }
+    }
+}

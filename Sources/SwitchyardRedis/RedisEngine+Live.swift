@@ -1,0 +1,111 @@
+import RedisClient
+import Switchyard
+
+extension RedisEngine {
+    /// A live subscriber waiting for ``RedisEngine/run()`` to serve it.
+    struct LiveRequest: Sendable {
+        let patterns: [ChannelPattern]
+        let continuation: AsyncStream<Envelope>.Continuation
+        /// Ends when the subscriber's stream terminates.
+        let ended: AsyncStream<Void>
+        /// Yields once the pattern subscription is live on the server; finishes when it failed.
+        let ready: AsyncStream<Void>.Continuation
+    }
+
+    /// Envelopes published from now on (`PSUBSCRIBE` on the patterns, served inside ``run()``).
+    /// Per channel seen, a jump in sequence numbers is filled from the stream before the newer
+    /// envelope, and after a reconnect or an overflow every matching channel is backfilled (after
+    /// the last envelope seen, or from the subscription's start for a channel not seen yet), so the
+    /// sequence stays gap-free per channel (for durable channels).
+    /// It returns once the subscription is live on the server.
+    /// - Throws: `engine_unavailable` when the subscription is not live within
+    ///   ``Configuration/liveConfirmationTimeout`` (is ``run()`` running? is Redis up?).
+    public func liveEvents(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> AsyncStream<Envelope> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Envelope.self, bufferingPolicy: .bufferingOldest(configuration.liveBufferSize))
+        let (ended, endedContinuation) = AsyncStream.makeStream(of: Void.self)
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
+        continuation.onTermination = { _ in endedContinuation.finish() }
+        liveRequestsContinuation.yield(LiveRequest(patterns: patterns, continuation: continuation, ended: ended, ready: readyContinuation))
+        let timeout = configuration.liveConfirmationTimeout
+        let confirmed = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in ready { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        guard confirmed else {
+            continuation.finish()
+            throw SwitchyardError(.engineUnavailable, "the live subscription was not confirmed in time: is the engine's run() running and Redis up?")
+        }
+        return stream
+    }
+
+    /// Forwards one subscriber's events until its stream ends or the engine stops.
+    func serve(_ request: LiveRequest) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in request.ended {} }
+            group.addTask { await self.forward(request) }
+            await group.next()
+            group.cancelAll()
+        }
+        request.continuation.finish()
+    }
+
+    private func forward(_ request: LiveRequest) async {
+        defer { request.ready.finish() }
+        let since = clock.now()
+        do {
+            try await client.subscribe(toPatterns: request.patterns.map(\.rawValue)) { subscription in
+                request.ready.yield()
+                var lastSeen: [ChannelName: Int64] = [:]
+                for try await event in subscription {
+                    switch event {
+                    case .message(let message):
+                        guard let envelope = try? Envelope(decoding: String(buffer: message.payload)) else { continue }
+                        if let last = lastSeen[envelope.channel] {
+                            if envelope.sequenceNumber <= last { continue }
+                            if envelope.sequenceNumber > last + 1 {
+                                _ = try await backfill(envelope.channel, after: last, before: envelope.sequenceNumber, into: request.continuation)
+                            }
+                        }
+                        lastSeen[envelope.channel] = envelope.sequenceNumber
+                        request.continuation.yield(envelope)
+                    case .gap:
+                        for channel in try await channels(matching: request.patterns) {
+                            if let last = lastSeen[channel] {
+                                lastSeen[channel] = try await backfill(channel, after: last, before: nil, into: request.continuation)
+                            } else if let first = try await read(channel, from: .time(since), limit: 1).first?.envelope.sequenceNumber {
+                                lastSeen[channel] = try await backfill(channel, after: first - 1, before: nil, into: request.continuation)
+                            }
+                        }
+                    }
+                }
+            }
+        } catch {
+            if !Task.isCancelled { logger.warning("a live subscription ended", metadata: ["error": "\(error)"]) }
+        }
+    }
+
+    /// Yields the channel's stored events after `last` (and before `before`, when given); returns
+    /// the last sequence number yielded.
+    private func backfill(
+        _ channel: ChannelName, after last: Int64, before: Int64?, into continuation: AsyncStream<Envelope>.Continuation
+    ) async throws -> Int64 {
+        var last = last
+        while before.map({ last + 1 < $0 }) ?? true {
+            let limit = before.map { Int(min(1000, $0 - last - 1)) } ?? 1000
+            let page = try await read(channel, from: .sequence(last + 1), limit: limit)
+            guard let newest = page.last?.envelope.sequenceNumber else { return last }
+            for event in page { continuation.yield(event.envelope) }
+            last = newest
+        }
+        return last
+    }
+}

@@ -1,0 +1,159 @@
+import Logging
+import NIOCore
+import RESP
+import RedisClient
+import Switchyard
+
+extension RedisEngine {
+    /// Stores the batch with one pipelined `EVALSHA` of `publish.lua` per channel.
+    ///
+    /// While Redis is unreachable the batch goes to the spool (fsynced) and the receipts carry
+    /// sequence number 0 and the position ``RedisEngine/spooledPosition``; the events get their
+    /// numbers when the spool is replayed. While the spool holds events, new publishes join it,
+    /// so the order is kept.
+    ///
+    /// The rate limit is taken per channel by the script. A batch over several channels is first
+    /// checked against every channel's bucket, so a refusal stores nothing; only another process
+    /// taking tokens between that check and the publish can still refuse one channel of it.
+    /// - Throws: ``SwitchyardError``: `rate_limited`; `engine_unavailable` when Redis is unreachable
+    ///   and ``Configuration/failFast`` is set or there is no spool; `spool_full` when the spool is at its bound.
+    public func append(_ requests: [AppendRequest]) async throws(SwitchyardError) -> [PublishReceipt] {
+        guard !requests.isEmpty else { return [] }
+        let spool = configuration.failFast ? nil : self.spool
+        if let spool, try await spool.appendIfSpooling(requests) {
+            return requests.map(Self.spooledReceipt)
+        }
+        do {
+            return try await store(requests, enforcesRateLimits: true)
+        } catch let failure {
+            guard failure.unreachable else { throw failure.error }
+            guard let spool else {
+                throw SwitchyardError(
+                    .engineUnavailable, "Redis is unreachable and the publish was not stored (\(configuration.failFast ? "fail-fast" : "no spool"))",
+                    details: ["redis_error": .string(failure.error.message)])
+            }
+            try await spool.append(requests)
+            logger.warning("Redis is unreachable: publishes go to the local spool", metadata: ["events": "\(requests.count)"])
+            return requests.map(Self.spooledReceipt)
+        }
+    }
+
+    /// The position in the receipt of a spooled publish: the event has no stream id yet.
+    public static let spooledPosition = StreamPosition("spooled")
+
+    static func spooledReceipt(_ request: AppendRequest) -> PublishReceipt {
+        PublishReceipt(eventID: request.eventID, channel: request.channel, sequenceNumber: 0, streamID: spooledPosition, timestamp: request.timestamp)
+    }
+
+    /// A failed store, and whether Redis could not be reached (so the batch may be spooled).
+    struct StoreFailure: Error {
+        var error: SwitchyardError
+        var unreachable: Bool
+    }
+
+    /// Runs the publish script for every channel of the batch in one pipeline, loading it on `NOSCRIPT`.
+    func store(_ requests: [AppendRequest], enforcesRateLimits: Bool) async throws(StoreFailure) -> [PublishReceipt] {
+        let now = clock.now().unixMilliseconds
+        let calls = PublishScript.calls(for: requests, now: now, configuration: configuration, enforcesRateLimits: enforcesRateLimits)
+        var replies: [Result<RESPValue, RedisError>]
+        do {
+            replies = try await client.withConnection { connection in
+                if enforcesRateLimits, calls.count > 1 { try await Self.checkTokens(calls, now: now, on: connection) }
+                var replies = try await connection.pipeline(calls.map(\.command))
+                let missing = replies.indices.filter { replies[$0].isNoScript }
+                if !missing.isEmpty {
+                    _ = try await connection.execute(SCRIPT.LOAD(RedisEngineScripts.publish.source))
+                    let again = try await connection.pipeline(missing.map { calls[$0].command })
+                    for (index, reply) in zip(missing, again) { replies[index] = reply }
+                }
+                return replies
+            }
+        } catch {
+            throw StoreFailure(error: .redis(error, "publishing"), unreachable: (error as? RedisError)?.meansUnreachable ?? false)
+        }
+        var receipts = [PublishReceipt?](repeating: nil, count: requests.count)
+        var refusal: SwitchyardError?
+        for (call, reply) in zip(calls, replies) {
+            let value: RESPValue
+            switch reply {
+            case .success(let success): value = success
+            case .failure(let error): throw StoreFailure(error: .redis(error, "publishing to \(call.channel)"), unreachable: error.meansUnreachable)
+            }
+            do {
+                switch try call.outcome(value, requests: requests) {
+                case .rateLimited(let error):
+                    refusal = refusal ?? error
+                case .stored(let stored, let trimmed):
+                    for (index, receipt) in zip(call.indices, stored) { receipts[index] = receipt }
+                    if trimmed > 0 { reportHardCap(call.channel, trimmed) }
+                }
+            } catch {
+                throw StoreFailure(error: error, unreachable: false)
+            }
+        }
+        if let refusal { throw StoreFailure(error: refusal, unreachable: false) }
+        return receipts.map { $0! }
+    }
+
+    /// Refuses the batch when one of its channels' buckets lacks the tokens (a read-only check).
+    private static func checkTokens(_ calls: [PublishScript], now: Int64, on connection: RedisConnection) async throws {
+        let limited = calls.filter { $0.rules.rateLimit != nil }
+        guard !limited.isEmpty else { return }
+        for call in limited {
+            let limit = call.rules.rateLimit!
+            let arguments = [limit.perSecond, limit.burst, Int(now), call.indices.count].map { ByteBuffer(string: String($0)) }
+            let wait = try await connection.execute(RedisEngineScripts.peekTokens, keys: [RedisKeys(call.channel).rate(source: call.source)], arguments: arguments)
+            if let milliseconds = wait.int, milliseconds > 0 {
+                throw SwitchyardError.rateLimited(channel: call.channel, source: call.source, limit: limit, retryAfter: .milliseconds(milliseconds))
+            }
+        }
+    }
+
+    func reportHardCap(_ channel: ChannelName, _ count: Int) {
+        hardCapTrims.increment(by: Int64(count))
+        logger.warning(
+            "hard cap trimmed entries a group had not been delivered",
+            metadata: ["channel": "\(channel)", "count": "\(count)", "max_entries": "\(configuration.maxEntriesPerChannel)"])
+    }
+
+    /// While running: whenever the spool holds events and Redis answers, replays them in order
+    /// (rate limits off, dedup on), then truncates the spool.
+    func replaySpoolWhileRunning() async {
+        guard let spool else { return }
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: configuration.spoolRetryInterval) } catch { return }
+            do {
+                guard try await spool.depth > 0 else { continue }
+                _ = try await client.execute(PING())
+                try await replay(spool)
+            } catch {
+                logger.debug("the spool waits for Redis", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Replays the spool batch by batch; stops at the first failure (the rest stays spooled).
+    func replay(_ spool: Spool) async throws {
+        var replayed = 0
+        while true {
+            let batch = try await spool.next(limit: 512)
+            if batch.requests.isEmpty { break }
+            do {
+                _ = try await store(batch.requests, enforcesRateLimits: false)
+            } catch {
+                throw error.error
+            }
+            try await spool.acknowledge(batch)
+            replayed += batch.requests.count
+        }
+        if replayed > 0 { logger.info("replayed the spool into Redis", metadata: ["events": "\(replayed)"]) }
+    }
+}
+
+extension Result where Failure == RedisError {
+    /// Whether the server did not know the script (so it did not run).
+    var isNoScript: Bool {
+        if case .failure(let error) = self { return error.serverErrorPrefix == "NOSCRIPT" }
+        return false
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import JSONSchema
+import Metrics
+import Switchyard
+
+/// The durable local spool of the Redis engine: an append-only file of publishes accepted while
+/// Redis was unreachable, fsynced per batch, replayed in order when Redis returns, then truncated.
+///
+/// Each line is one JSON object: the event's id, channel, accepted-at time, source, schema, data,
+/// metadata and append rules. A replay keeps the event ids, so the dedup window stores each event
+/// once even when a batch was both stored and spooled, or a replay is repeated after a crash.
+/// Its depth is ``depth`` and the gauge `switchyard_spool_depth{engine="redis"}`.
+///
+/// The file is written and fsynced on the actor's executor: the spool is the degraded path, taken
+/// only while Redis is unreachable.
+public actor Spool {
+    /// Where the spool lives and how much it may hold.
+    public struct Configuration: Sendable {
+        /// The spool file; created when missing, and read on first use, so events spooled before a
+        /// restart are replayed too.
+        public var path: String
+        /// The most events it holds; a publish beyond is refused with `spool_full`. Default 100,000.
+        public var maxEvents: Int
+        /// The most bytes it holds. Default 256 MiB.
+        public var maxBytes: Int
+
+        /// Creates a configuration.
+        public init(path: String, maxEvents: Int = 100_000, maxBytes: Int = 256 << 20) {
+            self.path = path
+            self.maxEvents = maxEvents
+            self.maxBytes = maxBytes
+        }
+    }
+
+    /// A run of spooled events handed out for replay.
+    struct Batch: Sendable {
+        var requests: [AppendRequest]
+        var endOffset: UInt64
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    private var handle: FileHandle?
+    private var count = 0
+    private var size: UInt64 = 0
+    private var replayedOffset: UInt64 = 0
+    private let gauge = Gauge(label: "switchyard_spool_depth", dimensions: [("engine", "redis")])
+
+    /// Creates a spool; the file is opened on first use.
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Events waiting to be replayed.
+    /// - Throws: ``SwitchyardError`` `engine_unavailable` when the file cannot be opened.
+    public var depth: Int {
+        get throws(SwitchyardError) {
+            _ = try file()
+            return count
+        }
+    }
+
+    /// Appends the requests when the spool already holds events (so they keep their place after
+    /// them); returns whether it did.
+    func appendIfSpooling(_ requests: [AppendRequest]) throws(SwitchyardError) -> Bool {
+        _ = try file()
+        guard count > 0 else { return false }
+        try append(requests)
+        return true
+    }
+
+    /// Appends the requests and fsyncs, or refuses them all when the bound would be passed.
+    func append(_ requests: [AppendRequest]) throws(SwitchyardError) {
+        let handle = try file()
+        var text = ""
+        for request in requests { text += Self.line(request) + "\n" }
+        let data = Data(text.utf8)
+        guard count + requests.count <= configuration.maxEvents, size + UInt64(data.count) <= UInt64(configuration.maxBytes) else {
+            throw SwitchyardError(
+                .spoolFull, "Redis is unreachable and the local spool is full; the publish was not stored",
+                details: ["spooled_events": .int(Int64(count)), "max_events": .int(Int64(configuration.maxEvents))])
+        }
+        do {
+            try handle.seekToEnd()
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+        } catch {
+            throw SwitchyardError(.engineUnavailable, "writing the spool failed: \(error)")
+        }
+        count += requests.count
+        size += UInt64(data.count)
+        gauge.record(count)
+    }
+
+    /// The next events to replay, oldest first.
+    func next(limit: Int) throws(SwitchyardError) -> Batch {
+        let handle = try file()
+        let data: Data
+        do {
+            try handle.seek(toOffset: replayedOffset)
+            data = try handle.readToEnd() ?? Data()
+        } catch {
+            throw SwitchyardError(.engineUnavailable, "reading the spool failed: \(error)")
+        }
+        var requests: [AppendRequest] = []
+        var offset = replayedOffset
+        var lineStart = data.startIndex
+        while requests.count < limit, let newline = data[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let request = Self.request(from: data[lineStart..<newline]) { requests.append(request) }
+            offset += UInt64(newline - lineStart + 1)
+            lineStart = newline + 1
+        }
+        return Batch(requests: requests, endOffset: offset)
+    }
+
+    /// Marks a batch as stored in Redis; truncates the file once everything is.
+    func acknowledge(_ batch: Batch) throws(SwitchyardError) {
+        replayedOffset = batch.endOffset
+        count = max(0, count - batch.requests.count)
+        if replayedOffset >= size {
+            do {
+                try file().truncate(atOffset: 0)
+                try file().synchronize()
+            } catch {
+                throw SwitchyardError(.engineUnavailable, "truncating the spool failed: \(error)")
+            }
+            count = 0
+            size = 0
+            replayedOffset = 0
+        }
+        gauge.record(count)
+    }
+
+    /// The open file, opening it (and counting what it holds) the first time.
+    private func file() throws(SwitchyardError) -> FileHandle {
+        if let handle { return handle }
+        let path = configuration.path
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw SwitchyardError(.engineUnavailable, "cannot create the spool file")
+            }
+        }
+        guard let opened = FileHandle(forUpdatingAtPath: path) else {
+            throw SwitchyardError(.engineUnavailable, "cannot open the spool file")
+        }
+        var data = (try? opened.readToEnd()) ?? Data()
+        if let last = data.last, last != UInt8(ascii: "\n") {
+            // a write cut short by a crash: close its line, so the next record starts on its own (replay skips the fragment)
+            do {
+                try opened.seekToEnd()
+                try opened.write(contentsOf: Data("\n".utf8))
+                try opened.synchronize()
+            } catch {
+                throw SwitchyardError(.engineUnavailable, "repairing the spool failed: \(error)")
+            }
+            data.append(UInt8(ascii: "\n"))
+        }
+        count = data.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+        size = UInt64(data.count)
+        handle = opened
+        gauge.record(count)
+        return opened
+    }
+
+    static func line(_ request: AppendRequest) -> String {
+        var rules: JSONObject = [
+            "retention_ms": .int(request.rules.retention.wholeMilliseconds),
+            "dedup_window_ms": .int(request.rules.dedupWindow.wholeMilliseconds),
+            "durable": .bool(request.rules.durable),
+        ]
+        if let limit = request.rules.rateLimit {
+            rules["rate_per_second"] = .int(Int64(limit.perSecond))
+            rules["rate_burst"] = .int(Int64(limit.burst))
+        }
+        let object: JSONObject = [
+            "event_id": .string(request.eventID.description), "channel": .string(request.channel.rawValue),
+            "accepted_at_ms": .int(request.timestamp.unixMilliseconds), "source": .string(request.source),
+            "schema": .string(request.schema), "data": request.data, "metadata": .object(request.metadata), "rules": .object(rules),
+        ]
+        return JSONValue.object(object).serialized()
+    }
+
+    static func request(from bytes: Data) -> AppendRequest? {
+        guard case .object(let object)? = try? JSONValue(parsing: bytes), case .object(let rules)? = object["rules"],
+            let eventID = object["event_id"]?.stringValue.flatMap({ EventID($0) }),
+            let channel = object["channel"]?.stringValue.flatMap({ try? ChannelName($0) }),
+            case .int(let accepted)? = object["accepted_at_ms"], case .int(let retention)? = rules["retention_ms"],
+            case .int(let window)? = rules["dedup_window_ms"]
+        else { return nil }
+        var limit: ChannelPolicy.RateLimit?
+        if case .int(let perSecond)? = rules["rate_per_second"], case .int(let burst)? = rules["rate_burst"] {
+            limit = ChannelPolicy.RateLimit(perSecond: Int(perSecond), burst: Int(burst))
+        }
+        let durable: Bool = if case .bool(let value)? = rules["durable"] { value } else { true }
+        return AppendRequest(
+            eventID: eventID, channel: channel, timestamp: Timestamp(unixMilliseconds: accepted),
+            source: object["source"]?.stringValue ?? "", schema: object["schema"]?.stringValue ?? "",
+            data: object["data"] ?? .null, metadata: object["metadata"]?.objectValue ?? [:],
+            rules: AppendRules(retention: .milliseconds(retention), dedupWindow: .milliseconds(window), rateLimit: limit, durable: durable))
+    }
+}

@@ -1,0 +1,60 @@
+import RedisTestSupport
+import NIOCore
+import RESP
+import RedisClient
+import Testing
+
+@Suite(.timeLimit(.minutes(1))) struct PoolTests {
+    @Test func waiterTimesOutWithAClearError() async throws {
+        var configuration = try TestEnvironment.configuration()
+        configuration.pool.maximumConnections = 1
+        configuration.pool.acquireTimeout = .milliseconds(100)
+        try await withClient(configuration) { client throws in
+            try await client.withConnection { _ throws in
+                do {
+                    _ = try await client.execute(PING())
+                    Issue.record("expected a pool timeout")
+                } catch let error as RedisError {
+                    #expect(error.code == .poolTimeout)
+                    #expect("\(error)".contains("poolTimeout"))
+                }
+            }
+            #expect(try await client.execute(PING()) == "PONG")
+        }
+    }
+
+    @Test func boundedPoolServesManyCallers() async throws {
+        var configuration = try TestEnvironment.configuration()
+        configuration.pool.maximumConnections = 3
+        configuration.pool.acquireTimeout = .seconds(30)
+        try await withClient(configuration) { client throws in
+            let key = TestEnvironment.uniqueKey("pool")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<200 {
+                    group.addTask {
+                        try await client.withConnection { connection throws in
+                            _ = try await connection.execute(INCR(key))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await client.execute(GET(key)).map { String(buffer: $0) } == "200")
+            let clients = try await client.execute(GenericCommand("CLIENT", "LIST")).string ?? ""
+            #expect(clients.split(separator: "\n").count >= 1)
+            _ = try await client.execute(DEL(key))
+        }
+    }
+
+    @Test func waiterGetsAReleasedConnection() async throws {
+        var configuration = try TestEnvironment.configuration()
+        configuration.pool.maximumConnections = 1
+        configuration.pool.acquireTimeout = .seconds(5)
+        try await withClient(configuration) { client throws in
+            async let held: Void = client.withConnection { _ throws in try await Task.sleep(for: .milliseconds(200)) }
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(try await client.execute(PING()) == "PONG")
+            try await held
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import RedisClient
+
+/// Starts and kills the shared redis-server from `REDIS_CONF` (its pidfile names the live one).
+public enum RedisServerProcess {
+    /// The pid of the live server, from the pidfile its config names.
+    public static func pid(configPath: String) throws -> Int32 {
+        let config = try String(contentsOfFile: configPath, encoding: .utf8)
+        guard let line = config.split(separator: "\n").first(where: { $0.hasPrefix("pidfile ") }) else {
+            throw MissingEnvironment(name: "pidfile in REDIS_CONF")
+        }
+        let pidfile = String(line.dropFirst("pidfile ".count))
+        let text = try String(contentsOfFile: pidfile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let pid = Int32(text) else { throw MissingEnvironment(name: "a pid in \(pidfile)") }
+        return pid
+    }
+
+    /// Sends SIGKILL to the live server.
+    public static func kill(configPath: String) throws {
+        let pid = try self.pid(configPath: configPath)
+        guard Foundation.kill(pid, SIGKILL) == 0 else { throw MissingEnvironment(name: "a live redis-server with pid \(pid)") }
+    }
+
+    /// Starts `redis-server $REDIS_CONF` and waits until it answers.
+    public static func start(configPath: String, configuration: RedisConfiguration) async throws {
+        for _ in 0..<50 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["redis-server", configPath]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            for _ in 0..<50 {
+                try await Task.sleep(for: .milliseconds(50))
+                if let connection = try? await RedisConnection.connect(configuration: configuration, logger: CapturedLogs().logger()) {
+                    let pong = try? await connection.execute(PING())
+                    await connection.close()
+                    if pong == "PONG" { return }
+                }
+                if !process.isRunning { break }
+            }
+        }
+        throw MissingEnvironment(name: "a restarted redis-server")
+    }
+}

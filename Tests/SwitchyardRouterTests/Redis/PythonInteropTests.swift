@@ -1,0 +1,61 @@
+import Foundation
+import JSONSchema
+import Switchyard
+import SwitchyardRedis
+import Testing
+
+/// Runs docs/examples/publish_consume.py (redis-py) against the test server, next to the Swift router.
+@Suite("Redis engine: Python interop")
+struct PythonInteropTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `SWITCHYARD_PYTHON`, else `python3`.
+    static var python: String { ProcessInfo.processInfo.environment["SWITCHYARD_PYTHON"] ?? "python3" }
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test("the Python example publishes through publish.lua and consumes with XREADGROUP, interleaved with Swift")
+    func pythonExample() async throws {
+        let probe = try Self.run(["-c", "import redis"])
+        try #require(
+            probe.status == 0,
+            "redis-py is missing for '\(Self.python)': install it (`\(Self.python) -m pip install redis`) or set SWITCHYARD_PYTHON to a Python that has it")
+        try await EngineKind.redis.isolated {
+            let (router, engine) = redisRouter()
+            let channel = Fixtures.channel("test:interop")
+            let swift = try await router.publish((1...3).map { PublishRequest(channel: channel, payload: Fixtures.payload($0)) })
+            let result = try Self.run([
+                Self.root.appendingPathComponent("docs/examples/publish_consume.py").path,
+                "--url", try RedisTestServer.requireURL(), "--channel", channel.rawValue,
+                "--publish-lua", Self.root.appendingPathComponent("Sources/SwitchyardRedis/Resources/publish.lua").path,
+            ])
+            try #require(result.status == 0, "the Python example failed: \(result.errors)")
+            let report = try JSONValue(parsing: result.output)
+            #expect(report["published"]?.arrayValue?.map { $0["sequence_number"] } == [4, 5])
+            #expect(report["republished"]?["stored"] == false && report["republished"]?["sequence_number"] == 4)
+            let consumed = try (report["consumed"]?.arrayValue ?? []).map { try Envelope(json: $0) }
+            #expect(consumed.map(\.sequenceNumber) == [1, 2, 3, 4, 5])
+            #expect(Array(consumed.prefix(3).map(\.eventID)) == swift.map(\.eventID))
+
+            let stored = try await engine.read(channel, from: .beginning, limit: 10).map(\.envelope)
+            #expect(stored == consumed, "Python reads exactly what Swift stored, and the other way round")
+            #expect(stored.last?.source == "python-example" && stored.last?.data["n"] == 101)
+            #expect(try await router.latest(channel)?.sequenceNumber == 5)
+            let next = try await router.publish(to: channel, payload: Fixtures.payload(6))
+            #expect(next.sequenceNumber == 6)
+        }
+    }
+}

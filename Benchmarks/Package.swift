@@ -10,8 +10,20 @@ let package = Package(
         .package(name: "Switchyard", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
+        .executableTarget(
+            name: "router-redis-bench",
+            dependencies: [
+                .product(name: "Switchyard", package: "Switchyard"),
+                .product(name: "SwitchyardRedis", package: "Switchyard"),
+                .product(name: "RedisClient", package: "Switchyard"),
+                .product(name: "JSONSchema", package: "Switchyard"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/router-redis-bench"
+        ),
         .executableTarget(
             name: "router-bench",
             dependencies: [
@@ -30,6 +42,30 @@ let package = Package(
             ],
             path: "Benchmarks/JSONSchemaBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "RedisClientBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "RedisClient", package: "Switchyard"),
+                .product(name: "RESP", package: "Switchyard"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/RedisClientBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "RedisLatencyBench",
+            dependencies: [
+                .product(name: "RedisClient", package: "Switchyard"),
+                .product(name: "RESP", package: "Switchyard"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/RedisLatencyBench"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -138,11 +138,16 @@ public final class RedisEngine: Engine {
         }
     }
 
-    /// The channels with a `stream:{C}` key matching a pattern, found with `SCAN MATCH stream:{PATTERN} TYPE stream`.
+    /// The channels with a `stream:{C}` key matching a pattern: `EXISTS` for a pattern without glob
+    /// characters, else `SCAN MATCH stream:{PATTERN} TYPE stream`, whose cost grows with the keyspace.
     public func channels(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> [ChannelName] {
         var found = Set<ChannelName>()
         do {
             for pattern in patterns {
+                if pattern.isLiteral, let channel = try? ChannelName(pattern.rawValue) {
+                    if try await client.execute(GenericCommand("EXISTS", RedisKeys(channel).stream)).int == 1 { found.insert(channel) }
+                    continue
+                }
                 var cursor = "0"
                 repeat {
                     let page = try await client.execute(SCAN(cursor: cursor, pattern: "stream:{\(pattern.rawValue)}", count: 1000, type: "stream"))

@@ -39,6 +39,10 @@ final class ConsumerLoop: Sendable {
         }
     }
 
+    /// How often a busy consumer looks for new channels matching its patterns; an idle one looks
+    /// after every empty read. Looking can cost a keyspace scan, so not after every batch.
+    static let busyDiscoveryIntervalMilliseconds: Int64 = 500
+
     private func readLoop() async {
         let options = handler.options
         let clock = router.configuration.clock
@@ -48,7 +52,7 @@ final class ConsumerLoop: Sendable {
         while !Task.isCancelled {
             do {
                 let now = clock.now().unixMilliseconds
-                if wasIdle || now - discoveredAt >= options.blockTimeout.milliseconds {
+                if wasIdle || now - discoveredAt >= Self.busyDiscoveryIntervalMilliseconds {
                     channels = try await discover()
                     discoveredAt = now
                 }
@@ -97,7 +101,7 @@ final class ConsumerLoop: Sendable {
     /// Hands deliveries to the handler: in order per channel, up to `concurrency` channels at once.
     private func process(_ deliveries: [Delivery]) async {
         guard handler.options.concurrency > 1 else {
-            for delivery in deliveries where !Task.isCancelled { await handler.handle(delivery, router: router) }
+            await handler.handle(batch: deliveries, router: router)
             return
         }
         var byChannel: [ChannelName: [Delivery]] = [:]
@@ -115,7 +119,7 @@ final class ConsumerLoop: Sendable {
                 }
                 let batch = byChannel[channel]!
                 tasks.addTask {
-                    for delivery in batch where !Task.isCancelled { await self.handler.handle(delivery, router: self.router) }
+                    await self.handler.handle(batch: batch, router: self.router)
                 }
                 running += 1
             }

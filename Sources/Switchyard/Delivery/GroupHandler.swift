@@ -15,6 +15,26 @@ struct GroupHandler: Sendable {
     /// Handles one delivery until it is acked or dead-lettered; leaves it pending when the task
     /// is cancelled. In backtest mode retries do not wait: the backoff is virtual.
     func handle(_ delivery: Delivery, router: Router) async {
+        await handle(batch: [delivery], router: router)
+    }
+
+    /// Handles deliveries one after another, then acks the ones whose handler succeeded with one
+    /// call per channel: a batch costs one round trip to the engine, not one per event. An entry
+    /// handled but not yet acked when the process dies is delivered again (at least once).
+    func handle(batch deliveries: [Delivery], router: Router) async {
+        var succeeded: [ChannelName: [StreamPosition]] = [:]
+        var order: [ChannelName] = []
+        for delivery in deliveries where !Task.isCancelled {
+            guard await run(delivery, router: router) else { continue }
+            if succeeded[delivery.channel] == nil { order.append(delivery.channel) }
+            succeeded[delivery.channel, default: []].append(delivery.position)
+        }
+        for channel in order { await ack(succeeded[channel]!, on: channel, router: router) }
+    }
+
+    /// Runs the handler with retries; returns whether it succeeded (and the entry needs its ack).
+    /// A delivery past its limit, or whose handler keeps failing, is dead-lettered instead.
+    private func run(_ delivery: Delivery, router: Router) async -> Bool {
         var deliveries = delivery.deliveries
         let failure: JSONValue
         if deliveries > options.maxDeliveries {
@@ -25,10 +45,9 @@ struct GroupHandler: Sendable {
             while true {
                 do {
                     try await handler(delivery.envelope)
-                    await ack(delivery, router: router)
-                    return
+                    return true
                 } catch {
-                    if Task.isCancelled { return }
+                    if Task.isCancelled { return false }
                     if deliveries >= options.maxDeliveries {
                         failure = SwitchyardError.reason(for: error)
                         break
@@ -36,21 +55,22 @@ struct GroupHandler: Sendable {
                 }
                 router.metrics.retries.increment()
                 if router.configuration.mode != .backtest {
-                    do { try await router.configuration.clock.sleep(for: options.backoff.delay(afterFailure: deliveries)) } catch { return }
+                    do { try await router.configuration.clock.sleep(for: options.backoff.delay(afterFailure: deliveries)) } catch { return false }
                 }
                 deliveries += 1
             }
         }
         await deadLetter(delivery, error: failure, deliveries: deliveries, router: router)
+        return false
     }
 
-    private func ack(_ delivery: Delivery, router: Router) async {
+    private func ack(_ positions: [StreamPosition], on channel: ChannelName, router: Router) async {
         guard router.configuration.mode != .backtest else { return }
         do {
-            _ = try await router.engine.ack(group, on: delivery.channel, positions: [delivery.position])
-            router.metrics.acked.increment()
+            _ = try await router.engine.ack(group, on: channel, positions: positions)
+            router.metrics.acked.increment(by: Int64(positions.count))
         } catch {
-            router.logger.error("ack failed; the entry stays pending", metadata: ["group": "\(group)", "channel": "\(delivery.channel)", "error": "\(error)"])
+            router.logger.error("ack failed; the entries stay pending", metadata: ["group": "\(group)", "channel": "\(channel)", "error": "\(error)"])
         }
     }
 

@@ -14,7 +14,8 @@ import Synchronization
 /// through a consumer group (batched XREADGROUP, handler, XACK), events/s.
 /// `router-redis-bench latency [rate] [seconds]`: publishes on a fixed schedule while a consumer group
 /// handles the events; latency is handler time minus scheduled send time (so a producer that falls
-/// behind shows), p50/p99/p99.9/max.
+/// behind shows), p50/p99/p99.9/max. `latency-batch` publishes every event that is due in one
+/// batch (up to 100), as a producer that keeps up with a high rate does.
 @main
 struct RouterRedisBench {
     static func main() async throws {
@@ -40,7 +41,8 @@ struct RouterRedisBench {
             switch mode {
             case "publish": try await publish(router, channel, payload, events: number(1, 200_000), batch: number(2, 100))
             case "consume": try await consume(router, channel, payload, events: number(1, 200_000), batch: number(2, 1000))
-            case "latency": try await latency(router, channel, payload, rate: number(1, 1000), seconds: number(2, 10))
+            case "latency": try await latency(router, channel, payload, rate: number(1, 1000), seconds: number(2, 10), batching: false)
+            case "latency-batch": try await latency(router, channel, payload, rate: number(1, 10000), seconds: number(2, 5), batching: true)
             default: print("modes: publish, consume, latency")
             }
             group.cancelAll()
@@ -80,7 +82,7 @@ struct RouterRedisBench {
         print("consume batch=\(batch): \(events) events in \(format(seconds)) s = \(Int(Double(events) / seconds)) events/s (pending after: \(pending))")
     }
 
-    static func latency(_ router: Router, _ channel: ChannelName, _ payload: JSONValue, rate: Int, seconds: Int) async throws {
+    static func latency(_ router: Router, _ channel: ChannelName, _ payload: JSONValue, rate: Int, seconds: Int, batching: Bool) async throws {
         let total = rate * seconds
         let samples = Mutex<[Int64]>([])
         let origin = ContinuousClock.now
@@ -92,11 +94,27 @@ struct RouterRedisBench {
             samples.withLock { $0.append(now - scheduled) }
         }) {
             let warmUp = Duration.milliseconds(300)
-            for index in 0..<total {
+            var index = 0
+            while index < total {
                 let scheduled = warmUp + interval * index
                 let wait = origin + scheduled - ContinuousClock.now
                 if wait > .zero { try await Task.sleep(for: wait) }
-                try await router.publish(to: channel, payload: payload, metadata: ["scheduled_ns": .int(scheduled.nanoseconds)])
+                guard batching else {
+                    try await router.publish(to: channel, payload: payload, metadata: ["scheduled_ns": .int(scheduled.nanoseconds)])
+                    index += 1
+                    continue
+                }
+                let elapsed = ContinuousClock.now - origin
+                var batch: [PublishRequest] = []
+                while index < total, batch.count < 100, warmUp + interval * index <= elapsed {
+                    batch.append(PublishRequest(channel: channel, payload: payload, metadata: ["scheduled_ns": .int((warmUp + interval * index).nanoseconds)]))
+                    index += 1
+                }
+                if batch.isEmpty {
+                    batch.append(PublishRequest(channel: channel, payload: payload, metadata: ["scheduled_ns": .int(scheduled.nanoseconds)]))
+                    index += 1
+                }
+                try await router.publish(batch)
             }
             let deadline = ContinuousClock.now + .seconds(10)
             while samples.withLock({ $0.count }) < total && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
@@ -106,7 +124,7 @@ struct RouterRedisBench {
             guard !sorted.isEmpty else { return "-" }
             return format(Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1_000_000)
         }
-        print("latency rate=\(rate)/s for \(seconds) s: \(sorted.count)/\(total) delivered; vs schedule p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms, p99.9 \(percentile(0.999)) ms, max \(format(Double(sorted.last ?? 0) / 1_000_000)) ms")
+        print("latency\(batching ? "-batch" : "") rate=\(rate)/s for \(seconds) s: \(sorted.count)/\(total) delivered; vs schedule p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms, p99.9 \(percentile(0.999)) ms, max \(format(Double(sorted.last ?? 0) / 1_000_000)) ms")
     }
 
     static func format(_ value: Double) -> String { String(format: "%.3f", value) }

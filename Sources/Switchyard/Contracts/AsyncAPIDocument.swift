@@ -89,7 +89,8 @@ public enum AsyncAPIDocument {
         ],
     ]
 
-    private static func policy(_ contract: Contract) -> JSONValue {
+    /// A contract's policy as JSON (`x-switchyard`): retention, size, rate limit, delivery, keys.
+    public static func policy(_ contract: Contract) -> JSONValue {
         let policy = contract.policy
         return [
             "contract": .string(contract.id),

@@ -1,0 +1,47 @@
+import Hummingbird
+import Logging
+import RedisClient
+import Switchyard
+import SwitchyardRedis
+
+/// The HTTP application type `switchyard serve` runs.
+public typealias GatewayApplication = Application<RouterResponder<BasicRequestContext>>
+
+/// Builds the gateway for a configuration: the engine (Redis when a URL is given, else embedded),
+/// the router, and the HTTP server, as one application.
+///
+/// Run it with `runService()`: the router (and through it the engine) and the HTTP server run in
+/// one `ServiceGroup` with graceful shutdown on SIGTERM and SIGINT. The server stops first and
+/// finishes its in-flight requests (publishes included), then the router and engine stop.
+/// - Throws: ``Switchyard/ContractFolderError`` when the contracts cannot be loaded, or an error
+///   when the Redis URL is invalid.
+public func buildApplication(configuration: GatewayConfiguration, logger: Logger) throws -> GatewayApplication {
+    let contracts = try configuration.contractsDirectory.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
+    let engine: any Engine
+    if let url = configuration.redisURL {
+        let client = try RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
+        engine = RedisEngine(client: client, logger: logger)
+    } else {
+        engine = EmbeddedEngine(logger: logger)
+    }
+    let router = Switchyard.Router(
+        contracts: contracts, engine: engine,
+        configuration: RouterConfiguration(source: configuration.source, allowsUnknownChannels: configuration.allowsUnknownChannels),
+        logger: logger)
+    return buildApplication(router: router, configuration: configuration, logger: logger)
+}
+
+/// Builds the gateway around an existing router (tests, embedding in another process).
+///
+/// The router is one of the application's services: `runService()` runs it, and stops it after
+/// the HTTP server has drained.
+public func buildApplication(router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger) -> GatewayApplication {
+    let routes = Hummingbird.Router(context: BasicRequestContext.self)
+    routes.add(middleware: ErrorBodyMiddleware())
+    Gateway(router: router, configuration: configuration).addRoutes(to: routes)
+    return Application(
+        router: routes,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchyard"),
+        services: [router],
+        logger: logger)
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import JSONSchema
+import RedisClient
+import Switchyard
+import SwitchyardRedis
+
+extension Gateway {
+    /// `GET /v1/dlq/{channel}?limit=…`: the channel's dead letters, oldest first.
+    func deadLetters(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let channel = try channelParameter(context)
+        let limit = try intParameter(request, "limit", fallback: 1000, maximum: configuration.maxReplayLimit)
+        let letters = try await router.deadLetters(channel, limit: limit)
+        return jsonResponse([
+            "dead_letters": .array(letters.map { letter in
+                [
+                    "id": .string(letter.id.rawValue), "group": .string(letter.group), "error": letter.error,
+                    "deliveries": .int(Int64(letter.deliveries)), "failed_at": .string(letter.failedAt.description),
+                    "envelope": letter.envelope.jsonValue,
+                ]
+            })
+        ])
+    }
+
+    /// `POST /v1/dlq/{channel}` with `{"action":"requeue"|"drop","ids":[…]}`.
+    func actOnDeadLetters(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let channel = try channelParameter(context)
+        let document = try parseJSON(try await collect(request, limit: 1 << 20))
+        var missing: [String] = []
+        var invalid: [(field: String, reason: String)] = []
+        let action = document["action"]?.stringValue
+        if document["action"] == nil { missing.append("action") } else if action != "requeue" && action != "drop" {
+            invalid.append(("action", "must be \"requeue\" or \"drop\""))
+        }
+        var ids: [StreamPosition] = []
+        if let values = document["ids"] {
+            if let array = values.arrayValue, array.allSatisfy({ $0.stringValue != nil }) {
+                ids = array.compactMap(\.stringValue).map(StreamPosition.init)
+            } else {
+                invalid.append(("ids", "must be an array of dead-letter ids"))
+            }
+        } else {
+            missing.append("ids")
+        }
+        guard missing.isEmpty, invalid.isEmpty else { throw SwitchyardError.validation(missing: missing, invalid: invalid, message: "Invalid request") }
+        let found = action == "requeue"
+            ? try await router.requeueDeadLetters(channel, ids: ids)
+            : try await router.dropDeadLetters(channel, ids: ids)
+        return jsonResponse(["action": .string(action ?? ""), "requested": .int(Int64(ids.count)), "found": .int(Int64(found))])
+    }
+
+    /// `GET /v1/contracts`: every contract with its schema and policy.
+    func contracts() -> Response {
+        jsonResponse([
+            "contracts": .array(router.contracts.contracts.map { contract in
+                [
+                    "id": .string(contract.id), "channel": .string(contract.channel.rawValue),
+                    "version": .int(Int64(contract.version)), "description": .string(contract.description),
+                    "policy": AsyncAPIDocument.policy(contract), "schema": contract.schema,
+                ]
+            })
+        ])
+    }
+
+    /// `GET /readyz`: 200 when the engine answers (a `PING` through the Redis engine's client,
+    /// within 2 seconds), else 503 with `engine_unavailable`.
+    func readiness() async -> Response {
+        guard let redis = router.engine as? RedisEngine else {
+            return jsonResponse(["status": "ready", "engine": "embedded"])
+        }
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await redis.client.execute(PING())) != nil }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        guard answered else {
+            return SwitchyardError(.engineUnavailable, "Redis does not answer PING", details: ["engine": "redis"]).response()
+        }
+        return jsonResponse(["status": "ready", "engine": "redis"])
+    }
+}
+
+/// The OpenAPI 3.1 document of the HTTP API, kept in `Resources/openapi.json`.
+enum OpenAPIDocument {
+    /// The document's bytes, read once.
+    static let bytes: [UInt8]? = Bundle.module.url(forResource: "openapi", withExtension: "json")
+        .flatMap { try? Data(contentsOf: $0) }.map { Array($0) }
+
+    static func response() throws -> Response {
+        guard let bytes else { throw SwitchyardError(.internalError, "the OpenAPI document is missing from the bundle") }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

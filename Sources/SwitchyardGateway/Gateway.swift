@@ -1,0 +1,115 @@
+import HTTPTypes
+import Hummingbird
+import JSONSchema
+import NIOCore
+import Switchyard
+
+/// The HTTP API v1 over a router: one method per route, registered by ``addRoutes(to:)``.
+struct Gateway: Sendable {
+    let router: Switchyard.Router
+    let configuration: GatewayConfiguration
+
+    func addRoutes(to routes: Hummingbird.Router<BasicRequestContext>) {
+        routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
+        routes.post("/v1/events:batch") { request, _ in try await self.publishBatch(request) }
+        routes.get("/v1/replay") { request, _ in try await self.replay(request) }
+        routes.get("/replay") { request, _ in try await self.replay(request) }
+        routes.get("/v1/channels/:channel/latest") { _, context in try await self.latest(context) }
+        routes.get("/v1/channels") { _, _ in try await self.channels() }
+        routes.get("/v1/groups") { request, _ in try await self.groups(request) }
+        routes.get("/v1/dlq/:channel") { request, context in try await self.deadLetters(request, context) }
+        routes.post("/v1/dlq/:channel") { request, context in try await self.actOnDeadLetters(request, context) }
+        routes.get("/v1/contracts") { _, _ in self.contracts() }
+        routes.get("/v1/asyncapi.json") { _, _ in jsonResponse(AsyncAPIDocument.make(from: self.router.contracts)) }
+        routes.get("/v1/openapi.json") { _, _ in try OpenAPIDocument.response() }
+        routes.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
+        routes.get("/readyz") { _, _ in await self.readiness() }
+    }
+
+    // MARK: Publish
+
+    /// `POST /v1/channels/{channel}/events`: the body is the payload.
+    func publish(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let channel = try channelParameter(context)
+        let eventID = try publishEventID(request)
+        let body = try await collect(request, limit: payloadLimit(for: channel))
+        let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
+            .check(channel: channel, payload: body.readableBytesView)
+        let receipt = try await router.publish(to: channel, payload: checked.payload, eventID: eventID)
+        return jsonResponse(Self.receiptJSON(receipt), status: receipt.duplicate ? .ok : .created)
+    }
+
+    /// `POST /v1/events:batch`: `{"events":[{"channel","data","metadata"?,"event_id"?}]}`.
+    func publishBatch(_ request: Request) async throws -> Response {
+        let body = try await collect(request, limit: configuration.maxBatchBodyBytes)
+        let document = try parseJSON(body)
+        guard case .array(let events)? = document["events"] else {
+            throw SwitchyardError.validation(missing: document["events"] == nil ? ["events"] : [], invalid: document["events"] == nil ? [] : [("events", "must be an array")])
+        }
+        guard events.count <= configuration.maxBatchEvents else {
+            throw SwitchyardError.validation(missing: [], invalid: [("events", "must hold at most \(configuration.maxBatchEvents) events")])
+        }
+        var requests: [PublishRequest] = []
+        for (index, event) in events.enumerated() {
+            requests.append(try Self.publishRequest(event, index: index))
+        }
+        let receipts = try await router.publish(requests)
+        return jsonResponse(["receipts": .array(receipts.map(Self.receiptJSON))], status: receipts.allSatisfy(\.duplicate) ? .ok : .created)
+    }
+
+    static func publishRequest(_ event: JSONValue, index: Int) throws(SwitchyardError) -> PublishRequest {
+        func invalid(_ field: String, _ reason: String) -> SwitchyardError {
+            let base = SwitchyardError.validation(missing: [], invalid: [(field.isEmpty ? "events.\(index)" : "events.\(index).\(field)", reason)])
+            var details = base.details
+            details["index"] = .int(Int64(index))
+            return SwitchyardError(base.code, base.message, details: details)
+        }
+        guard case .object(let object) = event else { throw invalid("", "must be an object") }
+        guard case .string(let name)? = object["channel"] else { throw invalid("channel", "must be a string") }
+        let channel = try ChannelName(name)
+        guard let data = object["data"] else { throw invalid("data", "is required") }
+        var metadata = JSONObject()
+        if let value = object["metadata"] {
+            guard case .object(let given) = value else { throw invalid("metadata", "must be an object") }
+            metadata = given
+        }
+        var eventID: EventID?
+        if let value = object["event_id"] {
+            guard case .string(let text) = value, let id = EventID(text) else { throw invalid("event_id", "must be a UUID") }
+            eventID = id
+        }
+        return PublishRequest(channel: channel, payload: data, metadata: metadata, eventID: eventID)
+    }
+
+    static func receiptJSON(_ receipt: PublishReceipt) -> JSONValue {
+        [
+            "event_id": .string(receipt.eventID.description), "channel": .string(receipt.channel.rawValue),
+            "sequence_number": .int(receipt.sequenceNumber), "stream_id": .string(receipt.streamID.rawValue),
+            "timestamp": .string(receipt.timestamp.description), "duplicate": .bool(receipt.duplicate),
+        ]
+    }
+
+    /// The event id from `Idempotency-Key` (see ``IdempotencyKey``) or the `event_id` query parameter.
+    func publishEventID(_ request: Request) throws(SwitchyardError) -> EventID? {
+        if let text = request.uri.queryParameters.get("event_id") {
+            guard let id = EventID(text) else {
+                throw SwitchyardError.validation(missing: [], invalid: [("event_id", "must be a UUID")], message: "Invalid request")
+            }
+            return id
+        }
+        guard let key = request.headers[.idempotencyKey] else { return nil }
+        return IdempotencyKey.eventID(for: key)
+    }
+
+    /// The body limit for one payload: the channel's `max_size_bytes` plus the slack, so an
+    /// oversized body is refused without being read whole.
+    func payloadLimit(for channel: ChannelName) -> Int {
+        let policy = router.contracts.contract(for: channel)?.policy ?? ChannelPolicy.defaults(for: channel.rawValue)
+        return policy.maxSizeBytes + configuration.bodySlackBytes
+    }
+}
+
+extension HTTPField.Name {
+    /// `Idempotency-Key`.
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}

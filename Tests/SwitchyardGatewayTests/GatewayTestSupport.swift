@@ -1,0 +1,64 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JSONSchema
+import Logging
+import NIOCore
+import Switchyard
+import SwitchyardGateway
+import Testing
+
+/// A gateway over an embedded engine with small test contracts:
+/// `trades:fill` (payload `{"qty": integer}`, 1 KiB at most) and `limited:*` (1 event/s, burst 1).
+struct TestGateway {
+    let router: Switchyard.Router
+    let app: GatewayApplication
+
+    static let logger = Logger(label: "gateway-tests")
+
+    static func contracts() throws -> ContractRegistry {
+        let schema: JSONValue = [
+            "type": "object", "required": ["qty"],
+            "properties": ["qty": ["type": "integer"], "note": ["type": "string"]],
+        ]
+        return try ContractRegistry([
+            try Contract(channel: try ChannelPattern("trades:fill"), schema: schema, policy: ChannelPolicy(retentionSeconds: 3600, maxSizeBytes: 1024)),
+            try Contract(
+                channel: try ChannelPattern("limited:*"), schema: ["type": "object"],
+                policy: ChannelPolicy(retentionSeconds: 3600, rateLimit: .init(perSecond: 1, burst: 1))),
+        ])
+    }
+
+    init(allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil) throws {
+        let engine = engine ?? EmbeddedEngine(logger: Self.logger)
+        router = Switchyard.Router(
+            contracts: try Self.contracts(), engine: engine,
+            configuration: RouterConfiguration(source: "gateway-tests", allowsUnknownChannels: allowsUnknownChannels),
+            logger: Self.logger)
+        app = buildApplication(
+            router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: allowsUnknownChannels),
+            logger: Self.logger)
+    }
+
+    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        try await app.test(.router, body)
+    }
+}
+
+/// A request's answer: status, headers, parsed JSON body.
+struct Answer {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let json: JSONValue
+
+    var errorType: String? { json["error_type"]?.stringValue }
+}
+
+extension TestClientProtocol {
+    func send(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil, headers: HTTPFields = [:]) async throws -> Answer {
+        try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
+            let json = (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null
+            return Answer(status: response.status, headers: response.headers, json: json)
+        }
+    }
+}

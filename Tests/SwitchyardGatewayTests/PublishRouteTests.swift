@@ -1,0 +1,160 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JSONSchema
+import Switchyard
+import SwitchyardGateway
+import Testing
+
+@Suite struct PublishRouteTests {
+    @Test func publishStoresTheEventAndAnswersWithItsReceipt() async throws {
+        let gateway = try TestGateway()
+        try await gateway.test { client in
+            let first = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":3}"#)
+            #expect(first.status == .created)
+            #expect(first.json["sequence_number"] == 1)
+            #expect(first.json["duplicate"] == false)
+            #expect(EventID(first.json["event_id"]?.stringValue ?? "") != nil)
+            #expect(first.json["stream_id"]?.stringValue?.isEmpty == false)
+            let second = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":4}"#)
+            #expect(second.json["sequence_number"] == 2)
+        }
+    }
+
+    @Test func anIdempotencyKeyStoresTheEventOnce() async throws {
+        let gateway = try TestGateway()
+        try await gateway.test { client in
+            let headers: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "order-77-fill-1"]
+            let first = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#, headers: headers)
+            let again = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#, headers: headers)
+            #expect(first.status == .created)
+            #expect(again.status == .ok)
+            #expect(again.json["duplicate"] == true)
+            #expect(again.json["event_id"] == first.json["event_id"])
+            #expect(again.json["sequence_number"] == 1)
+            #expect(first.json["event_id"]?.stringValue == IdempotencyKey.eventID(for: "order-77-fill-1")?.description)
+        }
+    }
+
+    @Test func idempotencyKeysMapDeterministicallyToUUIDv8() throws {
+        let id = try #require(IdempotencyKey.eventID(for: "order-77"))
+        #expect(id == IdempotencyKey.eventID(for: "order-77"))
+        #expect(id != IdempotencyKey.eventID(for: "order-78"))
+        #expect(id.version == 8)
+        #expect(id.description.dropFirst(19).first.map { "89ab".contains($0) } == true)
+        let uuid = "0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f"
+        #expect(IdempotencyKey.eventID(for: uuid)?.description == uuid)
+        #expect(IdempotencyKey.eventID(for: "") == nil)
+    }
+
+    @Test func anEventIDQueryParameterMakesThePublishIdempotent() async throws {
+        let gateway = try TestGateway()
+        try await gateway.test { client in
+            let uri = "/v1/channels/trades:fill/events?event_id=0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f"
+            let first = try await client.send(.post, uri, body: #"{"qty":1}"#)
+            let again = try await client.send(.post, uri, body: #"{"qty":1}"#)
+            #expect(first.json["event_id"] == "0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f")
+            #expect(again.status == .ok && again.json["duplicate"] == true)
+            let bad = try await client.send(.post, "/v1/channels/trades:fill/events?event_id=nope", body: #"{"qty":1}"#)
+            #expect(bad.status == .unprocessableContent)
+            #expect(bad.errorType == "validation_error")
+        }
+    }
+
+    @Test func refusalsAnswerWithTheWireShapeAndTheirStatus() async throws {
+        let gateway = try TestGateway()
+        try await gateway.test { client in
+            let invalid = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":"ten"}"#)
+            #expect(invalid.status == .unprocessableContent)
+            #expect(invalid.json == [
+                "error_type": "validation_error", "message": "Invalid message schema",
+                "details": ["missing_fields": [], "invalid_fields": ["qty": "must be an integer"]],
+            ])
+            let missing = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{}"#)
+            #expect(missing.json["details"]?["missing_fields"] == ["qty"])
+            let secret = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1,"api_key":"x"}"#)
+            #expect(secret.status == .unprocessableContent)
+            let notObject = try await client.send(.post, "/v1/channels/trades:fill/events", body: "[1]")
+            #expect(notObject.status == .unprocessableContent)
+            let malformed = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":"#)
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.errorType == "malformed_json")
+            let unknown = try await client.send(.post, "/v1/channels/nobody:here/events", body: "{}")
+            #expect(unknown.status == .notFound)
+            #expect(unknown.errorType == "unknown_channel")
+            let badName = try await client.send(.post, "/v1/channels/bad%20name/events", body: "{}")
+            #expect(badName.status == .badRequest)
+            #expect(badName.errorType == "invalid_channel")
+            let large = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1,"note":""# + String(repeating: "x", count: 2000) + #""}"#)
+            #expect(large.status == .contentTooLarge)
+            #expect(large.errorType == "payload_too_large")
+            #expect(large.json["details"]?["max_size_bytes"] == 1024)
+            let stored = try await gateway.router.info(try ChannelName("trades:fill"))
+            #expect(stored.lastSequenceNumber == 0)
+        }
+    }
+
+    @Test func aBodyFarAboveTheLimitIsRefusedUnread() async throws {
+        let gateway = try TestGateway()
+        try await gateway.test { client in
+            let huge = try await client.send(.post, "/v1/channels/trades:fill/events", body: String(repeating: " ", count: 3 << 20))
+            #expect(huge.status == .contentTooLarge)
+            #expect(huge.errorType == "payload_too_large")
+        }
+    }
+
+    @Test func rateLimitedPublishesGet429WithRetryAfter() async throws {
+        let gateway = try TestGateway()
+        try await gateway.test { client in
+            let first = try await client.send(.post, "/v1/channels/limited:a/events", body: "{}")
+            #expect(first.status == .created)
+            let second = try await client.send(.post, "/v1/channels/limited:a/events", body: "{}")
+            #expect(second.status == .tooManyRequests)
+            #expect(second.errorType == "rate_limited")
+            let retryAfter = try #require(second.headers[.retryAfter].flatMap { Int($0) })
+            #expect(retryAfter >= 1)
+        }
+    }
+
+    @Test func unknownChannelsAreAcceptedWhenAllowed() async throws {
+        let gateway = try TestGateway(allowsUnknownChannels: true)
+        try await gateway.test { client in
+            let answer = try await client.send(.post, "/v1/channels/nobody:here/events", body: #"{"a":1}"#)
+            #expect(answer.status == .created)
+        }
+    }
+
+    @Test func batchPublishesInOrderOrNothing() async throws {
+        let gateway = try TestGateway()
+        try await gateway.test { client in
+            let batch = """
+                {"events":[{"channel":"trades:fill","data":{"qty":1},"metadata":{"user_id":"u1"}},
+                           {"channel":"trades:fill","data":{"qty":2},"event_id":"0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f"}]}
+                """
+            let answer = try await client.send(.post, "/v1/events:batch", body: batch)
+            #expect(answer.status == .created)
+            let receipts = try #require(answer.json["receipts"]?.arrayValue)
+            #expect(receipts.map { $0["sequence_number"] } == [1, 2])
+            #expect(receipts[1]["event_id"] == "0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f")
+
+            let refused = try await client.send(.post, "/v1/events:batch", body: #"{"events":[{"channel":"trades:fill","data":{"qty":3}},{"channel":"trades:fill","data":{}}]}"#)
+            #expect(refused.status == .unprocessableContent)
+            #expect(refused.json["details"]?["index"] == 1)
+            #expect(try await gateway.router.info(try ChannelName("trades:fill")).lastSequenceNumber == 2)
+
+            let noEvents = try await client.send(.post, "/v1/events:batch", body: #"{"evts":[]}"#)
+            #expect(noEvents.status == .unprocessableContent)
+            #expect(noEvents.json["details"]?["missing_fields"] == ["events"])
+            let badID = try await client.send(.post, "/v1/events:batch", body: #"{"events":[{"channel":"trades:fill","data":{"qty":1},"event_id":"x"}]}"#)
+            #expect(badID.status == .unprocessableContent)
+            let badChannel = try await client.send(.post, "/v1/events:batch", body: #"{"events":[{"channel":"no good","data":{}}]}"#)
+            #expect(badChannel.status == .badRequest)
+            #expect(badChannel.errorType == "invalid_channel")
+            let unknown = try await client.send(.post, "/v1/events:batch", body: #"{"events":[{"channel":"nobody:here","data":{}}]}"#)
+            #expect(unknown.status == .notFound)
+            let malformed = try await client.send(.post, "/v1/events:batch", body: "{")
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.errorType == "malformed_json")
+        }
+    }
+}

@@ -28,23 +28,22 @@ import Testing
         let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: TestGateway.logger), logger: TestGateway.logger)
         let gateway = try TestGateway(allowsUnknownChannels: true, engine: engine)
         let channel = "gwtest:\(UUID().uuidString.prefix(8).lowercased())"
-        do {
-            try await gateway.test { client in
-                let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "redis-\(channel)"]
-                let first = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"n":1}"#, headers: key)
-                #expect(first.status == .created, "\(first.json)")
-                #expect(first.json["sequence_number"] == 1)
-                let again = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"n":1}"#, headers: key)
-                #expect(again.status == .ok && again.json["duplicate"] == true)
-                let second = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"n":2}"#)
-                #expect(second.json["sequence_number"] == 2)
-                let replay = try await client.send(.get, "/replay?channel=\(channel)&since=2025-08-01T00:00:00Z")
-                #expect(replay.json["events"]?.arrayValue?.map { $0["data"] } == [["n": 1], ["n": 2]])
-                let latest = try await client.send(.get, "/v1/channels/\(channel)/latest")
-                #expect(latest.json["sequence_number"] == 2)
-                let ready = try await client.send(.get, "/readyz")
-                #expect(ready.status == .ok && ready.json["engine"] == "redis")
-            }
+        // Router calls work without run(); the app.test(.router) client runs no services.
+        try await gateway.test { client in
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "redis-\(channel)"]
+            let first = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"n":1}"#, headers: key)
+            #expect(first.status == .created, "\(first.json)")
+            #expect(first.json["sequence_number"] == 1)
+            let again = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"n":1}"#, headers: key)
+            #expect(again.status == .ok && again.json["duplicate"] == true)
+            let second = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"n":2}"#)
+            #expect(second.json["sequence_number"] == 2)
+            let replay = try await client.send(.get, "/replay?channel=\(channel)&since=2025-08-01T00:00:00Z")
+            #expect(replay.json["events"]?.arrayValue?.map { $0["data"] } == [["n": 1], ["n": 2]])
+            let latest = try await client.send(.get, "/v1/channels/\(channel)/latest")
+            #expect(latest.json["sequence_number"] == 2)
+            let ready = try await client.send(.get, "/readyz")
+            #expect(ready.status == .ok && ready.json["engine"] == "redis")
         }
     }
 }

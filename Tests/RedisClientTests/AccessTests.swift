@@ -4,7 +4,7 @@ import RESP
 import RedisClient
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct AccessTests {
+@Suite(.timeLimit(.minutes(10))) struct AccessTests {
     @Test func aclNOPERMIsATypedError() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_ACL_URL")
         #expect(configuration.username == "limited")

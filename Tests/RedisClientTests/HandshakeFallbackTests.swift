@@ -33,7 +33,7 @@ final class LegacyServer: ChannelInboundHandler, Sendable {
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct HandshakeFallbackTests {
+@Suite(.timeLimit(.minutes(10))) struct HandshakeFallbackTests {
     @Test func serverWithoutHELLOGetsRESP2AuthNameAndSelect() async throws {
         let legacy = LegacyServer()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -4,7 +4,7 @@ import RESP
 import RedisClient
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct KeyCommandTests {
+@Suite(.timeLimit(.minutes(10))) struct KeyCommandTests {
     @Test func getSetDelRoundTrip() async throws {
         try await withClient { client throws in
             let key = TestEnvironment.uniqueKey("string")

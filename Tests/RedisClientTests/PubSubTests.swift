@@ -4,7 +4,7 @@ import RESP
 import RedisClient
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct PubSubTests {
+@Suite(.timeLimit(.minutes(10))) struct PubSubTests {
     @Test(arguments: [2, 3]) func subscribeReceivesPublishedMessages(version: Int) async throws {
         try await withClient(try configuration(protocol: version)) { client throws in
             let channel = TestEnvironment.uniqueKey("channel")

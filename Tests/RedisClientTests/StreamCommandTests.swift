@@ -10,7 +10,7 @@ func configuration(protocol version: Int) throws -> RedisConfiguration {
     return configuration
 }
 
-@Suite(.timeLimit(.minutes(1))) struct StreamCommandTests {
+@Suite(.timeLimit(.minutes(10))) struct StreamCommandTests {
     @Test(arguments: [2, 3]) func addRangeTrimAndLength(version: Int) async throws {
         try await withClient(try configuration(protocol: version)) { client throws in
             let key = TestEnvironment.uniqueKey("stream")

@@ -21,25 +21,50 @@ public enum RedisServerProcess {
         guard Foundation.kill(pid, SIGKILL) == 0 else { throw MissingEnvironment(name: "a live redis-server with pid \(pid)") }
     }
 
-    /// Starts `redis-server $REDIS_CONF` and waits until it answers.
+    /// Launches `redis-server $REDIS_CONF` at once (no suspension point, so a test cancelled right
+    /// after killing the server still leaves one starting), then waits until it answers.
     public static func start(configPath: String, configuration: RedisConfiguration) async throws {
         for _ in 0..<50 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["redis-server", configPath]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            for _ in 0..<50 {
-                try await Task.sleep(for: .milliseconds(50))
+            let process = try launch(configPath: configPath)
+            for _ in 0..<100 {
                 if let connection = try? await RedisConnection.connect(configuration: configuration, logger: CapturedLogs().logger()) {
                     let pong = try? await connection.execute(PING())
                     await connection.close()
                     if pong == "PONG" { return }
                 }
                 if !process.isRunning { break }
+                try await Task.sleep(for: .milliseconds(50))
             }
         }
         throw MissingEnvironment(name: "a restarted redis-server")
+    }
+
+    /// Waits until the server answers `PING`, for at most about 10 seconds.
+    public static func waitUntilUp(configuration: RedisConfiguration) async throws {
+        for _ in 0..<200 {
+            if let connection = try? await RedisConnection.connect(configuration: configuration, logger: CapturedLogs().logger()) {
+                let pong = try? await connection.execute(PING())
+                await connection.close()
+                if pong == "PONG" { return }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw MissingEnvironment(name: "a redis-server answering after the restart")
+    }
+
+    /// Kills the live server and launches a new one from the same config before returning.
+    public static func killAndLaunch(configPath: String) throws {
+        try kill(configPath: configPath)
+        _ = try launch(configPath: configPath)
+    }
+
+    private static func launch(configPath: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["redis-server", configPath]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// Tests that kill redis-server. They hold the server exclusively (``RedisTestServer/exclusive(_:)``):
@@ -23,15 +24,20 @@ struct RedisOutageTests {
                 let total = 600
                 var ids: [EventID] = []
                 var spooled = 0
-                for n in 0..<total {
-                    if n == 200 { try await RedisServerControl.kill() }
-                    if n == 400 { try await RedisServerControl.restart() }
-                    let id = EventID.generate()
-                    ids.append(id)
-                    let receipt = try await router.publish(to: channel, payload: Fixtures.payload(n), eventID: id)
-                    if receipt.streamID == RedisEngine.spooledPosition { spooled += 1 }
-                    if n == 399 { #expect(try await engine.spoolDepth > 0) }
-                    if n % 20 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+                do {
+                    for n in 0..<total {
+                        if n == 200 { try await RedisServerControl.kill() }
+                        if n == 400 { try await RedisServerControl.restart() }
+                        let id = EventID.generate()
+                        ids.append(id)
+                        let receipt = try await router.publish(to: channel, payload: Fixtures.payload(n), eventID: id)
+                        if receipt.streamID == RedisEngine.spooledPosition { spooled += 1 }
+                        if n == 399 { #expect(try await engine.spoolDepth > 0) }
+                        if n % 20 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+                    }
+                } catch {
+                    if try await !RedisServerControl.isUp() { try await RedisServerControl.restart() }
+                    throw error
                 }
                 #expect(spooled >= 200, "every publish from the kill to the restart was spooled")
                 #expect(try await eventually(timeout: .seconds(20)) { try await engine.spoolDepth == 0 })
@@ -68,13 +74,7 @@ enum RedisServerControl {
     /// Starts `redis-server $REDIS_CONF` (it writes its pidfile, so `scripts/test` stops it at the end) and waits for it.
     static func restart() async throws {
         try? FileManager.default.removeItem(atPath: try pidFile())
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-server", try configPath]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        #expect(try await eventually(timeout: .seconds(20)) { try await isUp() })
+        try await RedisServerProcess.start(configPath: try configPath, configuration: try RedisConfiguration(url: try RedisTestServer.requireURL()))
     }
 
     static func isUp() async throws -> Bool {

@@ -41,8 +41,8 @@ struct PublishScript: Sendable {
         var keyList = [keys.stream, keys.sequence, keys.latest, keys.rate(source: first.source), keys.meta]
         var arguments: [ByteBuffer] = [
             ByteBuffer(string: first.channel.rawValue),
-            ByteBuffer(string: String(first.rules.retention.wholeMilliseconds)),
-            ByteBuffer(string: String(first.rules.dedupWindow.wholeMilliseconds)),
+            ByteBuffer(string: String(first.rules.retention.milliseconds)),
+            ByteBuffer(string: String(first.rules.dedupWindow.milliseconds)),
             ByteBuffer(string: String(max(0, configuration.maxEntriesPerChannel))),
             ByteBuffer(string: "publish"),
             ByteBuffer(string: first.rules.durable ? "1" : "0"),
@@ -58,19 +58,30 @@ struct PublishScript: Sendable {
             keyList.append(keys.dedup(request.eventID))
             let (prefix, suffix) = Self.envelopeParts(request)
             arguments.append(ByteBuffer(string: String(request.timestamp.unixMilliseconds)))
-            arguments.append(ByteBuffer(string: prefix))
-            arguments.append(ByteBuffer(string: suffix))
+            arguments.append(ByteBuffer(bytes: prefix))
+            arguments.append(ByteBuffer(bytes: suffix))
         }
         self.keys = keyList
         self.arguments = arguments
     }
 
     /// The envelope's JSON, in wire order, around the sequence number and timestamp the script writes.
-    static func envelopeParts(_ request: AppendRequest) -> (prefix: String, suffix: String) {
-        let prefix = "{\"event_id\":\"\(request.eventID)\",\"channel\":\(JSONValue.string(request.channel.rawValue).serialized()),\"sequence_number\":"
-        let suffix =
-            ",\"source\":\(JSONValue.string(request.source).serialized()),\"schema\":\(JSONValue.string(request.schema).serialized())"
-            + ",\"data\":\(request.data.serialized()),\"metadata\":\(JSONValue.object(request.metadata).serialized())}"
+    static func envelopeParts(_ request: AppendRequest) -> (prefix: [UInt8], suffix: [UInt8]) {
+        var prefix = Array(#"{"event_id":""#.utf8)
+        prefix.append(contentsOf: request.eventID.description.utf8)
+        prefix.append(contentsOf: #"","channel":"#.utf8)
+        JSONValue.string(request.channel.rawValue).write(into: &prefix)
+        prefix.append(contentsOf: #","sequence_number":"#.utf8)
+        var suffix = Array(#","source":"#.utf8)
+        suffix.reserveCapacity(256)
+        JSONValue.string(request.source).write(into: &suffix)
+        suffix.append(contentsOf: #","schema":"#.utf8)
+        JSONValue.string(request.schema).write(into: &suffix)
+        suffix.append(contentsOf: #","data":"#.utf8)
+        request.data.write(into: &suffix)
+        suffix.append(contentsOf: #","metadata":"#.utf8)
+        JSONValue.object(request.metadata).write(into: &suffix)
+        suffix.append(UInt8(ascii: "}"))
         return (prefix, suffix)
     }
 

@@ -68,7 +68,7 @@ extension RedisEngine {
                 for try await event in subscription {
                     switch event {
                     case .message(let message):
-                        guard let envelope = try? Envelope(decoding: String(buffer: message.payload)) else { continue }
+                        guard let envelope = try? Envelope(decoding: message.payload.readableBytesView) else { continue }
                         if let last = lastSeen[envelope.channel] {
                             if envelope.sequenceNumber <= last { continue }
                             if envelope.sequenceNumber > last + 1 {

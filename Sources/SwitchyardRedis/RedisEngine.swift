@@ -175,7 +175,7 @@ public final class RedisEngine: Engine {
         } catch {
             throw SwitchyardError.redis(error, "reading the latest state of \(channel)")
         }
-        guard let text, let envelope = try? Envelope(decoding: String(buffer: text)) else { return nil }
+        guard let text, let envelope = try? Envelope(decoding: text.readableBytesView) else { return nil }
         if let milliseconds = retention.int, envelope.timestamp.unixMilliseconds + Int64(milliseconds) <= clock.now().unixMilliseconds {
             return nil
         }
@@ -201,7 +201,7 @@ public final class RedisEngine: Engine {
     /// The envelope of a stream entry, or `nil` when its `envelope` field is missing or unreadable.
     static func envelope(of entry: StreamEntry) -> Envelope? {
         guard let bytes = entry[field: "envelope"] else { return nil }
-        return try? Envelope(decoding: String(buffer: bytes))
+        return try? Envelope(decoding: bytes.readableBytesView)
     }
 }
 

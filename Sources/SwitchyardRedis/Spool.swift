@@ -164,8 +164,8 @@ public actor Spool {
 
     static func line(_ request: AppendRequest) -> String {
         var rules: JSONObject = [
-            "retention_ms": .int(request.rules.retention.wholeMilliseconds),
-            "dedup_window_ms": .int(request.rules.dedupWindow.wholeMilliseconds),
+            "retention_ms": .int(request.rules.retention.milliseconds),
+            "dedup_window_ms": .int(request.rules.dedupWindow.milliseconds),
             "durable": .bool(request.rules.durable),
         ]
         if let limit = request.rules.rateLimit {

@@ -27,11 +27,7 @@ public enum RedisServerProcess {
         for _ in 0..<50 {
             let process = try launch(configPath: configPath)
             for _ in 0..<100 {
-                if let connection = try? await RedisConnection.connect(configuration: configuration, logger: CapturedLogs().logger()) {
-                    let pong = try? await connection.execute(PING())
-                    await connection.close()
-                    if pong == "PONG" { return }
-                }
+                if await answersPing(configuration: configuration) { return }
                 if !process.isRunning { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -39,14 +35,20 @@ public enum RedisServerProcess {
         throw MissingEnvironment(name: "a restarted redis-server")
     }
 
+    /// Whether a server answers `PING` on a fresh connection.
+    public static func answersPing(configuration: RedisConfiguration) async -> Bool {
+        guard let connection = try? await RedisConnection.connect(configuration: configuration, logger: CapturedLogs().logger()) else {
+            return false
+        }
+        let pong = try? await connection.execute(PING())
+        await connection.close()
+        return pong == "PONG"
+    }
+
     /// Waits until the server answers `PING`, for at most about 10 seconds.
     public static func waitUntilUp(configuration: RedisConfiguration) async throws {
         for _ in 0..<200 {
-            if let connection = try? await RedisConnection.connect(configuration: configuration, logger: CapturedLogs().logger()) {
-                let pong = try? await connection.execute(PING())
-                await connection.close()
-                if pong == "PONG" { return }
-            }
+            if await answersPing(configuration: configuration) { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw MissingEnvironment(name: "a redis-server answering after the restart")

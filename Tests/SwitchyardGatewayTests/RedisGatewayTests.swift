@@ -14,14 +14,7 @@ import Testing
 @Suite struct RedisGatewayTests {
     @Test func publishAndReplayOnTheRedisEngine() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_URL")
-        await RedisServerGate.shared.acquire(exclusive: false)
-        do {
-            try await Self.run(configuration)
-        } catch {
-            await RedisServerGate.shared.release(exclusive: false)
-            throw error
-        }
-        await RedisServerGate.shared.release(exclusive: false)
+        try await RedisServerGate.shared.shared { try await Self.run(configuration) }
     }
 
     static func run(_ configuration: RedisConfiguration) async throws {

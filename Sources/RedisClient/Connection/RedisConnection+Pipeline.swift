@@ -9,7 +9,7 @@ extension RedisConnection {
     public nonisolated func pipeline<each Command: RedisCommand>(
         _ commands: repeat each Command
     ) async throws -> (repeat (each Command).Response) {
-        var encoder = RESPCommandEncoder(allocator: self.channel.allocator)
+        var encoder = self.makeEncoder()
         var count = 0
         var blocking: Duration?
         for command in repeat each commands {
@@ -74,7 +74,7 @@ extension RedisConnection {
     public nonisolated func transaction<each Command: RedisCommand>(
         _ commands: repeat each Command
     ) async throws -> (repeat Result<(each Command).Response, RedisError>) {
-        var encoder = RESPCommandEncoder(allocator: self.channel.allocator)
+        var encoder = self.makeEncoder()
         encoder.encode("MULTI")
         var count = 0
         for command in repeat each commands {

@@ -83,7 +83,7 @@ public actor RedisConnection {
     ///   ``RedisError/Code/timeout`` when the connection failed, ``RedisError/Code/unexpectedResponse``
     ///   for a reply of the wrong shape.
     public func execute<Command: RedisCommand>(_ command: Command) async throws -> Command.Response {
-        var encoder = RESPCommandEncoder(allocator: self.channel.allocator)
+        var encoder = self.makeEncoder()
         command.encode(into: &encoder)
         let start = NIODeadline.now()
         do {
@@ -156,7 +156,7 @@ public actor RedisConnection {
         self.protocolVersion = version
     }
 
-    func makeEncoder() -> RESPCommandEncoder {
+    nonisolated func makeEncoder() -> RESPCommandEncoder {
         RESPCommandEncoder(allocator: self.channel.allocator)
     }
 }

@@ -114,7 +114,7 @@ final class RedisSubscriber: Sendable {
     ) async throws -> [(RedisSubscriptionTarget, RedisError)] {
         var refused: [(RedisSubscriptionTarget, RedisError)] = []
         for target in targets {
-            var encoder = RESPCommandEncoder(allocator: connection.channel.allocator)
+            var encoder = connection.makeEncoder()
             encoder.encode(target.kind.subscribe, target.name)
             let reply = try await connection.sendSubscribe(encoder.finish(), confirmations: 1)
             if let message = reply.errorMessage {

@@ -29,7 +29,7 @@ public final class Contract: Sendable {
     public let file: String?
 
     /// The identifier envelopes carry in `schema`: `trades:order_filled@1`.
-    public var id: String { "\(channel.rawValue)@\(version)" }
+    public let id: String
 
     /// Creates a contract from its parts and compiles its schema.
     /// - Throws: ``SwitchyardError`` (`invalid_contract`) when the schema does not compile.
@@ -40,6 +40,7 @@ public final class Contract: Sendable {
     ) throws(SwitchyardError) {
         self.channel = channel
         self.version = version
+        self.id = "\(channel.rawValue)@\(version)"
         self.description = description
         self.origin = origin
         self.schema = schema

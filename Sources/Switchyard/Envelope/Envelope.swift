@@ -116,6 +116,16 @@ public struct Envelope: Sendable, Hashable {
             source: source, schema: schema, data: data, metadata: metadata ?? [:])
     }
 
+    /// Reads an envelope from its UTF-8 JSON bytes, as stored in a stream entry or a pub/sub message.
+    /// - Throws: ``SwitchyardError`` (`malformed_json`, or `validation_error` with the message "Invalid envelope").
+    public init(decoding bytes: some Collection<UInt8>) throws(SwitchyardError) {
+        let value: JSONValue
+        do { value = try JSONValue(parsing: bytes) } catch {
+            throw SwitchyardError(.malformedJSON, "the envelope is not valid JSON: \(error)")
+        }
+        try self.init(json: value)
+    }
+
     /// Reads an envelope from its JSON text.
     /// - Throws: ``SwitchyardError`` (`malformed_json`, or `validation_error` with the message "Invalid envelope").
     public init(decoding text: String) throws(SwitchyardError) {

@@ -18,7 +18,6 @@ public struct PayloadGuard: Sendable {
     public let registry: ContractRegistry
     /// Whether a channel without a contract is accepted (with its family's default policy and no schema).
     public var allowsUnknownChannels: Bool
-    private var normalizedCredentialFields: Set<String>
     private let credentialNames: CredentialNames
     private let largeMessages = Counter(label: "switchyard_large_messages_total")
 
@@ -30,12 +29,11 @@ public struct PayloadGuard: Sendable {
     public init(registry: ContractRegistry, credentialFields: [String] = defaultCredentialFields, allowsUnknownChannels: Bool = false) {
         self.registry = registry
         self.allowsUnknownChannels = allowsUnknownChannels
-        self.normalizedCredentialFields = Set(credentialFields.map(Self.normalize))
-        self.credentialNames = CredentialNames(normalizedCredentialFields)
+        self.credentialNames = CredentialNames(Set(credentialFields.map(Self.normalize)))
     }
 
     /// The credential field names refused, as configured.
-    public var credentialFields: Set<String> { normalizedCredentialFields }
+    public var credentialFields: Set<String> { credentialNames.names }
 
     /// Checks a payload given as JSON text.
     /// - Throws: ``SwitchyardError``: `unknown_channel`, `payload_too_large`, `malformed_json` or `validation_error`.
@@ -173,9 +171,12 @@ extension PayloadGuard {
 /// matches only itself, so that `base_token` (a DeFi asset) stays allowed.
 struct CredentialNames: Sendable {
     static let shortestSuffixName = 6
+    /// The names, normalized.
+    let names: Set<String>
     private var buckets: [[[UInt8]]] = Array(repeating: [], count: 128)
 
     init(_ normalizedNames: Set<String>) {
+        names = normalizedNames
         for name in normalizedNames {
             let bytes = Array(name.utf8)
             guard let last = bytes.last, last < 128 else { continue }

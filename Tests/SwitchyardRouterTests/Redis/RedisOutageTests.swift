@@ -52,37 +52,23 @@ struct RedisOutageTests {
     }
 }
 
-/// Kills and restarts the redis-server of `scripts/test` (its pid is in the config's pidfile).
+/// Kills and restarts the redis-server of `scripts/test`, through RedisTestSupport's ``RedisServerProcess``.
 enum RedisServerControl {
     static var configPath: String {
-        get throws { try #require(ProcessInfo.processInfo.environment["REDIS_CONF"], "REDIS_CONF is not set: run `scripts/test`") }
-    }
-
-    static func pidFile() throws -> String {
-        let config = try String(contentsOfFile: try configPath, encoding: .utf8)
-        let line = try #require(config.split(separator: "\n").first { $0.hasPrefix("pidfile ") })
-        return String(line.dropFirst("pidfile ".count))
+        get throws { try TestEnvironment.value("REDIS_CONF") }
     }
 
     static func kill() async throws {
-        let pidText = try String(contentsOfFile: try pidFile(), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let pid = try #require(Int32(pidText))
-        #expect(Foundation.kill(pid, SIGKILL) == 0)
+        try RedisServerProcess.kill(configPath: try configPath)
         #expect(try await eventually(timeout: .seconds(5)) { !(try await isUp()) })
     }
 
     /// Starts `redis-server $REDIS_CONF` (it writes its pidfile, so `scripts/test` stops it at the end) and waits for it.
     static func restart() async throws {
-        try? FileManager.default.removeItem(atPath: try pidFile())
         try await RedisServerProcess.start(configPath: try configPath, configuration: try RedisConfiguration(url: try RedisTestServer.requireURL()))
     }
 
     static func isUp() async throws -> Bool {
-        let client = try RedisTestServer.client()
-        do {
-            return try await client.execute(PING()) == "PONG"
-        } catch {
-            return false
-        }
+        await RedisServerProcess.answersPing(configuration: try RedisConfiguration(url: try RedisTestServer.requireURL()))
     }
 }

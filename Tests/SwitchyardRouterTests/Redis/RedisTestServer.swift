@@ -30,27 +30,24 @@ enum RedisTestServer {
     @TaskLocal static var runner: AsyncStream<RedisEngine>.Continuation?
 
     static func shared(_ body: () async throws -> Void) async throws {
-        _ = try requireURL()
-        await RedisServerGate.shared.acquire(exclusive: false)
-        do {
-            try await runningEngines(body)
-        } catch {
-            await RedisServerGate.shared.release(exclusive: false)
-            throw error
-        }
-        await RedisServerGate.shared.release(exclusive: false)
+        try await held(exclusive: false, body)
     }
 
     static func exclusive(_ body: () async throws -> Void) async throws {
+        try await held(exclusive: true, body)
+    }
+
+    /// Runs `body` holding the server gate, with every engine made in it running.
+    private static func held(exclusive: Bool, _ body: () async throws -> Void) async throws {
         _ = try requireURL()
-        await RedisServerGate.shared.acquire(exclusive: true)
+        await RedisServerGate.shared.acquire(exclusive: exclusive)
         do {
             try await runningEngines(body)
         } catch {
-            await RedisServerGate.shared.release(exclusive: true)
+            await RedisServerGate.shared.release(exclusive: exclusive)
             throw error
         }
-        await RedisServerGate.shared.release(exclusive: true)
+        await RedisServerGate.shared.release(exclusive: exclusive)
     }
 
     /// Runs `body` while a child task runs every engine made through ``makeEngine(clock:configuration:)``.

@@ -1,11 +1,12 @@
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import RedisClient
 import Switchyard
 import SwitchyardRedis
 
 /// The HTTP application type `switchyard serve` runs.
-public typealias GatewayApplication = Application<RouterResponder<BasicRequestContext>>
+public typealias GatewayApplication = Application<RouterResponder<GatewayRequestContext>>
 
 /// Builds the gateway for a configuration: the engine (Redis when a URL is given, else embedded),
 /// the router, and the HTTP server, as one application.
@@ -36,11 +37,13 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
 /// The router is one of the application's services: `runService()` runs it, and stops it after
 /// the HTTP server has drained.
 public func buildApplication(router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger) -> GatewayApplication {
-    let routes = Hummingbird.Router(context: BasicRequestContext.self)
+    let routes = Hummingbird.Router(context: GatewayRequestContext.self)
     routes.add(middleware: ErrorBodyMiddleware())
+    routes.add(middleware: AuthenticationMiddleware(authenticator: configuration.authenticator))
     Gateway(router: router, configuration: configuration).addRoutes(to: routes)
     return Application(
         router: routes,
+        server: .http1WebSocketUpgrade(webSocketRouter: routes),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchyard"),
         services: [router],
         logger: logger)

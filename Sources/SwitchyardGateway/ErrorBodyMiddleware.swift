@@ -21,6 +21,8 @@ extension SwitchyardError {
         case .payloadTooLarge: .contentTooLarge
         case .unknownChannel, .notFound, .groupNotFound: .notFound
         case .malformedJSON, .invalidChannel, .badRequest, .invalidPosition: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
         case .engineUnavailable: .serviceUnavailable
         default: .internalServerError
         }

@@ -7,7 +7,7 @@ import SwitchyardRedis
 
 extension Gateway {
     /// `GET /v1/dlq/{channel}?limit=…`: the channel's dead letters, oldest first.
-    func deadLetters(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func deadLetters(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let channel = try channelParameter(context)
         let limit = try intParameter(request, "limit", fallback: 1000, maximum: configuration.maxReplayLimit)
         let letters = try await router.deadLetters(channel, limit: limit)
@@ -23,7 +23,7 @@ extension Gateway {
     }
 
     /// `POST /v1/dlq/{channel}` with `{"action":"requeue"|"drop","ids":[…]}`.
-    func actOnDeadLetters(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func actOnDeadLetters(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let channel = try channelParameter(context)
         let document = try parseJSON(try await collect(request, limit: 1 << 20))
         var missing: [String] = []

@@ -14,7 +14,7 @@ extension Gateway {
     }
 
     /// `GET /v1/channels/{channel}/latest`: the newest retained envelope, else 404.
-    func latest(_ context: BasicRequestContext) async throws -> Response {
+    func latest(_ context: GatewayRequestContext) async throws -> Response {
         let channel = try channelParameter(context)
         guard let envelope = try await router.latest(channel) else {
             throw SwitchyardError(.notFound, "channel '\(channel)' has no retained event", details: ["channel": .string(channel.rawValue)])

@@ -6,7 +6,7 @@ import Switchyard
 extension Gateway {
     /// The `{channel}` path parameter as a channel name.
     /// - Throws: `invalid_channel` (400) when it is not a valid name.
-    func channelParameter(_ context: BasicRequestContext) throws(SwitchyardError) -> ChannelName {
+    func channelParameter(_ context: GatewayRequestContext) throws(SwitchyardError) -> ChannelName {
         try ChannelName(context.parameters.get("channel") ?? "")
     }
 

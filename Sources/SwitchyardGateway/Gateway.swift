@@ -9,7 +9,7 @@ struct Gateway: Sendable {
     let router: Switchyard.Router
     let configuration: GatewayConfiguration
 
-    func addRoutes(to routes: Hummingbird.Router<BasicRequestContext>) {
+    func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
         routes.post("/v1/events:batch") { request, _ in try await self.publishBatch(request) }
         routes.get("/v1/replay") { request, _ in try await self.replay(request) }
@@ -29,7 +29,7 @@ struct Gateway: Sendable {
     // MARK: Publish
 
     /// `POST /v1/channels/{channel}/events`: the body is the payload.
-    func publish(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func publish(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let channel = try channelParameter(context)
         let eventID = try publishEventID(request)
         let body = try await collect(request, limit: payloadLimit(for: channel))

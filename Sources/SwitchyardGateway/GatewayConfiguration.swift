@@ -23,12 +23,15 @@ public struct GatewayConfiguration: Sendable {
     public var maxBatchEvents: Int
     /// The most events one replay returns; default 10,000.
     public var maxReplayLimit: Int
+    /// Who may do what; default ``OpenAuthenticator`` (everyone, every channel).
+    public var authenticator: any Authenticator
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, redisURL: String? = nil, contractsDirectory: String? = nil,
         allowsUnknownChannels: Bool = false, source: String = "switchyard-gateway", bodySlackBytes: Int = 65_536,
-        maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000
+        maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000,
+        authenticator: any Authenticator = OpenAuthenticator()
     ) {
         self.host = host
         self.port = port
@@ -40,5 +43,6 @@ public struct GatewayConfiguration: Sendable {
         self.maxBatchBodyBytes = maxBatchBodyBytes
         self.maxBatchEvents = maxBatchEvents
         self.maxReplayLimit = maxReplayLimit
+        self.authenticator = authenticator
     }
 }

@@ -9,7 +9,7 @@ extension Router {
     /// it goes to the channel's dead-letter stream with the reason, and the group moves on. Entries
     /// left pending by a consumer that died are claimed after ``ConsumerOptions/visibilityTimeout``.
     /// Channels matching a pattern that appear later are picked up within ``ConsumerOptions/blockTimeout``.
-    /// In backtest mode the handler runs inside ``publish(to:payload:metadata:eventID:)``.
+    /// In backtest mode the handler runs inside ``publish(to:payload:metadata:eventID:source:)``.
     /// - Parameters:
     ///   - group: The group's name.
     ///   - patterns: The channels, as names or globs.

@@ -11,13 +11,17 @@ public struct PublishRequest: Sendable {
     /// The event id; a new UUIDv7 when `nil`. Publishing the same id again within the dedup
     /// window stores it once.
     public var eventID: EventID?
+    /// The envelope `source`; the router's ``RouterConfiguration/source`` when `nil`. A gateway
+    /// sets it to the authenticated caller.
+    public var source: String?
 
     /// Creates a request.
-    public init(channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil) {
+    public init(channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil) {
         self.channel = channel
         self.payload = payload
         self.metadata = metadata
         self.eventID = eventID
+        self.source = source
     }
 }
 

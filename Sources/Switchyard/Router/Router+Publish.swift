@@ -10,14 +10,15 @@ extension Router {
     ///   - payload: A JSON object satisfying the channel's contract.
     ///   - metadata: Trace context, session, user.
     ///   - eventID: The event id; a new UUIDv7 when `nil`. The same id within the dedup window is stored once.
+    ///   - source: The envelope `source` (and the rate limit's key); ``RouterConfiguration/source`` when `nil`.
     /// - Returns: Where the event is; for a duplicate, the first publish's receipt marked as such.
     /// - Throws: ``SwitchyardError``: `unknown_channel`, `payload_too_large`, `validation_error`
     ///   (the wire shape; nothing is stored), or `rate_limited` with ``SwitchyardError/retryAfter``.
     @discardableResult
     public func publish(
-        to channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil
+        to channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil
     ) async throws(SwitchyardError) -> PublishReceipt {
-        let request = try appendRequest(channel: channel, payload: payload, metadata: metadata, eventID: eventID)
+        let request = try appendRequest(channel: channel, payload: payload, metadata: metadata, eventID: eventID, source: source)
         let receipts: [PublishReceipt]
         do { receipts = try await store([request]) } catch {
             metrics.refused.increment()
@@ -30,7 +31,7 @@ extension Router {
     /// Publishes several events in order. Every payload is checked before anything is stored,
     /// and the rate limit is taken for the whole batch: a refusal stores nothing.
     /// - Returns: One receipt per request, in order.
-    /// - Throws: ``SwitchyardError``, as ``publish(to:payload:metadata:eventID:)`` does; the
+    /// - Throws: ``SwitchyardError``, as ``publish(to:payload:metadata:eventID:source:)`` does; the
     ///   details of a check failure name the request's `index`.
     @discardableResult
     public func publish(_ batch: [PublishRequest]) async throws(SwitchyardError) -> [PublishReceipt] {
@@ -38,7 +39,7 @@ extension Router {
         requests.reserveCapacity(batch.count)
         for (index, item) in batch.enumerated() {
             do {
-                requests.append(try appendRequest(channel: item.channel, payload: item.payload, metadata: item.metadata, eventID: item.eventID))
+                requests.append(try appendRequest(channel: item.channel, payload: item.payload, metadata: item.metadata, eventID: item.eventID, source: item.source))
             } catch {
                 var details = error.details
                 details["index"] = .int(Int64(index))
@@ -62,7 +63,7 @@ extension Router {
     }
 
     private func appendRequest(
-        channel: ChannelName, payload: JSONValue, metadata: JSONObject, eventID: EventID?
+        channel: ChannelName, payload: JSONValue, metadata: JSONObject, eventID: EventID?, source: String?
     ) throws(SwitchyardError) -> AppendRequest {
         let checked: CheckedPayload
         do { checked = try payloadGuard.check(channel: channel, payload: payload) } catch {
@@ -76,7 +77,7 @@ extension Router {
         let now = configuration.clock.now()
         return AppendRequest(
             eventID: eventID ?? nextEventID(at: now), channel: channel, timestamp: now,
-            source: configuration.source, schema: checked.schemaID, data: checked.payload, metadata: metadata, rules: rules)
+            source: source ?? configuration.source, schema: checked.schemaID, data: checked.payload, metadata: metadata, rules: rules)
     }
 
     /// Counts the stored events and, in backtest mode, runs the inline consumers on them.

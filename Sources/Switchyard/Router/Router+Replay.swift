@@ -7,15 +7,19 @@ extension Router {
     ///   - since: Where to start: ``ReplayBound/beginning``, a sequence number (per channel) or a time.
     ///   - until: Where to stop; `nil` for the newest event.
     ///   - limit: The most events returned.
+    ///   - including: Which of the matching channels to read; every one when `nil` (a gateway
+    ///     passes the caller's read grant).
     public func replay(
-        _ channelOrPattern: ChannelPattern, since: ReplayBound = .beginning, until: ReplayBound? = nil, limit: Int = 1000
+        _ channelOrPattern: ChannelPattern, since: ReplayBound = .beginning, until: ReplayBound? = nil, limit: Int = 1000,
+        including: (@Sendable (ChannelName) -> Bool)? = nil
     ) async throws(SwitchyardError) -> [Envelope] {
-        let channels: [ChannelName]
+        var channels: [ChannelName]
         if channelOrPattern.isLiteral, let channel = try? ChannelName(channelOrPattern.rawValue) {
             channels = [channel]
         } else {
             channels = try await engine.channels(matching: [channelOrPattern])
         }
+        if let including { channels = channels.filter(including) }
         let start: ReadStart
         switch since {
         case .beginning: start = .beginning

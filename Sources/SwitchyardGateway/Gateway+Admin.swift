@@ -6,25 +6,20 @@ import Switchyard
 import SwitchyardRedis
 
 extension Gateway {
-    /// `GET /v1/dlq/{channel}?limit=…`: the channel's dead letters, oldest first.
+    /// `GET /v1/dlq/{channel}?limit=…`: the channel's dead letters, oldest first; needs a subscribe grant.
     func deadLetters(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
         let channel = try channelParameter(context)
+        try principal.requireRead(channel)
         let limit = try intParameter(request, "limit", fallback: 1000, maximum: configuration.maxReplayLimit)
-        let letters = try await router.deadLetters(channel, limit: limit)
-        return jsonResponse([
-            "dead_letters": .array(letters.map { letter in
-                [
-                    "id": .string(letter.id.rawValue), "group": .string(letter.group), "error": letter.error,
-                    "deliveries": .int(Int64(letter.deliveries)), "failed_at": .string(letter.failedAt.description),
-                    "envelope": letter.envelope.jsonValue,
-                ]
-            })
-        ])
+        return jsonResponse(try await RouterReports(router: router).deadLetters(channel, limit: limit))
     }
 
-    /// `POST /v1/dlq/{channel}` with `{"action":"requeue"|"drop","ids":[…]}`.
+    /// `POST /v1/dlq/{channel}` with `{"action":"requeue"|"drop","ids":[…]}`; needs a publish grant.
     func actOnDeadLetters(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
         let channel = try channelParameter(context)
+        try principal.requirePublish(channel)
         let document = try parseJSON(try await collect(request, limit: 1 << 20))
         var missing: [String] = []
         var invalid: [(field: String, reason: String)] = []
@@ -43,10 +38,7 @@ extension Gateway {
             missing.append("ids")
         }
         guard missing.isEmpty, invalid.isEmpty else { throw SwitchyardError.validation(missing: missing, invalid: invalid, message: "Invalid request") }
-        let found = action == "requeue"
-            ? try await router.requeueDeadLetters(channel, ids: ids)
-            : try await router.dropDeadLetters(channel, ids: ids)
-        return jsonResponse(["action": .string(action ?? ""), "requested": .int(Int64(ids.count)), "found": .int(Int64(found))])
+        return jsonResponse(try await RouterReports(router: router).actOnDeadLetters(channel, action: action ?? "", ids: ids))
     }
 
     /// `GET /v1/contracts`: every contract with its schema and policy.

@@ -11,12 +11,12 @@ struct Gateway: Sendable {
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
-        routes.post("/v1/events:batch") { request, _ in try await self.publishBatch(request) }
-        routes.get("/v1/replay") { request, _ in try await self.replay(request) }
-        routes.get("/replay") { request, _ in try await self.replay(request) }
+        routes.post("/v1/events:batch") { request, context in try await self.publishBatch(request, context) }
+        routes.get("/v1/replay") { request, context in try await self.replay(request, context) }
+        routes.get("/replay") { request, context in try await self.replay(request, context) }
         routes.get("/v1/channels/:channel/latest") { _, context in try await self.latest(context) }
-        routes.get("/v1/channels") { _, _ in try await self.channels() }
-        routes.get("/v1/groups") { request, _ in try await self.groups(request) }
+        routes.get("/v1/channels") { _, context in try await self.channels(context) }
+        routes.get("/v1/groups") { request, context in try await self.groups(request, context) }
         routes.get("/v1/dlq/:channel") { request, context in try await self.deadLetters(request, context) }
         routes.post("/v1/dlq/:channel") { request, context in try await self.actOnDeadLetters(request, context) }
         routes.get("/v1/contracts") { _, _ in self.contracts() }
@@ -28,19 +28,23 @@ struct Gateway: Sendable {
 
     // MARK: Publish
 
-    /// `POST /v1/channels/{channel}/events`: the body is the payload.
+    /// `POST /v1/channels/{channel}/events`: the body is the payload; needs a publish grant.
     func publish(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
         let channel = try channelParameter(context)
+        try principal.requirePublish(channel)
         let eventID = try publishEventID(request)
         let body = try await collect(request, limit: payloadLimit(for: channel))
         let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
             .check(channel: channel, payload: body.readableBytesView)
-        let receipt = try await router.publish(to: channel, payload: checked.payload, eventID: eventID)
-        return jsonResponse(Self.receiptJSON(receipt), status: receipt.duplicate ? .ok : .created)
+        let receipt = try await router.publish(to: channel, payload: checked.payload, eventID: eventID, source: principal.publishSource)
+        return jsonResponse(RouterReports.receipt(receipt), status: receipt.duplicate ? .ok : .created)
     }
 
-    /// `POST /v1/events:batch`: `{"events":[{"channel","data","metadata"?,"event_id"?}]}`.
-    func publishBatch(_ request: Request) async throws -> Response {
+    /// `POST /v1/events:batch`: `{"events":[{"channel","data","metadata"?,"event_id"?}]}`; needs
+    /// a publish grant for every event's channel, else nothing is stored.
+    func publishBatch(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
         let body = try await collect(request, limit: configuration.maxBatchBodyBytes)
         let document = try parseJSON(body)
         guard case .array(let events)? = document["events"] else {
@@ -51,10 +55,17 @@ struct Gateway: Sendable {
         }
         var requests: [PublishRequest] = []
         for (index, event) in events.enumerated() {
-            requests.append(try Self.publishRequest(event, index: index))
+            var item = try Self.publishRequest(event, index: index)
+            do { try principal.requirePublish(item.channel) } catch {
+                var details = error.details
+                details["index"] = .int(Int64(index))
+                throw SwitchyardError(error.code, error.message, details: details)
+            }
+            item.source = principal.publishSource
+            requests.append(item)
         }
         let receipts = try await router.publish(requests)
-        return jsonResponse(["receipts": .array(receipts.map(Self.receiptJSON))], status: receipts.allSatisfy(\.duplicate) ? .ok : .created)
+        return jsonResponse(["receipts": .array(receipts.map(RouterReports.receipt))], status: receipts.allSatisfy(\.duplicate) ? .ok : .created)
     }
 
     static func publishRequest(_ event: JSONValue, index: Int) throws(SwitchyardError) -> PublishRequest {
@@ -79,14 +90,6 @@ struct Gateway: Sendable {
             eventID = id
         }
         return PublishRequest(channel: channel, payload: data, metadata: metadata, eventID: eventID)
-    }
-
-    static func receiptJSON(_ receipt: PublishReceipt) -> JSONValue {
-        [
-            "event_id": .string(receipt.eventID.description), "channel": .string(receipt.channel.rawValue),
-            "sequence_number": .int(receipt.sequenceNumber), "stream_id": .string(receipt.streamID.rawValue),
-            "timestamp": .string(receipt.timestamp.description), "duplicate": .bool(receipt.duplicate),
-        ]
     }
 
     /// The event id from `Idempotency-Key` (see ``IdempotencyKey``) or the `event_id` query parameter.

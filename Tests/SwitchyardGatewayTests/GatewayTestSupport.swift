@@ -29,14 +29,15 @@ struct TestGateway {
         ])
     }
 
-    init(allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil) throws {
+    init(allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil, authenticator: any Authenticator = OpenAuthenticator()) throws {
         let engine = engine ?? EmbeddedEngine(logger: Self.logger)
         router = Switchyard.Router(
             contracts: try Self.contracts(), engine: engine,
             configuration: RouterConfiguration(source: "gateway-tests", allowsUnknownChannels: allowsUnknownChannels),
             logger: Self.logger)
         app = buildApplication(
-            router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: allowsUnknownChannels),
+            router: router,
+            configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator),
             logger: Self.logger)
     }
 

@@ -35,6 +35,10 @@ import Testing
             #expect(replay.json["events"]?.arrayValue?.map { $0["data"] } == [["n": 1], ["n": 2]])
             let latest = try await client.send(.get, "/v1/channels/\(channel)/latest")
             #expect(latest.json["sequence_number"] == 2)
+            let channels = try await client.send(.get, "/v1/channels")
+            let listed = channels.json["channels"]?.arrayValue?.first { $0["channel"]?.stringValue == channel }
+            let rate = try #require(listed?["publish_rate"]?["60s"]?.doubleValue)
+            #expect(rate > 0 && rate * 60 <= 2.000001)
             let ready = try await client.send(.get, "/readyz")
             #expect(ready.status == .ok && ready.json["engine"] == "redis")
         }

@@ -2,14 +2,19 @@ import Hummingbird
 import Switchyard
 
 /// Sets ``GatewayRequestContext/principal`` from the configured ``Authenticator`` before any
-/// route runs; a refusal is answered with its structured error (401).
+/// route runs; a refusal is answered with its structured error (401). `/healthz` and `/readyz`
+/// are open to everyone, so probes need no credentials.
 struct AuthenticationMiddleware: RouterMiddleware {
     let authenticator: any Authenticator
+
+    /// Paths answered without authentication.
+    static let openPaths: Set<String> = ["/healthz", "/readyz"]
 
     func handle(
         _ request: Request, context: GatewayRequestContext,
         next: (Request, GatewayRequestContext) async throws -> Response
     ) async throws -> Response {
+        if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
         var context = context
         context.principal = try await authenticator.principal(for: request, remoteAddress: context.remoteAddress)
         return try await next(request, context)

@@ -10,9 +10,12 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the HTTP API (embedded engine unless --redis or REDIS_URL is given).",
         discussion: """
-            Flags win over the environment: REDIS_URL, SWITCHYARD_HOST, SWITCHYARD_PORT, \
-            SWITCHYARD_CONTRACTS. SIGTERM or SIGINT stops accepting requests, finishes the ones \
-            in flight, then stops the engine.
+            Flags win over the environment (REDIS_URL, SWITCHYARD_HOST, SWITCHYARD_PORT, \
+            SWITCHYARD_CONTRACTS, SWITCHYARD_ALLOW_UNKNOWN_CHANNELS), which wins over the config \
+            file (--config or SWITCHYARD_CONFIG; docs/configuration.md). Without auth configured, \
+            loopback clients need no credentials and everyone else gets 401. A config error exits 1 \
+            naming the key. SIGTERM or SIGINT stops accepting requests, finishes the ones in flight, \
+            then stops the engine.
             """)
 
     @Option(help: "The address to listen on (default: SWITCHYARD_HOST, else 127.0.0.1).")
@@ -23,11 +26,19 @@ struct ServeCommand: AsyncParsableCommand {
     var redis: String?
     @Option(help: ArgumentHelp("The contracts folder (default: SWITCHYARD_CONTRACTS, else the shipped contracts).", valueName: "DIR"))
     var contracts: String?
+    @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); see docs/configuration.md.", valueName: "FILE"))
+    var config: String?
     @Flag(help: "Accept publishes to channels no contract covers, with the default policy.")
     var allowUnknownChannels = false
 
     func run() async throws {
-        let configuration = try gatewayConfiguration(environment: ProcessInfo.processInfo.environment)
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try await GatewayConfiguration(settings: try settings(environment: ProcessInfo.processInfo.environment))
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
         let app = try buildApplication(configuration: configuration, logger: logger)
@@ -38,23 +49,15 @@ struct ServeCommand: AsyncParsableCommand {
         try await app.runService()
     }
 
-    /// The configuration from the flags, falling back to the environment, then the defaults.
-    func gatewayConfiguration(environment: [String: String]) throws -> GatewayConfiguration {
-        func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        var configuration = GatewayConfiguration()
-        configuration.host = host ?? env("SWITCHYARD_HOST") ?? configuration.host
-        if let port {
-            configuration.port = port
-        } else if let text = env("SWITCHYARD_PORT") {
-            guard let value = Int(text), (0...65535).contains(value) else {
-                throw ValidationError("SWITCHYARD_PORT must be a port number, not '\(text)'")
-            }
-            configuration.port = value
+    /// The settings: flags over the environment over the config file over the defaults.
+    func settings(environment: [String: String]) throws(GatewayConfigurationError) -> GatewaySettings {
+        var layers = GatewaySettings()
+        if let path = config ?? environment["SWITCHYARD_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            layers = try GatewaySettings(file: path)
         }
-        configuration.redisURL = redis ?? env("REDIS_URL")
-        configuration.contractsDirectory = contracts ?? env("SWITCHYARD_CONTRACTS")
-        configuration.allowsUnknownChannels = allowUnknownChannels
-        return configuration
+        layers = layers.overridden(by: try GatewaySettings(environment: environment))
+        return layers.overridden(by: GatewaySettings(
+            host: host, port: port, redis: redis, contracts: contracts, allowUnknownChannels: allowUnknownChannels ? true : nil))
     }
 
     func validate() throws {

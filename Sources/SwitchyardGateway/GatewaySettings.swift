@@ -1,0 +1,244 @@
+import Foundation
+import JSONSchema
+import Switchyard
+
+/// One layer of `switchyard serve`'s settings (a config file, the environment, or the command
+/// line), where `nil` means "not set here". Layers stack with ``overridden(by:)``; the CLI stacks
+/// defaults < file < environment < flags and turns the result into a ``GatewayConfiguration``.
+///
+/// The config file is JSON with these keys, every one optional:
+/// `host`, `port`, `redis`, `contracts` (relative to the file's folder), `allow_unknown_channels`,
+/// and `auth` with `jwt_keys`, `api_keys` and `anonymous` (see ``AuthConfiguration``).
+public struct GatewaySettings: Sendable {
+    /// The address to listen on.
+    public var host: String?
+    /// The port to listen on.
+    public var port: Int?
+    /// The Redis URL.
+    public var redis: String?
+    /// The contracts folder.
+    public var contracts: String?
+    /// Whether unknown channels are accepted.
+    public var allowUnknownChannels: Bool?
+    /// Who may do what; ``AuthConfiguration/embeddedDefault`` when no layer sets it.
+    public var auth: AuthConfiguration?
+
+    /// Creates a layer; every setting is unset by default.
+    public init(
+        host: String? = nil, port: Int? = nil, redis: String? = nil, contracts: String? = nil,
+        allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.redis = redis
+        self.contracts = contracts
+        self.allowUnknownChannels = allowUnknownChannels
+        self.auth = auth
+    }
+
+    /// This layer with every setting `other` sets replaced by `other`'s.
+    public func overridden(by other: GatewaySettings) -> GatewaySettings {
+        GatewaySettings(
+            host: other.host ?? host, port: other.port ?? port, redis: other.redis ?? redis,
+            contracts: other.contracts ?? contracts, allowUnknownChannels: other.allowUnknownChannels ?? allowUnknownChannels,
+            auth: other.auth ?? auth)
+    }
+
+    /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`,
+    /// `SWITCHYARD_CONTRACTS`, `SWITCHYARD_ALLOW_UNKNOWN_CHANNELS` (`true`/`false`/`1`/`0`).
+    /// Empty variables count as unset.
+    /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
+    public init(environment: [String: String]) throws(GatewayConfigurationError) {
+        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        self.init(host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), contracts: value("SWITCHYARD_CONTRACTS"))
+        if let text = value("SWITCHYARD_PORT") {
+            guard let port = Int(text), (0...65535).contains(port) else {
+                throw GatewayConfigurationError(key: "SWITCHYARD_PORT", "must be a port number (0-65535), not '\(text)'")
+            }
+            self.port = port
+        }
+        if let text = value("SWITCHYARD_ALLOW_UNKNOWN_CHANNELS") {
+            switch text.lowercased() {
+            case "true", "1", "yes": allowUnknownChannels = true
+            case "false", "0", "no": allowUnknownChannels = false
+            default: throw GatewayConfigurationError(key: "SWITCHYARD_ALLOW_UNKNOWN_CHANNELS", "must be true or false, not '\(text)'")
+            }
+        }
+    }
+
+    /// Reads a config file.
+    /// - Throws: ``GatewayConfigurationError`` when the file cannot be read, is not JSON, or has
+    ///   an unknown key or a value of the wrong type (the error names the key).
+    public init(file path: String) throws(GatewayConfigurationError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw GatewayConfigurationError(key: "", "cannot read the config file \(path)")
+        }
+        let settings: GatewaySettings
+        do {
+            settings = try GatewaySettings(parsing: Array(data), directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        } catch {
+            throw GatewayConfigurationError(key: error.key, "\(path): \(error.message)")
+        }
+        self = settings
+    }
+
+    /// Parses a config file's bytes; relative paths are taken from `directory`.
+    /// - Throws: ``GatewayConfigurationError`` naming the key at fault.
+    public init(parsing bytes: [UInt8], directory: String? = nil) throws(GatewayConfigurationError) {
+        let document: JSONValue
+        do { document = try JSONValue(parsing: bytes) } catch {
+            throw GatewayConfigurationError(key: "", "the config file is not valid JSON: \(error)")
+        }
+        let top = try ConfigObject(document, path: "", known: ["host", "port", "redis", "contracts", "allow_unknown_channels", "auth"])
+        self.init()
+        host = try top.string("host")
+        if let port = try top.int("port") {
+            guard (0...65535).contains(port) else { throw GatewayConfigurationError(key: "port", "must be between 0 and 65535") }
+            self.port = port
+        }
+        redis = try top.string("redis")
+        contracts = try top.string("contracts").map { Self.resolve($0, in: directory) }
+        allowUnknownChannels = try top.bool("allow_unknown_channels")
+        if let auth = try top.object("auth", known: ["jwt_keys", "api_keys", "anonymous"]) {
+            self.auth = try Self.auth(auth, directory: directory)
+        }
+    }
+
+    private static func resolve(_ path: String, in directory: String?) -> String {
+        guard let directory, !path.hasPrefix("/") else { return path }
+        return URL(fileURLWithPath: directory).appendingPathComponent(path).path
+    }
+
+    private static func auth(_ auth: ConfigObject, directory: String?) throws(GatewayConfigurationError) -> AuthConfiguration {
+        var configuration = AuthConfiguration()
+        for (index, key) in try auth.objects("jwt_keys", known: ["algorithm", "secret", "public_key_pem", "public_key_file", "kid"]).enumerated() {
+            let path = "auth.jwt_keys[\(index)]"
+            let kid = try key.string("kid")
+            switch try key.string("algorithm") {
+            case "HS256"?:
+                guard let secret = try key.string("secret") else { throw GatewayConfigurationError(key: "\(path).secret", "is required for HS256") }
+                configuration.jwtKeys.append(.init(.hs256(secret: secret), kid: kid))
+            case "ES256"?:
+                var pem = try key.string("public_key_pem")
+                if pem == nil, let file = try key.string("public_key_file") {
+                    guard let data = FileManager.default.contents(atPath: resolve(file, in: directory)) else {
+                        throw GatewayConfigurationError(key: "\(path).public_key_file", "cannot read \(file)")
+                    }
+                    pem = String(decoding: data, as: UTF8.self)
+                }
+                guard let pem else { throw GatewayConfigurationError(key: "\(path).public_key_pem", "is required for ES256 (or public_key_file)") }
+                configuration.jwtKeys.append(.init(.es256(publicKeyPEM: pem), kid: kid))
+            case nil: throw GatewayConfigurationError(key: "\(path).algorithm", "is required: \"HS256\" or \"ES256\"")
+            case let other?: throw GatewayConfigurationError(key: "\(path).algorithm", "must be \"HS256\" or \"ES256\", not \"\(other)\"")
+            }
+        }
+        for (index, key) in try auth.objects("api_keys", known: ["name", "key", "grants"]).enumerated() {
+            let path = "auth.api_keys[\(index)]"
+            guard let name = try key.string("name") else { throw GatewayConfigurationError(key: "\(path).name", "is required") }
+            guard let secret = try key.string("key") else { throw GatewayConfigurationError(key: "\(path).key", "is required") }
+            configuration.apiKeys.append(.init(name: name, key: secret, grants: try grants(key, path: path)))
+        }
+        if let anonymous = try auth.object("anonymous", known: ["enabled", "loopback_only", "grants"]) {
+            configuration.anonymous = AuthConfiguration.Anonymous(
+                enabled: try anonymous.bool("enabled") ?? false, loopbackOnly: try anonymous.bool("loopback_only") ?? true,
+                grants: try anonymous.value("grants") == nil ? .all : grants(anonymous, path: "auth.anonymous"))
+        }
+        return configuration
+    }
+
+    private static func grants(_ owner: ConfigObject, path: String) throws(GatewayConfigurationError) -> Grants {
+        guard let object = try owner.object("grants", known: ["publish", "subscribe"]) else { return .none }
+        func patterns(_ name: String) throws(GatewayConfigurationError) -> [ChannelPattern] {
+            var result: [ChannelPattern] = []
+            for (index, text) in try object.strings(name).enumerated() {
+                do { result.append(try ChannelPattern(text)) } catch {
+                    throw GatewayConfigurationError(key: "\(path).grants.\(name)[\(index)]", "'\(text)' is not a channel pattern")
+                }
+            }
+            return result
+        }
+        return Grants(publish: try patterns("publish"), subscribe: try patterns("subscribe"))
+    }
+}
+
+/// A JSON object of a config file with its path, refusing keys it does not know.
+struct ConfigObject {
+    let members: JSONObject
+    let path: String
+
+    init(_ value: JSONValue, path: String, known: Set<String>) throws(GatewayConfigurationError) {
+        guard case .object(let members) = value else {
+            throw GatewayConfigurationError(key: path, path.isEmpty ? "the config file must hold a JSON object" : "must be an object")
+        }
+        for key in members.keys where !known.contains(key) {
+            throw GatewayConfigurationError(key: Self.join(path, key), "unknown key; known keys here: \(known.sorted().joined(separator: ", "))")
+        }
+        self.members = members
+        self.path = path
+    }
+
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func value(_ key: String) throws(GatewayConfigurationError) -> JSONValue? {
+        guard let value = members[key], value != .null else { return nil }
+        return value
+    }
+
+    func string(_ key: String) throws(GatewayConfigurationError) -> String? {
+        guard let value = try value(key) else { return nil }
+        guard case .string(let text) = value else { throw GatewayConfigurationError(key: Self.join(path, key), "must be a string") }
+        return text
+    }
+
+    func int(_ key: String) throws(GatewayConfigurationError) -> Int? {
+        guard let value = try value(key) else { return nil }
+        guard case .int(let number) = value, let int = Int(exactly: number) else {
+            throw GatewayConfigurationError(key: Self.join(path, key), "must be an integer")
+        }
+        return int
+    }
+
+    func bool(_ key: String) throws(GatewayConfigurationError) -> Bool? {
+        guard let value = try value(key) else { return nil }
+        guard case .bool(let flag) = value else { throw GatewayConfigurationError(key: Self.join(path, key), "must be true or false") }
+        return flag
+    }
+
+    func strings(_ key: String) throws(GatewayConfigurationError) -> [String] {
+        guard let value = try value(key) else { return [] }
+        guard case .array(let items) = value, items.allSatisfy({ $0.stringValue != nil }) else {
+            throw GatewayConfigurationError(key: Self.join(path, key), "must be an array of strings")
+        }
+        return items.compactMap(\.stringValue)
+    }
+
+    func object(_ key: String, known: Set<String>) throws(GatewayConfigurationError) -> ConfigObject? {
+        guard let value = try value(key) else { return nil }
+        return try ConfigObject(value, path: Self.join(path, key), known: known)
+    }
+
+    func objects(_ key: String, known: Set<String>) throws(GatewayConfigurationError) -> [ConfigObject] {
+        guard let value = try value(key) else { return [] }
+        guard case .array(let items) = value else { throw GatewayConfigurationError(key: Self.join(path, key), "must be an array") }
+        var result: [ConfigObject] = []
+        for (index, item) in items.enumerated() {
+            result.append(try ConfigObject(item, path: "\(Self.join(path, key))[\(index)]", known: known))
+        }
+        return result
+    }
+}
+
+extension GatewayConfiguration {
+    /// A configuration from resolved settings, with its authenticator loaded (auth defaults to
+    /// ``AuthConfiguration/embeddedDefault``).
+    /// - Throws: ``GatewayConfigurationError`` when a key cannot be loaded.
+    public init(settings: GatewaySettings) async throws(GatewayConfigurationError) {
+        self.init()
+        host = settings.host ?? host
+        port = settings.port ?? port
+        redisURL = settings.redis
+        contractsDirectory = settings.contracts
+        allowsUnknownChannels = settings.allowUnknownChannels ?? false
+        authenticator = try await GatewayAuthenticator(configuration: settings.auth ?? .embeddedDefault)
+    }
+}

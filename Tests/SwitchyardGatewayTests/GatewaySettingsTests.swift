@@ -1,0 +1,94 @@
+import Foundation
+import Switchyard
+import SwitchyardGateway
+import Testing
+
+/// The config file, the environment, and their precedence.
+@Suite struct GatewaySettingsTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    func parse(_ text: String, directory: String? = nil) throws(GatewayConfigurationError) -> GatewaySettings {
+        try GatewaySettings(parsing: Array(text.utf8), directory: directory)
+    }
+
+    /// The error's description for a file.
+    func failure(_ text: String) -> String {
+        do {
+            _ = try parse(text)
+            return "parsed"
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func theExampleFileParsesAndLoads() async throws {
+        let settings = try GatewaySettings(file: Self.repositoryRoot + "/docs/examples/switchyard.json")
+        #expect(settings.host == "0.0.0.0")
+        #expect(settings.port == 8080)
+        #expect(settings.redis == "redis://127.0.0.1:6379")
+        #expect(settings.contracts == URL(fileURLWithPath: Self.repositoryRoot + "/docs/examples/../../contracts").path)
+        #expect(settings.allowUnknownChannels == false)
+        let auth = try #require(settings.auth)
+        #expect(auth.jwtKeys.map(\.algorithm) == ["HS256", "ES256"])
+        #expect(auth.jwtKeys.map(\.kid) == ["2026-01", "idp"])
+        #expect(auth.apiKeys.map(\.name) == ["trade_executor", "risk_engine"])
+        #expect(auth.apiKeys[1].grants.mayPublish(to: try ChannelName("risk:calculated")))
+        #expect(!auth.apiKeys[1].grants.mayPublish(to: try ChannelName("trades:x")))
+        #expect(auth.anonymous.enabled && auth.anonymous.loopbackOnly)
+        #expect(auth.anonymous.grants.publish.isEmpty)
+        let configuration = try await GatewayConfiguration(settings: settings)
+        #expect(configuration.port == 8080)
+    }
+
+    @Test func unknownKeysAndWrongTypesNameTheKey() {
+        #expect(failure(#"{"prot": 1}"#).hasPrefix("prot: unknown key"))
+        #expect(failure(#"{"port": "80"}"#) == "port: must be an integer")
+        #expect(failure(#"{"port": 70000}"#) == "port: must be between 0 and 65535")
+        #expect(failure(#"{"host": 1}"#) == "host: must be a string")
+        #expect(failure(#"{"allow_unknown_channels": "yes"}"#) == "allow_unknown_channels: must be true or false")
+        #expect(failure(#"{"auth": {"anonymus": {}}}"#).hasPrefix("auth.anonymus: unknown key"))
+        #expect(failure(#"{"auth": {"api_keys": {}}}"#) == "auth.api_keys: must be an array")
+        #expect(failure(#"{"auth": {"api_keys": [{"name": "a", "key": "k", "grants": {"publish": "x"}}]}}"#) == "auth.api_keys[0].grants.publish: must be an array of strings")
+        #expect(failure(#"{"auth": {"api_keys": [{"name": "a", "key": "k", "grants": {"publish": [""]}}]}}"#).hasPrefix("auth.api_keys[0].grants.publish[0]:"))
+        #expect(failure(#"{"auth": {"api_keys": [{"name": "a"}]}}"#) == "auth.api_keys[0].key: is required")
+        #expect(failure(#"{"auth": {"jwt_keys": [{"algorithm": "RS256"}]}}"#).hasPrefix("auth.jwt_keys[0].algorithm: must be"))
+        #expect(failure(#"{"auth": {"jwt_keys": [{"algorithm": "HS256"}]}}"#) == "auth.jwt_keys[0].secret: is required for HS256")
+        #expect(failure(#"{"auth": {"jwt_keys": [{"algorithm": "ES256", "secret": "x"}]}}"#).hasPrefix("auth.jwt_keys[0].public_key_pem: is required"))
+        #expect(failure(#"{"auth": {"anonymous": {"enabled": 1}}}"#) == "auth.anonymous.enabled: must be true or false")
+        #expect(failure("[]") == "the config file must hold a JSON object")
+        #expect(failure("{").hasPrefix("the config file is not valid JSON"))
+    }
+
+    @Test func aMissingFileIsNamed() {
+        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(file: "/nonexistent/switchyard.json") }
+    }
+
+    @Test func anonymousDefaultsWhenAuthIsGiven() throws {
+        let settings = try parse(#"{"auth": {"api_keys": [{"name": "a", "key": "k"}]}}"#)
+        #expect(settings.auth?.anonymous.enabled == false)
+        #expect(settings.auth?.apiKeys.first?.grants == Grants.none)
+        let anonymous = try parse(#"{"auth": {"anonymous": {"enabled": true}}}"#)
+        #expect(anonymous.auth?.anonymous.loopbackOnly == true)
+        #expect(anonymous.auth?.anonymous.grants == Grants.all)
+    }
+
+    @Test func flagsWinOverTheEnvironmentWhichWinsOverTheFile() throws {
+        let file = try parse(#"{"host": "10.0.0.1", "port": 9000, "redis": "redis://file", "contracts": "c", "allow_unknown_channels": true}"#, directory: "/etc/switchyard")
+        #expect(file.contracts == "/etc/switchyard/c")
+        let environment = try GatewaySettings(environment: ["SWITCHYARD_PORT": "9100", "REDIS_URL": "redis://env", "SWITCHYARD_HOST": ""])
+        let flags = GatewaySettings(port: 9200)
+        let resolved = file.overridden(by: environment).overridden(by: flags)
+        #expect(resolved.host == "10.0.0.1")
+        #expect(resolved.port == 9200)
+        #expect(resolved.redis == "redis://env")
+        #expect(resolved.contracts == "/etc/switchyard/c")
+        #expect(resolved.allowUnknownChannels == true)
+        #expect(file.overridden(by: environment).port == 9100)
+    }
+
+    @Test func environmentValuesAreChecked() {
+        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_PORT": "http"]) }
+        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "maybe"]) }
+        #expect((try? GatewaySettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "1"]))?.allowUnknownChannels == true)
+    }
+}

@@ -5,12 +5,16 @@ public struct GatewayConfigurationError: Error, Sendable, CustomStringConvertibl
     public let key: String
     /// What is wrong with it.
     public let message: String
+    /// The config file, when the error is in one.
+    public var file: String?
 
     /// Creates an error about `key`.
-    public init(key: String, _ message: String) {
+    public init(key: String, _ message: String, file: String? = nil) {
         self.key = key
         self.message = message
+        self.file = file
     }
 
-    public var description: String { key.isEmpty ? message : "\(key): \(message)" }
+    /// `FILE: KEY: MESSAGE`, leaving out what is not known.
+    public var description: String { [file, key.isEmpty ? nil : key, message].compactMap { $0 }.joined(separator: ": ") }
 }

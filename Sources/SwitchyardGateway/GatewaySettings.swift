@@ -71,13 +71,13 @@ public struct GatewaySettings: Sendable {
     ///   an unknown key or a value of the wrong type (the error names the key).
     public init(file path: String) throws(GatewayConfigurationError) {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw GatewayConfigurationError(key: "", "cannot read the config file \(path)")
+            throw GatewayConfigurationError(key: "", "cannot read the config file", file: path)
         }
         let settings: GatewaySettings
         do {
             settings = try GatewaySettings(parsing: Array(data), directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
         } catch {
-            throw GatewayConfigurationError(key: error.key, "\(path): \(error.message)")
+            throw GatewayConfigurationError(key: error.key, error.message, file: path)
         }
         self = settings
     }

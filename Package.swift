@@ -85,6 +85,8 @@ let package = Package(
             dependencies: [
                 "Switchyard",
                 "SwitchyardGateway",
+                "SwitchyardRedis",
+                "RedisClient",
                 "JSONSchema",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -117,7 +119,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema"]),
-        .testTarget(name: "SwitchyardCLITests", dependencies: ["switchyard", "JSONSchema"]),
+        .testTarget(name: "SwitchyardCLITests", dependencies: ["switchyard", "JSONSchema", "RedisTestSupport"]),
         .testTarget(
             name: "SwitchyardGatewayTests",
             dependencies: [

@@ -1,0 +1,248 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import JSONSchema
+import RedisTestSupport
+import Testing
+
+/// `publish`, `replay`, `lag` and `dlq` through the built binary: against a running `switchyard
+/// serve` (on the Redis `scripts/test` starts, with an API key), and straight on Redis.
+@Suite struct ClientCommandTests {
+    static let apiKey = "cli-key-7d2f90"
+
+    func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CLITests.Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = arguments
+        var merged = ProcessInfo.processInfo.environment
+        merged["SWITCHYARD_TOKEN"] = nil
+        merged["SWITCHYARD_SERVER"] = nil
+        for (name, value) in environment { merged[name] = value }
+        process.environment = merged
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CLITests.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func json(_ result: CLITests.Result) throws -> JSONValue {
+        try JSONValue(parsing: result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    static func channel() -> String { "clitest:\(UUID().uuidString.prefix(8).lowercased())" }
+
+    static func redisCLI(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["redis-cli", "-u", try TestEnvironment.value("REDIS_URL")] + arguments
+        process.standardOutput = Pipe()
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    /// A free loopback port (the kernel's pick, released for the server to take).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw CocoaError(.fileWriteUnknown) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Runs `switchyard serve` on Redis with an API key for `clitest:*`, until `body` returns.
+    func withServer(_ body: @escaping @Sendable (String) async throws -> Void) async throws {
+        let redis = try TestEnvironment.value("REDIS_URL")
+        try await RedisServerGate.shared.shared {
+            let folder = NSTemporaryDirectory() + "cli-serve-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let config: JSONValue = [
+                "allow_unknown_channels": true,
+                "auth": ["api_keys": [["name": "cli-tests", "key": .string(Self.apiKey), "grants": ["publish": ["clitest:*"], "subscribe": ["clitest:*"]]]]],
+            ]
+            try config.serialized().write(toFile: folder + "/switchyard.json", atomically: true, encoding: .utf8)
+            let port = try Self.freePort()
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: CLITests.binary)
+            server.arguments = ["serve", "--port", String(port), "--redis", redis, "--config", folder + "/switchyard.json"]
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            defer {
+                server.terminate()
+                server.waitUntilExit()
+            }
+            let url = "http://127.0.0.1:\(port)"
+            var ready = false
+            for _ in 0..<240 where server.isRunning {
+                if let (_, response) = try? await URLSession.shared.data(from: URL(string: url + "/healthz")!),
+                   (response as? HTTPURLResponse)?.statusCode == 200 {
+                    ready = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            try #require(ready, "switchyard serve did not come up on \(url)")
+            try await body(url)
+        }
+    }
+
+    @Test func publishReplayLagAndDLQAgainstAServer() async throws {
+        try await withServer { server in
+            let channel = Self.channel()
+            let auth = ["--server", server, "--token", Self.apiKey]
+            let first = try run(["publish"] + auth + [channel, #"{"n":1}"#])
+            #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+            #expect(try json(first)["sequence_number"] == 1)
+            let firstStreamID = try #require(try json(first)["stream_id"]?.stringValue)
+            let eventID = "0193a2c4-7b1e-7c3a-9f1e-\(UUID().uuidString.suffix(12).lowercased())"
+            let fromStdin = try run(["publish", "--server", server, channel, "-", "--event-id", eventID], stdin: #"{"n":2}"#, environment: ["SWITCHYARD_TOKEN": Self.apiKey])
+            #expect(fromStdin.status == 0, "\(fromStdin.stdout)\(fromStdin.stderr)")
+            let file = NSTemporaryDirectory() + "cli-payload-" + UUID().uuidString + ".json"
+            try #"{"n":2}"#.write(toFile: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let again = try run(["publish"] + auth + [channel, file, "--event-id", eventID])
+            #expect(again.status == 0)
+            #expect(try json(again)["duplicate"] == true)
+
+            let replay = try run(["replay"] + auth + [channel])
+            #expect(replay.status == 0, "\(replay.stderr)")
+            let lines = replay.stdout.split(separator: "\n")
+            #expect(lines.count == 2)
+            #expect(lines.first?.hasPrefix("1\t") == true && lines.first?.hasSuffix(#"{"n":1}"#) == true)
+            let envelopes = try run(["replay"] + auth + [channel, "--json", "--since", "2", "--limit", "1"])
+            let envelope = try JSONValue(parsing: envelopes.stdout.split(separator: "\n").first.map(String.init) ?? "")
+            #expect(envelope["sequence_number"] == 2)
+            #expect(envelope["source"] == "cli-tests")
+            let firstEnvelope = try JSONValue(parsing: try run(["replay"] + auth + [channel, "--json", "--limit", "1"]).stdout)
+            #expect(firstEnvelope["sequence_number"] == 1)
+
+            // Dead letters and a group, written the way the wire format says.
+            try Self.redisCLI(["XGROUP", "CREATE", "stream:{\(channel)}", "risk", "0"])
+            try Self.redisCLI(["XADD", "dlq:{\(channel)}", "*", "envelope", firstEnvelope.serialized(), "group", "risk",
+                               "error", #"{"error_type":"handler_error","message":"boom","details":{}}"#, "deliveries", "5",
+                               "failed_at", "2026-01-27T10:30:05.123Z", "stream_id", firstStreamID])
+            let lag = try run(["lag"] + auth + [channel])
+            #expect(lag.status == 0, "\(lag.stderr)")
+            #expect(lag.stdout.hasPrefix("CHANNEL"))
+            #expect(lag.stdout.contains("\(channel)  risk"))
+            let lagJSON = try json(try run(["lag"] + auth + [channel, "--json"]))
+            #expect(lagJSON["groups"]?.arrayValue?.first?["lag"] == 2)
+
+            let list = try run(["dlq", "list"] + auth + [channel])
+            #expect(list.status == 0 && list.stdout.contains("boom"), "\(list.stdout)")
+            let letters = try json(try run(["dlq", "list"] + auth + [channel, "--json"]))
+            let id = try #require(letters["dead_letters"]?.arrayValue?.first?["id"]?.stringValue)
+            let requeue = try run(["dlq", "requeue"] + auth + [channel, id])
+            #expect(requeue.status == 0, "\(requeue.stderr)")
+            #expect(try json(requeue)["found"] == 1)
+            let drop = try run(["dlq", "drop"] + auth + [channel, "--all"])
+            #expect(try json(drop)["requested"] == 0)
+        }
+    }
+
+    @Test func refusalsPrintTheStructuredErrorAndExitOne() async throws {
+        try await withServer { server in
+            let channel = Self.channel()
+            let anonymous = try run(["publish", "--server", server, channel, #"{"n":1}"#])
+            #expect(anonymous.status == 1)
+            #expect(try json(anonymous)["error_type"] == "unauthorized")
+            #expect(anonymous.stderr.hasPrefix("error: "))
+            let wrongKey = try run(["replay", "--server", server, "--token", "nope", channel])
+            #expect(wrongKey.status == 1)
+            #expect(try json(wrongKey)["error_type"] == "unauthorized")
+            let forbidden = try run(["publish", "--server", server, "--token", Self.apiKey, "trades:order_filled", "{}"])
+            #expect(forbidden.status == 1)
+            #expect(try json(forbidden)["error_type"] == "forbidden")
+            #expect(try json(forbidden)["details"]?["channel"] == "trades:order_filled")
+            let malformed = try run(["publish", "--server", server, "--token", Self.apiKey, channel, #"{"n":"#])
+            #expect(malformed.status == 1)
+            #expect(try json(malformed)["error_type"] == "malformed_json")
+            let badSince = try run(["replay", "--server", server, "--token", Self.apiKey, channel, "--since", "yesterday"])
+            #expect(badSince.status == 1)
+            #expect(try json(badSince)["error_type"] == "bad_request")
+            let dlq = try run(["dlq", "list", "--server", server, "--token", Self.apiKey, "trades:order_filled"])
+            #expect(dlq.status == 1)
+            #expect(try json(dlq)["error_type"] == "forbidden")
+        }
+    }
+
+    @Test func commandsWorkStraightOnRedis() async throws {
+        let redis = try TestEnvironment.value("REDIS_URL")
+        try await RedisServerGate.shared.shared {
+            let channel = Self.channel()
+            let target = ["--redis", redis, "--allow-unknown-channels"]
+            let published = try run(["publish"] + target + [channel, #"{"price":1.5}"#])
+            #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
+            #expect(try json(published)["sequence_number"] == 1)
+            let replay = try run(["replay"] + target + [channel, "--json"])
+            #expect(replay.status == 0, "\(replay.stderr)")
+            let envelope = try JSONValue(parsing: replay.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(envelope["data"] == ["price": 1.5])
+            #expect(envelope["source"] == "switchyard-cli")
+            try Self.redisCLI(["XGROUP", "CREATE", "stream:{\(channel)}", "ops", "0"])
+            let lag = try json(try run(["lag"] + target + [channel, "--json"]))
+            #expect(lag["groups"]?.arrayValue?.first?["group"] == "ops")
+            #expect(lag["groups"]?.arrayValue?.first?["lag"] == 1)
+            try Self.redisCLI(["XADD", "dlq:{\(channel)}", "*", "envelope", envelope.serialized(), "group", "ops",
+                               "error", #"{"error_type":"handler_error","message":"bad tick","details":{}}"#, "deliveries", "3",
+                               "failed_at", "2026-01-27T10:30:05.123Z"])
+            let list = try json(try run(["dlq", "list"] + target + [channel, "--json"]))
+            #expect(list["dead_letters"]?.arrayValue?.count == 1)
+            let drop = try run(["dlq", "drop"] + target + [channel, "--all"])
+            #expect(drop.status == 0, "\(drop.stderr)")
+            #expect(try json(drop)["found"] == 1)
+            let unknown = try run(["publish", "--redis", redis, channel, "{}"])
+            #expect(unknown.status == 1)
+            #expect(try json(unknown)["error_type"] == "unknown_channel")
+        }
+    }
+
+    @Test func unreachableServersExitThree() throws {
+        let port = try Self.freePort()
+        let server = try run(["replay", "--server", "http://127.0.0.1:\(port)", "--timeout", "10", "trades:*"])
+        #expect(server.status == 3, "\(server.stdout)\(server.stderr)")
+        #expect(server.stderr.contains("cannot reach the server"))
+        let redis = try run(["lag", "--redis", "redis://127.0.0.1:\(port)", "--timeout", "10"])
+        #expect(redis.status == 3, "\(redis.stdout)\(redis.stderr)")
+        #expect(redis.stderr.contains("Redis"))
+    }
+
+    @Test func usageErrorsExit64() throws {
+        #expect(try run(["replay", "--server", "http://127.0.0.1:1", "--redis", "redis://127.0.0.1:1", "x"]).status == 64)
+        #expect(try run(["dlq", "requeue", "x"]).status == 64)
+        #expect(try run(["dlq", "drop", "x", "1-1", "--all"]).status == 64)
+        #expect(try run(["publish", "--server", "ftp://x", "x", "{}"]).status == 64)
+        #expect(try run(["publish"]).status == 64)
+    }
+
+    @Test func serveRefusesABadConfigFileNamingTheKey() throws {
+        let file = NSTemporaryDirectory() + "cli-bad-config-" + UUID().uuidString + ".json"
+        try #"{"port": 0, "auth": {"api_keys": [{"name": "a", "key": "k", "grants": {"publish": 5}}]}}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try run(["serve", "--config", file])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("auth.api_keys[0].grants.publish: must be an array of strings"), "\(result.stderr)")
+        let viaEnvironment = try run(["serve"], environment: ["SWITCHYARD_CONFIG": file])
+        #expect(viaEnvironment.status == 1 && viaEnvironment.stderr.contains("auth.api_keys[0]"))
+        let unknown = try run(["serve", "--config", "/nonexistent/switchyard.json"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("cannot read the config file"))
+    }
+}

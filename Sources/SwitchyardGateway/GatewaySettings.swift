@@ -14,7 +14,7 @@ public struct GatewaySettings: Sendable {
     public var host: String?
     /// The port to listen on.
     public var port: Int?
-    /// The Redis URL.
+    /// The Redis URL; an empty string sets the embedded engine (so `--redis ''` overrides a file's URL).
     public var redis: String?
     /// The contracts folder.
     public var contracts: String?
@@ -230,13 +230,13 @@ struct ConfigObject {
 
 extension GatewayConfiguration {
     /// A configuration from resolved settings, with its authenticator loaded (auth defaults to
-    /// ``AuthConfiguration/embeddedDefault``).
+    /// ``AuthConfiguration/embeddedDefault``; an empty `redis` means the embedded engine).
     /// - Throws: ``GatewayConfigurationError`` when a key cannot be loaded.
     public init(settings: GatewaySettings) async throws(GatewayConfigurationError) {
         self.init()
         host = settings.host ?? host
         port = settings.port ?? port
-        redisURL = settings.redis
+        redisURL = settings.redis.flatMap { $0.isEmpty ? nil : $0 }
         contractsDirectory = settings.contracts
         allowsUnknownChannels = settings.allowUnknownChannels ?? false
         authenticator = try await GatewayAuthenticator(configuration: settings.auth ?? .embeddedDefault)

@@ -86,6 +86,13 @@ import Testing
         #expect(file.overridden(by: environment).port == 9100)
     }
 
+    @Test func anEmptyRedisFlagPicksTheEmbeddedEngine() async throws {
+        let file = try parse(#"{"redis": "redis://127.0.0.1:6379"}"#)
+        let configuration = try await GatewayConfiguration(settings: file.overridden(by: GatewaySettings(redis: "")))
+        #expect(configuration.redisURL == nil)
+        #expect(try await GatewayConfiguration(settings: file).redisURL == "redis://127.0.0.1:6379")
+    }
+
     @Test func environmentValuesAreChecked() {
         #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_PORT": "http"]) }
         #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "maybe"]) }

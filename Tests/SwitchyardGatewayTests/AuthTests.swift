@@ -60,6 +60,7 @@ import Testing
             (try await TestAuth.hs256(claims, kid: "ec"), "does not match"),
             (try await TestAuth.hs256(TestAuth.claims(expiresIn: nil)), "no exp"),
             (try await TestAuth.hs256(TestAuth.claims("")), "no sub"),
+            (try await TestAuth.hs256(TestAuth.claims(String(repeating: "s", count: 257))), "longer than 256 bytes"),
             (try await TestAuth.hs256(TestAuth.claims(publish: [""])), "invalid channel pattern"),
             (try TestAuth.unsigned(claims), "'none'"),
             ("not-a-token", "neither a known API key nor a well-formed JWT"),

@@ -5,7 +5,7 @@ import Switchyard
 
 /// Verifies JWT bearer tokens (`HS256` or `ES256`) and turns their claims into a ``Principal``.
 ///
-/// Claims: `sub` (required, the subject), `exp` (required, seconds since the epoch), `nbf` and
+/// Claims: `sub` (required, the subject, at most 256 bytes), `exp` (required, seconds since the epoch), `nbf` and
 /// `iat` (optional), and `grants: {"publish": [patterns], "subscribe": [patterns]}` (optional;
 /// missing lists grant nothing). `exp` and `nbf` allow ``leeway`` of clock skew. The header's
 /// `alg` must be `HS256` or `ES256` and match the key its `kid` names (or the key without a
@@ -102,6 +102,9 @@ struct TokenVerifier: Sendable {
 
 /// The claims of a Switchyard token.
 struct TokenClaims: JWTPayload {
+    /// The longest `sub`: it becomes the envelope `source` and part of rate-limit keys.
+    static let maximumSubjectBytes = 256
+
     struct GrantClaims: Codable, Sendable {
         var publish: [String]?
         var subscribe: [String]?
@@ -118,6 +121,9 @@ struct TokenClaims: JWTPayload {
 
     func principal(now: Double) throws(SwitchyardError) -> Principal {
         guard let sub, !sub.isEmpty else { throw SwitchyardError(.unauthorized, "the token has no sub claim") }
+        guard sub.utf8.count <= Self.maximumSubjectBytes else {
+            throw SwitchyardError(.unauthorized, "the token's sub is longer than \(Self.maximumSubjectBytes) bytes")
+        }
         guard let exp else { throw SwitchyardError(.unauthorized, "the token has no exp claim; tokens must expire") }
         guard now <= exp + TokenVerifier.leeway else { throw SwitchyardError(.unauthorized, "the token has expired") }
         if let nbf, now + TokenVerifier.leeway < nbf { throw SwitchyardError(.unauthorized, "the token is not valid yet (nbf is in the future)") }

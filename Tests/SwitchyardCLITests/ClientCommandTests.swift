@@ -246,3 +246,58 @@ import Testing
         #expect(unknown.status == 1 && unknown.stderr.contains("cannot read the config file"))
     }
 }
+
+/// `switchyard serve` with no auth configured, bound to every address: loopback clients get in
+/// without credentials, clients from another address get 401.
+@Suite struct AnonymousAccessTests {
+    /// The machine's first non-loopback IPv4 address, if it has one.
+    static let externalAddress: String? = {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return nil }
+        defer { freeifaddrs(list) }
+        for entry in sequence(first: first, next: { $0.pointee.ifa_next }) {
+            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) else { continue }
+            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            guard getnameinfo(address, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 else { continue }
+            let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if !text.hasPrefix("127.") { return text }
+        }
+        return nil
+    }()
+
+    static func status(_ url: String) async -> Int? {
+        var request = URLRequest(url: URL(string: url)!, timeoutInterval: 20)
+        request.httpMethod = "GET"
+        guard let (_, response) = try? await URLSession.shared.data(for: request) else { return nil }
+        return (response as? HTTPURLResponse)?.statusCode
+    }
+
+    @Test(.enabled(if: externalAddress != nil, "the machine has no non-loopback IPv4 address"))
+    func nonLoopbackClientsNeedCredentialsByDefault() async throws {
+        let external = try #require(Self.externalAddress)
+        let port = try ClientCommandTests.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: CLITests.binary)
+        server.arguments = ["serve", "--host", "0.0.0.0", "--port", String(port)]
+        server.environment = ProcessInfo.processInfo.environment.filter { $0.key != "REDIS_URL" && $0.key != "SWITCHYARD_CONFIG" }
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        var ready = false
+        for _ in 0..<240 where server.isRunning {
+            if await Self.status("http://127.0.0.1:\(port)/healthz") == 200 {
+                ready = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        try #require(ready, "switchyard serve did not come up")
+        #expect(await Self.status("http://127.0.0.1:\(port)/v1/channels") == 200)
+        #expect(await Self.status("http://\(external):\(port)/v1/channels") == 401)
+        #expect(await Self.status("http://\(external):\(port)/healthz") == 200)
+    }
+}

@@ -153,6 +153,16 @@ import Testing
         #expect(key.subject == "risk-service")
     }
 
+    @Test func theEmbeddedDefaultLetsALiveLoopbackClientIn() async throws {
+        let gateway = try TestGateway(authenticator: try await GatewayAuthenticator(configuration: .embeddedDefault))
+        try await gateway.app.test(.live) { client in
+            let channels = try await client.send(.get, "/v1/channels")
+            #expect(channels.status == .ok, "\(channels.json)")
+            let wrong = try await client.send(.get, "/v1/channels", headers: TestAuth.bearer("not-a-key"))
+            #expect(wrong.status == .unauthorized)
+        }
+    }
+
     @Test func authenticatorRefusesBrokenKeys() async throws {
         await #expect(throws: GatewayConfigurationError.self) {
             try await GatewayAuthenticator(configuration: AuthConfiguration(jwtKeys: [.init(.es256(publicKeyPEM: "not a pem"))]))

@@ -59,6 +59,21 @@ import Testing
         #expect(failure("{").hasPrefix("the config file is not valid JSON"))
     }
 
+    @Test func anES256KeyCanComeFromAPEMFileNextToTheConfig() async throws {
+        let folder = NSTemporaryDirectory() + "settings-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try TestAuth.ecKey.publicKey.pemRepresentation.write(toFile: folder + "/idp.pem", atomically: true, encoding: .utf8)
+        try #"{"auth": {"jwt_keys": [{"algorithm": "ES256", "public_key_file": "idp.pem"}]}}"#.write(toFile: folder + "/switchyard.json", atomically: true, encoding: .utf8)
+        let settings = try GatewaySettings(file: folder + "/switchyard.json")
+        let configuration = try await GatewayConfiguration(settings: settings)
+        let token = try await TestAuth.es256(TestAuth.claims("idp-user", subscribe: ["*"]), kid: nil)
+        let principal = try await configuration.authenticator.principal(for: TestAuth.request(headers: TestAuth.bearer(token)), remoteAddress: nil)
+        #expect(principal.subject == "idp-user")
+        try #"{"auth": {"jwt_keys": [{"algorithm": "ES256", "public_key_file": "missing.pem"}]}}"#.write(toFile: folder + "/broken.json", atomically: true, encoding: .utf8)
+        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(file: folder + "/broken.json") }
+    }
+
     @Test func aMissingFileIsNamed() {
         #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(file: "/nonexistent/switchyard.json") }
     }

@@ -29,15 +29,13 @@ struct PublishCommand: AsyncParsableCommand {
         }
     }
 
-    /// The payload's bytes: standard input for `-`, the text itself when it looks like JSON, else
-    /// the file it names.
+    /// The payload's bytes: standard input for `-`, the file the argument names when there is
+    /// one, else the argument itself when it starts like a JSON object or array.
+    /// - Throws: `ValidationError` (usage) when the argument is neither.
     static func payloadBytes(_ argument: String) throws -> [UInt8] {
         if argument == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
-        let trimmed = argument.drop { $0.isWhitespace }
-        if let first = trimmed.first, "{[\"".contains(first) || !FileManager.default.fileExists(atPath: argument) {
-            return Array(argument.utf8)
-        }
-        guard let data = FileManager.default.contents(atPath: argument) else { throw ValidationError("cannot read \(argument)") }
-        return Array(data)
+        if let data = FileManager.default.contents(atPath: argument) { return Array(data) }
+        if let first = argument.first(where: { !$0.isWhitespace }), first == "{" || first == "[" { return Array(argument.utf8) }
+        throw ValidationError("the payload '\(argument.prefix(40))' is neither JSON text nor a readable file")
     }
 }

@@ -231,6 +231,9 @@ import Testing
         #expect(try run(["dlq", "drop", "x", "1-1", "--all"]).status == 64)
         #expect(try run(["publish", "--server", "ftp://x", "x", "{}"]).status == 64)
         #expect(try run(["publish"]).status == 64)
+        let missing = try run(["publish", "--server", "http://127.0.0.1:1", "x", "/nonexistent/payload.json"])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("neither JSON text nor a readable file"))
     }
 
     @Test func serveRefusesABadConfigFileNamingTheKey() throws {

@@ -27,7 +27,7 @@ import Testing
             let first = try Self.gateway()
             try await first.live { client in
                 try await client.conversation { conversation in
-                    try await conversation.subscribe(["trades:*"])
+                    try await conversation.subscribe(["\(channel)*"])
                     for n in 1...3 { try await WebSocketTests.publish(first.router, channel, n) }
                     let events = try await conversation.events(3)
                     #expect(events.map(\.sequenceNumber) == [1, 2, 3])
@@ -40,7 +40,7 @@ import Testing
             let second = try Self.gateway()
             try await second.live { client in
                 try await client.conversation { conversation in
-                    try await conversation.subscribe(["trades:*"], resume: [channel: 3])
+                    try await conversation.subscribe(["\(channel)*"], resume: [channel: 3])
                     let history = try await conversation.events(3)
                     #expect(history.map(\.sequenceNumber) == [4, 5, 6])
                     #expect(history.map { $0.data["n"] } == [4, 5, 6])

@@ -31,6 +31,7 @@ import Testing
             contracts: try TestGateway.contracts(), engine: engine,
             configuration: RouterConfiguration(source: "gateway-tests", allowsUnknownChannels: true), logger: TestGateway.logger)
         let port = Int.random(in: 40_000..<60_000)
+        let channel = "trades:shutdown_\(UUID().uuidString.prefix(8).lowercased())"
         let app = buildApplication(
             router: router, configuration: GatewayConfiguration(port: port, allowsUnknownChannels: true), logger: TestGateway.logger)
         let group = ServiceGroup(services: [app], logger: TestGateway.logger)
@@ -45,7 +46,7 @@ import Testing
                 while true {
                     do {
                         return try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/ws", logger: TestGateway.logger) { inbound, outbound, _ in
-                            try await outbound.write(.text(#"{"type":"subscribe","patterns":["trades:*"]}"#))
+                            try await outbound.write(.text(#"{"type":"subscribe","patterns":["\#(channel)"]}"#))
                             for try await message in inbound.messages(maxSize: 1 << 20) {
                                 guard case .text(let text) = message, let frame = try? JSONValue(parsing: Array(text.utf8)) else { continue }
                                 frameContinuation.yield(frame["type"]?.stringValue ?? "")
@@ -60,7 +61,7 @@ import Testing
             }
             var types = frames.makeAsyncIterator()
             #expect(await types.next() == "subscribed")
-            try await router.publish(to: try ChannelName("trades:shutdown"), payload: ["n": 1])
+            try await router.publish(to: try ChannelName(channel), payload: ["n": 1])
             #expect(await types.next() == "event")
             await group.triggerGracefulShutdown()
             var close: WebSocketCloseFrame?

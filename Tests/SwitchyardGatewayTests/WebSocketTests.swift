@@ -200,3 +200,30 @@ import Testing
         }
     }
 }
+
+/// Heartbeats and the transport's frame limit.
+@Suite struct WebSocketLimitTests {
+    @Test func anIdleConnectionGetsHeartbeats() async throws {
+        let gateway = try TestGateway(webSocket: WebSocketConfiguration(heartbeatInterval: .milliseconds(100)))
+        try await gateway.live { client in
+            try await client.ws("/v1/ws") { inbound, _, _ in
+                var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
+                guard case .text(let text)? = try await messages.next() else { throw ConversationEnded() }
+                #expect(text == #"{"type":"heartbeat"}"#)
+            }
+        }
+    }
+
+    @Test func aFrameAboveTheTransportLimitClosesTheConnection() async throws {
+        let gateway = try TestGateway(webSocket: WebSocketConfiguration(maxInboundMessageBytes: 1024, maxFrameBytes: 4096))
+        try await gateway.live { client in
+            let close = try await client.conversation { conversation in
+                try await conversation.send(String(repeating: "x", count: 2000))
+                #expect(try await conversation.frame()["error"]?["error_type"] == "payload_too_large")
+                try await conversation.send(String(repeating: "x", count: 10_000))
+                while try await conversation.next() != nil {}
+            }
+            #expect(close?.closeCode == .messageTooLarge, "\(String(describing: close))")
+        }
+    }
+}

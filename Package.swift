@@ -125,7 +125,9 @@ let package = Package(
             name: "SwitchyardCLITests",
             dependencies: [
                 "switchyard", "JSONSchema", "Switchyard", "SwitchyardRedis", "SwitchyardGateway", "RedisClient", "RedisTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -34,6 +34,8 @@ struct TailCommand: AsyncParsableCommand {
     var server: String?
     @Option(help: ArgumentHelp("Follow Redis directly instead of a gateway.", valueName: "URL"))
     var redis: String?
+    @Option(help: ArgumentHelp("Credentials for the gateway, sent as the `token` query parameter (default: $SWITCHYARD_TOKEN).", valueName: "TOKEN"))
+    var token: String?
     @Option(help: ArgumentHelp("Exit after this many events.", valueName: "N"))
     var count: Int?
     @OptionGroup var options: GlobalOptions
@@ -140,6 +142,11 @@ struct TailCommand: AsyncParsableCommand {
         var wsURL = url
         if wsURL.hasPrefix("http://") { wsURL = "ws://" + wsURL.dropFirst(7) } else if wsURL.hasPrefix("https://") { wsURL = "wss://" + wsURL.dropFirst(8) }
         if !wsURL.hasSuffix("/v1/ws") { wsURL = (wsURL.hasSuffix("/") ? String(wsURL.dropLast()) : wsURL) + "/v1/ws" }
+        if let token = token ?? ProcessInfo.processInfo.environment["SWITCHYARD_TOKEN"], !token.isEmpty {
+            var allowed = CharacterSet.urlQueryAllowed
+            allowed.remove(charactersIn: "&+=?#")
+            wsURL += "?token=" + (token.addingPercentEncoding(withAllowedCharacters: allowed) ?? token)
+        }
         var logger = Logger(label: "switchyard-tail")
         logger.logLevel = .error
         let outcome = TailOutcome()

@@ -1,5 +1,7 @@
 import Foundation
+import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import JSONSchema
 import Logging
 import RedisClient
@@ -70,9 +72,36 @@ import Testing
         }
     }
 
+    @Test func tailSendsItsTokenWithTheUpgrade() async throws {
+        let router = Switchyard.Router(
+            contracts: try ContractRegistry([]), engine: EmbeddedEngine(logger: Self.logger),
+            configuration: RouterConfiguration(source: "tail-tests", allowsUnknownChannels: true), logger: Self.logger)
+        let configuration = GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: QueryTokenAuthenticator())
+        let app = buildApplication(router: router, configuration: configuration, logger: Self.logger)
+        let channel = try ChannelName("events:tail_token")
+        try await router.publish(to: channel, payload: ["n": 1])
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let server = "http://127.0.0.1:\(port)"
+            let refused = await Self.run(["tail", "--server", server, channel.rawValue, "--since", "1", "--count", "1"])
+            #expect(refused.status == 1)
+            let allowed = await Self.run(["tail", "--server", server, "--token", "s3cret&x", channel.rawValue, "--since", "1", "--count", "1"])
+            #expect(allowed.status == 0, "\(allowed.stderr)")
+            #expect(Self.lines(allowed.stdout).count == 1)
+        }
+    }
+
     @Test func tailExitsOneWhenTheServerCannotBeReached() async throws {
         let result = await Self.run(["tail", "--server", "http://127.0.0.1:1", "events:x", "--count", "1"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("error_type"))
+    }
+}
+
+/// Lets in requests whose `token` query parameter is `s3cret&x`.
+struct QueryTokenAuthenticator: Authenticator {
+    func principal(for request: Request, remoteAddress: SocketAddress?) async throws(SwitchyardError) -> Principal {
+        guard request.uri.queryParameters.get("token") == "s3cret&x" else { throw SwitchyardError(.unauthorized, "a token is required") }
+        return Principal(subject: "tail", grants: .all)
     }
 }

@@ -36,6 +36,12 @@ import Testing
                 try await Self.publish(router, "other:y", 4)
                 let next = try await conversation.events(1)
                 #expect(next.map(\.channel.rawValue) == ["other:y"], "nothing from trades:* after unsubscribing")
+
+                // Subscribing again starts live: what was published in between is not replayed.
+                try await conversation.subscribe(["trades:*"])
+                try await Self.publish(router, "trades:a", 5)
+                let again = try await conversation.events(1)
+                #expect(again.map { $0.data["n"] } == [5])
             }
         }
     }

@@ -188,6 +188,8 @@ final class WebSocketSession: Sendable {
     /// Applies subscription changes in order: each one starts a subscription to the new pattern
     /// set, resuming every channel already sent, and only when it is live stops the previous one,
     /// so nothing published in between is missed; the overlap is removed by sequence number.
+    /// Channels no pattern matches any more are forgotten: subscribing to them again starts live
+    /// (or from the `resume` given).
     private func manageSubscription() async {
         var patterns: [ChannelPattern] = []
         var current: Task<Void, Never>?
@@ -234,6 +236,9 @@ final class WebSocketSession: Sendable {
             await current?.value
             current = started
             patterns = next
+            state.withLock { state in
+                state.lastSent = state.lastSent.filter { entry in next.contains { $0.matches(entry.key) } }
+            }
             send(reply)
             goContinuation.finish()
         }

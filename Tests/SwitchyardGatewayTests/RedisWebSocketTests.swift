@@ -74,3 +74,27 @@ import Testing
         }
     }
 }
+
+/// A Redis engine runs once: a second run() fails at once, leaves the running one serving live
+/// subscriptions, and cancelling the running one returns. (A second run used to take over the
+/// subscription connection's run loop, so cancelling the first never returned; the gateway's
+/// application runs the router as one of its services, so a test that also ran it hung.)
+@Suite struct RedisEngineRunsOnceTests {
+    @Test func aSecondRunFailsAndTheFirstKeepsServingUntilCancelled() async throws {
+        try await RedisServerGate.shared.shared {
+            let gateway = try RedisWebSocketTests.gateway()
+            let router = gateway.router
+            let channel = try ChannelName(RedisWebSocketTests.channel("events"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await router.run() }
+                var live = router.subscribe([try ChannelPattern(channel.rawValue)]).makeAsyncIterator()
+                try await live.start()
+                await #expect { try await router.run() } throws: { ($0 as? SwitchyardError)?.code == .engineUnavailable }
+                try await router.publish(to: channel, payload: ["n": 1])
+                #expect(try await live.next()?.sequenceNumber == 1, "the running engine still serves live subscriptions")
+                group.cancelAll()
+                while (try? await group.next()) != nil {}
+            }
+        }
+    }
+}

@@ -30,6 +30,9 @@ final class WebSocketSession: Sendable {
         case fill(after: Int64)
     }
 
+    /// The client left or the connection broke: nothing more to send.
+    static let normalClosure: UInt16 = 1000
+
     let router: Switchyard.Router
     let configuration: GatewayConfiguration
     let grants: Grants
@@ -40,7 +43,7 @@ final class WebSocketSession: Sendable {
     private let closed: AsyncStream<Void>
     private let closing: AsyncStream<Void>.Continuation
     private let changes: AsyncStream<Change>
-    private let change: AsyncStream<Change>.Continuation
+    let change: AsyncStream<Change>.Continuation
 
     init(router: Switchyard.Router, configuration: GatewayConfiguration, principal: Principal?, logger: Logger) {
         self.router = router
@@ -64,7 +67,7 @@ final class WebSocketSession: Sendable {
                 group.addTask { for await _ in self.closed {} }
                 group.addTask {
                     await self.read(inbound)
-                    self.finish(code: 1000, reason: "")
+                    self.finish(code: Self.normalClosure, reason: "")
                 }
                 await group.next()
                 group.cancelAll()
@@ -72,7 +75,7 @@ final class WebSocketSession: Sendable {
         } onGracefulShutdown: {
             self.finish(code: WebSocketCloseCode.goingAway, reason: "the gateway is shutting down")
         }
-        guard let close = state.withLock({ $0.close }), close.code != 1000 else { return }
+        guard let close = state.withLock({ $0.close }), close.code != Self.normalClosure else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await outbound.close(WebSocketErrorCode(codeNumber: Int(close.code)), reason: close.reason) }
             group.addTask { try? await Task.sleep(for: .seconds(10)) }
@@ -97,7 +100,7 @@ final class WebSocketSession: Sendable {
                 do {
                     try await outbound.write(.text(String(decoding: bytes, as: UTF8.self)))
                 } catch {
-                    finish(code: 1000, reason: "")
+                    finish(code: Self.normalClosure, reason: "")
                     return
                 }
             }
@@ -106,8 +109,12 @@ final class WebSocketSession: Sendable {
 
     /// Queues a control frame; an overflow closes the session.
     func send(_ bytes: [UInt8]) {
-        let fits = state.withLock { state in state.close == nil && state.queue.push(.control(bytes)) }
-        if fits { wake.yield() } else { overflow("the client does not read its replies") }
+        let fits = state.withLock { state -> Bool? in state.close == nil ? state.queue.push(.control(bytes)) : nil }
+        switch fits {
+        case true?: wake.yield()
+        case false?: overflow("the client does not read its replies")
+        case nil: break
+        }
     }
 
     private func overflow(_ what: String) {
@@ -273,86 +280,6 @@ final class WebSocketSession: Sendable {
             finish(code: WebSocketCloseCode.serverError, reason: "the engine failed; reconnect and resume")
         }
     }
-
-    // MARK: Inbound
-
-    /// Reads messages until the client closes; each is handled before the next is read.
-    private func read(_ inbound: WebSocketInboundStream) async {
-        let limit = configuration.webSocket.maxInboundMessageBytes
-        var iterator = inbound.makeAsyncIterator()
-        var message: [UInt8] = []
-        var isText = true
-        var oversized = false
-        do {
-            while let frame = try await iterator.next() {
-                switch frame.opcode {
-                case .text, .binary:
-                    message.removeAll(keepingCapacity: true)
-                    isText = frame.opcode == .text
-                    oversized = false
-                default:
-                    break
-                }
-                if !oversized {
-                    if message.count + frame.data.readableBytes > limit {
-                        oversized = true
-                        message = []
-                    } else {
-                        message.append(contentsOf: frame.data.readableBytesView)
-                    }
-                }
-                guard frame.fin else { continue }
-                if oversized {
-                    send(ServerFrame.error(SwitchyardError(
-                        .payloadTooLarge, "the message is larger than the \(limit) bytes this connection accepts",
-                        details: ["max_message_bytes": .int(Int64(limit))]), id: nil))
-                } else if !isText {
-                    send(ServerFrame.error(SwitchyardError(.badRequest, "frames must be JSON text frames"), id: nil))
-                } else {
-                    await handle(message)
-                }
-            }
-        } catch {
-            logger.debug("a WebSocket connection ended", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func handle(_ message: [UInt8]) async {
-        let document: JSONValue
-        do {
-            document = try JSONValue(parsing: message)
-        } catch {
-            send(ServerFrame.error(SwitchyardError(.malformedJSON, "the frame is not valid JSON: \(error)"), id: nil))
-            return
-        }
-        let id = ClientFrame.id(in: document)
-        do {
-            switch try ClientFrame(parsing: document) {
-            case .subscribe(let patterns, let resume, let id):
-                let refused = patterns.filter { pattern in !grants.subscribe.contains { $0.mayOverlap(pattern) } }
-                guard refused.isEmpty else {
-                    throw SwitchyardError(
-                        .forbidden, "no read grant covers these patterns",
-                        details: ["patterns": .array(refused.map { .string($0.rawValue) })])
-                }
-                change.yield(.add(patterns, resume: resume, id: id))
-            case .unsubscribe(let patterns, let id):
-                change.yield(.remove(patterns, id: id))
-            case .publish(let channel, let data, let metadata, let eventID, let id):
-                guard grants.mayPublish(to: channel) else {
-                    throw SwitchyardError(.forbidden, "no publish grant covers '\(channel)'", details: ["channel": .string(channel.rawValue)])
-                }
-                let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
-                    .check(channel: channel, payload: data)
-                let receipt = try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID)
-                send(ServerFrame.published(receipt, id: id))
-            }
-        } catch let error as SwitchyardError {
-            send(ServerFrame.error(error, id: id))
-        } catch {
-            send(ServerFrame.error(SwitchyardError(.internalError, "the gateway failed to handle the frame"), id: id))
-        }
-    }
 }
 
 extension WebSocketSession.Change {
@@ -360,17 +287,5 @@ extension WebSocketSession.Change {
         switch self {
         case .add(_, _, let id), .remove(_, let id): id
         }
-    }
-}
-
-extension ChannelPattern {
-    /// Whether some channel could match both this grant pattern and `pattern`: a conservative
-    /// test (literal prefixes that agree), exact when either pattern is a plain name.
-    func mayOverlap(_ pattern: ChannelPattern) -> Bool {
-        if isLiteral { return pattern.matches(rawValue) }
-        if pattern.isLiteral { return matches(pattern.rawValue) }
-        let mine = literalPrefix
-        let theirs = pattern.literalPrefix
-        return mine.hasPrefix(theirs) || theirs.hasPrefix(mine)
     }
 }

@@ -150,8 +150,31 @@ struct TailCommand: AsyncParsableCommand {
         var logger = Logger(label: "switchyard-tail")
         logger.logLevel = .error
         let outcome = TailOutcome()
-        let initial = printer
-        let close = try await WebSocketClient.connect(url: wsURL, configuration: .init(maxFrameSize: 8 << 20), logger: logger) { inbound, outbound, _ in
+        let endpoint = wsURL.split(separator: "?").first.map(String.init) ?? wsURL
+        let close: WebSocketCloseFrame?
+        do {
+            close = try await follow(url: wsURL, subscribe: subscribe, printer: printer, outcome: outcome, logger: logger)
+        } catch {
+            throw SwitchyardError(.engineUnavailable, "the gateway at \(endpoint) could not be reached or refused the upgrade: \(error)")
+        }
+        let (final, error) = outcome.value
+        if let final { printer = final }
+        if let error {
+            printError(error)
+            throw ExitCode(1)
+        }
+        if !printer.isDone {
+            let reason = close.map { "the connection closed (\($0.closeCode)\($0.reason.map { ": \($0)" } ?? ""))" } ?? "the connection closed"
+            printError(SwitchyardError(.engineUnavailable, reason).body)
+            throw ExitCode(1)
+        }
+    }
+
+    /// Subscribes over one WebSocket connection and prints its events until the count or the close.
+    private func follow(
+        url wsURL: String, subscribe: JSONValue, printer initial: TailPrinter, outcome: TailOutcome, logger: Logger
+    ) async throws -> WebSocketCloseFrame? {
+        try await WebSocketClient.connect(url: wsURL, configuration: .init(maxFrameSize: 8 << 20), logger: logger) { inbound, outbound, _ in
             var printer = initial
             defer { outcome.set(printer, nil) }
             try await outbound.write(.text(subscribe.compactText))
@@ -173,17 +196,6 @@ struct TailCommand: AsyncParsableCommand {
                     continue
                 }
             }
-        }
-        let (final, error) = outcome.value
-        if let final { printer = final }
-        if let error {
-            printError(error)
-            throw ExitCode(1)
-        }
-        if !printer.isDone {
-            let reason = close.map { "the connection closed (\($0.closeCode)\($0.reason.map { ": \($0)" } ?? ""))" } ?? "the connection closed"
-            printError(SwitchyardError(.engineUnavailable, reason).body)
-            throw ExitCode(1)
         }
     }
 

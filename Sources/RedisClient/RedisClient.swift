@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import RESP
 import ServiceLifecycle
+import Synchronization
 
 /// A Redis client: a bounded pool of connections for commands, and one dedicated connection for
 /// subscriptions that reconnects and resubscribes on its own.
@@ -24,6 +25,7 @@ public final class RedisClient: Sendable, Service {
     let subscriber: RedisSubscriber
     let factory: RedisConnectionFactory
     let logger: Logger
+    private let hasRun = Atomic<Bool>(false)
 
     /// Creates a client. It opens no connection until used or run.
     ///
@@ -51,7 +53,14 @@ public final class RedisClient: Sendable, Service {
 
     /// Runs the client's background work until the task is cancelled or a graceful shutdown is
     /// triggered; then ends subscriptions and closes the pool.
+    ///
+    /// A client runs once: its subscription connection has one run loop, and a finished run has
+    /// shut the pool down.
+    /// - Throws: ``RedisError/Code/alreadyRunning`` when the client is running or has run.
     public func run() async throws {
+        guard self.hasRun.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
+            throw RedisError(.alreadyRunning)
+        }
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.subscriber.run() }

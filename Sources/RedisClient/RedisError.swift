@@ -12,7 +12,7 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
             case connectionFailed, connectionClosed, timeout, protocolError, serverError
             case authenticationFailed, unexpectedResponse, poolTimeout, clientShutdown
-            case invalidConfiguration, tlsFailure, subscriptionOverflow, transactionAborted
+            case invalidConfiguration, tlsFailure, subscriptionOverflow, transactionAborted, alreadyRunning
         }
 
         private let base: Base
@@ -44,6 +44,8 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
         public static let subscriptionOverflow = Code(.subscriptionOverflow)
         /// `EXEC` returned null: a watched key changed, or a queued command was rejected.
         public static let transactionAborted = Code(.transactionAborted)
+        /// `run()` was called on a client that is running or has run: a client runs once.
+        public static let alreadyRunning = Code(.alreadyRunning)
 
         /// The code's name.
         public var description: String { self.base.rawValue }

@@ -43,7 +43,9 @@ public func buildApplication(router: Switchyard.Router, configuration: GatewayCo
     Gateway(router: router, configuration: configuration).addRoutes(to: routes)
     return Application(
         router: routes,
-        server: .http1WebSocketUpgrade(webSocketRouter: routes),
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: routes,
+            configuration: .init(ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchyard"),
         services: [router],
         logger: logger)

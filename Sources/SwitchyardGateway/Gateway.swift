@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import JSONSchema
 import NIOCore
 import Switchyard
@@ -24,6 +25,11 @@ struct Gateway: Sendable {
         routes.get("/v1/openapi.json") { _, _ in try OpenAPIDocument.response() }
         routes.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
         routes.get("/readyz") { _, _ in await self.readiness() }
+        routes.ws("/v1/ws") { inbound, outbound, context in
+            let session = WebSocketSession(
+                router: self.router, configuration: self.configuration, principal: context.requestContext.principal, logger: context.logger)
+            await session.run(inbound: inbound, outbound: outbound)
+        }
     }
 
     // MARK: Publish

@@ -25,13 +25,15 @@ public struct GatewayConfiguration: Sendable {
     public var maxReplayLimit: Int
     /// Who may do what; default ``OpenAuthenticator`` (everyone, every channel).
     public var authenticator: any Authenticator
+    /// The `/v1/ws` sessions' queue limit, heartbeat interval and inbound limits.
+    public var webSocket: WebSocketConfiguration
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, redisURL: String? = nil, contractsDirectory: String? = nil,
         allowsUnknownChannels: Bool = false, source: String = "switchyard-gateway", bodySlackBytes: Int = 65_536,
         maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000,
-        authenticator: any Authenticator = OpenAuthenticator()
+        authenticator: any Authenticator = OpenAuthenticator(), webSocket: WebSocketConfiguration = WebSocketConfiguration()
     ) {
         self.host = host
         self.port = port
@@ -44,5 +46,6 @@ public struct GatewayConfiguration: Sendable {
         self.maxBatchEvents = maxBatchEvents
         self.maxReplayLimit = maxReplayLimit
         self.authenticator = authenticator
+        self.webSocket = webSocket
     }
 }

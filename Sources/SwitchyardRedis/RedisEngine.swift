@@ -65,6 +65,7 @@ public final class RedisEngine: Engine {
     let spool: Spool?
     let liveRequests: AsyncStream<LiveRequest>
     let liveRequestsContinuation: AsyncStream<LiveRequest>.Continuation
+    private let hasRun = Atomic<Bool>(false)
     let hardCapTrims = Counter(label: "switchyard_trim_hard_cap_total", dimensions: [("engine", "redis")])
 
     /// Creates an engine; connects to nothing until used or run.
@@ -84,8 +85,14 @@ public final class RedisEngine: Engine {
     }
 
     /// Runs the Redis client, the spool replay and the live subscriptions until cancelled.
-    /// Call it once per engine.
+    ///
+    /// An engine runs once; so does its client. A router holding the engine runs it, and so does
+    /// an application that has the router among its services.
+    /// - Throws: ``SwitchyardError`` `engine_unavailable` when the engine is running or has run.
     public func run() async throws {
+        guard hasRun.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
+            throw SwitchyardError(.engineUnavailable, "this RedisEngine is running or has run: run an engine, or the router or application holding it, once")
+        }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.client.run() }
             if spool != nil { group.addTask { await self.replaySpoolWhileRunning() } }

@@ -8,7 +8,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
         abstract: "Switchyard: a real-time event router for trading systems.",
         subcommands: [
             ServeCommand.self, ContractsCommand.self,
-            PublishCommand.self, ReplayCommand.self, LagCommand.self, DLQCommand.self,
+            PublishCommand.self, ReplayCommand.self, LagCommand.self, DLQCommand.self, TailCommand.self,
         ]
     )
 }

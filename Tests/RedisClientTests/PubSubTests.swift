@@ -114,3 +114,18 @@ import Testing
         }
     }
 }
+
+/// A client runs once: a second run() fails at once instead of taking over the subscription
+/// connection's run loop (after which cancelling the first run never returned).
+@Suite(.timeLimit(.minutes(10))) struct RunOnceTests {
+    @Test func aSecondRunFailsAndTheFirstStillSubscribesAndStops() async throws {
+        try await withClient { client throws in
+            await #expect { try await client.run() } throws: { ($0 as? RedisError)?.code == .alreadyRunning }
+            let channel = TestEnvironment.uniqueKey("run-once")
+            try await client.subscribe(to: [channel]) { subscription throws in
+                #expect(try await client.execute(PUBLISH(channel, message: "one")) == 1)
+                for try await event in subscription where event.message != nil { break }
+            }
+        }
+    }
+}

@@ -29,7 +29,10 @@ struct TestGateway {
         ])
     }
 
-    init(allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil, authenticator: any Authenticator = OpenAuthenticator()) throws {
+    init(
+        allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil,
+        webSocket: WebSocketConfiguration = WebSocketConfiguration(), authenticator: any Authenticator = OpenAuthenticator()
+    ) throws {
         let engine = engine ?? EmbeddedEngine(logger: Self.logger)
         router = Switchyard.Router(
             contracts: try Self.contracts(), engine: engine,
@@ -37,12 +40,20 @@ struct TestGateway {
             logger: Self.logger)
         app = buildApplication(
             router: router,
-            configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator),
+            configuration: GatewayConfiguration(
+                port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, webSocket: webSocket),
             logger: Self.logger)
     }
 
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         try await app.test(.router, body)
+    }
+
+    /// Runs `body` against the gateway listening on a free port, with its services (the router) running.
+    /// Fails after `seconds` rather than hanging.
+    func live(seconds: Int = 90, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = app
+        try await withDeadline(seconds) { try await app.test(.live, body) }
     }
 }
 
@@ -61,5 +72,23 @@ extension TestClientProtocol {
             let json = (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null
             return Answer(status: response.status, headers: response.headers, json: json)
         }
+    }
+}
+
+struct DeadlinePassed: Error {}
+
+/// Runs `body`, cancelling it and throwing ``DeadlinePassed`` after `seconds`.
+func withDeadline(_ seconds: Int, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+        group.addTask {
+            try await body()
+            return true
+        }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return false
+        }
+        defer { group.cancelAll() }
+        guard try await group.next() == true else { throw DeadlinePassed() }
     }
 }

@@ -39,12 +39,19 @@ public struct Subscription: AsyncSequence, Sendable {
             for (channel, next) in history { lastSeen[channel] = next - 1 }
         }
 
-        /// The next envelope, or `nil` when the live feed ends.
-        /// - Throws: ``SwitchyardError`` when the engine fails.
-        public mutating func next() async throws -> Envelope? {
+        /// Makes the live subscription live on the engine without reading anything, so events
+        /// published after it returns are delivered; ``next()`` does it when it has not been done.
+        /// - Throws: ``SwitchyardError`` when the engine cannot subscribe.
+        public mutating func start() async throws {
             if live == nil {
                 live = try await engine.liveEvents(matching: patterns).makeAsyncIterator()
             }
+        }
+
+        /// The next envelope, or `nil` when the live feed ends.
+        /// - Throws: ``SwitchyardError`` when the engine fails.
+        public mutating func next() async throws -> Envelope? {
+            try await start()
             while true {
                 if bufferIndex < buffer.count {
                     defer { bufferIndex += 1 }

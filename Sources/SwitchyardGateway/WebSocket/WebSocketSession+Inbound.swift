@@ -1,0 +1,95 @@
+import HummingbirdWebSocket
+import JSONSchema
+import Switchyard
+
+extension WebSocketSession {
+    /// Reads messages until the client closes; each is handled before the next is read.
+    func read(_ inbound: WebSocketInboundStream) async {
+        let limit = configuration.webSocket.maxInboundMessageBytes
+        var iterator = inbound.makeAsyncIterator()
+        var message: [UInt8] = []
+        var isText = true
+        var oversized = false
+        do {
+            while let frame = try await iterator.next() {
+                switch frame.opcode {
+                case .text, .binary:
+                    message.removeAll(keepingCapacity: true)
+                    isText = frame.opcode == .text
+                    oversized = false
+                default:
+                    break
+                }
+                if !oversized {
+                    if message.count + frame.data.readableBytes > limit {
+                        oversized = true
+                        message = []
+                    } else {
+                        message.append(contentsOf: frame.data.readableBytesView)
+                    }
+                }
+                guard frame.fin else { continue }
+                if oversized {
+                    send(ServerFrame.error(SwitchyardError(
+                        .payloadTooLarge, "the message is larger than the \(limit) bytes this connection accepts",
+                        details: ["max_message_bytes": .int(Int64(limit))]), id: nil))
+                } else if !isText {
+                    send(ServerFrame.error(SwitchyardError(.badRequest, "frames must be JSON text frames"), id: nil))
+                } else {
+                    await handle(message)
+                }
+            }
+        } catch {
+            logger.debug("a WebSocket connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func handle(_ message: [UInt8]) async {
+        let document: JSONValue
+        do {
+            document = try JSONValue(parsing: message)
+        } catch {
+            send(ServerFrame.error(SwitchyardError(.malformedJSON, "the frame is not valid JSON: \(error)"), id: nil))
+            return
+        }
+        let id = ClientFrame.id(in: document)
+        do {
+            switch try ClientFrame(parsing: document) {
+            case .subscribe(let patterns, let resume, let id):
+                let refused = patterns.filter { pattern in !grants.subscribe.contains { $0.mayOverlap(pattern) } }
+                guard refused.isEmpty else {
+                    throw SwitchyardError(
+                        .forbidden, "no read grant covers these patterns",
+                        details: ["patterns": .array(refused.map { .string($0.rawValue) })])
+                }
+                change.yield(.add(patterns, resume: resume, id: id))
+            case .unsubscribe(let patterns, let id):
+                change.yield(.remove(patterns, id: id))
+            case .publish(let channel, let data, let metadata, let eventID, let id):
+                guard grants.mayPublish(to: channel) else {
+                    throw SwitchyardError(.forbidden, "no publish grant covers '\(channel)'", details: ["channel": .string(channel.rawValue)])
+                }
+                let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
+                    .check(channel: channel, payload: data)
+                let receipt = try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID)
+                send(ServerFrame.published(receipt, id: id))
+            }
+        } catch let error as SwitchyardError {
+            send(ServerFrame.error(error, id: id))
+        } catch {
+            send(ServerFrame.error(SwitchyardError(.internalError, "the gateway failed to handle the frame"), id: id))
+        }
+    }
+}
+
+extension ChannelPattern {
+    /// Whether some channel could match both this grant pattern and `pattern`: a conservative
+    /// test (literal prefixes that agree), exact when either pattern is a plain name.
+    func mayOverlap(_ pattern: ChannelPattern) -> Bool {
+        if isLiteral { return pattern.matches(rawValue) }
+        if pattern.isLiteral { return matches(pattern.rawValue) }
+        let mine = literalPrefix
+        let theirs = pattern.literalPrefix
+        return mine.hasPrefix(theirs) || theirs.hasPrefix(mine)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import HummingbirdWSClient
+import JSONSchema
+import NIOWebSocket
+import Logging
+import RedisClient
+import RedisTestSupport
+import ServiceLifecycle
+import Switchyard
+import SwitchyardGateway
+import SwitchyardRedis
+import Testing
+
+/// A graceful shutdown ends every WebSocket session and the whole service group, on both engines.
+@Suite struct WebSocketShutdownTests {
+    @Test func gracefulShutdownClosesSessionsOnTheEmbeddedEngine() async throws {
+        try await Self.shutdown(engine: EmbeddedEngine(logger: TestGateway.logger))
+    }
+
+    @Test func gracefulShutdownClosesSessionsOnTheRedisEngine() async throws {
+        try await RedisServerGate.shared.shared {
+            let client = try RedisClient(configuration: try TestEnvironment.configuration(), logger: TestGateway.logger)
+            try await Self.shutdown(engine: RedisEngine(client: client, logger: TestGateway.logger))
+        }
+    }
+
+    /// Runs the gateway in a service group, holds a subscribed connection, shuts the group down
+    /// gracefully, and checks that the connection was closed and the group returned.
+    static func shutdown(engine: any Engine) async throws {
+        let router = Switchyard.Router(
+            contracts: try TestGateway.contracts(), engine: engine,
+            configuration: RouterConfiguration(source: "gateway-tests", allowsUnknownChannels: true), logger: TestGateway.logger)
+        let port = Int.random(in: 40_000..<60_000)
+        let channel = "trades:shutdown_\(UUID().uuidString.prefix(8).lowercased())"
+        let app = buildApplication(
+            router: router, configuration: GatewayConfiguration(port: port, allowsUnknownChannels: true), logger: TestGateway.logger)
+        let group = ServiceGroup(services: [app], logger: TestGateway.logger)
+        let (frames, frameContinuation) = AsyncStream.makeStream(of: String.self)
+        try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            tasks.addTask {
+                var attempt = 0
+                while true {
+                    do {
+                        return try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/ws", logger: TestGateway.logger) { inbound, outbound, _ in
+                            try await outbound.write(.text(#"{"type":"subscribe","patterns":["\#(channel)"]}"#))
+                            for try await message in inbound.messages(maxSize: 1 << 20) {
+                                guard case .text(let text) = message, let frame = try? JSONValue(parsing: Array(text.utf8)) else { continue }
+                                frameContinuation.yield(frame["type"]?.stringValue ?? "")
+                            }
+                        }
+                    } catch {
+                        attempt += 1
+                        if attempt > 100 { throw error }
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+            }
+            var types = frames.makeAsyncIterator()
+            #expect(await types.next() == "subscribed")
+            try await router.publish(to: try ChannelName(channel), payload: ["n": 1])
+            #expect(await types.next() == "event")
+            await group.triggerGracefulShutdown()
+            var close: WebSocketCloseFrame?
+            for try await result in tasks { if let result { close = result } }
+            #expect(close?.closeCode == .normalClosure || close?.closeCode == .goingAway, "\(String(describing: close))")
+        }
+    }
+}

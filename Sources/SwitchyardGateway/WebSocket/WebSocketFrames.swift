@@ -89,7 +89,7 @@ enum ServerFrame {
     }
 
     static func published(_ receipt: PublishReceipt, id: JSONValue?) -> [UInt8] {
-        guard case .object(let fields) = Gateway.receiptJSON(receipt) else { return [] }
+        guard case .object(let fields) = RouterReports.receipt(receipt) else { return [] }
         var object: JSONObject = ["type": "published"]
         for (key, value) in fields { object[key] = value }
         return bytes(object, id: id)

@@ -71,7 +71,7 @@ extension WebSocketSession {
                 }
                 let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
                     .check(channel: channel, payload: data)
-                let receipt = try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID)
+                let receipt = try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: publishSource)
                 send(ServerFrame.published(receipt, id: id))
             }
         } catch let error as SwitchyardError {

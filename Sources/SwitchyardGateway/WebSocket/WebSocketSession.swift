@@ -36,6 +36,9 @@ final class WebSocketSession: Sendable {
     let router: Switchyard.Router
     let configuration: GatewayConfiguration
     let grants: Grants
+    /// The envelope `source` of this connection's publishes: the principal's subject, or `nil`
+    /// (the gateway's own source) for anonymous access.
+    let publishSource: String?
     let logger: Logger
     private let state: Mutex<State>
     private let wakes: AsyncStream<Void>
@@ -49,6 +52,7 @@ final class WebSocketSession: Sendable {
         self.router = router
         self.configuration = configuration
         self.grants = principal?.grants ?? .none
+        self.publishSource = principal?.publishSource
         self.logger = logger
         state = Mutex(State(queue: SessionQueue(limit: configuration.webSocket.queueLimit)))
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

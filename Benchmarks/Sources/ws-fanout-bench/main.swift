@@ -1,0 +1,184 @@
+// WebSocket fan-out: K clients subscribed to a pattern on a running `switchyard serve`, one
+// publisher sending events at a fixed rate over its own WebSocket connection. Latency is measured
+// against the publisher's schedule (the time each event was due to be sent), so a publisher that
+// falls behind shows as latency instead of hiding it.
+//
+// Usage: ws-fanout-bench serve PORT           runs the gateway as `switchyard serve --port PORT` does
+//        ws-fanout-bench URL SERVER_PID [connections] [rate/s] [seconds] [pattern] [channel]
+//   e.g. ws-fanout-bench ws://127.0.0.1:8080/v1/ws 12345 1000 100 20 'market_data:*' market_data:btc_price
+// Prints one line of figures; the server's CPU and RSS come from /proc/SERVER_PID.
+import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import Switchyard
+import SwitchyardGateway
+import Synchronization
+
+let arguments = CommandLine.arguments
+if arguments.count == 3, arguments[1] == "serve", let port = Int(arguments[2]) {
+    var serverLogger = Logger(label: "switchyard")
+    serverLogger.logLevel = .warning
+    let configuration = GatewayConfiguration(port: port, redisURL: ProcessInfo.processInfo.environment["BENCH_REDIS_URL"])
+    try await buildApplication(configuration: configuration, logger: serverLogger).runService()
+    exit(0)
+}
+guard arguments.count >= 3, let serverPID = Int32(arguments[2]) else {
+    FileHandle.standardError.write(Data("usage: ws-fanout-bench URL SERVER_PID [connections] [rate] [seconds] [pattern] [channel]\n".utf8))
+    exit(2)
+}
+let url = arguments[1]
+let connections = arguments.count > 3 ? Int(arguments[3])! : 1000
+let rate = arguments.count > 4 ? Int(arguments[4])! : 100
+let seconds = arguments.count > 5 ? Int(arguments[5])! : 20
+let pattern = arguments.count > 6 ? arguments[6] : "market_data:*"
+let channel = arguments.count > 7 ? arguments[7] : "market_data:btc_price"
+let warmup = 3.0
+var logger = Logger(label: "ws-fanout-bench")
+logger.logLevel = .warning
+
+/// Seconds since an arbitrary origin on the monotonic clock; every process-local time uses it.
+let origin = ContinuousClock.now
+func now() -> Double {
+    let elapsed = ContinuousClock.now - origin
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+/// `/proc/PID/status` VmRSS in bytes, and utime+stime in seconds.
+func serverRSS() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/\(serverPID)/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kib * 1024
+}
+func serverCPUSeconds() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(serverPID)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    // After the command name: state is field 3, utime 14, stime 15 (1-based over the whole line).
+    let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+    return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// The due time of every event the publisher sent, by event id (the 16 bytes as two words).
+struct Schedule: ~Copyable {
+    var due: [EventIDKey: Double] = [:]
+}
+typealias EventIDKey = EventID
+let schedule = Mutex(Schedule())
+
+/// What one client saw.
+struct ClientResult: Sendable {
+    var latencies: [Double] = []
+    var received = 0
+    var duplicates = 0
+}
+
+let eventIDMarker = Array(#""event_id":""#.utf8)
+
+/// Parses the 36-character UUID text following `"event_id":"` in a frame.
+func eventID(in bytes: ByteBufferView) -> EventIDKey? {
+    guard let start = bytes.firstRange(of: eventIDMarker)?.upperBound,
+          bytes.distance(from: start, to: bytes.endIndex) >= 36 else { return nil }
+    let text = String(decoding: bytes[start..<bytes.index(start, offsetBy: 36)], as: UTF8.self)
+    guard let id = EventID(text) else { return nil }
+    return id
+}
+
+let subscribed = Atomic<Int>(0)
+let measuring = Atomic<Bool>(false)
+let stopAt = Mutex<Double>(.infinity)
+
+func runClient(_ index: Int) async throws -> ClientResult {
+    var result = ClientResult()
+    result.latencies.reserveCapacity(rate * seconds + 64)
+    var seen = Set<EventIDKey>()
+    try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+        try await outbound.write(.text(#"{"type":"subscribe","patterns":["\#(pattern)"]}"#))
+        for try await frame in inbound {
+            let bytes = frame.data.readableBytesView
+            guard let id = eventID(in: bytes) else {
+                if bytes.firstRange(of: Array(#""type":"subscribed""#.utf8)) != nil { subscribed.add(1, ordering: .relaxed) }
+                continue
+            }
+            let arrived = now()
+            if !seen.insert(id).inserted { result.duplicates += 1; continue }
+            if let due = schedule.withLock({ $0.due[id] }), measuring.load(ordering: .relaxed) {
+                result.latencies.append(arrived - due)
+                result.received += 1
+            }
+            if arrived > stopAt.withLock({ $0 }) { break }
+        }
+        try? await outbound.close(.normalClosure, reason: nil)
+    }
+    return result
+}
+
+let rssBefore = serverRSS()
+print("connecting \(connections) clients to \(url) (pattern \(pattern))…")
+let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
+    for index in 0..<connections {
+        group.addTask { try await runClient(index) }
+        if index % 50 == 49 { try await Task.sleep(for: .milliseconds(20)) }
+    }
+    let connectDeadline = now() + 120
+    while subscribed.load(ordering: .relaxed) < connections, now() < connectDeadline {
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    let ready = subscribed.load(ordering: .relaxed)
+    try await Task.sleep(for: .seconds(2))
+    let rssIdle = serverRSS()
+    print("subscribed: \(ready)/\(connections); server RSS \(rssBefore / 1_048_576) MiB before, \(rssIdle / 1_048_576) MiB with the clients idle: \((rssIdle - rssBefore) / max(1, ready) / 1024) KiB per connection")
+
+    // The publisher: one connection, one publish frame per tick, due times recorded before sending.
+    let publishedInWindow = Atomic<Int>(0)
+    group.addTask {
+        try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+            let start = now()
+            let interval = 1.0 / Double(rate)
+            let end = start + warmup + Double(seconds)
+            stopAt.withLock { $0 = end + 2 }
+            var tick = 0
+            let drain = Task { for try await _ in inbound {} }
+            while true {
+                let due = start + Double(tick) * interval
+                if due >= end { break }
+                let wait = due - now()
+                if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+                if due >= start + warmup {
+                    measuring.store(true, ordering: .relaxed)
+                    publishedInWindow.add(1, ordering: .relaxed)
+                }
+                let id = EventID.generate()
+                schedule.withLock { $0.due[id] = due }
+                let price = 60_000 + Double(tick % 1000) / 10
+                try await outbound.write(.text(#"{"type":"publish","channel":"\#(channel)","event_id":"\#(id)","data":{"symbol":"BTC-USD","price":\#(price),"source":"coinbase","timestamp":"2026-01-27T10:30:05.123Z"}}"#))
+                tick += 1
+            }
+            try await Task.sleep(for: .seconds(2))
+            drain.cancel()
+            try? await outbound.close(.normalClosure, reason: nil)
+        }
+        return ClientResult()
+    }
+    let cpuStart = serverCPUSeconds()
+    let wallStart = now()
+    var all: [ClientResult] = []
+    for try await result in group { all.append(result) }
+    let cpu = (serverCPUSeconds() - cpuStart) / (now() - wallStart)
+    let published = publishedInWindow.load(ordering: .relaxed)
+    var latencies = all.flatMap(\.latencies)
+    latencies.sort()
+    func percentile(_ p: Double) -> Double {
+        latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
+    }
+    let received = all.reduce(0) { $0 + $1.received }
+    let expected = published * ready
+    print(String(
+        format: "ws fan-out: %d connections, %d events/s, %d s: %.0f deliveries/s; latency vs schedule p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; missing %d of %d, duplicates %d; server CPU %.0f%% of a core, RSS %d MiB",
+        ready, rate, seconds, Double(received) / Double(seconds), percentile(0.5), percentile(0.99), percentile(0.999),
+        (latencies.last ?? .nan) * 1000, max(0, expected - received), expected, all.reduce(0) { $0 + $1.duplicates },
+        cpu * 100, serverRSS() / 1_048_576))
+    return all
+}
+_ = results

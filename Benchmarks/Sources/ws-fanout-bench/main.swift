@@ -37,63 +37,13 @@ let warmup = 3.0
 var logger = Logger(label: "ws-fanout-bench")
 logger.logLevel = .warning
 
-/// Seconds since an arbitrary origin on the monotonic clock; every process-local time uses it.
-let origin = ContinuousClock.now
-func now() -> Double {
-    let elapsed = ContinuousClock.now - origin
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-}
-
-/// `/proc/PID/status` VmRSS in bytes, and utime+stime in seconds.
-func serverRSS() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/\(serverPID)/status", encoding: .utf8),
-          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-          let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-    return kib * 1024
-}
-func serverCPUSeconds() -> Double {
-    guard let text = try? String(contentsOfFile: "/proc/\(serverPID)/stat", encoding: .utf8),
-          let close = text.lastIndex(of: ")") else { return 0 }
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    // After the command name: state is field 3, utime 14, stime 15 (1-based over the whole line).
-    let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
-    return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
-}
-
-/// The due time of every event the publisher sent, by event id (the 16 bytes as two words).
-struct Schedule: ~Copyable {
-    var due: [EventIDKey: Double] = [:]
-}
-typealias EventIDKey = EventID
-let schedule = Mutex(Schedule())
-
-/// What one client saw.
-struct ClientResult: Sendable {
-    var latencies: [Double] = []
-    var received = 0
-    var duplicates = 0
-}
-
-let eventIDMarker = Array(#""event_id":""#.utf8)
-
-/// Parses the 36-character UUID text following `"event_id":"` in a frame.
-func eventID(in bytes: ByteBufferView) -> EventIDKey? {
-    guard let start = bytes.firstRange(of: eventIDMarker)?.upperBound,
-          bytes.distance(from: start, to: bytes.endIndex) >= 36 else { return nil }
-    let text = String(decoding: bytes[start..<bytes.index(start, offsetBy: 36)], as: UTF8.self)
-    guard let id = EventID(text) else { return nil }
-    return id
-}
-
-let subscribed = Atomic<Int>(0)
-let measuring = Atomic<Bool>(false)
-let stopAt = Mutex<Double>(.infinity)
-
 func runClient(_ index: Int) async throws -> ClientResult {
-    var result = ClientResult()
-    result.latencies.reserveCapacity(rate * seconds + 64)
-    var seen = Set<EventIDKey>()
+    let box = ResultBox()
+    let expected = rate * seconds + 64
     try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+        var result = ClientResult()
+        result.latencies.reserveCapacity(expected)
+        var seen = Set<EventID>()
         try await outbound.write(.text(#"{"type":"subscribe","patterns":["\#(pattern)"]}"#))
         for try await frame in inbound {
             let bytes = frame.data.readableBytesView
@@ -109,12 +59,13 @@ func runClient(_ index: Int) async throws -> ClientResult {
             }
             if arrived > stopAt.withLock({ $0 }) { break }
         }
+        box.value.withLock { [result] in $0 = result }
         try? await outbound.close(.normalClosure, reason: nil)
     }
-    return result
+    return box.value.withLock { $0 }
 }
 
-let rssBefore = serverRSS()
+let rssBefore = serverRSS(serverPID)
 print("connecting \(connections) clients to \(url) (pattern \(pattern))…")
 let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
     for index in 0..<connections {
@@ -127,7 +78,7 @@ let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
     }
     let ready = subscribed.load(ordering: .relaxed)
     try await Task.sleep(for: .seconds(2))
-    let rssIdle = serverRSS()
+    let rssIdle = serverRSS(serverPID)
     print("subscribed: \(ready)/\(connections); server RSS \(rssBefore / 1_048_576) MiB before, \(rssIdle / 1_048_576) MiB with the clients idle: \((rssIdle - rssBefore) / max(1, ready) / 1024) KiB per connection")
 
     // The publisher: one connection, one publish frame per tick, due times recorded before sending.
@@ -161,11 +112,11 @@ let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
         }
         return ClientResult()
     }
-    let cpuStart = serverCPUSeconds()
+    let cpuStart = serverCPUSeconds(serverPID)
     let wallStart = now()
     var all: [ClientResult] = []
     for try await result in group { all.append(result) }
-    let cpu = (serverCPUSeconds() - cpuStart) / (now() - wallStart)
+    let cpu = (serverCPUSeconds(serverPID) - cpuStart) / (now() - wallStart)
     let published = publishedInWindow.load(ordering: .relaxed)
     var latencies = all.flatMap(\.latencies)
     latencies.sort()
@@ -178,7 +129,7 @@ let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
         format: "ws fan-out: %d connections, %d events/s, %d s: %.0f deliveries/s; latency vs schedule p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; missing %d of %d, duplicates %d; server CPU %.0f%% of a core, RSS %d MiB",
         ready, rate, seconds, Double(received) / Double(seconds), percentile(0.5), percentile(0.99), percentile(0.999),
         (latencies.last ?? .nan) * 1000, max(0, expected - received), expected, all.reduce(0) { $0 + $1.duplicates },
-        cpu * 100, serverRSS() / 1_048_576))
+        cpu * 100, serverRSS(serverPID) / 1_048_576))
     return all
 }
 _ = results

@@ -3,11 +3,14 @@ import Hummingbird
 import JSONSchema
 import NIOCore
 import Switchyard
+import SwitchyardPostgres
 
 /// The HTTP API v1 over a router: one method per route, registered by ``addRoutes(to:)``.
 struct Gateway: Sendable {
     let router: Switchyard.Router
     let configuration: GatewayConfiguration
+    /// Strict mode: publishes go through the PostgreSQL outbox.
+    var strictMode: StrictMode? = nil
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
@@ -35,7 +38,11 @@ struct Gateway: Sendable {
         let body = try await collect(request, limit: payloadLimit(for: channel))
         let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
             .check(channel: channel, payload: body.readableBytesView)
-        let receipt = try await router.publish(to: channel, payload: checked.payload, eventID: eventID)
+        let receipt = if let strictMode {
+            try await strictMode.publish([PublishRequest(channel: channel, payload: checked.payload, eventID: eventID)])[0]
+        } else {
+            try await router.publish(to: channel, payload: checked.payload, eventID: eventID)
+        }
         return jsonResponse(Self.receiptJSON(receipt), status: receipt.duplicate ? .ok : .created)
     }
 
@@ -53,7 +60,7 @@ struct Gateway: Sendable {
         for (index, event) in events.enumerated() {
             requests.append(try Self.publishRequest(event, index: index))
         }
-        let receipts = try await router.publish(requests)
+        let receipts = if let strictMode { try await strictMode.publish(requests) } else { try await router.publish(requests) }
         return jsonResponse(["receipts": .array(receipts.map(Self.receiptJSON))], status: receipts.allSatisfy(\.duplicate) ? .ok : .created)
     }
 

@@ -25,13 +25,16 @@ public struct GatewayConfiguration: Sendable {
     public var maxReplayLimit: Int
     /// Who may do what; default ``OpenAuthenticator`` (everyone, every channel).
     public var authenticator: any Authenticator
+    /// A PostgreSQL URL for strict mode: publishes go through the outbox and reach the engine only
+    /// after commit (docs/postgres.md); `nil` (the default) publishes directly.
+    public var postgresURL: String?
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, redisURL: String? = nil, contractsDirectory: String? = nil,
         allowsUnknownChannels: Bool = false, source: String = "switchyard-gateway", bodySlackBytes: Int = 65_536,
         maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000,
-        authenticator: any Authenticator = OpenAuthenticator()
+        authenticator: any Authenticator = OpenAuthenticator(), postgresURL: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -44,5 +47,6 @@ public struct GatewayConfiguration: Sendable {
         self.maxBatchEvents = maxBatchEvents
         self.maxReplayLimit = maxReplayLimit
         self.authenticator = authenticator
+        self.postgresURL = postgresURL
     }
 }

@@ -11,7 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the HTTP API (embedded engine unless --redis or REDIS_URL is given).",
         discussion: """
             Flags win over the environment: REDIS_URL, SWITCHYARD_HOST, SWITCHYARD_PORT, \
-            SWITCHYARD_CONTRACTS. SIGTERM or SIGINT stops accepting requests, finishes the ones \
+            SWITCHYARD_CONTRACTS, POSTGRES_URL. SIGTERM or SIGINT stops accepting requests, finishes the ones \
             in flight, then stops the engine.
             """)
 
@@ -25,6 +25,8 @@ struct ServeCommand: AsyncParsableCommand {
     var contracts: String?
     @Flag(help: "Accept publishes to channels no contract covers, with the default policy.")
     var allowUnknownChannels = false
+    @Option(help: ArgumentHelp("A PostgreSQL URL for strict mode: migrate, run the relay, publish through the outbox (default: POSTGRES_URL).", valueName: "URL"))
+    var postgres: String?
 
     func run() async throws {
         let configuration = try gatewayConfiguration(environment: ProcessInfo.processInfo.environment)
@@ -54,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.redisURL = redis ?? env("REDIS_URL")
         configuration.contractsDirectory = contracts ?? env("SWITCHYARD_CONTRACTS")
         configuration.allowsUnknownChannels = allowUnknownChannels
+        configuration.postgresURL = postgres ?? env("POSTGRES_URL")
         return configuration
     }
 

@@ -6,7 +6,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "Switchyard: a real-time event router for trading systems.",
-        subcommands: [ServeCommand.self, ContractsCommand.self]
+        subcommands: [ServeCommand.self, ContractsCommand.self, MigrateCommand.self, RelayCommand.self, ReconcileCommand.self]
     )
 }
 

@@ -1,0 +1,161 @@
+import Foundation
+import JSONSchema
+import Logging
+import PostgresNIO
+import RedisTestSupport
+import Switchyard
+import SwitchyardPostgres
+import Testing
+
+@Suite("PostgreSQL: relay processes and outages")
+struct RelayProcessTests {
+    /// Starts `switchyard relay` on the test database.
+    static func startRelay(_ db: TestDatabase, batchSize: Int) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: PackageRoot.binary)
+        process.arguments = [
+            "relay", "--postgres", "postgres://\(db.url.username)@\(db.url.host):\(db.url.port)/\(db.name)",
+            "--redis", try TestEnvironment.value("REDIS_URL"), "--batch-size", String(batchSize), "--allow-unknown-channels",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    @Test("relay processes killed with SIGKILL mid-run lose nothing and duplicate nothing")
+    func sigkill() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: PackageRoot.binary), "build the switchyard binary first")
+        try await TestDatabase.with { db in
+            let channel = try ChannelName("kill:\(db.prefix)")
+            let total = 1500
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for chunk in 0..<15 {
+                        try await db.client.query(PostgresQuery(unsafeSQL: """
+                            INSERT INTO switchyard.outbox (channel, payload)
+                            SELECT '\(channel.rawValue)', jsonb_build_object('n', g) FROM generate_series(\(chunk * 100 + 1), \(chunk * 100 + 100)) g
+                            """))
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                for round in 0..<6 {
+                    let process = try Self.startRelay(db, batchSize: 20 + round * 7)
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 300...900)))
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                }
+                try await group.waitForAll()
+            }
+            let last = try Self.startRelay(db, batchSize: 100)
+            defer { kill(last.processIdentifier, SIGKILL); last.waitUntilExit() }
+            #expect(try await eventually(timeout: .seconds(120)) {
+                try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0
+            })
+            let stored = try await db.stored(channel)
+            #expect(stored.count == total)
+            #expect(stored.map { $0.data["n"]?.integer ?? -1 } == (1...Int64(total)).map { $0 })
+            expectGapFreeAndUnique(stored)
+            #expect(try await db.count("SELECT count(*)::int8 FROM switchyard.archive") == total)
+        }
+    }
+
+    @Test("the relay resumes after its PostgreSQL server restarts")
+    func postgresRestart() async throws {
+        let server = try await PrivatePostgres.start()
+        defer { server.stop() }
+        try await TestDatabase.with(adminURL: server.url) { db in
+            let channel = db.channel("restart")
+            try await db.running(try db.relay()) {
+                for n in 1...50 { try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": .int(Int64(n))]) } }
+                #expect(try await eventually { try await db.stored(channel).count == 50 })
+                try server.restart()
+                let reconnected = try await eventually { () async throws -> Bool in
+                    do {
+                        _ = try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 51]) }
+                        return true
+                    } catch { return false }
+                }
+                #expect(reconnected, "the pool reconnects")
+                for n in 52...100 { try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": .int(Int64(n))]) } }
+                #expect(try await eventually { try await db.stored(channel).count == 100 })
+            }
+            let stored = try await db.stored(channel)
+            #expect(stored.map { $0.data["n"]?.integer ?? -1 } == (1...100).map { Int64($0) })
+            expectGapFreeAndUnique(stored)
+        }
+    }
+}
+
+/// A PostgreSQL server of one test's own, made with initdb, so the test may restart it.
+final class PrivatePostgres: Sendable {
+    let directory: String
+    let port: Int
+    let bin: String
+    let runAs: [String]
+    var url: PostgresURL { try! PostgresURL("postgres://postgres@127.0.0.1:\(port)/postgres") }
+
+    init(directory: String, port: Int, bin: String, runAs: [String]) {
+        self.directory = directory
+        self.port = port
+        self.bin = bin
+        self.runAs = runAs
+    }
+
+    static func start() async throws -> PrivatePostgres {
+        let candidates = ["/usr/lib/postgresql/15/bin"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+            .sorted().reversed().map { "/usr/lib/postgresql/\($0)/bin" }
+        guard let bin = candidates.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/pg_ctl") }) else {
+            throw MissingEnvironment(name: "PostgreSQL's pg_ctl")
+        }
+        let base = ProcessInfo.processInfo.environment["SWITCHYARD_TEST_TMP"] ?? NSTemporaryDirectory()
+        let directory = "\(base)/pg-private-\(UInt32.random(in: .min ... .max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let runAs = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []
+        if getuid() == 0 { _ = try Self.shell(["/bin/chown", "postgres", directory], runAs: []) }
+        let port = Int.random(in: 20000...29999)
+        let server = PrivatePostgres(directory: directory, port: port, bin: bin, runAs: runAs)
+        _ = try shell(["\(bin)/initdb", "-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"], runAs: runAs)
+        try server.startServer()
+        return server
+    }
+
+    func startServer() throws {
+        _ = try Self.shell([
+            "\(bin)/pg_ctl", "-D", "\(directory)/data", "-l", "\(directory)/data/server.log", "-w", "-o",
+            "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(directory) -c fsync=off", "start",
+        ], runAs: runAs)
+    }
+
+    /// Stops the server at once (as a crash would) and starts it again.
+    func restart() throws {
+        _ = try Self.shell(["\(bin)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-w", "stop"], runAs: runAs)
+        try startServer()
+    }
+
+    func stop() {
+        _ = try? Self.shell(["\(bin)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-w", "stop"], runAs: runAs)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    @discardableResult
+    static func shell(_ arguments: [String], runAs: [String]) throws -> String {
+        let process = Process()
+        let command = runAs + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw ShellError(description: "\(command.joined(separator: " ")) failed: \(text)")
+        }
+        return text
+    }
+
+    struct ShellError: Error, CustomStringConvertible { var description: String }
+}

@@ -54,7 +54,12 @@ struct ReconcileCommand: AsyncParsableCommand {
             group.addTask { try await engine.run() }
             defer { group.cancelAll() }
             let reconciler = Reconciler(archive: Archive(client: postgresClient, logger: logger), router: router)
-            let channels = try channel.map { [try ChannelName($0)] } ?? (try await reconciler.archivedChannels(from: start, to: end))
+            let channels: [ChannelName]
+            if let channel {
+                channels = [try ChannelName(channel)]
+            } else {
+                channels = try await reconciler.archivedChannels(from: start, to: end)
+            }
             var missing = 0
             for channel in channels {
                 let report = try await reconciler.compare(channel, from: start, to: end)

@@ -15,8 +15,9 @@ struct MigrationTests {
         let logger = Logger(label: "test.migrations")
         let name = "sy_m\(UInt32.random(in: .min ... .max))"
         try await TestDatabase.withAdmin(admin, logger: logger) { try await $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger) }
-        var url = admin
-        url.database = name
+        var fresh = admin
+        fresh.database = name
+        let url = fresh
         let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
             for _ in 0..<8 {
                 group.addTask { try await TestDatabase.withAdmin(url, logger: logger) { try await Migrations.apply(connection: $0, logger: logger) } }

@@ -160,16 +160,18 @@ public final class Relay: Service {
         var createdAt: String
     }
 
-    /// Takes one batch of rows whose transactions have all finished, publishes the valid ones,
+    /// Takes one batch of rows whose transactions have all finished (ordered by the `xid8`
+    /// column itself: the text copies in the select list must not shadow it), publishes the valid ones,
     /// and in one transaction archives them, quarantines the invalid ones and deletes them all
     /// from the outbox.
     func relayBatch(on connection: PostgresConnection) async throws -> BatchOutcome {
         let rows = try await connection.query(
             """
-            SELECT id, event_id::text, channel, payload::text, metadata::text, xid::text, created_at::text
-            FROM switchyard.outbox
-            WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY xid, id
+            SELECT o.id, o.event_id::text, o.channel, o.payload::text, o.metadata::text, o.xid::text AS xid_text,
+                o.created_at::text AS created_text
+            FROM switchyard.outbox AS o
+            WHERE o.xid < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY o.xid, o.id
             LIMIT \(configuration.batchSize)
             """, logger: logger)
         var batch: [OutboxRow] = []

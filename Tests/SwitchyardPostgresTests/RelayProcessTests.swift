@@ -112,16 +112,16 @@ final class PrivatePostgres: Sendable {
         let directory = "\(base)/pg-private-\(UInt32.random(in: .min ... .max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let runAs = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []
-        if getuid() == 0 { _ = try Self.shell(["/bin/chown", "postgres", directory], runAs: []) }
+        if getuid() == 0 { try Self.shell(["/bin/chown", "postgres", directory], runAs: []) }
         let port = Int.random(in: 20000...29999)
         let server = PrivatePostgres(directory: directory, port: port, bin: bin, runAs: runAs)
-        _ = try shell(["\(bin)/initdb", "-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"], runAs: runAs)
+        try shell(["\(bin)/initdb", "-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"], runAs: runAs)
         try server.startServer()
         return server
     }
 
     func startServer() throws {
-        _ = try Self.shell([
+        try Self.shell([
             "\(bin)/pg_ctl", "-D", "\(directory)/data", "-l", "\(directory)/data/server.log", "-w", "-o",
             "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(directory) -c fsync=off", "start",
         ], runAs: runAs)
@@ -129,32 +129,33 @@ final class PrivatePostgres: Sendable {
 
     /// Stops the server at once (as a crash would) and starts it again.
     func restart() throws {
-        _ = try Self.shell(["\(bin)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-w", "stop"], runAs: runAs)
+        try Self.shell(["\(bin)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-w", "stop"], runAs: runAs)
         try startServer()
     }
 
     func stop() {
-        _ = try? Self.shell(["\(bin)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-w", "stop"], runAs: runAs)
+        try? Self.shell(["\(bin)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-w", "stop"], runAs: runAs)
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    @discardableResult
-    static func shell(_ arguments: [String], runAs: [String]) throws -> String {
+    /// Runs a command through `/bin/sh` with its output in a file, so that no pipe can be held
+    /// open by the server it starts.
+    static func shell(_ arguments: [String], runAs: [String]) throws {
+        let log = NSTemporaryDirectory() + "/pg-shell-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let command = (runAs + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
         let process = Process()
-        let command = runAs + arguments
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\(command) > '\(log)' 2>&1 < /dev/null"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
         guard process.terminationStatus == 0 else {
-            throw ShellError(description: "\(command.joined(separator: " ")) failed: \(text)")
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw ShellError(description: "\(arguments.joined(separator: " ")) failed: \(text)")
         }
-        return text
     }
 
     struct ShellError: Error, CustomStringConvertible { var description: String }

@@ -178,3 +178,11 @@ final class Shared<Value: Sendable>: Sendable {
     init(_ value: Value) { storage = Mutex(value) }
     func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { storage.withLock { body(&$0) } }
 }
+
+/// Runs blocking work (waiting for a process) on a thread of its own, never on the few threads
+/// of the concurrency pool.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}

@@ -26,14 +26,15 @@ struct PythonOutboxTests {
 
     @Test("the psycopg example's committed events reach Redis; the rolled-back one does not")
     func pythonExample() async throws {
-        let probe = try Self.run(["-c", "import psycopg"])
+        let probe = try await blocking { try Self.run(["-c", "import psycopg"]) }
         try #require(probe.status == 0, "psycopg is missing for '\(Self.python)': run the tests through scripts/test, or set SWITCHYARD_PYTHON")
         try await TestDatabase.with { db in
             let channel = db.channel("python")
-            let result = try Self.run([
+            let arguments = [
                 PackageRoot.url.appendingPathComponent("docs/examples/outbox_emit.py").path,
                 "--url", "postgresql://\(db.url.username)@\(db.url.host):\(db.url.port)/\(db.name)", "--channel", channel.rawValue,
-            ])
+            ]
+            let result = try await blocking { try Self.run(arguments) }
             try #require(result.status == 0, "the Python example failed: \(result.errors)")
             let report = try JSONValue(parsing: result.output)
             let committed = (report["committed"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(EventID.init) }

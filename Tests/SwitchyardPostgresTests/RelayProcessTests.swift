@@ -43,15 +43,17 @@ struct RelayProcessTests {
                     let process = try Self.startRelay(db, batchSize: 20 + round * 7)
                     try await Task.sleep(for: .milliseconds(Int.random(in: 300...900)))
                     kill(process.processIdentifier, SIGKILL)
-                    process.waitUntilExit()
+                    try await blocking { process.waitUntilExit() }
                 }
                 try await group.waitForAll()
             }
             let last = try Self.startRelay(db, batchSize: 100)
-            defer { kill(last.processIdentifier, SIGKILL); last.waitUntilExit() }
-            #expect(try await eventually(timeout: .seconds(120)) {
+            let drained = try await eventually(timeout: .seconds(120)) {
                 try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0
-            })
+            }
+            kill(last.processIdentifier, SIGKILL)
+            try await blocking { last.waitUntilExit() }
+            #expect(drained)
             let stored = try await db.stored(channel)
             #expect(stored.count == total)
             #expect(stored.map { $0.data["n"]?.integer ?? -1 } == (1...Int64(total)).map { $0 })
@@ -62,14 +64,14 @@ struct RelayProcessTests {
 
     @Test("the relay resumes after its PostgreSQL server restarts")
     func postgresRestart() async throws {
-        let server = try await PrivatePostgres.start()
+        let server = try await blocking { try PrivatePostgres.start() }
         defer { server.stop() }
         try await TestDatabase.with(adminURL: server.url) { db in
             let channel = db.channel("restart")
             try await db.running(try db.relay()) {
                 for n in 1...50 { try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": .int(Int64(n))]) } }
                 #expect(try await eventually { try await db.stored(channel).count == 50 })
-                try server.restart()
+                try await blocking { try server.restart() }
                 let reconnected = try await eventually { () async throws -> Bool in
                     do {
                         _ = try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 51]) }
@@ -102,7 +104,7 @@ final class PrivatePostgres: Sendable {
         self.runAs = runAs
     }
 
-    static func start() async throws -> PrivatePostgres {
+    static func start() throws -> PrivatePostgres {
         let candidates = ["/usr/lib/postgresql/15/bin"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .sorted().reversed().map { "/usr/lib/postgresql/\($0)/bin" }
         guard let bin = candidates.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/pg_ctl") }) else {

@@ -59,7 +59,7 @@ public final class Relay: Service {
     let logger: Logger
     let doorbell = Doorbell()
     let receipts = ReceiptBoard()
-    let holder = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    let holder = Relay.holderName()
     let published = Counter(label: "switchyard_relay_published_total")
     let quarantined = Counter(label: "switchyard_relay_quarantined_total")
 
@@ -149,6 +149,13 @@ public final class Relay: Service {
     }
 
     enum BatchOutcome { case full, drained, routerFailed }
+
+    /// `HOST:PID`, from `gethostname` (`ProcessInfo.hostName` resolves names, which can block for seconds).
+    static func holderName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&buffer, buffer.count - 1) == 0 ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
+        return "\(host):\(ProcessInfo.processInfo.processIdentifier)"
+    }
 
     struct OutboxRow {
         var id: Int64

@@ -140,23 +140,23 @@ final class PrivatePostgres: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// Runs a command through `/bin/sh` with its output in a file, so that no pipe can be held
-    /// open by the server it starts.
+    /// Runs a command through `/bin/sh` with its output in a file, waiting with `waitpid` (a
+    /// server that daemonizes must not hold anything the wait depends on).
     static func shell(_ arguments: [String], runAs: [String]) throws {
         let log = NSTemporaryDirectory() + "/pg-shell-\(UUID().uuidString).log"
         defer { try? FileManager.default.removeItem(atPath: log) }
         let command = (runAs + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "\(command) > '\(log)' 2>&1 < /dev/null"]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let words: [String] = ["/bin/sh", "-c", "\(command) > '\(log)' 2>&1 < /dev/null"]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ)
+        guard spawned == 0 else { throw ShellError(description: "posix_spawn failed: \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        guard status == 0 else {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            throw ShellError(description: "\(arguments.joined(separator: " ")) failed: \(text)")
+            throw ShellError(description: "\(arguments.joined(separator: " ")) failed (\(status)): \(text)")
         }
     }
 

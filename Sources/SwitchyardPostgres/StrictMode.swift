@@ -85,12 +85,22 @@ public final class StrictMode: Service {
     }
 
     /// Publishes through the outbox: checks every payload, inserts the rows and commits them in
-    /// one transaction, then waits until the relay has published them.
+    /// one transaction, then waits until the relay has published them. A request whose event id
+    /// is already archived answers with the archived receipt marked ``Switchyard/PublishReceipt/duplicate``.
     /// - Returns: One receipt per request, in order, as a direct publish returns them.
     /// - Throws: ``Switchyard/SwitchyardError``: the contract check's (nothing is written), or
     ///   `engine_unavailable` when PostgreSQL fails or the relay has not published within
     ///   ``publishTimeout`` (the rows are committed and will be published).
     public func publish(_ requests: [PublishRequest]) async throws -> [PublishReceipt] {
+        if requests.allSatisfy({ $0.eventID != nil }) {
+            // Event ids already archived are duplicates: answer with the first receipt, write nothing.
+            var known: [PublishReceipt] = []
+            for request in requests {
+                guard let eventID = request.eventID, let receipt = try? await archived(eventID) else { break }
+                known.append(receipt.markedDuplicate())
+            }
+            if known.count == requests.count { return known }
+        }
         let ids: [EventID]
         do {
             ids = try await outbox.withTransaction { tx in

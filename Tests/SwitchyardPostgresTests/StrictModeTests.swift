@@ -24,7 +24,7 @@ struct StrictModeTests {
                 #expect(stored.map(\.timestamp) == receipts.map(\.timestamp))
 
                 let again = try await strict.publish([PublishRequest(channel: channel, payload: ["n": 1], eventID: receipts[0].eventID)])
-                #expect(again.first?.sequenceNumber == 1, "the same event id answers with the first receipt")
+                #expect(again.first?.sequenceNumber == 1 && again.first?.duplicate == true, "the same event id answers with the first receipt")
 
                 let refused = await #expect(throws: SwitchyardError.self) {
                     try await strict.publish([PublishRequest(channel: channel, payload: ["n": 3]), PublishRequest(channel: channel, payload: ["n": "x"])])

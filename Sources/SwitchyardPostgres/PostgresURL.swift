@@ -71,5 +71,6 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
 public struct PostgresURLError: Error, Sendable, CustomStringConvertible {
     /// What is wrong with it.
     public var reason: String
+    /// The reason, for people.
     public var description: String { "invalid PostgreSQL URL: \(reason)" }
 }

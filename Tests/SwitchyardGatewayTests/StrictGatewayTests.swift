@@ -30,27 +30,23 @@ import Testing
             let strict = try StrictMode(
                 url: database, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
             let app = buildApplication(router: router, configuration: GatewayConfiguration(port: 0), logger: TestGateway.logger, strictMode: strict)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await strict.run() }
-                group.addTask { try await engine.run() }
-                defer { group.cancelAll() }
-                try await app.test(.router) { client in
-                    var ready = try await client.send(.get, "/readyz")
-                    for _ in 0..<200 where ready.status != .ok {
-                        try await Task.sleep(for: .milliseconds(50))
-                        ready = try await client.send(.get, "/readyz")
-                    }
-                    #expect(ready.status == .ok)
-                    let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "strict-\(name)"]
-                    let first = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#, headers: key)
-                    #expect(first.status == .created, "\(first.json)")
-                    let again = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#, headers: key)
-                    #expect(again.status == .ok && again.json["duplicate"] == true && again.json["sequence_number"] == first.json["sequence_number"])
-                    let refused = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":"many"}"#)
-                    #expect(refused.errorType == "validation_error")
-                    let latest = try await client.send(.get, "/v1/channels/trades:fill/latest")
-                    #expect(latest.json["event_id"] == first.json["event_id"])
+            // The test client runs the application's services: the router (and its engine) and strict mode.
+            try await app.test(.router) { client in
+                var ready = try await client.send(.get, "/readyz")
+                for _ in 0..<200 where ready.status != .ok {
+                    try await Task.sleep(for: .milliseconds(50))
+                    ready = try await client.send(.get, "/readyz")
                 }
+                #expect(ready.status == .ok)
+                let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "strict-\(name)"]
+                let first = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#, headers: key)
+                #expect(first.status == .created, "\(first.json)")
+                let again = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#, headers: key)
+                #expect(again.status == .ok && again.json["duplicate"] == true && again.json["sequence_number"] == first.json["sequence_number"])
+                let refused = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":"many"}"#)
+                #expect(refused.errorType == "validation_error")
+                let latest = try await client.send(.get, "/v1/channels/trades:fill/latest")
+                #expect(latest.json["event_id"] == first.json["event_id"])
             }
         }
         try await Self.execute(admin, "DROP DATABASE \(name) WITH (FORCE)")

@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .executableTarget(
@@ -23,6 +24,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/router-redis-bench"
+        ),
+        .executableTarget(
+            name: "outbox-bench",
+            dependencies: [
+                .product(name: "Switchyard", package: "Switchyard"),
+                .product(name: "SwitchyardPostgres", package: "Switchyard"),
+                .product(name: "SwitchyardRedis", package: "Switchyard"),
+                .product(name: "RedisClient", package: "Switchyard"),
+                .product(name: "JSONSchema", package: "Switchyard"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Sources/outbox-bench"
         ),
         .executableTarget(
             name: "router-bench",

@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .executableTarget(
@@ -35,6 +36,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ws-fanout-bench"
+        ),
+        .executableTarget(
+            name: "outbox-bench",
+            dependencies: [
+                .product(name: "Switchyard", package: "Switchyard"),
+                .product(name: "SwitchyardPostgres", package: "Switchyard"),
+                .product(name: "SwitchyardRedis", package: "Switchyard"),
+                .product(name: "RedisClient", package: "Switchyard"),
+                .product(name: "JSONSchema", package: "Switchyard"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Sources/outbox-bench"
         ),
         .executableTarget(
             name: "router-bench",

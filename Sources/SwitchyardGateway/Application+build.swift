@@ -3,6 +3,7 @@ import HummingbirdWebSocket
 import Logging
 import RedisClient
 import Switchyard
+import SwitchyardPostgres
 import SwitchyardRedis
 
 /// The HTTP application type `switchyard serve` runs.
@@ -29,24 +30,29 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
         contracts: contracts, engine: engine,
         configuration: RouterConfiguration(source: configuration.source, allowsUnknownChannels: configuration.allowsUnknownChannels),
         logger: logger)
-    return buildApplication(router: router, configuration: configuration, logger: logger)
+    let strictMode = try configuration.postgresURL.map { try StrictMode(url: try PostgresURL($0), router: router, logger: logger) }
+    return buildApplication(router: router, configuration: configuration, logger: logger, strictMode: strictMode)
 }
 
 /// Builds the gateway around an existing router (tests, embedding in another process).
 ///
 /// The router is one of the application's services: `runService()` runs it, and stops it after
 /// the HTTP server has drained.
-public func buildApplication(router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger) -> GatewayApplication {
+/// With `strictMode`, publishes go through its outbox, and it runs (migrations, relay) as one of
+/// the application's services, started after the router and stopped before it.
+public func buildApplication(
+    router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil
+) -> GatewayApplication {
     let routes = Hummingbird.Router(context: GatewayRequestContext.self)
     routes.add(middleware: ErrorBodyMiddleware())
     routes.add(middleware: AuthenticationMiddleware(authenticator: configuration.authenticator))
-    Gateway(router: router, configuration: configuration).addRoutes(to: routes)
+    Gateway(router: router, configuration: configuration, strictMode: strictMode).addRoutes(to: routes)
     return Application(
         router: routes,
         server: .http1WebSocketUpgrade(
             webSocketRouter: routes,
             configuration: .init(ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchyard"),
-        services: [router],
+        services: [router] + (strictMode.map { [$0] } ?? []),
         logger: logger)
 }

@@ -3,6 +3,7 @@ import Hummingbird
 import JSONSchema
 import RedisClient
 import Switchyard
+import SwitchyardPostgres
 import SwitchyardRedis
 
 extension Gateway {
@@ -57,6 +58,9 @@ extension Gateway {
     /// `GET /readyz`: 200 when the engine answers (a `PING` through the Redis engine's client,
     /// within 2 seconds), else 503 with `engine_unavailable`.
     func readiness() async -> Response {
+        if let strictMode, await !strictMode.isReady() {
+            return SwitchyardError(.engineUnavailable, "PostgreSQL does not answer, or is not migrated yet", details: ["engine": "postgres"]).response()
+        }
         guard let redis = router.engine as? RedisEngine else {
             return jsonResponse(["status": "ready", "engine": "embedded"])
         }

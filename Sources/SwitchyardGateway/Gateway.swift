@@ -4,11 +4,14 @@ import HummingbirdWebSocket
 import JSONSchema
 import NIOCore
 import Switchyard
+import SwitchyardPostgres
 
 /// The HTTP API v1 over a router: one method per route, registered by ``addRoutes(to:)``.
 struct Gateway: Sendable {
     let router: Switchyard.Router
     let configuration: GatewayConfiguration
+    /// Strict mode: publishes go through the PostgreSQL outbox.
+    var strictMode: StrictMode? = nil
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
@@ -43,7 +46,13 @@ struct Gateway: Sendable {
         let body = try await collect(request, limit: payloadLimit(for: channel))
         let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
             .check(channel: channel, payload: body.readableBytesView)
-        let receipt = try await router.publish(to: channel, payload: checked.payload, eventID: eventID, source: principal.publishSource)
+        var item = PublishRequest(channel: channel, payload: checked.payload, eventID: eventID)
+        item.source = principal.publishSource
+        let receipt = if let strictMode {
+            try await strictMode.publish([item])[0]
+        } else {
+            try await router.publish(to: channel, payload: checked.payload, eventID: eventID, source: principal.publishSource)
+        }
         return jsonResponse(RouterReports.receipt(receipt), status: receipt.duplicate ? .ok : .created)
     }
 
@@ -70,7 +79,7 @@ struct Gateway: Sendable {
             item.source = principal.publishSource
             requests.append(item)
         }
-        let receipts = try await router.publish(requests)
+        let receipts = if let strictMode { try await strictMode.publish(requests) } else { try await router.publish(requests) }
         return jsonResponse(["receipts": .array(receipts.map(RouterReports.receipt))], status: receipts.allSatisfy(\.duplicate) ? .ok : .created)
     }
 

@@ -27,13 +27,16 @@ public struct GatewayConfiguration: Sendable {
     public var authenticator: any Authenticator
     /// The `/v1/ws` sessions' queue limit, heartbeat interval and inbound limits.
     public var webSocket: WebSocketConfiguration
+    /// A PostgreSQL URL for strict mode: publishes go through the outbox and reach the engine only
+    /// after commit (docs/postgres.md); `nil` (the default) publishes directly.
+    public var postgresURL: String?
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, redisURL: String? = nil, contractsDirectory: String? = nil,
         allowsUnknownChannels: Bool = false, source: String = "switchyard-gateway", bodySlackBytes: Int = 65_536,
         maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000,
-        authenticator: any Authenticator = OpenAuthenticator(), webSocket: WebSocketConfiguration = WebSocketConfiguration()
+        authenticator: any Authenticator = OpenAuthenticator(), webSocket: WebSocketConfiguration = WebSocketConfiguration(), postgresURL: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -47,5 +50,6 @@ public struct GatewayConfiguration: Sendable {
         self.maxReplayLimit = maxReplayLimit
         self.authenticator = authenticator
         self.webSocket = webSocket
+        self.postgresURL = postgresURL
     }
 }

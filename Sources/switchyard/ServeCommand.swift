@@ -11,7 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the HTTP API (embedded engine unless --redis or REDIS_URL is given).",
         discussion: """
             Flags win over the environment (REDIS_URL, SWITCHYARD_HOST, SWITCHYARD_PORT, \
-            SWITCHYARD_CONTRACTS, SWITCHYARD_ALLOW_UNKNOWN_CHANNELS), which wins over the config \
+            SWITCHYARD_CONTRACTS, SWITCHYARD_ALLOW_UNKNOWN_CHANNELS, POSTGRES_URL), which wins over the config \
             file (--config or SWITCHYARD_CONFIG; docs/configuration.md). Without auth configured, \
             loopback clients need no credentials and everyone else gets 401. A config error exits 1 \
             naming the key. SIGTERM or SIGINT stops accepting requests, finishes the ones in flight, \
@@ -30,14 +30,19 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String?
     @Flag(help: "Accept publishes to channels no contract covers, with the default policy.")
     var allowUnknownChannels = false
+    @Option(help: ArgumentHelp("A PostgreSQL URL for strict mode: migrate, run the relay, publish through the outbox (default: POSTGRES_URL).", valueName: "URL"))
+    var postgres: String?
 
     func run() async throws {
-        let configuration: GatewayConfiguration
+        var configuration: GatewayConfiguration
         do {
             configuration = try await GatewayConfiguration(settings: try settings(environment: ProcessInfo.processInfo.environment))
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+        if let url = postgres ?? ProcessInfo.processInfo.environment["POSTGRES_URL"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            configuration.postgresURL = url
         }
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info

@@ -1,0 +1,98 @@
+import Logging
+import PostgresNIO
+import Switchyard
+
+/// Compares the archive with the engine for a time window, and repairs what the engine lacks.
+public struct Reconciler: Sendable {
+    /// What one channel's comparison found.
+    public struct ChannelReport: Sendable {
+        /// The channel.
+        public var channel: ChannelName
+        /// Events in the archive that the engine should hold (at or after its oldest retained
+        /// sequence number) and does not.
+        public var missingInEngine: [Envelope]
+        /// Events the engine holds that the archive lacks (published around the outbox, or not yet archived).
+        public var missingInArchive: [Envelope]
+        /// Archived events older than the engine's retention: expected to be absent there.
+        public var trimmed: Int
+        /// Events found on both sides.
+        public var matched: Int
+    }
+
+    /// The archive.
+    public let archive: Archive
+    /// The router whose engine is compared.
+    public let router: Router
+
+    /// Creates a reconciler.
+    public init(archive: Archive, router: Router) {
+        self.archive = archive
+        self.router = router
+    }
+
+    /// The channels with archived events whose timestamps fall in the window.
+    public func archivedChannels(from start: Timestamp, to end: Timestamp) async throws -> [ChannelName] {
+        let rows = try await archive.client.query(
+            """
+            SELECT DISTINCT channel FROM switchyard.archive
+            WHERE "timestamp" BETWEEN \(start.description)::timestamptz AND \(end.description)::timestamptz ORDER BY channel
+            """, logger: archive.logger)
+        var channels: [ChannelName] = []
+        for try await name in rows.decode(String.self) {
+            if let channel = try? ChannelName(name) { channels.append(channel) }
+        }
+        return channels
+    }
+
+    /// Compares one channel's events with timestamps in `start...end` on both sides, by event id.
+    /// - Throws: ``Switchyard/SwitchyardError`` from the engine, or a PostgreSQL error.
+    public func compare(_ channel: ChannelName, from start: Timestamp, to end: Timestamp) async throws -> ChannelReport {
+        let archived = try await archive.events(channel, from: start, to: end)
+        let stored = try await router.replay(try ChannelPattern(channel.rawValue), since: .time(start), until: .time(end), limit: Int.max)
+        let info = try await router.info(channel)
+        let firstRetained = info.firstSequenceNumber ?? (info.lastSequenceNumber + 1)
+        let storedIDs = Set(stored.map(\.eventID))
+        let archivedIDs = Set(archived.map(\.eventID))
+        var missing: [Envelope] = []
+        var trimmed = 0
+        for envelope in archived where !storedIDs.contains(envelope.eventID) {
+            if envelope.sequenceNumber < firstRetained { trimmed += 1 } else { missing.append(envelope) }
+        }
+        return ChannelReport(
+            channel: channel, missingInEngine: missing, missingInArchive: stored.filter { !archivedIDs.contains($0.eventID) },
+            trimmed: trimmed, matched: archived.count - missing.count - trimmed)
+    }
+
+    /// Re-publishes the events the engine lacks, oldest first, under their own event ids, and
+    /// updates their archive rows to the envelopes now stored (new sequence number and time).
+    ///
+    /// An event that was lost with its dedup mark (a Redis failover, a lost AOF tail) publishes
+    /// again as is. One removed by hand keeps its mark, which would make the re-publish a
+    /// duplicate: `forget` removes those marks first (for Redis, `RedisEngine.forgetDedupMarks`).
+    /// - Returns: The receipts; a `duplicate` one means the engine still had the event's mark and stored nothing.
+    /// - Throws: ``Switchyard/SwitchyardError`` from the engine, or a PostgreSQL error.
+    @discardableResult
+    public func repair(
+        _ report: ChannelReport, forget: @Sendable ([EventID], ChannelName) async throws -> Void = { _, _ in }
+    ) async throws -> [PublishReceipt] {
+        let missing = report.missingInEngine.sorted { $0.sequenceNumber < $1.sequenceNumber }
+        guard !missing.isEmpty else { return [] }
+        try await forget(missing.map(\.eventID), report.channel)
+        let receipts = try await router.publish(missing.map {
+            PublishRequest(channel: $0.channel, payload: $0.data, metadata: $0.metadata, eventID: $0.eventID)
+        })
+        for (old, receipt) in zip(missing, receipts) where !receipt.duplicate {
+            var envelope = old
+            envelope.sequenceNumber = receipt.sequenceNumber
+            envelope.timestamp = receipt.timestamp
+            envelope.source = router.configuration.source
+            try await archive.client.query(
+                """
+                UPDATE switchyard.archive SET sequence_number = \(envelope.sequenceNumber), stream_id = \(receipt.streamID.rawValue),
+                    "timestamp" = \(envelope.timestamp.description)::timestamptz, source = \(envelope.source), envelope = \(envelope.encoded())
+                WHERE event_id = \(envelope.eventID.description)::uuid
+                """, logger: archive.logger)
+        }
+        return receipts
+    }
+}

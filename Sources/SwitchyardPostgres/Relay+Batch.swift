@@ -1,0 +1,155 @@
+import JSONSchema
+import Logging
+import PostgresNIO
+import Switchyard
+
+extension Relay {
+    enum BatchOutcome { case full, drained, routerFailed }
+
+    struct OutboxRow {
+        var id: Int64
+        var eventID: String
+        var channel: String
+        var payload: String
+        var metadata: String
+        var xid: String
+        var createdAt: String
+    }
+
+    /// Takes one batch of rows whose transactions have all finished (ordered by the `xid8`
+    /// column itself: the text copies in the select list must not shadow it), publishes the valid ones,
+    /// and in one transaction archives them, quarantines the invalid ones and deletes them all
+    /// from the outbox.
+    func relayBatch(on connection: PostgresConnection) async throws -> BatchOutcome {
+        let rows = try await connection.query(
+            """
+            SELECT o.id, o.event_id::text, o.channel, o.payload::text, o.metadata::text, o.xid::text AS xid_text,
+                o.created_at::text AS created_text
+            FROM switchyard.outbox AS o
+            WHERE o.xid < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY o.xid, o.id
+            LIMIT \(configuration.batchSize)
+            """, logger: logger)
+        var batch: [OutboxRow] = []
+        for try await (id, eventID, channel, payload, metadata, xid, createdAt)
+            in rows.decode((Int64, String, String, String, String, String, String).self)
+        {
+            batch.append(OutboxRow(id: id, eventID: eventID, channel: channel, payload: payload, metadata: metadata, xid: xid, createdAt: createdAt))
+        }
+        if batch.isEmpty { return .drained }
+
+        var valid: [(row: OutboxRow, request: PublishRequest, schema: String)] = []
+        var refused: [(row: OutboxRow, error: SwitchyardError)] = []
+        for row in batch {
+            do throws(SwitchyardError) {
+                let (request, schema) = try check(row)
+                valid.append((row, request, schema))
+            } catch {
+                refused.append((row, error))
+            }
+        }
+        var receipts: [PublishReceipt] = []
+        if !valid.isEmpty {
+            do {
+                receipts = try await router.publish(valid.map(\.request))
+            } catch {
+                logger.warning("relay could not publish; retrying", metadata: ["error": "\(error)"])
+                return .routerFailed
+            }
+        }
+        let source = router.configuration.source
+        let archived = zip(valid, receipts).map { item, receipt in
+            let envelope = Envelope(
+                eventID: receipt.eventID, channel: receipt.channel, sequenceNumber: receipt.sequenceNumber,
+                timestamp: receipt.timestamp, source: source, schema: item.schema, data: item.request.payload,
+                metadata: item.request.metadata)
+            return (row: item.row, receipt: receipt, envelope: envelope)
+        }
+        try await finish(archived: archived, refused: refused, on: connection)
+        self.receipts.post(receipts)
+        published.increment(by: Int64(archived.count))
+        if !refused.isEmpty {
+            quarantined.increment(by: Int64(refused.count))
+            logger.warning("relay quarantined outbox rows", metadata: ["count": "\(refused.count)"])
+        }
+        return batch.count == configuration.batchSize ? .full : .drained
+    }
+
+    /// Reads a row as a publish request, checked against its contract.
+    private func check(_ row: OutboxRow) throws(SwitchyardError) -> (PublishRequest, String) {
+        let channel = try ChannelName(row.channel)
+        guard let eventID = EventID(row.eventID) else {
+            throw SwitchyardError(.validationError, "the outbox row's event_id is not a UUID")
+        }
+        let payload: JSONValue
+        let metadata: JSONValue
+        do {
+            payload = try JSONValue(parsing: row.payload)
+            metadata = try JSONValue(parsing: row.metadata)
+        } catch {
+            throw SwitchyardError(.malformedJSON, "the outbox row's payload or metadata is not JSON")
+        }
+        guard case .object(let metadataObject) = metadata else {
+            throw SwitchyardError.validation(missing: [], invalid: [("metadata", "must be a JSON object")])
+        }
+        let checked = try payloadGuard.check(channel: channel, payload: payload)
+        return (PublishRequest(channel: channel, payload: checked.payload, metadata: metadataObject, eventID: eventID), checked.schemaID)
+    }
+
+    private func finish(
+        archived: [(row: OutboxRow, receipt: PublishReceipt, envelope: Envelope)],
+        refused: [(row: OutboxRow, error: SwitchyardError)],
+        on connection: PostgresConnection
+    ) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
+            if !archived.isEmpty {
+                let eventIDs = archived.map(\.envelope.eventID.description)
+                let channels = archived.map(\.envelope.channel.rawValue)
+                let sequences = archived.map(\.envelope.sequenceNumber)
+                let streamIDs = archived.map(\.receipt.streamID.rawValue)
+                let times = archived.map(\.envelope.timestamp.description)
+                let sources = archived.map(\.envelope.source)
+                let schemas = archived.map(\.envelope.schema)
+                let payloads = archived.map { $0.envelope.data.serialized() }
+                let metadata = archived.map { JSONValue.object($0.envelope.metadata).serialized() }
+                let envelopes = archived.map { $0.envelope.encoded() }
+                let outboxIDs = archived.map(\.row.id)
+                let xids = archived.map(\.row.xid)
+                let created = archived.map(\.row.createdAt)
+                try await connection.query(
+                    """
+                    INSERT INTO switchyard.archive (event_id, channel, sequence_number, stream_id, "timestamp", source,
+                        schema, payload, metadata, envelope, outbox_id, outbox_xid, created_at)
+                    SELECT e::uuid, c, s, sid, t::timestamptz, src, sch, p::jsonb, m::jsonb, env, oid, x::xid8, ca::timestamptz
+                    FROM unnest(\(eventIDs)::text[], \(channels)::text[], \(sequences)::int8[], \(streamIDs)::text[],
+                        \(times)::text[], \(sources)::text[], \(schemas)::text[], \(payloads)::text[], \(metadata)::text[],
+                        \(envelopes)::text[], \(outboxIDs)::int8[], \(xids)::text[], \(created)::text[])
+                        AS u(e, c, s, sid, t, src, sch, p, m, env, oid, x, ca)
+                    ON CONFLICT (event_id) DO NOTHING
+                    """, logger: logger)
+            }
+            if !refused.isEmpty {
+                let ids = refused.map(\.row.id)
+                let errors = refused.map { $0.error.body.serialized() }
+                try await connection.query(
+                    """
+                    INSERT INTO switchyard.quarantine (outbox_id, event_id, channel, payload, metadata, created_at, outbox_xid, error)
+                    SELECT o.id, o.event_id, o.channel, o.payload, o.metadata, o.created_at, o.xid, u.err::jsonb
+                    FROM unnest(\(ids)::int8[], \(errors)::text[]) AS u(oid, err)
+                    JOIN switchyard.outbox o ON o.id = u.oid
+                    ON CONFLICT (outbox_id) DO NOTHING
+                    """, logger: logger)
+            }
+            let all = archived.map(\.row.id) + refused.map(\.row.id)
+            try await connection.query("DELETE FROM switchyard.outbox WHERE id = ANY(\(all)::int8[])", logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO switchyard.relay_state (name, holder, published, quarantined)
+                VALUES (\(String(configuration.lockKey)), \(holder), \(Int64(archived.count)), \(Int64(refused.count)))
+                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, updated_at = now(),
+                    published = switchyard.relay_state.published + excluded.published,
+                    quarantined = switchyard.relay_state.quarantined + excluded.quarantined
+                """, logger: logger)
+        }
+    }
+}

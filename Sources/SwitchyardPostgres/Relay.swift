@@ -1,0 +1,157 @@
+import Foundation
+import JSONSchema
+import Logging
+import Metrics
+import PostgresNIO
+import ServiceLifecycle
+import Switchyard
+
+/// Publishes committed outbox rows through a ``Switchyard/Router``, in transaction order per
+/// channel, then moves them to the archive; rows that fail their contract go to the quarantine.
+///
+/// A relay is a `Service`. It holds one connection of its own, on which it takes the leader lock
+/// (`pg_try_advisory_lock`), so of several relays on one database exactly one publishes and the
+/// others stand by until its session ends. It wakes on `LISTEN switchyard_outbox` (a trigger
+/// notifies on every insert) and polls every ``Configuration/pollInterval`` as well.
+///
+/// Only rows whose transaction id (`xid8`) is below the oldest transaction still running
+/// (`pg_snapshot_xmin(pg_current_snapshot())`) are taken, in `(xid, id)` order: every
+/// transaction that could still add a row before them has finished, so a transaction that
+/// commits late is never skipped and never published out of order (docs/postgres.md).
+///
+/// Each event is published with its outbox row's event id, so a relay that dies between
+/// publishing and moving the rows re-publishes them after restart and the router's dedup stores
+/// them once.
+public final class Relay: Service {
+    /// How the relay runs.
+    public struct Configuration: Sendable {
+        /// Rows taken per batch. Default 500.
+        public var batchSize: Int
+        /// How often the outbox is read when no notification arrives. Default 100 ms.
+        public var pollInterval: Duration
+        /// How often a standby relay tries to become the leader. Default 1 s.
+        public var standbyInterval: Duration
+        /// The wait before trying again after PostgreSQL or the router failed. Default 500 ms.
+        public var retryDelay: Duration
+        /// The leader lock's key; relays with the same key on one database exclude each other.
+        public var lockKey: Int64
+
+        /// Creates a configuration; every parameter has the default documented on its property.
+        public init(
+            batchSize: Int = 500, pollInterval: Duration = .milliseconds(100), standbyInterval: Duration = .seconds(1),
+            retryDelay: Duration = .milliseconds(500), lockKey: Int64 = 0x5377_5944_5245_4C59
+        ) {
+            self.batchSize = batchSize
+            self.pollInterval = pollInterval
+            self.standbyInterval = standbyInterval
+            self.retryDelay = retryDelay
+            self.lockKey = lockKey
+        }
+    }
+
+    /// Where the relay connects.
+    public let postgres: PostgresConnection.Configuration
+    /// The router events are published through.
+    public let router: Router
+    /// How the relay runs.
+    public let configuration: Configuration
+    let payloadGuard: PayloadGuard
+    let logger: Logger
+    let doorbell = Doorbell()
+    let receipts = ReceiptBoard()
+    let holder = Relay.holderName()
+    let published = Counter(label: "switchyard_relay_published_total")
+    let quarantined = Counter(label: "switchyard_relay_quarantined_total")
+
+    /// Creates a relay; connects to nothing until ``run()``.
+    /// - Parameters:
+    ///   - postgres: The database with the `switchyard` schema (``Migrations``).
+    ///   - router: Publishes the events; its contracts decide what is quarantined. Run it (or its
+    ///     engine) alongside the relay, and give it a dedup window longer than any relay outage.
+    ///   - configuration: Batch size, polling and retry settings.
+    ///   - logger: The caller's logger.
+    public init(postgres: PostgresConnection.Configuration, router: Router, configuration: Configuration = Configuration(), logger: Logger) {
+        self.postgres = postgres
+        self.router = router
+        self.configuration = configuration
+        self.payloadGuard = PayloadGuard(registry: router.contracts, allowsUnknownChannels: router.configuration.allowsUnknownChannels)
+        self.logger = logger
+    }
+
+    /// The receipt of an event this relay publishes and archives within `timeout`, or `nil`
+    /// (another relay may be the leader: look in the archive then).
+    public func receipt(for eventID: EventID, timeout: Duration) async -> PublishReceipt? {
+        await receipts.wait(for: eventID, timeout: timeout)
+    }
+
+    /// Relays until cancelled or a graceful shutdown; reconnects after PostgreSQL failures.
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await self.connectAndLead()
+                } catch {
+                    if Task.isCancelled { return }
+                    self.logger.warning("relay connection failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                    try? await Task.sleep(for: self.configuration.retryDelay)
+                }
+            }
+        }
+    }
+
+    private func connectAndLead() async throws {
+        let connection = try await PostgresConnection.connect(
+            on: PostgresClient.defaultEventLoopGroup.any(), configuration: postgres,
+            id: Int.random(in: 1...Int.max), logger: logger
+        ).get()
+        do {
+            try await lead(on: connection)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try? await connection.close()
+    }
+
+    /// Waits for the leader lock, then listens and relays until cancelled or the connection fails.
+    private func lead(on connection: PostgresConnection) async throws {
+        while true {
+            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(configuration.lockKey))", logger: logger)
+            var leader = false
+            for try await value in rows.decode(Bool.self) { leader = value }
+            if leader { break }
+            try await Task.sleep(for: configuration.standbyInterval)
+        }
+        logger.info("relay is the leader")
+        try await connection.listen(on: "switchyard_outbox") { notifications in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await _ in notifications { self.doorbell.ring() }
+                }
+                group.addTask {
+                    try await self.relayLoop(on: connection)
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func relayLoop(on connection: PostgresConnection) async throws {
+        while !Task.isCancelled {
+            let outcome = try await relayBatch(on: connection)
+            switch outcome {
+            case .full: continue
+            case .drained: await doorbell.wait(timeout: configuration.pollInterval)
+            case .routerFailed: try await Task.sleep(for: configuration.retryDelay)
+            }
+        }
+    }
+
+    /// `HOST:PID`, from `gethostname` (`ProcessInfo.hostName` resolves names, which can block for seconds).
+    static func holderName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&buffer, buffer.count - 1) == 0 ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
+        return "\(host):\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}

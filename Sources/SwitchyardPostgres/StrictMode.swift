@@ -1,0 +1,153 @@
+import JSONSchema
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Switchyard
+import Synchronization
+
+/// Everything a server needs for strict mode, as one `Service`: the PostgreSQL pool, the
+/// migrations, the relay, and publishes that go through the outbox and answer with the receipt.
+///
+/// ``run()`` runs the pool, applies the migrations, then runs the relay. ``publish(_:)`` inserts
+/// and commits outbox rows, then waits until they are published (by this process's relay, or by
+/// whichever relay leads: it then finds them in the archive) and returns the receipts.
+public final class StrictMode: Service {
+    /// The PostgreSQL pool.
+    public let client: PostgresClient
+    /// The outbox publishes go through.
+    public let outbox: Outbox
+    /// The relay this process runs.
+    public let relay: Relay
+    /// How long ``publish(_:)`` waits for the relay before it gives up.
+    public let publishTimeout: Duration
+    let logger: Logger
+    let migrated = Atomic<Bool>(false)
+
+    /// Creates strict mode for a router; connects to nothing until ``run()``.
+    /// - Parameters:
+    ///   - url: The PostgreSQL database.
+    ///   - router: The router the relay publishes through; its contracts check the payloads.
+    ///   - relayConfiguration: Batch size and polling.
+    ///   - publishTimeout: How long a publish waits for the relay. Default 30 s.
+    ///   - logger: The caller's logger.
+    /// - Throws: An NIOSSL error when TLS is asked for and no TLS context can be made.
+    public init(
+        url: PostgresURL, router: Router, relayConfiguration: Relay.Configuration = Relay.Configuration(),
+        publishTimeout: Duration = .seconds(30), logger: Logger
+    ) throws {
+        self.client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
+        self.outbox = Outbox(
+            client: client, contracts: router.contracts, allowsUnknownChannels: router.configuration.allowsUnknownChannels, logger: logger)
+        self.relay = Relay(postgres: try url.connectionConfiguration(), router: router, configuration: relayConfiguration, logger: logger)
+        self.publishTimeout = publishTimeout
+        self.logger = logger
+    }
+
+    /// Runs the pool, migrates, then relays, until cancelled or a graceful shutdown.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            try await cancelWhenGracefulShutdown {
+                try await self.migrateWithRetry()
+                try await self.relay.run()
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func migrateWithRetry() async throws {
+        while true {
+            do {
+                try await Migrations.apply(client: client, logger: logger)
+                migrated.store(true, ordering: .releasing)
+                return
+            } catch {
+                try Task.checkCancellation()
+                logger.warning("migrations failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Whether PostgreSQL answers (`SELECT 1`) within `timeout` and the schema is migrated.
+    public func isReady(timeout: Duration = .seconds(2)) async -> Bool {
+        guard migrated.load(ordering: .acquiring) else { return false }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await self.client.query("SELECT 1")) != nil }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Publishes through the outbox: checks every payload, inserts the rows and commits them in
+    /// one transaction, then waits until the relay has published them. A request whose event id
+    /// is already archived answers with the archived receipt marked ``Switchyard/PublishReceipt/duplicate``.
+    /// - Returns: One receipt per request, in order, as a direct publish returns them.
+    /// - Throws: ``Switchyard/SwitchyardError``: the contract check's (nothing is written), or
+    ///   `engine_unavailable` when PostgreSQL fails or the relay has not published within
+    ///   ``publishTimeout`` (the rows are committed and will be published).
+    public func publish(_ requests: [PublishRequest]) async throws -> [PublishReceipt] {
+        if requests.allSatisfy({ $0.eventID != nil }) {
+            // Event ids already archived are duplicates: answer with the first receipt, write nothing.
+            var known: [PublishReceipt] = []
+            for request in requests {
+                guard let eventID = request.eventID, let receipt = try? await archived(eventID) else { break }
+                known.append(receipt.markedDuplicate())
+            }
+            if known.count == requests.count { return known }
+        }
+        let ids: [EventID]
+        do {
+            ids = try await outbox.withTransaction { tx in
+                var ids: [EventID] = []
+                for (index, request) in requests.enumerated() {
+                    do {
+                        ids.append(try await tx.emit(to: request.channel, payload: request.payload, metadata: request.metadata, eventID: request.eventID))
+                    } catch let error as SwitchyardError where requests.count > 1 {
+                        var details = error.details
+                        details["index"] = .int(Int64(index))
+                        throw SwitchyardError(error.code, error.message, details: details, file: error.file, line: error.line)
+                    }
+                }
+                return ids
+            }
+        } catch let error as SwitchyardError {
+            throw error
+        } catch {
+            throw SwitchyardError(.engineUnavailable, "PostgreSQL refused the outbox insert: \(type(of: error))", details: ["engine": "postgres"])
+        }
+        var receipts: [PublishReceipt] = []
+        for id in ids { receipts.append(try await receipt(for: id)) }
+        return receipts
+    }
+
+    private func receipt(for eventID: EventID) async throws -> PublishReceipt {
+        let deadline = ContinuousClock.now + publishTimeout
+        while ContinuousClock.now < deadline {
+            if let receipt = await relay.receipt(for: eventID, timeout: .milliseconds(50)) { return receipt }
+            if let receipt = try? await archived(eventID) { return receipt }
+        }
+        throw SwitchyardError(
+            .engineUnavailable, "the event is committed to the outbox but not yet published",
+            details: ["event_id": .string(eventID.description), "engine": "postgres"])
+    }
+
+    private func archived(_ eventID: EventID) async throws -> PublishReceipt? {
+        let rows = try await client.query(
+            """
+            SELECT channel, sequence_number, stream_id, envelope FROM switchyard.archive WHERE event_id = \(eventID.description)::uuid
+            """)
+        for try await (channel, sequence, streamID, envelope) in rows.decode((String, Int64, String, String).self) {
+            let timestamp = try Envelope(decoding: envelope).timestamp
+            return PublishReceipt(
+                eventID: eventID, channel: try ChannelName(channel), sequenceNumber: sequence,
+                streamID: StreamPosition(streamID), timestamp: timestamp, duplicate: false)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import JSONSchema
+import Logging
+import PostgresNIO
+import RedisClient
+import Switchyard
+import SwitchyardPostgres
+import SwitchyardRedis
+
+/// `switchyard reconcile`: compares the PostgreSQL archive with the Redis streams for a time
+/// window, lists what either side lacks, and with `--repair` re-publishes what Redis lacks.
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Compare the PostgreSQL archive with Redis for a time window; --repair re-publishes what Redis lacks.",
+        discussion: "Prints one JSON object per channel. Exits with status 1 when something is missing and --repair was not given.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("A PostgreSQL URL (default: POSTGRES_URL).", valueName: "URL"))
+    var postgres: String?
+    @Option(help: ArgumentHelp("A Redis URL (default: REDIS_URL).", valueName: "URL"))
+    var redis: String?
+    @Option(help: ArgumentHelp("The window's start, RFC 3339.", valueName: "TIME"))
+    var since: String
+    @Option(help: ArgumentHelp("The window's end, RFC 3339 (default: now).", valueName: "TIME"))
+    var until: String?
+    @Option(help: ArgumentHelp("Only this channel (default: every channel the archive has in the window).", valueName: "CHANNEL"))
+    var channel: String?
+    @Flag(help: "Re-publish the events Redis lacks, under their own event ids.")
+    var repair = false
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let postgresText = postgres ?? environment["POSTGRES_URL"] else { throw ValidationError("give --postgres URL or set POSTGRES_URL") }
+        guard let redisText = redis ?? environment["REDIS_URL"] else { throw ValidationError("give --redis URL or set REDIS_URL") }
+        guard let start = Timestamp(rfc3339: since) else { throw ValidationError("--since must be an RFC 3339 time") }
+        let end = try until.map { text in
+            guard let time = Timestamp(rfc3339: text) else { throw ValidationError("--until must be an RFC 3339 time") }
+            return time
+        } ?? Timestamp.now()
+        var logger = Logger(label: "switchyard")
+        logger.logLevel = .warning
+        let contracts = try global.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
+        let redisClient = try RedisClient(configuration: try RedisConfiguration(url: redisText), logger: logger)
+        let engine = RedisEngine(client: redisClient, configuration: RedisEngine.Configuration(failFast: true), logger: logger)
+        let router = Router(
+            contracts: contracts, engine: engine,
+            configuration: RouterConfiguration(source: "switchyard-reconcile", enforcesRateLimits: false, allowsUnknownChannels: true),
+            logger: logger)
+        let postgresClient = PostgresClient(configuration: try PostgresURL(postgresText).clientConfiguration, backgroundLogger: logger)
+        let missing = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await postgresClient.run() }
+            group.addTask { try await engine.run() }
+            defer { group.cancelAll() }
+            let reconciler = Reconciler(archive: Archive(client: postgresClient, logger: logger), router: router)
+            let channels: [ChannelName]
+            if let channel {
+                channels = [try ChannelName(channel)]
+            } else {
+                channels = try await reconciler.archivedChannels(from: start, to: end)
+            }
+            var missing = 0
+            for channel in channels {
+                let report = try await reconciler.compare(channel, from: start, to: end)
+                var line: JSONObject = [
+                    "channel": .string(channel.rawValue), "matched": .int(Int64(report.matched)), "trimmed": .int(Int64(report.trimmed)),
+                    "missing_in_redis": .array(report.missingInEngine.map { .string($0.eventID.description) }),
+                    "missing_in_archive": .array(report.missingInArchive.map { .string($0.eventID.description) }),
+                ]
+                if repair {
+                    let receipts = try await reconciler.repair(report) { ids, channel in try await engine.forgetDedupMarks(ids, on: channel) }
+                    line["repaired"] = .array(receipts.filter { !$0.duplicate }.map { .string($0.eventID.description) })
+                } else {
+                    missing += report.missingInEngine.count + report.missingInArchive.count
+                }
+                print(JSONValue.object(line).serialized())
+            }
+            return missing
+        }
+        if missing > 0 { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RedisClient
+import ServiceLifecycle
+import Switchyard
+import SwitchyardPostgres
+import SwitchyardRedis
+
+/// `switchyard relay`: runs the outbox relay alone, from PostgreSQL to Redis, until SIGTERM or SIGINT.
+/// `switchyard serve --postgres` runs the same relay inside the server.
+struct RelayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay",
+        abstract: "Publish committed outbox rows from PostgreSQL to Redis.",
+        shouldDisplay: false)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("A PostgreSQL URL (default: POSTGRES_URL).", valueName: "URL"))
+    var postgres: String?
+    @Option(help: ArgumentHelp("A Redis URL (default: REDIS_URL).", valueName: "URL"))
+    var redis: String?
+    @Option(help: "Rows per batch.")
+    var batchSize = 500
+    @Option(help: "The envelope source of relayed events.")
+    var source = "switchyard-relay"
+    @Flag(help: "Accept rows for channels no contract covers, with the default policy.")
+    var allowUnknownChannels = false
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let postgresText = postgres ?? environment["POSTGRES_URL"] else { throw ValidationError("give --postgres URL or set POSTGRES_URL") }
+        guard let redisText = redis ?? environment["REDIS_URL"] else { throw ValidationError("give --redis URL or set REDIS_URL") }
+        var logger = Logger(label: "switchyard")
+        logger.logLevel = .info
+        let contracts = try global.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
+        let client = try RedisClient(configuration: try RedisConfiguration(url: redisText), logger: logger)
+        let router = Router(
+            contracts: contracts, engine: RedisEngine(client: client, logger: logger),
+            configuration: RouterConfiguration(source: source, enforcesRateLimits: false, allowsUnknownChannels: allowUnknownChannels),
+            logger: logger)
+        let relay = Relay(
+            postgres: try PostgresURL(postgresText).connectionConfiguration(), router: router,
+            configuration: Relay.Configuration(batchSize: batchSize), logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [router, relay], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

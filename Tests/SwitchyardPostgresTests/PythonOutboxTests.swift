@@ -1,0 +1,54 @@
+import Foundation
+import JSONSchema
+import Switchyard
+import SwitchyardPostgres
+import Testing
+
+/// Runs docs/examples/outbox_emit.py (psycopg): plain SQL inserts into the outbox, relayed to Redis.
+@Suite("PostgreSQL: Python emits through the outbox")
+struct PythonOutboxTests {
+    static var python: String { ProcessInfo.processInfo.environment["SWITCHYARD_PYTHON"] ?? "python3" }
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test("the psycopg example's committed events reach Redis; the rolled-back one does not")
+    func pythonExample() async throws {
+        let probe = try await blocking { try Self.run(["-c", "import psycopg"]) }
+        try #require(probe.status == 0, "psycopg is missing for '\(Self.python)': run the tests through scripts/test, or set SWITCHYARD_PYTHON")
+        try await TestDatabase.with { db in
+            let channel = db.channel("python")
+            let arguments = [
+                PackageRoot.url.appendingPathComponent("docs/examples/outbox_emit.py").path,
+                "--url", "postgresql://\(db.url.username)@\(db.url.host):\(db.url.port)/\(db.name)", "--channel", channel.rawValue,
+            ]
+            let result = try await blocking { try Self.run(arguments) }
+            try #require(result.status == 0, "the Python example failed: \(result.errors)")
+            let report = try JSONValue(parsing: result.output)
+            let committed = (report["committed"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(EventID.init) }
+            #expect(committed.count == 3)
+            try await db.running(try db.relay()) {
+                #expect(try await eventually { try await db.stored(channel).count == 3 })
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            let stored = try await db.stored(channel)
+            #expect(stored.map(\.eventID) == committed)
+            #expect(stored.map { $0.data["n"]?.integer ?? -1 } == [1, 2, 3])
+            #expect(stored.first?.metadata["user_id"] == "py")
+            #expect(!stored.contains { $0.eventID.description == report["rolled_back"]?.stringValue })
+            #expect(try await db.count("SELECT count(*)::int8 FROM py_orders") == 2)
+        }
+    }
+}

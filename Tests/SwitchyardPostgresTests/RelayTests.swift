@@ -1,0 +1,157 @@
+import Foundation
+import JSONSchema
+import PostgresNIO
+import Switchyard
+import SwitchyardPostgres
+import Synchronization
+import Testing
+
+@Suite("PostgreSQL: relay")
+struct RelayTests {
+    @Test("an invalid row inserted with plain SQL is quarantined with its validation_error; the rows behind it are published")
+    func quarantine() async throws {
+        try await TestDatabase.with { db in
+            let channel = db.channel("sql")
+            try await db.client.withConnection { connection in
+                try await connection.query("BEGIN", logger: db.logger)
+                for (index, payload) in [#"{"n":1}"#, #"{"n":"two"}"#, #"{"n":3}"#, #"[4]"#, #"{"n":5}"#].enumerated() {
+                    let name = index == 3 ? "Not A Channel!" : channel.rawValue
+                    try await connection.query(
+                        "INSERT INTO switchyard.outbox (channel, payload) VALUES (\(name), \(payload)::jsonb)", logger: db.logger)
+                }
+                try await connection.query("COMMIT", logger: db.logger)
+            }
+            try await db.running(try db.relay()) { () async throws in
+                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+            }
+            #expect(try await db.stored(channel).map { $0.data["n"] } == [1, 3, 5])
+            var errors: [String: JSONValue] = [:]
+            for try await (payload, error) in try await db.client.query(
+                "SELECT payload::text, error::text FROM switchyard.quarantine ORDER BY outbox_id"
+            ).decode((String, String).self) {
+                errors[payload] = try JSONValue(parsing: error)
+            }
+            #expect(errors.count == 2)
+            #expect(errors[#"{"n": "two"}"#]?["error_type"] == "validation_error")
+            #expect(errors[#"{"n": "two"}"#]?["details"]?["invalid_fields"]?["n"] != nil)
+            #expect(errors["[4]"]?["error_type"] == "invalid_channel")
+        }
+    }
+
+    @Test("a transaction that commits late is neither skipped nor overtaken by a later one")
+    func lateCommit() async throws {
+        try await TestDatabase.with { db in
+            let channel = db.channel("late")
+            try await db.running(try db.relay()) {
+                try await db.client.withConnection { early in
+                    try await early.query("BEGIN", logger: db.logger)
+                    try await early.query(
+                        "INSERT INTO switchyard.outbox (channel, payload) VALUES (\(channel.rawValue), '{\"n\":1}')", logger: db.logger)
+                    try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 2]) }
+                    try await Task.sleep(for: .milliseconds(500))
+                    #expect(try await db.stored(channel).isEmpty, "the later transaction waits for the earlier one")
+                    try await early.query("COMMIT", logger: db.logger)
+                }
+                #expect(try await eventually { try await db.stored(channel).count == 2 })
+            }
+            #expect(try await db.stored(channel).map { $0.data["n"] } == [1, 2])
+        }
+    }
+
+    @Test("16 connections with interleaved commits: per channel, Redis holds the committed rows in transaction order")
+    func interleavedWriters() async throws {
+        try await TestDatabase.with { db in
+            let channels = (0..<4).map { db.channel("c\($0)") }
+            struct Written: Sendable { var xid: UInt64; var began: ContinuousClock.Instant; var committed: ContinuousClock.Instant; var ns: [Int64]; var channel: Int }
+            let written = Shared<[Written]>([])
+            let counter = SharedCounter()
+            try await db.running(try db.relay(Relay.Configuration(batchSize: 37, pollInterval: .milliseconds(20)))) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for writer in 0..<16 {
+                        group.addTask {
+                            try await db.client.withConnection { connection in
+                                for round in 0..<25 {
+                                    let channelIndex = (writer + round) % channels.count
+                                    let began = ContinuousClock.now
+                                    try await connection.query("BEGIN", logger: db.logger)
+                                    var ns: [Int64] = []
+                                    var xid: UInt64 = 0
+                                    for _ in 0..<(1 + round % 3) {
+                                        let n = counter.next()
+                                        ns.append(n)
+                                        let payload = #"{"n":\#(n),"writer":\#(writer)}"#
+                                        let rows = try await connection.query(
+                                            """
+                                            INSERT INTO switchyard.outbox (channel, payload)
+                                            VALUES (\(channels[channelIndex].rawValue), \(payload)::jsonb) RETURNING xid::text
+                                            """, logger: db.logger)
+                                        for try await text in rows.decode(String.self) { xid = UInt64(text)! }
+                                    }
+                                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...15)))
+                                    if round % 7 == 3 {
+                                        try await connection.query("ROLLBACK", logger: db.logger)
+                                        continue
+                                    }
+                                    try await connection.query("COMMIT", logger: db.logger)
+                                    let entry = Written(xid: xid, began: began, committed: .now, ns: ns, channel: channelIndex)
+                                    written.withLock { $0.append(entry) }
+                                }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let expected = written.withLock { $0.reduce(0) { $0 + $1.ns.count } }
+                #expect(try await eventually(timeout: .seconds(120)) {
+                    var total = 0
+                    for channel in channels { total += try await db.stored(channel).count }
+                    return total == expected
+                })
+            }
+            let transactions = written.withLock { $0 }
+            for (index, channel) in channels.enumerated() {
+                let stored = try await db.stored(channel)
+                expectGapFreeAndUnique(stored)
+                let mine = transactions.filter { $0.channel == index }.sorted { $0.xid < $1.xid }
+                #expect(stored.map { $0.data["n"]?.integer ?? -1 } == mine.flatMap(\.ns), "transaction order, rows of one transaction together")
+                let position = Dictionary(uniqueKeysWithValues: stored.enumerated().map { ($0.element.data["n"]?.integer ?? -1, $0.offset) })
+                for a in mine {
+                    for b in mine where a.committed < b.began {
+                        #expect(position[a.ns[0]]! < position[b.ns[0]]!, "a transaction committed before another began is published first")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("a relay cancelled mid-batch, again and again, loses nothing and duplicates nothing; two relays at once publish once")
+    func cancelledMidBatch() async throws {
+        try await TestDatabase.with { db in
+            let channel = db.channel("cancel")
+            let total = 600
+            try await db.outbox.withTransaction { tx in
+                for n in 1...total { try await tx.emit(to: channel, payload: ["n": .int(Int64(n))]) }
+            }
+            for round in 0..<8 {
+                let relay = try db.relay(Relay.Configuration(batchSize: 25 + round))
+                let task = Task { try await relay.run() }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 20...150)))
+                task.cancel()
+                _ = try? await task.value
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    let relay = try db.relay(Relay.Configuration(batchSize: 50, standbyInterval: .milliseconds(50)))
+                    group.addTask { try await relay.run() }
+                }
+                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                group.cancelAll()
+            }
+            let stored = try await db.stored(channel)
+            #expect(stored.count == total)
+            #expect(stored.map { $0.data["n"]?.integer ?? -1 } == (1...Int64(total)).map { $0 })
+            expectGapFreeAndUnique(stored)
+            #expect(try await db.count("SELECT count(*)::int8 FROM switchyard.archive") == total)
+        }
+    }
+}

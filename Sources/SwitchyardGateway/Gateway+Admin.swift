@@ -57,19 +57,10 @@ extension Gateway {
     /// `GET /readyz`: 200 when the engine answers (a `PING` through the Redis engine's client,
     /// within 2 seconds), else 503 with `engine_unavailable`.
     func readiness() async -> Response {
-        guard let redis = router.engine as? RedisEngine else {
+        guard router.engine is RedisEngine else {
             return jsonResponse(["status": "ready", "engine": "embedded"])
         }
-        let answered = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await redis.client.execute(PING())) != nil }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let answered = await EngineProbe.signals(router).engineReachable
         guard answered else {
             return SwitchyardError(.engineUnavailable, "Redis does not answer PING", details: ["engine": "redis"]).response()
         }

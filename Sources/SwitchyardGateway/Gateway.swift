@@ -8,6 +8,7 @@ import Switchyard
 struct Gateway: Sendable {
     let router: Switchyard.Router
     let configuration: GatewayConfiguration
+    var healthTracker: HealthTracker? = nil
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
@@ -24,6 +25,12 @@ struct Gateway: Sendable {
         routes.get("/v1/openapi.json") { _, _ in try OpenAPIDocument.response() }
         routes.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
         routes.get("/readyz") { _, _ in await self.readiness() }
+        if let registry = configuration.metricsRegistry {
+            routes.get("/metrics") { _, _ in await self.metrics(registry) }
+        }
+        if let healthTracker {
+            routes.get("/v1/health/services") { _, context in try self.healthServices(healthTracker, context) }
+        }
     }
 
     // MARK: Publish
@@ -34,9 +41,15 @@ struct Gateway: Sendable {
         let channel = try channelParameter(context)
         try principal.requirePublish(channel)
         let eventID = try publishEventID(request)
-        let body = try await collect(request, limit: payloadLimit(for: channel))
-        let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
-            .check(channel: channel, payload: body.readableBytesView)
+        let checked: CheckedPayload
+        do {
+            let body = try await collect(request, limit: payloadLimit(for: channel))
+            checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
+                .check(channel: channel, payload: body.readableBytesView)
+        } catch let error as SwitchyardError {
+            router.countRefusedPublish(error, channel: channel)
+            throw error
+        }
         let receipt = try await router.publish(to: channel, payload: checked.payload, eventID: eventID, source: principal.publishSource)
         return jsonResponse(RouterReports.receipt(receipt), status: receipt.duplicate ? .ok : .created)
     }

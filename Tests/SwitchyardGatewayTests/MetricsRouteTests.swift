@@ -82,7 +82,8 @@ import Testing
     }
 
     /// A group created before two publishes 50 ms apart is behind by two entries and at least
-    /// 50 ms; once a consumer has handled them both, both gauges read 0.
+    /// 50 ms; while its handler holds them, its oldest pending entry's idle time is its lag; once
+    /// the handler has finished them both, every gauge reads 0.
     static func lag(engine: any Engine, channel name: String) async throws {
         let registry = PrometheusCollectorRegistry()
         let contracts = try ContractRegistry([
@@ -106,10 +107,23 @@ import Testing
             #expect(behind["switchyard_pending", series] == 0)
 
             let handled = Atomic<Int>(0)
+            let released = Atomic<Bool>(false)
             try await gateway.router.withConsumer(
-                group: "laggards", patterns: [try ChannelPattern(name)], handler: { _ in handled.add(1, ordering: .relaxed) }
+                group: "laggards", patterns: [try ChannelPattern(name)],
+                handler: { _ in
+                    while !released.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+                    handled.add(1, ordering: .relaxed)
+                }
             ) {
+                // Handed out but held by the handler: nothing undelivered, yet the oldest pending entry ages.
                 var last = Exposition("")
+                let held = try await eventually {
+                    last = try await client.exposition()
+                    return last["switchyard_consumer_lag_entries", series] == 0 && (last["switchyard_pending", series] ?? 0) >= 1
+                        && (last["switchyard_consumer_lag_seconds", series] ?? 0) >= 0.3
+                }
+                #expect(held, "\(last.lines(containing: "laggards"))")
+                released.store(true, ordering: .relaxed)
                 let caughtUp = try await eventually {
                     last = try await client.exposition()
                     return last["switchyard_consumer_lag_entries", series] == 0 && last["switchyard_pending", series] == 0

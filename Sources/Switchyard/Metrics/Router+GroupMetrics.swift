@@ -3,6 +3,10 @@ extension Router {
     /// ``SwitchyardMetrics/Name/consumerLagEntries``, ``SwitchyardMetrics/Name/consumerLagSeconds``
     /// and ``SwitchyardMetrics/Name/pending``.
     ///
+    /// A group's lag in seconds is the larger of two: the stream head's time minus the time of its
+    /// last delivered entry (events not yet handed out) and the idle time of its oldest pending
+    /// entry (an event handed out and not acked: a slow or stuck handler).
+    ///
     /// Groups on channels that share a `channel` label (one pattern contract) are added up:
     /// entries and pending are summed, seconds is the largest. A metrics endpoint calls this at
     /// scrape time; it costs one engine call per channel and two or three per group.
@@ -24,7 +28,8 @@ extension Router {
                 var lag = lags[label, default: [:]][group, default: Lag()]
                 lag.entries += state.lag
                 lag.pending += state.pending
-                lag.seconds = max(lag.seconds, (try? await lagSeconds(state, info: info)) ?? 0)
+                let idle = state.oldestPendingIdle.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0
+                lag.seconds = max(lag.seconds, (try? await lagSeconds(state, info: info)) ?? 0, idle)
                 lags[label, default: [:]][group] = lag
             }
         }

@@ -23,7 +23,8 @@ public enum SwitchyardMetrics {
         public static let deliveryLatency = "switchyard_delivery_latency_seconds"
         /// Gauge `{channel, group}`: entries stored and not yet delivered to the group.
         public static let consumerLagEntries = "switchyard_consumer_lag_entries"
-        /// Gauge `{channel, group}`: the stream head's time minus the time of the group's last delivered entry.
+        /// Gauge `{channel, group}`: the larger of the stream head's time minus the time of the group's
+        /// last delivered entry, and the idle time of its oldest pending entry.
         public static let consumerLagSeconds = "switchyard_consumer_lag_seconds"
         /// Gauge `{channel, group}`: entries delivered to the group and not yet acked.
         public static let pending = "switchyard_pending"

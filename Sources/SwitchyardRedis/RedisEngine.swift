@@ -65,7 +65,7 @@ public final class RedisEngine: Engine {
     let spool: Spool?
     let liveRequests: AsyncStream<LiveRequest>
     let liveRequestsContinuation: AsyncStream<LiveRequest>.Continuation
-    let hardCapTrims = Counter(label: "switchyard_trim_hard_cap_total", dimensions: [("engine", "redis")])
+    let hardCapTrims = Counter(label: SwitchyardMetrics.Name.trimHardCap, dimensions: [(SwitchyardMetrics.Label.engine, "redis")])
 
     /// Creates an engine; connects to nothing until used or run.
     /// - Parameters:

@@ -28,6 +28,16 @@ public enum SwitchyardMetrics {
         public static let consumerLagSeconds = "switchyard_consumer_lag_seconds"
         /// Gauge `{channel, group}`: entries delivered to the group and not yet acked.
         public static let pending = "switchyard_pending"
+        /// Counter: entries acked by consumer groups.
+        public static let acked = "switchyard_acked_total"
+        /// Counter: handler attempts retried after a throw.
+        public static let retries = "switchyard_retries_total"
+        /// Counter: pending entries claimed from a consumer that stopped acking.
+        public static let reclaimed = "switchyard_reclaimed_total"
+        /// Counter: claimed entries already trimmed from the stream, dropped from the pending list.
+        public static let reclaimDeleted = "switchyard_reclaim_deleted_total"
+        /// Counter `{engine}`: undelivered entries trimmed because a stream hit its hard cap.
+        public static let trimHardCap = "switchyard_trim_hard_cap_total"
         /// Counter: events moved to a dead-letter stream.
         public static let deadLetters = "switchyard_dead_letters_total"
         /// Counter: publishes of an `event_id` already stored within the dedup window (stored once).

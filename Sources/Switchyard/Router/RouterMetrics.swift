@@ -59,11 +59,11 @@ final class RouterMetrics: Sendable {
         self.contracts = contracts
         dedupDropped = Counter(label: Name.dedupDropped, factory: factory)
         rateLimited = Counter(label: Name.rateLimited, factory: factory)
-        acked = Counter(label: "switchyard_acked_total", factory: factory)
-        retries = Counter(label: "switchyard_retries_total", factory: factory)
+        acked = Counter(label: Name.acked, factory: factory)
+        retries = Counter(label: Name.retries, factory: factory)
         deadLettered = Counter(label: Name.deadLetters, factory: factory)
-        reclaimed = Counter(label: "switchyard_reclaimed_total", factory: factory)
-        reclaimDeleted = Counter(label: "switchyard_reclaim_deleted_total", factory: factory)
+        reclaimed = Counter(label: Name.reclaimed, factory: factory)
+        reclaimDeleted = Counter(label: Name.reclaimDeleted, factory: factory)
     }
 
     /// The `channel` label of a channel.

@@ -105,6 +105,12 @@ import Testing
             #expect(behind["switchyard_consumer_lag_entries", series] == 2)
             #expect((behind["switchyard_consumer_lag_seconds", series] ?? 0) >= 0.05)
             #expect(behind["switchyard_pending", series] == 0)
+            if engine is RedisEngine {
+                #expect(behind["switchyard_redis_up"] == 1)
+                #expect(behind["switchyard_spool_depth", ["engine": "redis"]] == 0)
+            } else {
+                #expect(behind["switchyard_redis_up"] == nil)
+            }
 
             let handled = Atomic<Int>(0)
             let released = Atomic<Bool>(false)

@@ -9,6 +9,7 @@ public struct HealthStatus: Sendable, Hashable, CustomStringConvertible {
     /// It cannot do its work (its engine is unreachable and nothing holds publishes).
     public static let unhealthy = HealthStatus(rawValue: "unhealthy")
 
+    /// The wire value.
     public var description: String { rawValue }
 }
 

@@ -1,7 +1,9 @@
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Prometheus
 import RedisClient
+import ServiceLifecycle
 import Switchyard
 import SwitchyardPostgres
 import SwitchyardRedis
@@ -28,7 +30,9 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
     }
     let router = Switchyard.Router(
         contracts: contracts, engine: engine,
-        configuration: RouterConfiguration(source: configuration.source, allowsUnknownChannels: configuration.allowsUnknownChannels),
+        configuration: RouterConfiguration(
+            source: configuration.source, allowsUnknownChannels: configuration.allowsUnknownChannels,
+            metricsFactory: configuration.metricsRegistry.map { PrometheusMetricsFactory.switchyard(registry: $0) }),
         logger: logger)
     let strictMode = try configuration.postgresURL.map { try StrictMode(url: try PostgresURL($0), router: router, logger: logger) }
     return buildApplication(router: router, configuration: configuration, logger: logger, strictMode: strictMode)
@@ -37,22 +41,39 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
 /// Builds the gateway around an existing router (tests, embedding in another process).
 ///
 /// The router is one of the application's services: `runService()` runs it, and stops it after
-/// the HTTP server has drained.
-/// With `strictMode`, publishes go through its outbox, and it runs (migrations, relay) as one of
-/// the application's services, started after the router and stopped before it.
+/// the HTTP server has drained. With `strictMode`, publishes go through its outbox, and it runs
+/// (migrations, relay) as one of the application's services, started after the router and stopped
+/// before it. With ``GatewayConfiguration/health`` set, the process's ``Switchyard/HealthReporter``
+/// and a ``Switchyard/HealthTracker`` run as services too.
 public func buildApplication(
     router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil
 ) -> GatewayApplication {
     let routes = Hummingbird.Router(context: GatewayRequestContext.self)
+    let inFlight = InFlightRequests()
+    routes.add(middleware: inFlight)
     routes.add(middleware: ErrorBodyMiddleware())
     routes.add(middleware: AuthenticationMiddleware(authenticator: configuration.authenticator))
-    Gateway(router: router, configuration: configuration, strictMode: strictMode).addRoutes(to: routes)
+    var services: [any Service] = [router] + (strictMode.map { [$0] } ?? [])
+    var tracker: HealthTracker?
+    if let health = configuration.health {
+        let reporter = HealthReporter(
+            router: router, configuration: .init(service: health.service, channel: health.channel, interval: health.interval),
+            logger: logger
+        ) {
+            var signals = await EngineProbe.signals(router)
+            signals.activeConnections = inFlight.count
+            return signals
+        }
+        tracker = HealthTracker(router: router, configuration: .init(channel: health.channel, unresponsiveAfter: health.unresponsiveAfter), logger: logger)
+        services += [tracker!, reporter]
+    }
+    Gateway(router: router, configuration: configuration, strictMode: strictMode, healthTracker: tracker).addRoutes(to: routes)
     return Application(
         router: routes,
         server: .http1WebSocketUpgrade(
             webSocketRouter: routes,
             configuration: .init(ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchyard"),
-        services: [router] + (strictMode.map { [$0] } ?? []),
+        services: services,
         logger: logger)
 }

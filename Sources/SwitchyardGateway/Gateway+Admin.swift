@@ -61,19 +61,10 @@ extension Gateway {
         if let strictMode, await !strictMode.isReady() {
             return SwitchyardError(.engineUnavailable, "PostgreSQL does not answer, or is not migrated yet", details: ["engine": "postgres"]).response()
         }
-        guard let redis = router.engine as? RedisEngine else {
+        guard router.engine is RedisEngine else {
             return jsonResponse(["status": "ready", "engine": "embedded"])
         }
-        let answered = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await redis.client.execute(PING())) != nil }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let answered = await EngineProbe.signals(router).engineReachable
         guard answered else {
             return SwitchyardError(.engineUnavailable, "Redis does not answer PING", details: ["engine": "redis"]).response()
         }

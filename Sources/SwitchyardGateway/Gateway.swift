@@ -12,6 +12,7 @@ struct Gateway: Sendable {
     let configuration: GatewayConfiguration
     /// Strict mode: publishes go through the PostgreSQL outbox.
     var strictMode: StrictMode? = nil
+    var healthTracker: HealthTracker? = nil
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
@@ -32,6 +33,11 @@ struct Gateway: Sendable {
             let session = WebSocketSession(
                 router: self.router, configuration: self.configuration, principal: context.requestContext.principal, logger: context.logger)
             await session.run(inbound: inbound, outbound: outbound)
+        if let registry = configuration.metricsRegistry {
+            routes.get("/metrics") { _, _ in await self.metrics(registry) }
+        }
+        if let healthTracker {
+            routes.get("/v1/health/services") { _, context in try self.healthServices(healthTracker, context) }
         }
     }
 
@@ -43,9 +49,15 @@ struct Gateway: Sendable {
         let channel = try channelParameter(context)
         try principal.requirePublish(channel)
         let eventID = try publishEventID(request)
-        let body = try await collect(request, limit: payloadLimit(for: channel))
-        let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
-            .check(channel: channel, payload: body.readableBytesView)
+        let checked: CheckedPayload
+        do {
+            let body = try await collect(request, limit: payloadLimit(for: channel))
+            checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
+                .check(channel: channel, payload: body.readableBytesView)
+        } catch let error as SwitchyardError {
+            router.countRefusedPublish(error, channel: channel)
+            throw error
+        }
         var item = PublishRequest(channel: channel, payload: checked.payload, eventID: eventID)
         item.source = principal.publishSource
         let receipt = if let strictMode {

@@ -1,3 +1,4 @@
+import Prometheus
 import Switchyard
 
 /// How `switchyard serve` runs: where it listens, which engine and contracts it uses.
@@ -30,14 +31,48 @@ public struct GatewayConfiguration: Sendable {
     /// A PostgreSQL URL for strict mode: publishes go through the outbox and reach the engine only
     /// after commit (docs/postgres.md); `nil` (the default) publishes directly.
     public var postgresURL: String?
+    /// The registry `GET /metrics` serves; `nil` serves none (404). When ``buildApplication(configuration:logger:)``
+    /// creates the router, the router reports into it. Default `nil`; `switchyard serve` passes the
+    /// registry it bootstraps the process's metrics with.
+    public var metricsRegistry: PrometheusCollectorRegistry?
+    /// Heartbeats and the service tracker behind `GET /v1/health/services`; `nil` runs neither.
+    /// Default `nil`; `switchyard serve` turns them on.
+    public var health: Health?
+
+    /// The process's heartbeats (``Switchyard/HealthReporter``) and the tracker of every service's
+    /// heartbeats (``Switchyard/HealthTracker``).
+    public struct Health: Sendable {
+        /// The service name in the heartbeats; default `switchyard-gateway`.
+        public var service: String
+        /// The heartbeat channel; default `system:health_check` (REC.IO's contract).
+        public var channel: ChannelName
+        /// Time between this process's heartbeats; default 30 s.
+        public var interval: Duration
+        /// Silence after which a service is reported unresponsive; default 30 s.
+        public var unresponsiveAfter: Duration
+
+        /// Creates the settings; every parameter has the default documented on its property.
+        public init(
+            service: String = "switchyard-gateway", channel: ChannelName = HealthReporter.Configuration.defaultChannel,
+            interval: Duration = .seconds(30), unresponsiveAfter: Duration = .seconds(30)
+        ) {
+            self.service = service
+            self.channel = channel
+            self.interval = interval
+            self.unresponsiveAfter = unresponsiveAfter
+        }
+    }
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, redisURL: String? = nil, contractsDirectory: String? = nil,
         allowsUnknownChannels: Bool = false, source: String = "switchyard-gateway", bodySlackBytes: Int = 65_536,
         maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000,
-        authenticator: any Authenticator = OpenAuthenticator(), webSocket: WebSocketConfiguration = WebSocketConfiguration(), postgresURL: String? = nil
+        authenticator: any Authenticator = OpenAuthenticator(), webSocket: WebSocketConfiguration = WebSocketConfiguration(), postgresURL: String? = nil,
+        metricsRegistry: PrometheusCollectorRegistry? = nil, health: Health? = nil
     ) {
+        self.metricsRegistry = metricsRegistry
+        self.health = health
         self.host = host
         self.port = port
         self.redisURL = redisURL

@@ -127,7 +127,11 @@ extension RedisEngine {
                 let after = try await client.execute(XRANGE(key, start: "(\(info.lastDeliveredID)", end: "+", count: 100_000))
                 lag = after.count
             }
-            return GroupInfo(group: group, channel: channel, pending: summary.count, pendingByConsumer: summary.consumers, lag: lag ?? 0)
+            var oldestIdle: Duration?
+            if summary.count > 0 { oldestIdle = try await client.execute(XPENDING.Extended(key, group: group, count: 1)).first?.idle }
+            return GroupInfo(
+                group: group, channel: channel, pending: summary.count, pendingByConsumer: summary.consumers, lag: lag ?? 0,
+                oldestPendingIdle: oldestIdle)
         } catch let error as RedisError where error.serverMessage?.contains("no such key") == true {
             throw SwitchyardError(.groupNotFound, "group '\(group)' does not exist on channel '\(channel)'")
         } catch {

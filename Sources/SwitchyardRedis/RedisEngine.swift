@@ -66,7 +66,7 @@ public final class RedisEngine: Engine {
     let liveRequests: AsyncStream<LiveRequest>
     let liveRequestsContinuation: AsyncStream<LiveRequest>.Continuation
     private let hasRun = Atomic<Bool>(false)
-    let hardCapTrims = Counter(label: "switchyard_trim_hard_cap_total", dimensions: [("engine", "redis")])
+    let hardCapTrims = Counter(label: SwitchyardMetrics.Name.trimHardCap, dimensions: [(SwitchyardMetrics.Label.engine, "redis")])
 
     /// Creates an engine; connects to nothing until used or run.
     /// - Parameters:

@@ -44,7 +44,7 @@ public actor Spool {
     private var count = 0
     private var size: UInt64 = 0
     private var replayedOffset: UInt64 = 0
-    private let gauge = Gauge(label: "switchyard_spool_depth", dimensions: [("engine", "redis")])
+    private let gauge = Gauge(label: SwitchyardMetrics.Name.spoolDepth, dimensions: [(SwitchyardMetrics.Label.engine, "redis")])
 
     /// Creates a spool; the file is opened on first use.
     public init(configuration: Configuration) {

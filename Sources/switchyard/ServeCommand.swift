@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import SwitchyardGateway
 
 /// `switchyard serve`: the HTTP API v1 on the embedded engine, or on Redis with `--redis`.
@@ -15,7 +17,8 @@ struct ServeCommand: AsyncParsableCommand {
             file (--config or SWITCHYARD_CONFIG; docs/configuration.md). Without auth configured, \
             loopback clients need no credentials and everyone else gets 401. A config error exits 1 \
             naming the key. SIGTERM or SIGINT stops accepting requests, finishes the ones in flight, \
-            then stops the engine.
+            then stops the engine. GET /metrics serves Prometheus metrics; the server publishes its \
+            heartbeat to system:health_check every 30 s (docs/operations.md).
             """)
 
     @Option(help: "The address to listen on (default: SWITCHYARD_HOST, else 127.0.0.1).")
@@ -44,6 +47,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let url = postgres ?? ProcessInfo.processInfo.environment["POSTGRES_URL"].flatMap({ $0.isEmpty ? nil : $0 }) {
             configuration.postgresURL = url
         }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory.switchyard(registry: registry))
+        configuration.metricsRegistry = registry
+        configuration.health = GatewayConfiguration.Health(service: configuration.source)
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
         let app = try buildApplication(configuration: configuration, logger: logger)

@@ -158,6 +158,32 @@ import Testing
         }
     }
 
+    /// `switchyard serve` bootstraps the Prometheus backend, serves it without credentials, and
+    /// publishes its own heartbeat at start-up.
+    @Test func serveExposesMetricsAndPublishesItsHeartbeat() async throws {
+        try await withServer { server in
+            var text = ""
+            for _ in 0..<120 {
+                let (data, response) = try await URLSession.shared.data(from: URL(string: server + "/metrics")!)
+                #expect((response as? HTTPURLResponse)?.statusCode == 200)
+                text = String(decoding: data, as: UTF8.self)
+                if text.contains(#"switchyard_publishes_total{channel="system:health_check"} "#) { break }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            let lines = text.split(separator: "\n").map(String.init)
+            let heartbeats = lines.first { $0.hasPrefix(#"switchyard_publishes_total{channel="system:health_check"} "#) }
+            #expect((heartbeats?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 1, "\(text)")
+            let up = lines.first { $0.hasPrefix("switchyard_redis_up ") }?.split(separator: " ").last.flatMap { Double($0) }
+            #expect(up == 1, "\(text)")
+            #expect(lines.contains { $0.hasPrefix("redis_commands_total") }, "the Redis client reports through the same registry")
+
+            var request = URLRequest(url: URL(string: server + "/v1/health/services")!)
+            request.setValue("Bearer \(Self.apiKey)", forHTTPHeaderField: "Authorization")
+            let (_, services) = try await URLSession.shared.data(for: request)
+            #expect((services as? HTTPURLResponse)?.statusCode == 403, "the key may read clitest:* only")
+        }
+    }
+
     @Test func refusalsPrintTheStructuredErrorAndExitOne() async throws {
         try await withServer { server in
             let channel = Self.channel()

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import JSONSchema
 import Logging
 import NIOCore
+import Prometheus
 import Switchyard
 import SwitchyardGateway
 import Testing
@@ -31,17 +32,21 @@ struct TestGateway {
 
     init(
         allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil,
-        webSocket: WebSocketConfiguration = WebSocketConfiguration(), authenticator: any Authenticator = OpenAuthenticator()
+        webSocket: WebSocketConfiguration = WebSocketConfiguration(), authenticator: any Authenticator = OpenAuthenticator(),
+        contracts: ContractRegistry? = nil, metricsRegistry: PrometheusCollectorRegistry? = nil, health: GatewayConfiguration.Health? = nil
     ) throws {
         let engine = engine ?? EmbeddedEngine(logger: Self.logger)
         router = Switchyard.Router(
-            contracts: try Self.contracts(), engine: engine,
-            configuration: RouterConfiguration(source: "gateway-tests", allowsUnknownChannels: allowsUnknownChannels),
+            contracts: try contracts ?? Self.contracts(), engine: engine,
+            configuration: RouterConfiguration(
+                source: "gateway-tests", allowsUnknownChannels: allowsUnknownChannels,
+                metricsFactory: metricsRegistry.map { PrometheusMetricsFactory.switchyard(registry: $0) }),
             logger: Self.logger)
         app = buildApplication(
             router: router,
             configuration: GatewayConfiguration(
-                port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, webSocket: webSocket),
+                port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, webSocket: webSocket,
+                metricsRegistry: metricsRegistry, health: health),
             logger: Self.logger)
     }
 

@@ -43,6 +43,8 @@ struct GroupHandler: Sendable {
                 details: ["max_deliveries": .int(Int64(options.maxDeliveries))]).body
         } else {
             while true {
+                let age = router.configuration.clock.now().unixMilliseconds - delivery.envelope.timestamp.unixMilliseconds
+                router.metrics.delivered(group: group, age: .milliseconds(age))
                 do {
                     try await handler(delivery.envelope)
                     return true

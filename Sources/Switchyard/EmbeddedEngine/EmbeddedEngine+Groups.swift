@@ -119,16 +119,18 @@ extension EmbeddedEngine {
 
     /// Pending entries per consumer and the group's lag.
     public func groupInfo(_ group: String, on channel: ChannelName) async throws(SwitchyardError) -> GroupInfo {
-        try state.withLock { state throws(SwitchyardError) in
+        let now = clock.now().unixMilliseconds
+        return try state.withLock { state throws(SwitchyardError) in
             guard let stream = state.channels[channel], let groupState = stream.groups[group] else {
                 throw SwitchyardError(.groupNotFound, "group '\(group)' does not exist on channel '\(channel)'")
             }
             var byConsumer: [String: Int] = [:]
             for pending in groupState.pending.values { byConsumer[pending.consumer, default: 0] += 1 }
             let undelivered = stream.entries.count - stream.entries.partitioningIndex { $0.id <= groupState.lastDelivered }
+            let oldest = groupState.pending.min { $0.key < $1.key }.map { Duration.milliseconds(max(0, now - $0.value.deliveredAt)) }
             return GroupInfo(
                 group: group, channel: channel, pending: groupState.pending.count, pendingByConsumer: byConsumer,
-                lag: undelivered + groupState.requeued.count)
+                lag: undelivered + groupState.requeued.count, oldestPendingIdle: oldest)
         }
     }
 

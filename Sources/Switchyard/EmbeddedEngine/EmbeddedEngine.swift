@@ -34,7 +34,7 @@ public final class EmbeddedEngine: Engine {
     let clock: any SwitchyardClock
     let configuration: Configuration
     let logger: Logger
-    private let hardCapTrims = Counter(label: "switchyard_trim_hard_cap_total", dimensions: [("engine", "embedded")])
+    private let hardCapTrims = Counter(label: SwitchyardMetrics.Name.trimHardCap, dimensions: [(SwitchyardMetrics.Label.engine, "embedded")])
 
     /// Creates an engine.
     /// - Parameters:

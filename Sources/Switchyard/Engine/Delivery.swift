@@ -106,9 +106,14 @@ public struct GroupInfo: Sendable, Hashable {
     public var pendingByConsumer: [String: Int]
     /// Entries stored and not yet delivered to the group.
     public var lag: Int
+    /// How long the oldest pending entry has waited since it was last delivered; `nil` without pending entries.
+    public var oldestPendingIdle: Duration?
 
     /// Creates the info.
-    public init(group: String, channel: ChannelName, pending: Int, pendingByConsumer: [String: Int], lag: Int) {
+    public init(
+        group: String, channel: ChannelName, pending: Int, pendingByConsumer: [String: Int], lag: Int, oldestPendingIdle: Duration? = nil
+    ) {
+        self.oldestPendingIdle = oldestPendingIdle
         self.group = group
         self.channel = channel
         self.pending = pending

@@ -19,7 +19,7 @@ public struct PayloadGuard: Sendable {
     /// Whether a channel without a contract is accepted (with its family's default policy and no schema).
     public var allowsUnknownChannels: Bool
     private let credentialNames: CredentialNames
-    private let largeMessages = Counter(label: "switchyard_large_messages_total")
+    private let largeMessages = Counter(label: SwitchyardMetrics.Name.largeMessages)
 
     /// Creates a guard.
     /// - Parameters:

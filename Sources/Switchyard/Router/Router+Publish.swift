@@ -18,13 +18,20 @@ extension Router {
     public func publish(
         to channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil
     ) async throws(SwitchyardError) -> PublishReceipt {
-        let request = try appendRequest(channel: channel, payload: payload, metadata: metadata, eventID: eventID, source: source)
-        let receipts: [PublishReceipt]
-        do { receipts = try await store([request]) } catch {
-            metrics.refused.increment()
+        let started = ContinuousClock.now
+        let request: AppendRequest
+        let size: Int
+        do { (request, size) = try appendRequest(channel: channel, payload: payload, metadata: metadata, eventID: eventID, source: source) } catch {
+            metrics.refused(channel, error)
             throw error
         }
-        await delivered([request], receipts)
+        let receipts: [PublishReceipt]
+        do { receipts = try await store([request]) } catch {
+            metrics.refused(channel, error)
+            throw error
+        }
+        metrics.latency(ContinuousClock.now - started, channels: [channel])
+        await delivered([request], receipts, sizes: [size])
         return receipts[0]
     }
 
@@ -35,12 +42,17 @@ extension Router {
     ///   details of a check failure name the request's `index`.
     @discardableResult
     public func publish(_ batch: [PublishRequest]) async throws(SwitchyardError) -> [PublishReceipt] {
+        let started = ContinuousClock.now
         var requests: [AppendRequest] = []
+        var sizes: [Int] = []
         requests.reserveCapacity(batch.count)
         for (index, item) in batch.enumerated() {
             do {
-                requests.append(try appendRequest(channel: item.channel, payload: item.payload, metadata: item.metadata, eventID: item.eventID, source: item.source))
+                let (request, size) = try appendRequest(channel: item.channel, payload: item.payload, metadata: item.metadata, eventID: item.eventID, source: item.source)
+                requests.append(request)
+                sizes.append(size)
             } catch {
+                metrics.refused(item.channel, error)
                 var details = error.details
                 details["index"] = .int(Int64(index))
                 throw SwitchyardError(error.code, error.message, details: details, file: error.file, line: error.line)
@@ -48,10 +60,11 @@ extension Router {
         }
         let receipts: [PublishReceipt]
         do { receipts = try await store(requests) } catch {
-            metrics.refused.increment(by: Int64(batch.count))
+            for item in batch { metrics.refused(item.channel, error) }
             throw error
         }
-        await delivered(requests, receipts)
+        metrics.latency(ContinuousClock.now - started, channels: batch.map(\.channel))
+        await delivered(requests, receipts, sizes: sizes)
         return receipts
     }
 
@@ -64,28 +77,29 @@ extension Router {
 
     private func appendRequest(
         channel: ChannelName, payload: JSONValue, metadata: JSONObject, eventID: EventID?, source: String?
-    ) throws(SwitchyardError) -> AppendRequest {
-        let checked: CheckedPayload
-        do { checked = try payloadGuard.check(channel: channel, payload: payload) } catch {
-            metrics.refused.increment()
-            throw error
-        }
+    ) throws(SwitchyardError) -> (AppendRequest, size: Int) {
+        let checked = try payloadGuard.check(channel: channel, payload: payload)
         let policy = policy(for: channel, checked: checked)
         let rules = AppendRules(
             retention: .seconds(policy.retentionSeconds), dedupWindow: configuration.dedupWindow,
             rateLimit: configuration.enforcesRateLimits ? policy.rateLimit : nil, durable: policy.delivery != .live)
         let now = configuration.clock.now()
-        return AppendRequest(
+        let request = AppendRequest(
             eventID: eventID ?? nextEventID(at: now), channel: channel, timestamp: now,
             source: source ?? configuration.source, schema: checked.schemaID, data: checked.payload, metadata: metadata, rules: rules)
+        return (request, checked.sizeBytes)
     }
 
-    /// Counts the stored events and, in backtest mode, runs the inline consumers on them.
-    private func delivered(_ requests: [AppendRequest], _ receipts: [PublishReceipt]) async {
-        var fresh = 0
-        for receipt in receipts where !receipt.duplicate { fresh += 1 }
-        metrics.published.increment(by: Int64(fresh))
-        if fresh < receipts.count { metrics.duplicates.increment(by: Int64(receipts.count - fresh)) }
+    /// Counts the stored events (and the duplicates dropped) and, in backtest mode, runs the
+    /// inline consumers on them.
+    private func delivered(_ requests: [AppendRequest], _ receipts: [PublishReceipt], sizes: [Int]) async {
+        var stored: [ChannelName: [Int]] = [:]
+        var duplicates = 0
+        for (receipt, size) in zip(receipts, sizes) {
+            if receipt.duplicate { duplicates += 1 } else { stored[receipt.channel, default: []].append(size) }
+        }
+        for (channel, sizes) in stored { metrics.stored(channel, sizes: sizes) }
+        if duplicates > 0 { metrics.dedupDropped.increment(by: Int64(duplicates)) }
         guard configuration.mode == .backtest else { return }
         let consumers = inlineConsumers.withLock { $0 }
         guard !consumers.isEmpty else { return }
@@ -96,5 +110,16 @@ extension Router {
                 await consumer.handle(delivery, router: self)
             }
         }
+    }
+}
+
+extension Router {
+    /// Counts a publish refused before it reached the router (a gateway that checks the raw
+    /// body itself) under ``SwitchyardMetrics/Name/publishErrors``, as the router counts its own.
+    /// - Parameters:
+    ///   - error: The refusal; its code is the `reason` label.
+    ///   - channel: The channel the publish was for.
+    public func countRefusedPublish(_ error: SwitchyardError, channel: ChannelName) {
+        metrics.refused(channel, error)
     }
 }

@@ -26,7 +26,7 @@ public final class Router: Service {
     let payloadGuard: PayloadGuard
     let embedded: EmbeddedEngine?
     let logger: Logger
-    let metrics = RouterMetrics()
+    let metrics: RouterMetrics
     let seededIDs: Mutex<SeededEventIDs?>
     let usesSeededIDs: Bool
     let inlineConsumers = Mutex<[(token: Int, handler: GroupHandler)]>([])
@@ -45,6 +45,7 @@ public final class Router: Service {
         self.configuration = configuration
         self.payloadGuard = PayloadGuard(registry: contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
         self.logger = logger
+        self.metrics = RouterMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory, contracts: contracts)
         if case .seeded(let seed) = configuration.eventIDs {
             seededIDs = Mutex(SeededEventIDs(seed: seed))
             usesSeededIDs = true
@@ -87,16 +88,4 @@ public final class Router: Service {
         guard usesSeededIDs else { return EventID.generate() }
         return seededIDs.withLock { $0!.next(now: now.unixMilliseconds) }
     }
-}
-
-/// The router's metrics, created once.
-struct RouterMetrics: Sendable {
-    let published = Counter(label: "switchyard_published_total")
-    let duplicates = Counter(label: "switchyard_duplicates_total")
-    let refused = Counter(label: "switchyard_refused_total")
-    let acked = Counter(label: "switchyard_acked_total")
-    let retries = Counter(label: "switchyard_retries_total")
-    let deadLettered = Counter(label: "switchyard_dead_letters_total")
-    let reclaimed = Counter(label: "switchyard_reclaimed_total")
-    let reclaimDeleted = Counter(label: "switchyard_reclaim_deleted_total")
 }

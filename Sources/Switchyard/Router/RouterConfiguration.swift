@@ -1,3 +1,5 @@
+import Metrics
+
 /// How a ``Router`` runs: who publishes, in which mode, with which policies, clock and ids.
 public struct RouterConfiguration: Sendable {
     /// Live or backtest.
@@ -51,13 +53,17 @@ public struct RouterConfiguration: Sendable {
     public var eventIDs: EventIDSource
     /// The time source for timestamps, timeouts and backoff. Default ``SystemClock``.
     public var clock: any SwitchyardClock
+    /// Where the router's metrics go; `nil` for the process's (`MetricsSystem.factory`, or the
+    /// task's `withMetricsFactory` when the router is created inside one). Default `nil`.
+    public var metricsFactory: (any MetricsFactory)?
 
     /// Creates a configuration.
     public init(
         source: String, mode: Mode = .live, dedupWindow: Duration = .seconds(300), enforcesRateLimits: Bool = true,
         allowsUnknownChannels: Bool = false, policyOverrides: [PolicyOverride] = [], eventIDs: EventIDSource = .system,
-        clock: any SwitchyardClock = SystemClock()
+        clock: any SwitchyardClock = SystemClock(), metricsFactory: (any MetricsFactory)? = nil
     ) {
+        self.metricsFactory = metricsFactory
         self.source = source
         self.mode = mode
         self.dedupWindow = dedupWindow

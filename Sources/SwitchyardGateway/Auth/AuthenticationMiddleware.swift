@@ -2,13 +2,13 @@ import Hummingbird
 import Switchyard
 
 /// Sets ``GatewayRequestContext/principal`` from the configured ``Authenticator`` before any
-/// route runs; a refusal is answered with its structured error (401). `/healthz` and `/readyz`
-/// are open to everyone, so probes need no credentials.
+/// route runs; a refusal is answered with its structured error (401). `/healthz`, `/readyz` and
+/// `/metrics` are open to everyone, so probes and scrapers need no credentials.
 struct AuthenticationMiddleware: RouterMiddleware {
     let authenticator: any Authenticator
 
     /// Paths answered without authentication.
-    static let openPaths: Set<String> = ["/healthz", "/readyz"]
+    static let openPaths: Set<String> = ["/healthz", "/readyz", "/metrics"]
 
     func handle(
         _ request: Request, context: GatewayRequestContext,

@@ -1,0 +1,205 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JSONSchema
+import NIOCore
+import Prometheus
+import RedisClient
+import RedisTestSupport
+import Switchyard
+import SwitchyardGateway
+import SwitchyardRedis
+import Synchronization
+import Testing
+
+/// `GET /metrics` through the gateway, each test with its own registry (no process-wide bootstrap).
+@Suite struct MetricsRouteTests {
+    @Test func publishRefusalDedupRateLimitAndConsumeAreCounted() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let gateway = try TestGateway(metricsRegistry: registry)
+        let handled = Atomic<Int>(0)
+        try await gateway.test { client in
+            #expect(try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#).status == .created)
+            #expect(try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":2}"#).status == .created)
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "metrics-dedup"]
+            #expect(try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":3}"#, headers: key).status == .created)
+            #expect(try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":3}"#, headers: key).status == .ok)
+            let invalid = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":"three"}"#)
+            #expect(invalid.errorType == "validation_error")
+            #expect(try await client.send(.post, "/v1/channels/limited:a/events", body: "{}").status == .created)
+            #expect(try await client.send(.post, "/v1/channels/limited:a/events", body: "{}").errorType == "rate_limited")
+
+            try await gateway.router.withConsumer(
+                group: "fills", patterns: [try ChannelPattern("trades:fill")], handler: { _ in handled.add(1, ordering: .relaxed) }
+            ) {
+                let done = try await eventually { handled.load(ordering: .relaxed) == 3 }
+                #expect(done)
+            }
+
+            let response = try await client.execute(uri: "/metrics", method: .get) { $0 }
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+            let metrics = Exposition(String(buffer: response.body))
+            let fill = ["channel": "trades:fill"]
+            #expect(metrics["switchyard_publishes_total", fill] == 3)
+            #expect(metrics["redis_publishes_total", fill] == 3)
+            #expect(metrics["switchyard_publishes_total", ["channel": "limited:*"]] == 1)
+            #expect(metrics["switchyard_publish_errors_total", ["channel": "trades:fill", "reason": "validation_error"]] == 1)
+            #expect(metrics["switchyard_publish_errors_total", ["channel": "limited:*", "reason": "rate_limited"]] == 1)
+            #expect(metrics["redis_publish_errors_total", fill] == 1)
+            #expect(metrics["switchyard_dedup_dropped_total"] == 1)
+            #expect(metrics["switchyard_rate_limited_total"] == 1)
+            #expect(metrics["switchyard_publish_latency_seconds_count", fill] == 4)
+            #expect(metrics["redis_publish_latency_seconds_count", fill] == 4)
+            #expect(metrics["switchyard_message_size_bytes_count", fill] == 3)
+            #expect(metrics["switchyard_message_size_bytes_bucket", ["channel": "trades:fill", "le": "256.0"]] == 3)
+            #expect(metrics["switchyard_deliveries_total", ["group": "fills"]] == 3)
+            #expect(metrics["switchyard_delivery_latency_seconds_count", ["group": "fills"]] == 3)
+            #expect(metrics["switchyard_consumer_lag_entries", ["channel": "trades:fill", "group": "fills"]] == 0)
+        }
+    }
+
+    @Test func metricsNeedNoCredentials() async throws {
+        let gateway = try TestGateway(authenticator: try await TestAuth.authenticator(), metricsRegistry: PrometheusCollectorRegistry())
+        try await gateway.test { client in
+            #expect(try await client.send(.get, "/v1/channels").status == .unauthorized)
+            let metrics = try await client.execute(uri: "/metrics", method: .get) { $0.status }
+            #expect(metrics == .ok)
+        }
+    }
+
+    @Test func lagGaugesFollowAGroupThatFallsBehindThenCatchesUp() async throws {
+        try await Self.lag(engine: EmbeddedEngine(logger: TestGateway.logger), channel: "trades:fill")
+    }
+
+    @Test func lagGaugesOnTheRedisEngine() async throws {
+        let configuration = try TestEnvironment.configuration("REDIS_URL")
+        try await RedisServerGate.shared.shared {
+            let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: TestGateway.logger), logger: TestGateway.logger)
+            try await Self.lag(engine: engine, channel: "metrics:\(UUID().uuidString.prefix(8).lowercased())")
+        }
+    }
+
+    /// A group created before two publishes 50 ms apart is behind by two entries and at least
+    /// 50 ms; while its handler holds them, its oldest pending entry's idle time is its lag; once
+    /// the handler has finished them both, every gauge reads 0.
+    static func lag(engine: any Engine, channel name: String) async throws {
+        let registry = PrometheusCollectorRegistry()
+        let contracts = try ContractRegistry([
+            try Contract(
+                channel: try ChannelPattern(name), schema: ["type": "object", "required": ["qty"]],
+                policy: ChannelPolicy(retentionSeconds: 3600)),
+        ])
+        let gateway = try TestGateway(engine: engine, contracts: contracts, metricsRegistry: registry)
+        let channel = try ChannelName(name)
+        let series = ["channel": name, "group": "laggards"]
+        try await gateway.test { client in
+            #expect(try await client.send(.post, "/v1/channels/\(name)/events", body: #"{"qty":0}"#).status == .created)
+            try await gateway.router.engine.createGroup("laggards", on: channel, start: .newest)
+            #expect(try await client.send(.post, "/v1/channels/\(name)/events", body: #"{"qty":1}"#).status == .created)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(try await client.send(.post, "/v1/channels/\(name)/events", body: #"{"qty":2}"#).status == .created)
+
+            let behind = try await client.exposition()
+            #expect(behind["switchyard_consumer_lag_entries", series] == 2)
+            #expect((behind["switchyard_consumer_lag_seconds", series] ?? 0) >= 0.05)
+            #expect(behind["switchyard_pending", series] == 0)
+            if engine is RedisEngine {
+                #expect(behind["switchyard_redis_up"] == 1)
+                #expect(behind["switchyard_spool_depth", ["engine": "redis"]] == 0)
+            } else {
+                #expect(behind["switchyard_redis_up"] == nil)
+            }
+
+            let handled = Atomic<Int>(0)
+            let released = Atomic<Bool>(false)
+            try await gateway.router.withConsumer(
+                group: "laggards", patterns: [try ChannelPattern(name)],
+                handler: { _ in
+                    while !released.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+                    handled.add(1, ordering: .relaxed)
+                }
+            ) {
+                // Handed out but held by the handler: nothing undelivered, yet the oldest pending entry ages.
+                var last = Exposition("")
+                let held = try await eventually {
+                    last = try await client.exposition()
+                    return last["switchyard_consumer_lag_entries", series] == 0 && (last["switchyard_pending", series] ?? 0) >= 1
+                        && (last["switchyard_consumer_lag_seconds", series] ?? 0) >= 0.3
+                }
+                #expect(held, "\(last.lines(containing: "laggards"))")
+                released.store(true, ordering: .relaxed)
+                let caughtUp = try await eventually {
+                    last = try await client.exposition()
+                    return last["switchyard_consumer_lag_entries", series] == 0 && last["switchyard_pending", series] == 0
+                }
+                #expect(caughtUp, "\(last.lines(containing: "laggards"))")
+                #expect(last["switchyard_consumer_lag_seconds", series] == 0)
+            }
+            #expect(handled.load(ordering: .relaxed) == 2)
+        }
+    }
+}
+
+extension TestClientProtocol {
+    /// `GET /metrics`, parsed.
+    func exposition() async throws -> Exposition {
+        try await execute(uri: "/metrics", method: .get) { Exposition(String(buffer: $0.body)) }
+    }
+}
+
+/// Prometheus text exposition, parsed into samples: `name{label="value",…} number`.
+struct Exposition: Sendable {
+    struct Sample: Sendable {
+        let name: String
+        let labels: [String: String]
+        let value: Double
+    }
+
+    let samples: [Sample]
+    let text: String
+
+    init(_ text: String) {
+        self.text = text
+        var samples: [Sample] = []
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") && !line.isEmpty {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            let series = line[..<space]
+            var labels: [String: String] = [:]
+            let name: Substring
+            if let open = series.firstIndex(of: "{"), series.hasSuffix("}") {
+                name = series[..<open]
+                let body = series[series.index(after: open)..<series.index(before: series.endIndex)]
+                for pair in body.split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    guard parts.count == 2 else { continue }
+                    labels[String(parts[0])] = String(parts[1].dropFirst().dropLast())
+                }
+            } else {
+                name = series
+            }
+            samples.append(Sample(name: String(name), labels: labels, value: value))
+        }
+        self.samples = samples
+    }
+
+    /// The value of the sample with exactly these labels, or `nil`.
+    subscript(name: String, labels: [String: String] = [:]) -> Double? {
+        samples.first { $0.name == name && $0.labels == labels }?.value
+    }
+
+    func lines(containing needle: String) -> [String] {
+        text.split(separator: "\n").filter { $0.contains(needle) }.map(String.init)
+    }
+}
+
+/// Waits until `condition` holds, for at most `timeout` (generous: the machine may be loaded).
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}

@@ -33,6 +33,7 @@ struct Gateway: Sendable {
             let session = WebSocketSession(
                 router: self.router, configuration: self.configuration, principal: context.requestContext.principal, logger: context.logger)
             await session.run(inbound: inbound, outbound: outbound)
+        }
         if let registry = configuration.metricsRegistry {
             routes.get("/metrics") { _, _ in await self.metrics(registry) }
         }

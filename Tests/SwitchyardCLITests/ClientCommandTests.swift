@@ -308,7 +308,7 @@ import Testing
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CLITests.binary)
         server.arguments = ["serve", "--host", "0.0.0.0", "--port", String(port)]
-        server.environment = ProcessInfo.processInfo.environment.filter { $0.key != "REDIS_URL" && $0.key != "SWITCHYARD_CONFIG" }
+        server.environment = ProcessInfo.processInfo.environment.filter { !["REDIS_URL", "SWITCHYARD_CONFIG", "POSTGRES_URL"].contains($0.key) }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()

@@ -60,3 +60,8 @@ let stopAt = Mutex<Double>(.infinity)
 final class ResultBox: Sendable {
     let value = Mutex(ClientResult())
 }
+
+/// Writes a line to standard output unbuffered, so a run cut short still shows its progress.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -60,13 +60,12 @@ func runClient(_ index: Int) async throws -> ClientResult {
             if arrived > stopAt.withLock({ $0 }) { break }
         }
         box.value.withLock { [result] in $0 = result }
-        try? await outbound.close(.normalClosure, reason: nil)
     }
     return box.value.withLock { $0 }
 }
 
 let rssBefore = serverRSS(serverPID)
-print("connecting \(connections) clients to \(url) (pattern \(pattern))…")
+say("connecting \(connections) clients to \(url) (pattern \(pattern))…")
 let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
     for index in 0..<connections {
         group.addTask { try await runClient(index) }
@@ -77,9 +76,10 @@ let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
         try await Task.sleep(for: .milliseconds(100))
     }
     let ready = subscribed.load(ordering: .relaxed)
+    say("subscribed \(ready) clients after \(Int(now())) s")
     try await Task.sleep(for: .seconds(2))
     let rssIdle = serverRSS(serverPID)
-    print("subscribed: \(ready)/\(connections); server RSS \(rssBefore / 1_048_576) MiB before, \(rssIdle / 1_048_576) MiB with the clients idle: \((rssIdle - rssBefore) / max(1, ready) / 1024) KiB per connection")
+    say("subscribed: \(ready)/\(connections); server RSS \(rssBefore / 1_048_576) MiB before, \(rssIdle / 1_048_576) MiB with the clients idle: \((rssIdle - rssBefore) / max(1, ready) / 1024) KiB per connection")
 
     // The publisher: one connection, one publish frame per tick, due times recorded before sending.
     let publishedInWindow = Atomic<Int>(0)
@@ -108,7 +108,6 @@ let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
             }
             try await Task.sleep(for: .seconds(2))
             drain.cancel()
-            try? await outbound.close(.normalClosure, reason: nil)
         }
         return ClientResult()
     }
@@ -125,7 +124,7 @@ let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
     }
     let received = all.reduce(0) { $0 + $1.received }
     let expected = published * ready
-    print(String(
+    say(String(
         format: "ws fan-out: %d connections, %d events/s, %d s: %.0f deliveries/s; latency vs schedule p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; missing %d of %d, duplicates %d; server CPU %.0f%% of a core, RSS %d MiB",
         ready, rate, seconds, Double(received) / Double(seconds), percentile(0.5), percentile(0.99), percentile(0.999),
         (latencies.last ?? .nan) * 1000, max(0, expected - received), expected, all.reduce(0) { $0 + $1.duplicates },

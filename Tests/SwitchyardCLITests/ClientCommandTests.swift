@@ -82,6 +82,7 @@ import Testing
             let server = Process()
             server.executableURL = URL(fileURLWithPath: CLITests.binary)
             server.arguments = ["serve", "--port", String(port), "--redis", redis, "--config", folder + "/switchyard.json"]
+            server.environment = ProcessInfo.processInfo.environment.filter { $0.key != "POSTGRES_URL" }
             server.standardOutput = FileHandle.nullDevice
             server.standardError = FileHandle.nullDevice
             try server.run()

@@ -34,7 +34,7 @@ enum Fixtures {
     ]
 
     static let contracts: ContractRegistry = {
-        let policy = ChannelPolicy(retentionSeconds: 3600, maxSizeBytes: 4096)
+        let policy = ChannelPolicy(retentionSeconds: 60, maxSizeBytes: 4096)
         return try! ContractRegistry([try! Contract(channel: try! ChannelPattern("test:*"), schema: schema, policy: policy)])
     }()
 

@@ -106,7 +106,11 @@ let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
                 try await outbound.write(.text(#"{"type":"publish","channel":"\#(channel)","event_id":"\#(id)","data":{"symbol":"BTC-USD","price":\#(price),"source":"coinbase","timestamp":"2026-01-27T10:30:05.123Z"}}"#))
                 tick += 1
             }
-            try await Task.sleep(for: .seconds(2))
+            // One last event after the clients' stop time: the frame that tells each of them to stop
+            // (it is not in the schedule, so it is not counted).
+            try await Task.sleep(for: .seconds(2.5))
+            try await outbound.write(.text(#"{"type":"publish","channel":"\#(channel)","data":{"symbol":"BTC-USD","price":1,"source":"coinbase","timestamp":"2026-01-27T10:30:05.123Z"}}"#))
+            try await Task.sleep(for: .seconds(1))
             drain.cancel()
         }
         return ClientResult()

@@ -25,7 +25,7 @@ import Testing
                     } catch let error as RedisError {
                         #expect(error.isRetryable)
                     }
-                    try await RedisServerProcess.waitUntilUp(configuration: configuration)
+                    try await RedisServerProcess.waitUntilUp(configPath: configPath, configuration: configuration)
 
                     let event = try await iterator.next()
                     #expect(event?.gap == RedisSubscription.Gap(reason: .reconnected, droppedMessages: nil))

@@ -45,13 +45,24 @@ public enum RedisServerProcess {
         return pong == "PONG"
     }
 
-    /// Waits until the server answers `PING`, for at most about 10 seconds.
-    public static func waitUntilUp(configuration: RedisConfiguration) async throws {
-        for _ in 0..<200 {
+    /// Waits until the server answers `PING`, for at most about 30 seconds. A server launched right
+    /// after a SIGKILL can fail to bind while the old socket is still being torn down and exit; when
+    /// the pidfile names no live process, this launches `redis-server $REDIS_CONF` again.
+    public static func waitUntilUp(configPath: String, configuration: RedisConfiguration) async throws {
+        for attempt in 0..<600 {
             if await answersPing(configuration: configuration) { return }
+            if attempt % 20 == 19, !isAlive(configPath: configPath) {
+                _ = try launch(configPath: configPath)
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw MissingEnvironment(name: "a redis-server answering after the restart")
+    }
+
+    /// Whether the pidfile names a live process.
+    static func isAlive(configPath: String) -> Bool {
+        guard let pid = try? pid(configPath: configPath) else { return false }
+        return Foundation.kill(pid, 0) == 0
     }
 
     /// Kills the live server and launches a new one from the same config before returning.

@@ -60,8 +60,10 @@ import Testing
             #expect(seen)
             let silent = try await eventually { try await Self.status(of: "kalshi_watchdog", client) == "unresponsive" }
             #expect(silent)
-            let own = try await Self.status(of: "switchyard-test", client)
-            #expect(own == "healthy")
+            // The gateway's own heartbeat keeps coming, so it is (again) healthy: on a loaded machine
+            // one beat may come later than the second the test allows.
+            let ownHealthy = try await eventually { try await Self.status(of: "switchyard-test", client) == "healthy" }
+            #expect(ownHealthy)
         }
     }
 

@@ -27,8 +27,15 @@ import Testing
             #expect(try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":3}"#, headers: key).status == .ok)
             let invalid = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":"three"}"#)
             #expect(invalid.errorType == "validation_error")
-            #expect(try await client.send(.post, "/v1/channels/limited:a/events", body: "{}").status == .created)
-            #expect(try await client.send(.post, "/v1/channels/limited:a/events", body: "{}").errorType == "rate_limited")
+            // `limited:*` allows 1 event/s with a burst of 1: back-to-back publishes meet a refusal,
+            // unless the machine is so loaded that a second passes between two of them.
+            var limitedCreated = 0
+            var refused = false
+            for _ in 0..<10 where !refused {
+                let answer = try await client.send(.post, "/v1/channels/limited:a/events", body: "{}")
+                if answer.status == .created { limitedCreated += 1 } else { refused = answer.errorType == "rate_limited" }
+            }
+            #expect(refused && limitedCreated >= 1)
 
             try await gateway.router.withConsumer(
                 group: "fills", patterns: [try ChannelPattern("trades:fill")], handler: { _ in handled.add(1, ordering: .relaxed) }
@@ -44,7 +51,7 @@ import Testing
             let fill = ["channel": "trades:fill"]
             #expect(metrics["switchyard_publishes_total", fill] == 3)
             #expect(metrics["redis_publishes_total", fill] == 3)
-            #expect(metrics["switchyard_publishes_total", ["channel": "limited:*"]] == 1)
+            #expect(metrics["switchyard_publishes_total", ["channel": "limited:*"]] == Double(limitedCreated))
             #expect(metrics["switchyard_publish_errors_total", ["channel": "trades:fill", "reason": "validation_error"]] == 1)
             #expect(metrics["switchyard_publish_errors_total", ["channel": "limited:*", "reason": "rate_limited"]] == 1)
             #expect(metrics["redis_publish_errors_total", fill] == 1)

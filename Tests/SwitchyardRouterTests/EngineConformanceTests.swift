@@ -218,7 +218,7 @@ struct EngineConformanceTests {
                         if n % 100 == 0 { await Task.yield() }
                     }
                 }
-                #expect(try await eventually { published.value >= 500 })
+                #expect(try await eventually(timeout: .seconds(60)) { published.value >= 500 })
                 let resumeFrom: Int64 = 200
                 let received = try await withTimeout(.seconds(60)) {
                     var numbers: [Int64] = []

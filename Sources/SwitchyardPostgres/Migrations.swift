@@ -107,7 +107,11 @@ public enum Migrations {
                 updated_at      timestamptz NOT NULL DEFAULT now()
             )
             """,
-        ])
+        ]),
+        Migration(version: 2, name: "outbox and quarantine source", statements: [
+            "ALTER TABLE switchyard.outbox ADD COLUMN source text",
+            "ALTER TABLE switchyard.quarantine ADD COLUMN source text",
+        ]),
     ]
 
     /// The newest version.

@@ -35,7 +35,7 @@ public struct Outbox: Sendable {
     /// Runs `body` in one transaction and commits it when `body` returns; rolls it back, and
     /// rethrows `body`'s error unchanged, when `body` throws.
     /// - Returns: What `body` returns.
-    /// - Throws: `body`'s error (a ``SwitchyardError`` from ``OutboxTransaction/emit(to:payload:metadata:eventID:)``
+    /// - Throws: `body`'s error (a ``SwitchyardError`` from ``OutboxTransaction/emit(to:payload:metadata:eventID:source:)``
     ///   for a refused payload), or the PostgreSQL error of `BEGIN` or `COMMIT`.
     @discardableResult
     public func withTransaction<Result: Sendable>(
@@ -68,7 +68,7 @@ public struct Outbox: Sendable {
 }
 
 /// An open transaction: run the caller's own statements on ``connection`` and emit events with
-/// ``emit(to:payload:metadata:eventID:)``; both commit or roll back together.
+/// ``emit(to:payload:metadata:eventID:source:)``; both commit or roll back together.
 public struct OutboxTransaction: Sendable {
     /// The connection the transaction runs on; use it for the caller's own statements.
     public let connection: PostgresConnection
@@ -81,13 +81,15 @@ public struct OutboxTransaction: Sendable {
     ///   - payload: A JSON object satisfying the channel's contract.
     ///   - metadata: Trace context, session, user.
     ///   - eventID: The event id; a new UUIDv7 when `nil`.
+    ///   - source: The envelope `source` (and the rate limit's key); the relay's router's
+    ///     ``Switchyard/RouterConfiguration/source`` when `nil`.
     /// - Returns: The event id, under which the relay publishes it and the archive keeps it.
     /// - Throws: ``SwitchyardError`` (`unknown_channel`, `payload_too_large`, `validation_error`)
     ///   before anything is written: thrown out of the transaction's body, it rolls the transaction
     ///   back. A PostgreSQL error when the insert fails.
     @discardableResult
     public func emit(
-        to channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil
+        to channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil
     ) async throws -> EventID {
         let checked = try payloadGuard.check(channel: channel, payload: payload)
         let id = eventID ?? EventID.generate()
@@ -95,8 +97,8 @@ public struct OutboxTransaction: Sendable {
         let metadataText = JSONValue.object(metadata).serialized()
         try await connection.query(
             """
-            INSERT INTO switchyard.outbox (event_id, channel, payload, metadata)
-            VALUES (\(id.description)::uuid, \(channel.rawValue), \(payloadText)::jsonb, \(metadataText)::jsonb)
+            INSERT INTO switchyard.outbox (event_id, channel, payload, metadata, source)
+            VALUES (\(id.description)::uuid, \(channel.rawValue), \(payloadText)::jsonb, \(metadataText)::jsonb, \(source))
             """, logger: logger)
         return id
     }

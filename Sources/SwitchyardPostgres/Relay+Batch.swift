@@ -12,6 +12,8 @@ extension Relay {
         var channel: String
         var payload: String
         var metadata: String
+        /// The writer's `source`; `NULL` takes the relay's router's source.
+        var source: String?
         var xid: String
         var createdAt: String
     }
@@ -23,7 +25,7 @@ extension Relay {
     func relayBatch(on connection: PostgresConnection) async throws -> BatchOutcome {
         let rows = try await connection.query(
             """
-            SELECT o.id, o.event_id::text, o.channel, o.payload::text, o.metadata::text, o.xid::text AS xid_text,
+            SELECT o.id, o.event_id::text, o.channel, o.payload::text, o.metadata::text, o.source, o.xid::text AS xid_text,
                 o.created_at::text AS created_text
             FROM switchyard.outbox AS o
             WHERE o.xid < pg_snapshot_xmin(pg_current_snapshot())
@@ -31,10 +33,12 @@ extension Relay {
             LIMIT \(configuration.batchSize)
             """, logger: logger)
         var batch: [OutboxRow] = []
-        for try await (id, eventID, channel, payload, metadata, xid, createdAt)
-            in rows.decode((Int64, String, String, String, String, String, String).self)
+        for try await (id, eventID, channel, payload, metadata, source, xid, createdAt)
+            in rows.decode((Int64, String, String, String, String, String?, String, String).self)
         {
-            batch.append(OutboxRow(id: id, eventID: eventID, channel: channel, payload: payload, metadata: metadata, xid: xid, createdAt: createdAt))
+            batch.append(OutboxRow(
+                id: id, eventID: eventID, channel: channel, payload: payload, metadata: metadata, source: source, xid: xid,
+                createdAt: createdAt))
         }
         if batch.isEmpty { return .drained }
 
@@ -57,11 +61,10 @@ extension Relay {
                 return .routerFailed
             }
         }
-        let source = router.configuration.source
         let archived = zip(valid, receipts).map { item, receipt in
             let envelope = Envelope(
                 eventID: receipt.eventID, channel: receipt.channel, sequenceNumber: receipt.sequenceNumber,
-                timestamp: receipt.timestamp, source: source, schema: item.schema, data: item.request.payload,
+                timestamp: receipt.timestamp, source: item.request.source ?? router.configuration.source, schema: item.schema, data: item.request.payload,
                 metadata: item.request.metadata)
             return (row: item.row, receipt: receipt, envelope: envelope)
         }
@@ -93,7 +96,8 @@ extension Relay {
             throw SwitchyardError.validation(missing: [], invalid: [("metadata", "must be a JSON object")])
         }
         let checked = try payloadGuard.check(channel: channel, payload: payload)
-        return (PublishRequest(channel: channel, payload: checked.payload, metadata: metadataObject, eventID: eventID), checked.schemaID)
+        let request = PublishRequest(channel: channel, payload: checked.payload, metadata: metadataObject, eventID: eventID, source: row.source.flatMap { $0.isEmpty ? nil : $0 })
+        return (request, checked.schemaID)
     }
 
     private func finish(
@@ -133,8 +137,8 @@ extension Relay {
                 let errors = refused.map { $0.error.body.serialized() }
                 try await connection.query(
                     """
-                    INSERT INTO switchyard.quarantine (outbox_id, event_id, channel, payload, metadata, created_at, outbox_xid, error)
-                    SELECT o.id, o.event_id, o.channel, o.payload, o.metadata, o.created_at, o.xid, u.err::jsonb
+                    INSERT INTO switchyard.quarantine (outbox_id, event_id, channel, payload, metadata, created_at, outbox_xid, error, source)
+                    SELECT o.id, o.event_id, o.channel, o.payload, o.metadata, o.created_at, o.xid, u.err::jsonb, o.source
                     FROM unnest(\(ids)::int8[], \(errors)::text[]) AS u(oid, err)
                     JOIN switchyard.outbox o ON o.id = u.oid
                     ON CONFLICT (outbox_id) DO NOTHING

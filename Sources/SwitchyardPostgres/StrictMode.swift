@@ -107,7 +107,7 @@ public final class StrictMode: Service {
                 var ids: [EventID] = []
                 for (index, request) in requests.enumerated() {
                     do {
-                        ids.append(try await tx.emit(to: request.channel, payload: request.payload, metadata: request.metadata, eventID: request.eventID))
+                        ids.append(try await tx.emit(to: request.channel, payload: request.payload, metadata: request.metadata, eventID: request.eventID, source: request.source))
                     } catch let error as SwitchyardError where requests.count > 1 {
                         var details = error.details
                         details["index"] = .int(Int64(index))

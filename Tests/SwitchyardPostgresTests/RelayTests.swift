@@ -38,6 +38,29 @@ struct RelayTests {
         }
     }
 
+    @Test("the writer's source column is the envelope's source; a row without one takes the relay's")
+    func source() async throws {
+        try await TestDatabase.with { db in
+            let channel = db.channel("src")
+            try await db.client.query(
+                "INSERT INTO switchyard.outbox (channel, payload, source) VALUES (\(channel.rawValue), '{\"n\":1}', 'py_pricer')")
+            try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 2], source: "trade_executor") }
+            try await db.client.query("INSERT INTO switchyard.outbox (channel, payload) VALUES (\(channel.rawValue), '{\"n\":3}')")
+            try await db.running(try db.relay()) { () async throws in
+                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+            }
+            let stored = try await db.stored(channel)
+            #expect(stored.map(\.source) == ["py_pricer", "trade_executor", db.router.configuration.source])
+            var archived: [String] = []
+            for try await source in try await db.client.query(
+                "SELECT source FROM switchyard.archive WHERE channel = \(channel.rawValue) ORDER BY sequence_number"
+            ).decode(String.self) {
+                archived.append(source)
+            }
+            #expect(archived == stored.map(\.source))
+        }
+    }
+
     @Test("a transaction that commits late is neither skipped nor overtaken by a later one")
     func lateCommit() async throws {
         try await TestDatabase.with { db in

@@ -11,11 +11,14 @@ public struct GatewayRequestContext: RequestContext, WebSocketRequestContext {
     public let remoteAddress: SocketAddress?
     /// Who sent the request; set by the authentication middleware before any route runs.
     public var principal: Principal?
+    /// The connection; a WebSocket session writes its frames to it after the upgrade.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
         principal = nil
     }
 }

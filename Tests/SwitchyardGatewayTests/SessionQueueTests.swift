@@ -1,20 +1,21 @@
 @testable import SwitchyardGateway
+import NIOCore
 import Switchyard
 import Testing
 
 /// The per-connection queue: order, conflation, overflow.
 @Suite struct SessionQueueTests {
     static func event(_ channel: String, _ n: Int, conflatable: Bool) throws -> SessionQueue.Frame {
-        .event(channel: try ChannelName(channel), conflatable: conflatable, bytes: Array("\(channel)#\(n)".utf8))
+        .event(channel: try ChannelName(channel), conflatable: conflatable, bytes: ByteBuffer(string: "\(channel)#\(n)"))
     }
 
     static func reply() throws -> SessionQueue.Frame {
-        .control(Array("reply".utf8))
+        .control(ByteBuffer(string: "reply"))
     }
 
     static func drain(_ queue: inout SessionQueue) -> [String] {
         var frames: [String] = []
-        while let bytes = queue.pop() { frames.append(String(decoding: bytes, as: UTF8.self)) }
+        while let bytes = queue.pop() { frames.append(String(buffer: bytes)) }
         return frames
     }
 
@@ -49,7 +50,7 @@ import Testing
         var popped: [String] = []
         for n in 1...500 {
             #expect(queue.push(try Self.event("t:a", n, conflatable: false)))
-            while queue.count > 5 { popped.append(String(decoding: queue.pop()!, as: UTF8.self)) }
+            while queue.count > 5 { popped.append(String(buffer: queue.pop()!)) }
         }
         popped += Self.drain(&queue)
         #expect(popped == (1...500).map { "t:a#\($0)" })

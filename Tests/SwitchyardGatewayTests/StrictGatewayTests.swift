@@ -52,6 +52,79 @@ import Testing
         try await Self.execute(admin, "DROP DATABASE \(name) WITH (FORCE)")
     }
 
+    /// The caller's subject is the envelope `source` of outbox publishes, and WebSocket `publish`
+    /// frames go through the outbox too: the archive, which only the relay writes, holds both.
+    @Test func httpAndWebSocketPublishesCarryTheCallersSourceThroughTheOutbox() async throws {
+        let configuration = try TestEnvironment.configuration("REDIS_URL")
+        let admin = try PostgresURL(try TestEnvironment.value("POSTGRES_URL"))
+        let name = "sy_gws\(UInt32.random(in: .min ... .max))"
+        try await Self.execute(admin, "CREATE DATABASE \(name)")
+        var url = admin
+        url.database = name
+        let database = url
+        try await RedisServerGate.shared.shared {
+            let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: TestGateway.logger), logger: TestGateway.logger)
+            let router = Switchyard.Router(
+                contracts: try TestGateway.contracts(), engine: engine,
+                configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false, allowsUnknownChannels: true),
+                logger: TestGateway.logger)
+            let strict = try StrictMode(
+                url: database, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
+            let app = buildApplication(
+                router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: HeaderAuthenticator()),
+                logger: TestGateway.logger, strictMode: strict)
+            let channel = "trades:src_\(name)"
+            let grants: HTTPFields = [HTTPField.Name("X-Test-Publish")!: "trades:*", HTTPField.Name("X-Test-Subscribe")!: "trades:*"]
+            try await withDeadline(120) {
+                try await app.test(.live) { client in
+                    var ready = try await client.send(.get, "/readyz")
+                    for _ in 0..<200 where ready.status != .ok {
+                        try await Task.sleep(for: .milliseconds(50))
+                        ready = try await client.send(.get, "/readyz")
+                    }
+                    #expect(ready.status == .ok)
+                    let http = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"qty":1}"#, headers: grants)
+                    #expect(http.status == .created, "\(http.json)")
+                    let latest = try await client.send(.get, "/v1/channels/\(channel)/latest", headers: grants)
+                    #expect(latest.json["source"] == "header-test")
+
+                    let wsEventID = EventID.generate()
+                    try await client.conversation(headers: grants) { conversation in
+                        try await conversation.send(
+                            #"{"type":"publish","id":7,"channel":"\#(channel)","event_id":"\#(wsEventID)","data":{"qty":2}}"#)
+                        let reply = try await conversation.frame()
+                        #expect(reply["type"] == "published" && reply["id"] == 7, "\(reply.text)")
+                        if case .int(let first)? = http.json["sequence_number"] { #expect(reply["sequence_number"] == .int(first + 1)) }
+                        try await conversation.send(#"{"type":"publish","id":8,"channel":"\#(channel)","data":"two"}"#)
+                        let refused = try await conversation.frame()
+                        #expect(refused["type"] == "error" && refused["error"]?["error_type"] == "validation_error", "\(refused.text)")
+                    }
+                    let archived = try await Self.archivedSources(database)
+                    #expect(archived[http.json["event_id"]?.stringValue ?? ""] == "header-test")
+                    #expect(archived[wsEventID.description] == "header-test")
+                    #expect(archived.count == 2, "the refused frame wrote nothing: \(archived)")
+                }
+            }
+        }
+        try await Self.execute(admin, "DROP DATABASE \(name) WITH (FORCE)")
+    }
+
+    static func archivedSources(_ url: PostgresURL) async throws -> [String: String] {
+        let connection = try await PostgresConnection.connect(
+            on: PostgresClient.defaultEventLoopGroup.any(), configuration: try url.connectionConfiguration(), id: 1, logger: TestGateway.logger
+        ).get()
+        var sources: [String: String] = [:]
+        do {
+            let rows = try await connection.query("SELECT event_id::text, source FROM switchyard.archive", logger: TestGateway.logger)
+            for try await (id, source) in rows.decode((String, String).self) { sources[id] = source }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+        return sources
+    }
+
     static func execute(_ url: PostgresURL, _ sql: String) async throws {
         let connection = try await PostgresConnection.connect(
             on: PostgresClient.defaultEventLoopGroup.any(), configuration: try url.connectionConfiguration(), id: 1, logger: TestGateway.logger

@@ -1,3 +1,4 @@
+import NIOCore
 import Switchyard
 
 /// The frames one WebSocket connection has waiting to be sent, at most `limit`.
@@ -8,8 +9,8 @@ import Switchyard
 /// surviving event takes the place of its newest waiting one.
 struct SessionQueue {
     enum Frame {
-        case control([UInt8])
-        case event(channel: ChannelName, conflatable: Bool, bytes: [UInt8])
+        case control(ByteBuffer)
+        case event(channel: ChannelName, conflatable: Bool, bytes: ByteBuffer)
     }
 
     let limit: Int
@@ -34,7 +35,7 @@ struct SessionQueue {
     }
 
     /// The oldest waiting frame's bytes.
-    mutating func pop() -> [UInt8]? {
+    mutating func pop() -> ByteBuffer? {
         guard head < frames.count else { return nil }
         let frame = frames[head]
         head += 1

@@ -71,7 +71,13 @@ extension WebSocketSession {
                 }
                 let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
                     .check(channel: channel, payload: data)
-                let receipt = try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: publishSource)
+                let receipt = if let strictMode {
+                    try await strictMode.publish([
+                        PublishRequest(channel: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: publishSource)
+                    ])[0]
+                } else {
+                    try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: publishSource)
+                }
                 send(ServerFrame.published(receipt, id: id))
             }
         } catch let error as SwitchyardError {

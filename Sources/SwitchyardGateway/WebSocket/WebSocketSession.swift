@@ -1,9 +1,11 @@
 import HummingbirdWebSocket
+import NIOCore
 import NIOWebSocket
 import JSONSchema
 import Logging
 import ServiceLifecycle
 import Switchyard
+import SwitchyardPostgres
 import Synchronization
 
 /// One `/v1/ws` connection: reads the client's frames, runs its subscription, and sends events
@@ -23,6 +25,10 @@ final class WebSocketSession: Sendable {
         /// The last sequence number queued (or, for a resumed channel, seen by the client).
         var lastSent: [ChannelName: Int64] = [:]
         var close: (code: UInt16, reason: String)?
+        /// A drain of the queue is waiting to run (or running) on the connection's event loop.
+        var drainScheduled = false
+        /// Whether each channel seen is conflatable, from its contract.
+        var conflatable: [ChannelName: Bool] = [:]
     }
 
     private enum Admission: Equatable {
@@ -35,27 +41,35 @@ final class WebSocketSession: Sendable {
 
     let router: Switchyard.Router
     let configuration: GatewayConfiguration
+    /// Where `publish` frames go in strict mode: through the outbox, like HTTP publishes.
+    let strictMode: StrictMode?
+    let eventFrames: EventFrameCache
+    /// The upgraded connection: frames are written to it on its event loop.
+    let channel: any Channel
     let grants: Grants
     /// The envelope `source` of this connection's publishes: the principal's subject, or `nil`
     /// (the gateway's own source) for anonymous access.
     let publishSource: String?
     let logger: Logger
     private let state: Mutex<State>
-    private let wakes: AsyncStream<Void>
-    private let wake: AsyncStream<Void>.Continuation
     private let closed: AsyncStream<Void>
     private let closing: AsyncStream<Void>.Continuation
     private let changes: AsyncStream<Change>
     let change: AsyncStream<Change>.Continuation
 
-    init(router: Switchyard.Router, configuration: GatewayConfiguration, principal: Principal?, logger: Logger) {
+    init(
+        router: Switchyard.Router, configuration: GatewayConfiguration, strictMode: StrictMode?, eventFrames: EventFrameCache,
+        channel: any Channel, principal: Principal?, logger: Logger
+    ) {
         self.router = router
         self.configuration = configuration
+        self.strictMode = strictMode
+        self.eventFrames = eventFrames
+        self.channel = channel
         self.grants = principal?.grants ?? .none
         self.publishSource = principal?.publishSource
         self.logger = logger
         state = Mutex(State(queue: SessionQueue(limit: configuration.webSocket.queueLimit)))
-        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (closed, closing) = AsyncStream.makeStream(of: Void.self)
         (changes, change) = AsyncStream.makeStream(of: Change.self)
     }
@@ -65,7 +79,6 @@ final class WebSocketSession: Sendable {
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.write(to: outbound) }
                 group.addTask { await self.sendHeartbeats() }
                 group.addTask { await self.manageSubscription() }
                 group.addTask { for await _ in self.closed {} }
@@ -98,26 +111,54 @@ final class WebSocketSession: Sendable {
 
     // MARK: Outbound
 
-    private func write(to outbound: WebSocketOutboundWriter) async {
-        for await _ in wakes {
-            while let bytes = state.withLock({ $0.close == nil ? $0.queue.pop() : nil }) {
-                do {
-                    try await outbound.write(.text(String(decoding: bytes, as: UTF8.self)))
-                } catch {
-                    finish(code: Self.normalClosure, reason: "")
-                    return
-                }
-            }
+    /// Queues a control frame; an overflow closes the session.
+    func send(_ bytes: [UInt8]) {
+        let fits = state.withLock { state -> Bool? in state.close == nil ? state.queue.push(.control(ByteBuffer(bytes: bytes))) : nil }
+        switch fits {
+        case true?: scheduleDrain()
+        case false?: overflow("the client does not read its replies")
+        case nil: break
         }
     }
 
-    /// Queues a control frame; an overflow closes the session.
-    func send(_ bytes: [UInt8]) {
-        let fits = state.withLock { state -> Bool? in state.close == nil ? state.queue.push(.control(bytes)) : nil }
-        switch fits {
-        case true?: wake.yield()
-        case false?: overflow("the client does not read its replies")
-        case nil: break
+    /// Makes sure a drain runs on the connection's event loop after this call: the first frame
+    /// queued schedules one, and every frame queued before it runs goes out with it.
+    private func scheduleDrain() {
+        let schedule = state.withLock { state -> Bool in
+            guard state.close == nil, !state.drainScheduled else { return false }
+            state.drainScheduled = true
+            return true
+        }
+        if schedule { channel.eventLoop.execute { self.drain() } }
+    }
+
+    /// On the event loop: writes every waiting frame, then flushes once. While the socket takes no
+    /// more (the client reads slowly), the frames stay queued, where conflation or the overflow
+    /// close deals with them, and the drain looks again shortly.
+    private func drain() {
+        var wrote = false
+        var blocked = false
+        while true {
+            guard channel.isActive else {
+                state.withLock { $0.drainScheduled = false }
+                return
+            }
+            guard channel.isWritable else {
+                blocked = true
+                break
+            }
+            let frame = state.withLock { state -> ByteBuffer? in
+                if state.close == nil, let frame = state.queue.pop() { return frame }
+                state.drainScheduled = false
+                return nil
+            }
+            guard let frame else { break }
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
+            wrote = true
+        }
+        if wrote { channel.flush() }
+        if blocked {
+            channel.eventLoop.scheduleTask(in: .milliseconds(5)) { self.drain() }
         }
     }
 
@@ -129,9 +170,9 @@ final class WebSocketSession: Sendable {
         while !Task.isCancelled {
             do { try await Task.sleep(for: configuration.webSocket.heartbeatInterval) } catch { return }
             let queued = state.withLock { state in
-                state.close == nil && state.queue.count == 0 && state.queue.push(.control(ServerFrame.heartbeat))
+                state.close == nil && state.queue.count == 0 && state.queue.push(.control(ByteBuffer(bytes: ServerFrame.heartbeat)))
             }
-            if queued { wake.yield() }
+            if queued { scheduleDrain() }
         }
     }
 
@@ -169,21 +210,23 @@ final class WebSocketSession: Sendable {
     private func admit(_ envelope: Envelope, conflatable: Bool, acceptsGap: Bool) -> Admission {
         let channel = envelope.channel
         let sequence = envelope.sequenceNumber
+        let frame = eventFrames.frame(for: envelope)
         let admission = state.withLock { state -> Admission in
             guard state.close == nil else { return .closed }
             if let last = state.lastSent[channel] {
                 if sequence <= last { return .skipped }
                 if sequence > last + 1 {
                     guard acceptsGap else { return .fill(after: last) }
-                    guard state.queue.push(.control(ServerFrame.gap(channel, from: last + 1, to: sequence - 1))) else { return .closed }
+                    let gap = ByteBuffer(bytes: ServerFrame.gap(channel, from: last + 1, to: sequence - 1))
+                    guard state.queue.push(.control(gap)) else { return .closed }
                 }
             }
-            guard state.queue.push(.event(channel: channel, conflatable: conflatable, bytes: ServerFrame.event(envelope))) else { return .closed }
+            guard state.queue.push(.event(channel: channel, conflatable: conflatable, bytes: frame)) else { return .closed }
             state.lastSent[channel] = sequence
             return .queued
         }
         switch admission {
-        case .queued: wake.yield()
+        case .queued: scheduleDrain()
         case .closed: overflow("queue full at \(channel.rawValue)")
         case .skipped, .fill: break
         }
@@ -191,7 +234,10 @@ final class WebSocketSession: Sendable {
     }
 
     private func isConflatable(_ channel: ChannelName) -> Bool {
-        (router.contracts.contract(for: channel)?.policy ?? ChannelPolicy.defaults(for: channel.rawValue)).conflatable
+        if let known = state.withLock({ $0.conflatable[channel] }) { return known }
+        let conflatable = (router.contracts.contract(for: channel)?.policy ?? ChannelPolicy.defaults(for: channel.rawValue)).conflatable
+        state.withLock { $0.conflatable[channel] = conflatable }
+        return conflatable
     }
 
     // MARK: Subscription

@@ -68,7 +68,7 @@ extension RedisEngine {
                 for try await event in subscription {
                     switch event {
                     case .message(let message):
-                        guard let envelope = try? Envelope(decoding: message.payload.readableBytesView) else { continue }
+                        guard let envelope = liveEnvelopes.envelope(of: message.payload) else { continue }
                         if let last = lastSeen[envelope.channel] {
                             if envelope.sequenceNumber <= last { continue }
                             if envelope.sequenceNumber > last + 1 {

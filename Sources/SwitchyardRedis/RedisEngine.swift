@@ -65,6 +65,7 @@ public final class RedisEngine: Engine {
     let spool: Spool?
     let liveRequests: AsyncStream<LiveRequest>
     let liveRequestsContinuation: AsyncStream<LiveRequest>.Continuation
+    let liveEnvelopes = LiveEnvelopeCache()
     private let hasRun = Atomic<Bool>(false)
     let hardCapTrims = Counter(label: SwitchyardMetrics.Name.trimHardCap, dimensions: [(SwitchyardMetrics.Label.engine, "redis")])
 

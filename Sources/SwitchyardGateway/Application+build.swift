@@ -53,7 +53,8 @@ public func buildApplication(
     routes.add(middleware: inFlight)
     routes.add(middleware: ErrorBodyMiddleware())
     routes.add(middleware: AuthenticationMiddleware(authenticator: configuration.authenticator))
-    var services: [any Service] = [router] + (strictMode.map { [$0] } ?? [])
+    let fanout = LiveFanout(router: router, eventFrames: EventFrameCache(), logger: logger)
+    var services: [any Service] = [router] + (strictMode.map { [$0] } ?? []) + [fanout]
     var tracker: HealthTracker?
     if let health = configuration.health {
         let reporter = HealthReporter(
@@ -67,7 +68,7 @@ public func buildApplication(
         tracker = HealthTracker(router: router, configuration: .init(channel: health.channel, unresponsiveAfter: health.unresponsiveAfter), logger: logger)
         services += [tracker!, reporter]
     }
-    Gateway(router: router, configuration: configuration, strictMode: strictMode, healthTracker: tracker).addRoutes(to: routes)
+    Gateway(router: router, configuration: configuration, fanout: fanout, strictMode: strictMode, healthTracker: tracker).addRoutes(to: routes)
     return Application(
         router: routes,
         server: .http1WebSocketUpgrade(

@@ -10,11 +10,11 @@ import SwitchyardPostgres
 struct Gateway: Sendable {
     let router: Switchyard.Router
     let configuration: GatewayConfiguration
+    /// The live feeds WebSocket sessions share.
+    let fanout: LiveFanout
     /// Strict mode: publishes go through the PostgreSQL outbox.
     var strictMode: StrictMode? = nil
     var healthTracker: HealthTracker? = nil
-    /// Event frames serialized once for every WebSocket session.
-    var eventFrames = EventFrameCache()
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
@@ -33,7 +33,7 @@ struct Gateway: Sendable {
         routes.get("/readyz") { _, _ in await self.readiness() }
         routes.ws("/v1/ws") { inbound, outbound, context in
             let session = WebSocketSession(
-                router: self.router, configuration: self.configuration, strictMode: self.strictMode, eventFrames: self.eventFrames,
+                router: self.router, configuration: self.configuration, strictMode: self.strictMode, fanout: self.fanout,
                 channel: context.requestContext.channel, principal: context.requestContext.principal, logger: context.logger)
             await session.run(inbound: inbound, outbound: outbound)
         }

@@ -49,7 +49,7 @@ import Testing
                             try await outbound.write(.text(#"{"type":"subscribe","patterns":["\#(channel)"]}"#))
                             for try await message in inbound.messages(maxSize: 1 << 20) {
                                 guard case .text(let text) = message, let frame = try? JSONValue(parsing: Array(text.utf8)) else { continue }
-                                frameContinuation.yield(frame["type"]?.stringValue ?? "")
+                                frameContinuation.yield(frame["type"] == "error" ? text : frame["type"]?.stringValue ?? "")
                             }
                         }
                     } catch {
@@ -60,7 +60,8 @@ import Testing
                 }
             }
             var types = frames.makeAsyncIterator()
-            #expect(await types.next() == "subscribed")
+            let first = await types.next()
+            #expect(first == "subscribed", "the first frame was \(first ?? "none")")
             try await router.publish(to: try ChannelName(channel), payload: ["n": 1])
             #expect(await types.next() == "event")
             await group.triggerGracefulShutdown()

@@ -167,6 +167,8 @@ import Testing
                         try await router.publish(to: try ChannelName(channel), payload: ["n": .int(Int64(n)), "pad": .string(padding)])
                     }
                 }
+                // The client reads nothing for a while: the socket fills, and the queue behind it.
+                try await Task.sleep(for: .seconds(3))
                 var last: [String: Int64] = [:]
                 var received = 0
                 while last["market_data:a"] != 120 || last["market_data:b"] != 120 {

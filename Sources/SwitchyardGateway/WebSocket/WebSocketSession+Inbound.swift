@@ -62,9 +62,9 @@ extension WebSocketSession {
                         .forbidden, "no read grant covers these patterns",
                         details: ["patterns": .array(refused.map { .string($0.rawValue) })])
                 }
-                change.yield(.add(patterns, resume: resume, id: id))
+                input.yield(.change(.add(patterns, resume: resume, id: id)))
             case .unsubscribe(let patterns, let id):
-                change.yield(.remove(patterns, id: id))
+                input.yield(.change(.remove(patterns, id: id)))
             case .publish(let channel, let data, let metadata, let eventID, let id):
                 guard grants.mayPublish(to: channel) else {
                     throw SwitchyardError(.forbidden, "no publish grant covers '\(channel)'", details: ["channel": .string(channel.rawValue)])

@@ -20,6 +20,15 @@ final class WebSocketSession: Sendable {
         case remove([ChannelPattern], id: JSONValue?)
     }
 
+    /// What the session's subscription task works through, in order.
+    enum Input: Sendable {
+        /// A `subscribe` or `unsubscribe` frame.
+        case change(Change)
+        /// A live event that could not be queued at once: a jump to fill from the stream, or an
+        /// event that arrived while earlier ones were still waiting here.
+        case deferred(Envelope)
+    }
+
     struct State {
         var queue: SessionQueue
         /// The last sequence number queued (or, for a resumed channel, seen by the client).
@@ -29,9 +38,13 @@ final class WebSocketSession: Sendable {
         var drainScheduled = false
         /// Whether each channel seen is conflatable, from its contract.
         var conflatable: [ChannelName: Bool] = [:]
+        /// A subscription change is under way: live events wait in the inputs until its reply is queued.
+        var holding = false
+        /// Live events waiting in the inputs; while any wait, newer ones wait behind them.
+        var deferred = 0
     }
 
-    private enum Admission: Equatable {
+    enum Admission: Equatable {
         case queued, skipped, closed
         case fill(after: Int64)
     }
@@ -43,7 +56,8 @@ final class WebSocketSession: Sendable {
     let configuration: GatewayConfiguration
     /// Where `publish` frames go in strict mode: through the outbox, like HTTP publishes.
     let strictMode: StrictMode?
-    let eventFrames: EventFrameCache
+    /// The gateway's shared live feeds.
+    let fanout: LiveFanout
     /// The upgraded connection: frames are written to it on its event loop.
     let channel: any Channel
     let grants: Grants
@@ -51,27 +65,27 @@ final class WebSocketSession: Sendable {
     /// (the gateway's own source) for anonymous access.
     let publishSource: String?
     let logger: Logger
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let closed: AsyncStream<Void>
     private let closing: AsyncStream<Void>.Continuation
-    private let changes: AsyncStream<Change>
-    let change: AsyncStream<Change>.Continuation
+    let inputs: AsyncStream<Input>
+    let input: AsyncStream<Input>.Continuation
 
     init(
-        router: Switchyard.Router, configuration: GatewayConfiguration, strictMode: StrictMode?, eventFrames: EventFrameCache,
+        router: Switchyard.Router, configuration: GatewayConfiguration, strictMode: StrictMode?, fanout: LiveFanout,
         channel: any Channel, principal: Principal?, logger: Logger
     ) {
         self.router = router
         self.configuration = configuration
         self.strictMode = strictMode
-        self.eventFrames = eventFrames
+        self.fanout = fanout
         self.channel = channel
         self.grants = principal?.grants ?? .none
         self.publishSource = principal?.publishSource
         self.logger = logger
         state = Mutex(State(queue: SessionQueue(limit: configuration.webSocket.queueLimit)))
         (closed, closing) = AsyncStream.makeStream(of: Void.self)
-        (changes, change) = AsyncStream.makeStream(of: Change.self)
+        (inputs, input) = AsyncStream.makeStream(of: Input.self)
     }
 
     /// Serves the connection until the client leaves, the session is closed (overflow, engine
@@ -107,6 +121,7 @@ final class WebSocketSession: Sendable {
             if state.close == nil { state.close = (code, String(reason.utf8.prefix(120)) ?? "") }
         }
         closing.finish()
+        input.finish()
     }
 
     // MARK: Outbound
@@ -178,39 +193,87 @@ final class WebSocketSession: Sendable {
 
     // MARK: Events
 
+    /// Takes a live event from the session's feed, on the feed's task: queued at once when it is
+    /// the next of its channel, else left in the inputs for the subscription task, which fills the
+    /// jump from the stream (``deliver(_:)``).
+    func offer(_ envelope: Envelope, frame: ByteBuffer) {
+        let channel = envelope.channel
+        guard grants.mayRead(channel) else { return }
+        let conflatable = isConflatable(channel)
+        let sequence = envelope.sequenceNumber
+        enum Offer { case queued, skipped, deferred, closed }
+        let outcome = state.withLock { state -> Offer in
+            guard state.close == nil else { return .skipped }
+            if state.holding || state.deferred > 0 {
+                state.deferred += 1
+                return .deferred
+            }
+            if let last = state.lastSent[channel] {
+                if sequence <= last { return .skipped }
+                if sequence > last + 1 {
+                    state.deferred += 1
+                    return .deferred
+                }
+            }
+            guard state.queue.push(.event(channel: channel, conflatable: conflatable, bytes: frame)) else { return .closed }
+            state.lastSent[channel] = sequence
+            return .queued
+        }
+        switch outcome {
+        case .queued: scheduleDrain()
+        case .deferred:
+            if deferredLimitPassed() { overflow("events wait at \(channel.rawValue)") } else { input.yield(.deferred(envelope)) }
+        case .closed: overflow("queue full at \(channel.rawValue)")
+        case .skipped: break
+        }
+    }
+
+    private func deferredLimitPassed() -> Bool {
+        state.withLock { $0.deferred > 4 * max(64, configuration.webSocket.queueLimit) }
+    }
+
     /// Queues an envelope the principal may read, filling a jump in its channel from the stream
     /// and announcing with a `gap` frame what the stream no longer holds.
     /// - Returns: `false` once the session is closing.
-    private func deliver(_ envelope: Envelope) async -> Bool {
+    func deliver(_ envelope: Envelope) async -> Bool {
         guard grants.mayRead(envelope.channel) else { return true }
         let conflatable = isConflatable(envelope.channel)
         guard case .fill(let last) = admit(envelope, conflatable: conflatable, acceptsGap: false) else {
             return !isClosed
         }
-        let channel = envelope.channel
+        guard await catchUp(envelope.channel, after: last, before: envelope.sequenceNumber) else { return false }
+        return admit(envelope, conflatable: conflatable, acceptsGap: true) != .closed
+    }
+
+    /// Queues the channel's stored events after `last` (and before `before`, when given), page by
+    /// page, announcing with a `gap` frame what the stream no longer holds.
+    /// - Returns: `false` once the session is closing.
+    func catchUp(_ channel: ChannelName, after last: Int64, before: Int64? = nil) async -> Bool {
+        let conflatable = isConflatable(channel)
         var next = last + 1
-        while next < envelope.sequenceNumber {
+        while before.map({ next < $0 }) ?? true {
             let page: [Envelope]
             do {
-                page = try await router.engine.read(channel, from: .sequence(next), limit: Int(min(512, envelope.sequenceNumber - next)))
-                    .map(\.envelope).filter { $0.sequenceNumber >= next && $0.sequenceNumber < envelope.sequenceNumber }
+                let limit = before.map { Int(min(512, $0 - next)) } ?? 512
+                page = try await router.engine.read(channel, from: .sequence(next), limit: limit)
+                    .map(\.envelope).filter { envelope in envelope.sequenceNumber >= next && before.map { envelope.sequenceNumber < $0 } ?? true }
             } catch {
-                logger.debug("a gap could not be filled from the stream", metadata: ["channel": "\(channel)", "error": "\(error)"])
+                logger.debug("history could not be read from the stream", metadata: ["channel": "\(channel)", "error": "\(error)"])
                 break
             }
             guard let newest = page.last else { break }
             for older in page where admit(older, conflatable: conflatable, acceptsGap: true) == .closed { return false }
             next = newest.sequenceNumber + 1
         }
-        return admit(envelope, conflatable: conflatable, acceptsGap: true) != .closed
+        return !isClosed
     }
 
-    private var isClosed: Bool { state.withLock { $0.close != nil } }
+    var isClosed: Bool { state.withLock { $0.close != nil } }
 
-    private func admit(_ envelope: Envelope, conflatable: Bool, acceptsGap: Bool) -> Admission {
+    func admit(_ envelope: Envelope, conflatable: Bool, acceptsGap: Bool) -> Admission {
         let channel = envelope.channel
         let sequence = envelope.sequenceNumber
-        let frame = eventFrames.frame(for: envelope)
+        let frame = fanout.eventFrames.frame(for: envelope)
         let admission = state.withLock { state -> Admission in
             guard state.close == nil else { return .closed }
             if let last = state.lastSent[channel] {
@@ -238,104 +301,5 @@ final class WebSocketSession: Sendable {
         let conflatable = (router.contracts.contract(for: channel)?.policy ?? ChannelPolicy.defaults(for: channel.rawValue)).conflatable
         state.withLock { $0.conflatable[channel] = conflatable }
         return conflatable
-    }
-
-    // MARK: Subscription
-
-    /// Applies subscription changes in order: each one starts a subscription to the new pattern
-    /// set, resuming every channel already sent, and only when it is live stops the previous one,
-    /// so nothing published in between is missed; the overlap is removed by sequence number.
-    /// Channels no pattern matches any more are forgotten: subscribing to them again starts live
-    /// (or from the `resume` given).
-    private func manageSubscription() async {
-        var patterns: [ChannelPattern] = []
-        var current: Task<Void, Never>?
-        for await change in changes {
-            var next = patterns
-            var resume: [ChannelName: Int64] = [:]
-            let reply: [UInt8]
-            switch change {
-            case .add(let added, let given, let id):
-                for pattern in added where !next.contains(pattern) { next.append(pattern) }
-                resume = given
-                reply = ServerFrame.subscribed(added, id: id)
-            case .remove(let removed, let id):
-                next.removeAll { removed.contains($0) }
-                reply = ServerFrame.unsubscribed(removed, id: id)
-            }
-            let from = state.withLock { state in
-                for (channel, last) in resume where state.lastSent[channel] == nil && next.contains(where: { $0.matches(channel) }) {
-                    state.lastSent[channel] = last
-                }
-                return state.lastSent.filter { entry in next.contains { $0.matches(entry.key) } }.mapValues { $0 + 1 }
-            }
-            var started: Task<Void, Never>?
-            let (go, goContinuation) = AsyncStream.makeStream(of: Void.self)
-            defer { goContinuation.finish() }
-            if !next.isEmpty {
-                let (ready, readyContinuation) = AsyncStream.makeStream(of: SwitchyardError?.self)
-                let wanted = next
-                let task = Task { await self.pump(wanted, from: from, ready: readyContinuation, go: go) }
-                var readiness = ready.makeAsyncIterator()
-                guard let outcome = await readiness.next() else {
-                    task.cancel()
-                    await task.value
-                    break
-                }
-                if let failure = outcome {
-                    await task.value
-                    send(ServerFrame.error(failure, id: change.id))
-                    continue
-                }
-                started = task
-            }
-            current?.cancel()
-            await current?.value
-            current = started
-            patterns = next
-            state.withLock { state in
-                state.lastSent = state.lastSent.filter { entry in next.contains { $0.matches(entry.key) } }
-            }
-            send(reply)
-            goContinuation.finish()
-        }
-        current?.cancel()
-        await current?.value
-    }
-
-    /// Runs one subscription until it ends or is cancelled: reports on `ready` once it is live,
-    /// then waits for `go` to end (the reply is queued) before it sends anything.
-    private func pump(
-        _ patterns: [ChannelPattern], from: [ChannelName: Int64], ready: AsyncStream<SwitchyardError?>.Continuation, go: AsyncStream<Void>
-    ) async {
-        var iterator = router.subscribe(patterns, from: from).makeAsyncIterator()
-        do {
-            try await iterator.start()
-        } catch {
-            ready.yield(error as? SwitchyardError ?? SwitchyardError(.engineUnavailable, "the subscription could not be started"))
-            ready.finish()
-            return
-        }
-        ready.yield(nil)
-        ready.finish()
-        for await _ in go {}
-        do {
-            while let envelope = try await iterator.next() {
-                guard await deliver(envelope) else { return }
-            }
-            if !Task.isCancelled { finish(code: WebSocketCloseCode.goingAway, reason: "the live feed ended; reconnect and resume") }
-        } catch {
-            guard !Task.isCancelled else { return }
-            logger.warning("a WebSocket subscription failed", metadata: ["error": "\(error)"])
-            finish(code: WebSocketCloseCode.serverError, reason: "the engine failed; reconnect and resume")
-        }
-    }
-}
-
-extension WebSocketSession.Change {
-    var id: JSONValue? {
-        switch self {
-        case .add(_, _, let id), .remove(_, let id): id
-        }
     }
 }

@@ -33,6 +33,7 @@ let package = Package(
                 .product(name: "SwitchyardGateway", package: "Switchyard"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ws-fanout-bench"

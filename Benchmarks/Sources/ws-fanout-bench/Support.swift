@@ -1,22 +1,22 @@
 import Foundation
-import NIOCore
-import Switchyard
 import Synchronization
 
-/// Seconds since an arbitrary origin on the monotonic clock; every process-local time uses it.
-let origin = ContinuousClock.now
-@Sendable func now() -> Double {
-    let elapsed = ContinuousClock.now - origin
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+/// Seconds on the system's monotonic clock: one time base for the publisher and every client.
+@Sendable func monotonicNow() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-/// `/proc/PID/status` VmRSS in bytes, and utime+stime in seconds.
+/// `/proc/PID/status` VmRSS in bytes.
 func serverRSS(_ serverPID: Int32) -> Int {
     guard let text = try? String(contentsOfFile: "/proc/\(serverPID)/status", encoding: .utf8),
           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
           let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kib * 1024
 }
+
+/// utime + stime of `/proc/PID/stat`, in seconds.
 func serverCPUSeconds(_ serverPID: Int32) -> Double {
     guard let text = try? String(contentsOfFile: "/proc/\(serverPID)/stat", encoding: .utf8),
           let close = text.lastIndex(of: ")") else { return 0 }
@@ -26,40 +26,16 @@ func serverCPUSeconds(_ serverPID: Int32) -> Double {
     return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
-/// The due time of every event the publisher sent, by event id (the 16 bytes as two words).
-struct Schedule: ~Copyable {
-    var due: [EventIDKey: Double] = [:]
-}
-typealias EventIDKey = EventID
-let schedule = Mutex(Schedule())
-
-/// What one client saw.
-struct ClientResult: Sendable {
-    var latencies: [Double] = []
-    var received = 0
-    var duplicates = 0
-}
-
-let eventIDMarker = Array(#""event_id":""#.utf8)
-
-/// Parses the 36-character UUID text following `"event_id":"` in a frame.
-@Sendable func eventID(in bytes: ByteBufferView) -> EventIDKey? {
-    guard let start = bytes.firstRange(of: eventIDMarker)?.upperBound,
-          bytes.distance(from: start, to: bytes.endIndex) >= 36 else { return nil }
-    let text = String(decoding: bytes[start..<bytes.index(start, offsetBy: 36)], as: UTF8.self)
-    guard let id = EventID(text) else { return nil }
-    return id
+/// The measured window's bounds, as `Double` bit patterns, read by every client on every frame.
+let measureFrom = Atomic<UInt64>(Double.infinity.bitPattern)
+let measureUntil = Atomic<UInt64>(Double.infinity.bitPattern)
+@Sendable func measureWindow() -> MeasureWindow {
+    MeasureWindow(
+        from: Double(bitPattern: measureFrom.load(ordering: .relaxed)), until: Double(bitPattern: measureUntil.load(ordering: .relaxed)))
 }
 
 let subscribed = Atomic<Int>(0)
-let measuring = Atomic<Bool>(false)
-let stopAt = Mutex<Double>(.infinity)
-
-
-/// Where a client's handler leaves what it saw.
-final class ResultBox: Sendable {
-    let value = Mutex(ClientResult())
-}
+let results = Mutex<[ClientResult]>([])
 
 /// Writes a line to standard output unbuffered, so a run cut short still shows its progress.
 func say(_ line: String) {

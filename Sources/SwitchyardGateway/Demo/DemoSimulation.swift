@@ -49,7 +49,7 @@ struct DemoSimulation: Sendable {
     // MARK: Market data
 
     mutating func btcTick(at now: Timestamp) -> PublishRequest {
-        btcPrice = max(1000, btcPrice * (1 + random.gaussian() * 0.0004))
+        btcPrice = max(1000, btcPrice * (1 + random.gaussian() * 0.00005))
         btcHistory.append(btcPrice)
         if btcHistory.count > configuration.steps(per: .seconds(60)) { btcHistory.removeFirst() }
         let spread = max(0.5, (btcPrice * 0.00001).rounded())
@@ -71,7 +71,7 @@ struct DemoSimulation: Sendable {
 
     mutating func equityTick(at now: Timestamp) -> PublishRequest {
         let index = steps % equities.count
-        equities[index].price = max(1, equities[index].price * (1 + random.gaussian() * 0.0008))
+        equities[index].price = max(1, equities[index].price * (1 + random.gaussian() * 0.0003))
         let symbol = equities[index].symbol
         let payload: JSONObject = [
             "event_type": "price.updated", "symbol": .string(symbol),

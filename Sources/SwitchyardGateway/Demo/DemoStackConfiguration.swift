@@ -17,7 +17,7 @@ extension DemoStack {
         public var riskTimeoutRate: Double
         /// Deliveries after which the `risk` group gives an event up to the dead letters; default 3.
         public var maxDeliveries: Int
-        /// How long the `risk` group takes per event, which makes its lag visible; default 80 ms.
+        /// How long the `risk` group takes per event, which makes its lag visible; default 100 ms.
         public var riskProcessingTime: Duration
         /// Time between the simulated services' heartbeats on `system:health_check`; default 5 s.
         public var heartbeatInterval: Duration
@@ -28,7 +28,7 @@ extension DemoStack {
         /// Creates a configuration; every parameter has the default documented on its property.
         public init(
             seed: UInt64? = nil, tick: Duration = .milliseconds(250), riskLimit: Int = 500, largeOrderRate: Double = 0.08,
-            riskTimeoutRate: Double = 0.05, maxDeliveries: Int = 3, riskProcessingTime: Duration = .milliseconds(80),
+            riskTimeoutRate: Double = 0.05, maxDeliveries: Int = 3, riskProcessingTime: Duration = .milliseconds(100),
             heartbeatInterval: Duration = .seconds(5), alertInterval: Duration = .seconds(60)
         ) {
             self.seed = seed

@@ -59,7 +59,7 @@ async function refreshDeadLetters(channels) {
     const reason = letter.error && typeof letter.error === "object" ? (letter.error.message || JSON.stringify(letter.error)) : String(letter.error ?? "");
     const button = el("button", { type: "button", class: "requeue", "data-id": letter.id, title: "deliver it again to " + letter.group }, "requeue");
     button.addEventListener("click", () => requeue(channel, letter.id, button));
-    rows.push(el("tr", { "data-id": letter.id, "data-channel": channel },
+    rows.push(el("tr", { "data-id": letter.id, "data-channel": channel, "data-event": letter.envelope ? letter.envelope.event_id : "" },
       el("td", {}, channel),
       el("td", {}, letter.group),
       el("td", { class: "num" }, letter.envelope ? letter.envelope.sequence_number : ""),
@@ -80,6 +80,7 @@ async function requeue(channel, id, button) {
       body: JSON.stringify({ action: "requeue", ids: [id] }),
     });
     note("dlq-note", `requeued ${body.found} of ${body.requested} on ${channel}`);
+    if (body.found > 0) $("dlq-panel").dataset.lastRequeued = id;
     const row = button.closest("tr");
     if (row && body.found > 0) row.remove();
   } catch (error) {

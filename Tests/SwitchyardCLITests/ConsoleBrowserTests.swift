@@ -1,0 +1,95 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import JSONSchema
+import Testing
+
+/// The console in a real browser: `switchyard serve --demo` on a free port, headless Chromium
+/// driven over the DevTools protocol by `scripts/console-check.py`, which reports what the DOM
+/// shows and saves a screenshot to `.build/console-screenshot.png`.
+@Suite struct ConsoleBrowserTests {
+    struct MissingTool: Error, CustomStringConvertible {
+        let name: String
+        var description: String {
+            "\(name) is not set: run the tests through scripts/test, which installs chromium when it is missing and sets SWITCHYARD_CHROMIUM and SWITCHYARD_PYTHON"
+        }
+    }
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func tool(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty, FileManager.default.isExecutableFile(atPath: value) else {
+            throw MissingTool(name: name)
+        }
+        return value
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func consoleShowsLiveEventsRatesLagAndRequeuesADeadLetter() async throws {
+        let chromium = try Self.tool("SWITCHYARD_CHROMIUM")
+        let python = try Self.tool("SWITCHYARD_PYTHON")
+        let port = try ClientCommandTests.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: CLITests.binary)
+        server.arguments = ["serve", "--demo", "--demo-seed", "7", "--port", String(port)]
+        server.environment = ProcessInfo.processInfo.environment.filter { !["REDIS_URL", "POSTGRES_URL", "SWITCHYARD_CONFIG"].contains($0.key) }
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        let url = "http://127.0.0.1:\(port)/"
+        var ready = false
+        for _ in 0..<240 where server.isRunning {
+            if let (_, response) = try? await URLSession.shared.data(from: URL(string: url + "healthz")!), (response as? HTTPURLResponse)?.statusCode == 200 {
+                ready = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        try #require(ready, "switchyard serve --demo did not come up on \(url)")
+
+        let screenshot = Self.root.appendingPathComponent(".build/console-screenshot.png").path
+        try? FileManager.default.removeItem(atPath: screenshot)
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: python)
+        check.arguments = [
+            Self.root.appendingPathComponent("scripts/console-check.py").path, "--chromium", chromium, "--url", url,
+            "--screenshot", screenshot, "--timeout", "150", "--requeue",
+        ]
+        let out = Pipe()
+        let err = Pipe()
+        check.standardOutput = out
+        check.standardError = err
+        try check.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        check.waitUntilExit()
+        let output = String(decoding: stdout, as: UTF8.self)
+        let report = try JSONValue(parsing: output.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(check.terminationStatus == 0, "\(output)\(String(decoding: stderr, as: UTF8.self))")
+        #expect(report["error"] == nil, "\(report)")
+
+        let probe = try #require(report["probe"], "\(report)")
+        #expect(probe["status"] == "connected", "\(probe)")
+        #expect((probe["events"]?.doubleValue ?? 0) >= 5, "no events in the tail: \(probe)")
+        let rated = probe["rated_channels"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(rated.contains("market_data:btc_price") && rated.contains { $0.hasPrefix("price.updated.") }, "rates: \(rated)")
+        #expect((probe["sparklines"]?.doubleValue ?? 0) >= 3)
+        let groups = probe["groups"]?.arrayValue ?? []
+        #expect(Set(groups.compactMap { $0["group"]?.stringValue }) == ["risk", "ledger"], "\(groups)")
+        for group in groups {
+            let cells = group["cells"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(cells.count == 5 && Int(cells[2]) != nil && Double(cells[3]) != nil, "lag cells of \(group)")
+        }
+        let requeued = try #require(report["requeued"]?["event"]?.stringValue, "no dead letter was requeued from the page: \(report)")
+        let channel = try #require(report["requeued"]?["channel"]?.stringValue)
+        let (data, _) = try await URLSession.shared.data(from: URL(string: url + "v1/dlq/" + channel)!)
+        let letters = try JSONValue(parsing: Array(data))["dead_letters"]?.arrayValue ?? []
+        #expect(!letters.contains { $0["envelope"]?["event_id"]?.stringValue == requeued }, "the requeued event is a dead letter again")
+        #expect(FileManager.default.fileExists(atPath: screenshot))
+    }
+}

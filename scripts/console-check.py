@@ -2,14 +2,17 @@
 """Drives headless Chromium against the Switchyard console and reports what its DOM shows.
 
     console-check.py --chromium /usr/bin/chromium --url http://127.0.0.1:8080/ \
-        --screenshot .build/console-screenshot.png [--timeout 90] [--requeue]
+        --screenshot .build/console-screenshot.png [--timeout 90] [--requeue] [--restart-handshake DIR]
 
 Starts Chromium with the DevTools protocol on a free port, opens the page, and evaluates a probe
 of the DOM every half second until the page shows live events, non-zero publish rates, consumer
 groups with their lag and, when asked, a dead letter (then clicks its requeue button and waits for
-the row to go, and stay gone over the next polls). It then saves a screenshot and prints one JSON object on stdout:
+the row to go, and stay gone over the next polls). With --restart-handshake it then lets the
+caller restart the gateway and waits for the page to reconnect and show new events. It then
+saves a screenshot and prints one JSON object on stdout:
 
-    {"ok": true, "probe": {...the last probe...}, "requeued": {"id", "event", "channel"}, "screenshot": "...", "elapsed_s": 12.3}
+    {"ok": true, "probe": {...the last probe...}, "requeued": {"id", "event", "channel"},
+     "reconnected": {...}, "screenshot": "...", "elapsed_s": 12.3}
 
 Exit status: 0 when everything appeared, 1 when the deadline passed first (the JSON says what was
 missing), 2 when Chromium could not be started or driven. Needs the `websockets` package (the
@@ -129,6 +132,39 @@ def complete(probe, want_dead_letter):
             and (not want_dead_letter or len(probe["dead_letters"]) > 0))
 
 
+RECONNECT_PROBE = r"""
+(() => {
+  const rows = Array.from(document.querySelectorAll("#tail-body tr"));
+  const marker = rows.findIndex((r) => r.classList.contains("reconnect"));
+  return {
+    status: document.getElementById("ws-status")?.dataset.state ?? null,
+    reconnects: Number(document.getElementById("ws-status")?.dataset.reconnects ?? 0),
+    marker: marker >= 0 ? rows[marker].textContent : null,
+    events_after: marker >= 0 ? rows.slice(0, marker).filter((r) => r.classList.contains("event")).length : 0,
+  };
+})()
+"""
+
+
+def await_reconnect(tools, folder, report, deadline):
+    """Asks the caller to restart the gateway (the file `ready` in `folder`, holding the report so
+    far), waits for it (the file `restarted`), then for the page to reconnect and show new events
+    after its reconnect row."""
+    with open(os.path.join(folder, "ready.tmp"), "w") as file:
+        json.dump(report, file)
+    os.replace(os.path.join(folder, "ready.tmp"), os.path.join(folder, "ready"))
+    while not os.path.exists(os.path.join(folder, "restarted")):
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
+    while time.monotonic() < deadline:
+        probe = tools.evaluate(RECONNECT_PROBE)
+        if probe["status"] == "connected" and probe["reconnects"] >= 1 and probe["events_after"] >= 3:
+            return probe
+        time.sleep(0.5)
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chromium", required=True)
@@ -136,6 +172,8 @@ def main():
     parser.add_argument("--screenshot", required=True)
     parser.add_argument("--timeout", type=float, default=90)
     parser.add_argument("--requeue", action="store_true", help="wait for a dead letter, click requeue, wait for its row to go")
+    parser.add_argument("--restart-handshake", metavar="DIR",
+                        help="then create DIR/ready, wait for DIR/restarted (the caller restarted the gateway), and wait for the page to reconnect")
     args = parser.parse_args()
 
     profile = tempfile.mkdtemp(prefix="switchyard-chromium-")
@@ -161,6 +199,12 @@ def main():
                 time.sleep(0.5)
             report["probe"] = probe
             ok = bool(probe) and complete(probe, args.requeue)
+            # The screenshot shows the page as it was checked: before the requeue and any restart.
+            shot = tools.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})
+            os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
+            with open(args.screenshot, "wb") as file:
+                file.write(base64.b64decode(shot["data"]))
+            report["screenshot"] = os.path.abspath(args.screenshot)
             if ok and args.requeue:
                 target = probe["dead_letters"][0]
                 selector = json.dumps(f'#dlq-body button.requeue[data-id="{target["id"]}"]')
@@ -181,11 +225,9 @@ def main():
                 absent = requeued and len(polls) >= 3 and tools.evaluate(f"document.querySelector({event}) === null")
                 report["requeued"] = target if absent else None
                 ok = bool(absent)
-            shot = tools.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})
-            os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
-            with open(args.screenshot, "wb") as file:
-                file.write(base64.b64decode(shot["data"]))
-            report["screenshot"] = os.path.abspath(args.screenshot)
+            if ok and args.restart_handshake:
+                report["reconnected"] = await_reconnect(tools, args.restart_handshake, report, deadline)
+                ok = report["reconnected"] is not None
         report["ok"] = ok
         status = 0 if ok else 1
     except Exception as error:  # any failure to drive the browser is reported, not hidden

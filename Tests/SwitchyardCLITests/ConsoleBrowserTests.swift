@@ -25,11 +25,8 @@ import Testing
         return value
     }
 
-    @Test(.timeLimit(.minutes(5)))
-    func consoleShowsLiveEventsRatesLagAndRequeuesADeadLetter() async throws {
-        let chromium = try Self.tool("SWITCHYARD_CHROMIUM")
-        let python = try Self.tool("SWITCHYARD_PYTHON")
-        let port = try ClientCommandTests.freePort()
+    /// Starts `switchyard serve --demo` on `port` and waits until it answers `/healthz`.
+    static func serveDemo(port: Int) async throws -> Process {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CLITests.binary)
         server.arguments = ["serve", "--demo", "--demo-seed", "7", "--port", String(port)]
@@ -37,20 +34,32 @@ import Testing
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
+        for _ in 0..<240 where server.isRunning {
+            if let (_, response) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/healthz")!),
+               (response as? HTTPURLResponse)?.statusCode == 200 {
+                return server
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        server.terminate()
+        server.waitUntilExit()
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "switchyard serve --demo did not come up on port \(port)"])
+    }
+
+    @Test(.timeLimit(.minutes(6)))
+    func consoleShowsLiveEventsRatesLagRequeuesAndReconnects() async throws {
+        let chromium = try Self.tool("SWITCHYARD_CHROMIUM")
+        let python = try Self.tool("SWITCHYARD_PYTHON")
+        let port = try ClientCommandTests.freePort()
+        let url = "http://127.0.0.1:\(port)/"
+        var server = try await Self.serveDemo(port: port)
         defer {
             server.terminate()
             server.waitUntilExit()
         }
-        let url = "http://127.0.0.1:\(port)/"
-        var ready = false
-        for _ in 0..<240 where server.isRunning {
-            if let (_, response) = try? await URLSession.shared.data(from: URL(string: url + "healthz")!), (response as? HTTPURLResponse)?.statusCode == 200 {
-                ready = true
-                break
-            }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        try #require(ready, "switchyard serve --demo did not come up on \(url)")
+        let handshake = NSTemporaryDirectory() + "console-check-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: handshake, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: handshake) }
 
         let screenshot = Self.root.appendingPathComponent(".build/console-screenshot.png").path
         try? FileManager.default.removeItem(atPath: screenshot)
@@ -58,13 +67,33 @@ import Testing
         check.executableURL = URL(fileURLWithPath: python)
         check.arguments = [
             Self.root.appendingPathComponent("scripts/console-check.py").path, "--chromium", chromium, "--url", url,
-            "--screenshot", screenshot, "--timeout", "150", "--requeue",
+            "--screenshot", screenshot, "--timeout", "180", "--requeue", "--restart-handshake", handshake,
         ]
         let out = Pipe()
         let err = Pipe()
         check.standardOutput = out
         check.standardError = err
         try check.run()
+
+        // Once the page has shown everything and requeued a dead letter: the letter is gone on the
+        // server too; then restart the gateway under the page, which must reconnect by itself.
+        let ready = handshake + "/ready"
+        while check.isRunning, !FileManager.default.fileExists(atPath: ready) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        if FileManager.default.fileExists(atPath: ready) {
+            let sofar = try JSONValue(parsing: try String(contentsOfFile: ready, encoding: .utf8))
+            if let event = sofar["requeued"]?["event"]?.stringValue, let channel = sofar["requeued"]?["channel"]?.stringValue {
+                let (data, _) = try await URLSession.shared.data(from: URL(string: url + "v1/dlq/" + channel)!)
+                let letters = try JSONValue(parsing: String(decoding: data, as: UTF8.self))["dead_letters"]?.arrayValue ?? []
+                #expect(!letters.contains { $0["envelope"]?["event_id"]?.stringValue == event }, "the requeued event is a dead letter again")
+            }
+            server.terminate()
+            server.waitUntilExit()
+            server = try await Self.serveDemo(port: port)
+            FileManager.default.createFile(atPath: handshake + "/restarted", contents: nil)
+        }
+
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         check.waitUntilExit()
@@ -85,11 +114,11 @@ import Testing
             let cells = group["cells"]?.arrayValue?.compactMap(\.stringValue) ?? []
             #expect(cells.count == 5 && Int(cells[2]) != nil && Double(cells[3]) != nil, "lag cells of \(group)")
         }
-        let requeued = try #require(report["requeued"]?["event"]?.stringValue, "no dead letter was requeued from the page: \(report)")
-        let channel = try #require(report["requeued"]?["channel"]?.stringValue)
-        let (data, _) = try await URLSession.shared.data(from: URL(string: url + "v1/dlq/" + channel)!)
-        let letters = try JSONValue(parsing: Array(data))["dead_letters"]?.arrayValue ?? []
-        #expect(!letters.contains { $0["envelope"]?["event_id"]?.stringValue == requeued }, "the requeued event is a dead letter again")
+        #expect(report["requeued"]?["event"]?.stringValue != nil, "no dead letter was requeued from the page: \(report)")
+        let reconnected = try #require(report["reconnected"], "the page did not reconnect after the restart: \(report)")
+        #expect((reconnected["reconnects"]?.doubleValue ?? 0) >= 1)
+        #expect(reconnected["marker"]?.stringValue?.contains("reconnected; resuming") == true, "\(reconnected)")
+        #expect((reconnected["events_after"]?.doubleValue ?? 0) >= 3, "\(reconnected)")
         #expect(FileManager.default.fileExists(atPath: screenshot))
     }
 }

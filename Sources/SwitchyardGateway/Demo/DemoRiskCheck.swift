@@ -4,8 +4,8 @@ import Switchyard
 import Synchronization
 
 /// The handler of the demo's `risk` group: it refuses orders over the risk limit (so they end in
-/// the dead-letter stream, with an alert on `system:error_alert`), and now and then times out, so
-/// retries, lag and the odd dead letter show on the console.
+/// the dead-letter stream, with an alert on `system:error_alert`), is now and then slow, and now
+/// and then times out, so retries, lag and the odd dead letter show on the console.
 ///
 /// A dead letter that is requeued passes: the demo treats a requeue as an operator's approval.
 final class DemoRiskCheck: Sendable {
@@ -40,7 +40,8 @@ final class DemoRiskCheck: Sendable {
 
     /// Checks one event; throws a `handler_error` to refuse it.
     func check(_ envelope: Envelope) async throws {
-        try await Task.sleep(for: configuration.riskProcessingTime)
+        let slow = state.withLock { $0.random.chance(configuration.riskSlowRate) }
+        try await Task.sleep(for: configuration.riskProcessingTime * (slow ? 10 : 1))
         switch decide(envelope) {
         case .pass:
             return

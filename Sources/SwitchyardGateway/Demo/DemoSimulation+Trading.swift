@@ -1,50 +1,50 @@
 import JSONSchema
 import Switchyard
 
-/// An open order on a Kalshi BTC market.
-struct DemoOrder: Sendable {
-    var id: String
-    var user: String
-    var market: String
-    var side: String
-    var outcome: String
-    var price: Double
-    var remaining: Int
-    var filled = 0
-    var placedAt: Int
-    /// Over the risk limit: the trade manager cancels it instead of letting it fill.
-    var isLarge: Bool
-}
-
-/// One user's holding of one outcome of one market.
-struct DemoPosition: Sendable {
-    struct Key: Hashable, Sendable {
+extension DemoSimulation {
+    /// An open order on a Kalshi BTC market.
+    struct Order: Sendable {
+        var id: String
         var user: String
         var market: String
+        var side: String
         var outcome: String
+        var price: Double
+        var remaining: Int
+        var filled = 0
+        var placedAt: Int
+        /// Over the risk limit: the trade manager cancels it instead of letting it fill.
+        var isLarge: Bool
     }
 
-    var quantity = 0
-    var averagePrice = 0.0
-    var realized = 0.0
-    var fees = 0.0
-}
+    /// One user's holding of one outcome of one market.
+    struct Position: Sendable {
+        struct Key: Hashable, Sendable {
+            var user: String
+            var market: String
+            var outcome: String
+        }
 
-/// One user's account totals.
-struct DemoAccount: Sendable {
-    var realized = 0.0
-    var fees = 0.0
-    var wins = 0
-    var closes = 0
-}
+        var quantity = 0
+        var averagePrice = 0.0
+        var realized = 0.0
+        var fees = 0.0
+    }
 
-extension DemoSimulation {
+    /// One user's account totals.
+    struct Account: Sendable {
+        var realized = 0.0
+        var fees = 0.0
+        var wins = 0
+        var closes = 0
+    }
+
     /// One step of the order flow: maybe a new order, then fills and cancels of the open ones,
     /// each fill followed by the position and the account P&L it changes.
     mutating func trade(at now: Timestamp) -> [PublishRequest] {
         var events: [PublishRequest] = []
         if random.chance(0.3) { events.append(newOrder(at: now)) }
-        var stillOpen: [DemoOrder] = []
+        var stillOpen: [Order] = []
         for var order in openOrders {
             if order.isLarge || random.chance(0.03) {
                 if order.isLarge && steps - order.placedAt < 2 {
@@ -78,7 +78,7 @@ extension DemoSimulation {
         let market = "KXBTCD-DEMO-T\(strike - 1).99"
         let mark = marks[market] ?? Self.cents(0.2 + random.unit() * 0.6)
         let price = min(0.99, max(0.01, Self.cents(mark + random.gaussian() * 0.02)))
-        let order = DemoOrder(
+        let order = Order(
             id: "ord_\(100_000 + orderCount)", user: Self.users[Int(random.next() % UInt64(Self.users.count))], market: market,
             side: random.chance(0.65) ? "buy" : "sell", outcome: random.chance(0.5) ? "yes" : "no", price: price,
             remaining: quantity, placedAt: steps, isLarge: isLarge)
@@ -92,7 +92,7 @@ extension DemoSimulation {
         return PublishRequest(channel: DemoChannels.newOrder, payload: .object(payload), source: "trade_manager")
     }
 
-    func cancel(_ order: DemoOrder, reason: String, at now: Timestamp) -> PublishRequest {
+    func cancel(_ order: Order, reason: String, at now: Timestamp) -> PublishRequest {
         let payload: JSONObject = [
             "order_id": .string(order.id), "user_id": .string(order.user), "market_id": .string(order.market),
             "cancelled_quantity": .int(Int64(order.remaining)), "filled_quantity": .int(Int64(order.filled)),
@@ -103,7 +103,7 @@ extension DemoSimulation {
     }
 
     /// A fill, the position it changes, and the user's account P&L after it.
-    mutating func fill(_ order: DemoOrder, quantity: Int, at now: Timestamp) -> [PublishRequest] {
+    mutating func fill(_ order: Order, quantity: Int, at now: Timestamp) -> [PublishRequest] {
         fillCount += 1
         let commission = Self.cents(0.07 * Double(quantity) * order.price * (1 - order.price))
         marks[order.market] = order.price
@@ -114,9 +114,9 @@ extension DemoSimulation {
             "side": .string(order.side), "outcome": .string(order.outcome), "remaining_quantity": .int(Int64(order.remaining)),
             "is_taker": .bool(random.chance(0.5)),
         ]
-        let key = DemoPosition.Key(user: order.user, market: order.market, outcome: order.outcome)
-        var position = positions[key] ?? DemoPosition()
-        var account = accounts[order.user] ?? DemoAccount()
+        let key = Position.Key(user: order.user, market: order.market, outcome: order.outcome)
+        var position = positions[key] ?? Position()
+        var account = accounts[order.user] ?? Account()
         position.fees += commission
         account.fees += commission
         if order.side == "buy" {
@@ -157,7 +157,7 @@ extension DemoSimulation {
     }
 
     /// The account-level P&L of a user, marking every open position at its market's last price.
-    func pnl(for user: String, account: DemoAccount, at now: Timestamp) -> JSONObject {
+    func pnl(for user: String, account: Account, at now: Timestamp) -> JSONObject {
         var unrealized = 0.0
         var open = 0
         let held = positions.filter { $0.key.user == user && $0.value.quantity > 0 }

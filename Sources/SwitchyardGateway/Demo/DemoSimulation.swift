@@ -12,9 +12,9 @@ struct DemoSimulation: Sendable {
     var btcHistory: [Double] = []
     var equities: [(symbol: String, price: Double)] = [("AAPL", 150.25), ("MSFT", 402.10), ("NVDA", 135.40)]
     var equityPositions: [String: Int] = [:]
-    var openOrders: [DemoOrder] = []
-    var positions: [DemoPosition.Key: DemoPosition] = [:]
-    var accounts: [String: DemoAccount] = [:]
+    var openOrders: [Order] = []
+    var positions: [Position.Key: Position] = [:]
+    var accounts: [String: Account] = [:]
     var marks: [String: Double] = [:]
     var orderCount = 0
     var fillCount = 0
@@ -136,23 +136,5 @@ struct DemoSimulation: Sendable {
         let cents = Int64((max(0, value) * 100).rounded())
         let fraction = cents % 100
         return "\(cents / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
-}
-
-/// The channels the demo publishes to, all covered by the shipped contracts.
-enum DemoChannels {
-    static let btcPrice = try! ChannelName("market_data:btc_price")
-    static let newOrder = try! ChannelName("trades:new_order")
-    static let orderFilled = try! ChannelName("trades:order_filled")
-    static let orderCancelled = try! ChannelName("trades:order_cancelled")
-    static let positionUpdate = try! ChannelName("trades:position_update")
-    static let pnlUpdate = try! ChannelName("trades:pnl_update")
-    static let ordersExecuted = try! ChannelName("orders.executed")
-    static let positionsUpdated = try! ChannelName("positions.updated")
-    static let healthCheck = try! ChannelName("system:health_check")
-    static let errorAlert = try! ChannelName("system:error_alert")
-
-    static func priceUpdated(_ symbol: String) -> ChannelName {
-        try! ChannelName("price.updated.\(symbol)")
     }
 }

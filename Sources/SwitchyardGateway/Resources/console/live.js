@@ -4,6 +4,7 @@
 import { $, state, ALERT_CHANNEL, TAIL_MAX } from "./state.js";
 import { el, time, note, globToRegExp } from "./dom.js";
 import { addAlertEvent } from "./panels.js";
+import { api } from "./api.js";
 
 function setStatus(kind, text) {
   const status = $("ws-status");
@@ -19,6 +20,18 @@ function subscribe(resume) {
   if (state.pattern !== ALERT_CHANNEL) send(Object.assign({ type: "subscribe", id: "alerts", patterns: [ALERT_CHANNEL] }, extra));
 }
 
+// Drops from the resume point the channels whose last sequence number on the server is below
+// the one received: the gateway restarted on the embedded engine, which starts them again at 1.
+async function forgetResetChannels() {
+  if (!Object.keys(state.lastSeq).length) return;
+  let body;
+  try { body = await api("/v1/channels"); } catch (_) { return; }
+  const last = new Map((body.channels || []).map((c) => [c.channel, Number(c.last_sequence_number)]));
+  for (const channel of Object.keys(state.lastSeq)) {
+    if (!(last.get(channel) >= state.lastSeq[channel])) delete state.lastSeq[channel];
+  }
+}
+
 function send(frame) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));
 }
@@ -30,9 +43,18 @@ export function connect() {
   setStatus(state.attempt ? "reconnecting" : "connecting", state.attempt ? `reconnecting (attempt ${state.attempt})` : "connecting");
   const ws = new WebSocket(url);
   state.ws = ws;
-  ws.onopen = () => {
+  ws.onopen = async () => {
     state.attempt = 0;
     setStatus("connected", "live");
+    await forgetResetChannels();
+    if (state.ws !== ws) return;
+    if (state.connections > 0) {
+      const resumed = Object.keys(state.lastSeq).length;
+      $("ws-status").dataset.reconnects = String(state.connections);
+      queueRow(el("tr", { class: "reconnect" }, el("td", {}, new Date().toISOString().slice(11, 23)), el("td", {}, ""), el("td", {}, ""),
+        el("td", {}, ""), el("td", {}, `reconnected; resuming ${resumed} channel${resumed === 1 ? "" : "s"} after the last sequence number received`)));
+    }
+    state.connections += 1;
     subscribe(state.lastSeq);
   };
   ws.onmessage = (message) => {

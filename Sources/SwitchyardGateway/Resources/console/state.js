@@ -18,6 +18,7 @@ export const state = {
   rates: new Map(),     // channel -> recent 10 s rates, oldest first
   ws: null,
   attempt: 0,
+  connections: 0,      // WebSocket connections opened so far
   reconnectTimer: null,
   paused: false,
   received: 0,

@@ -17,8 +17,11 @@ extension DemoStack {
         public var riskTimeoutRate: Double
         /// Deliveries after which the `risk` group gives an event up to the dead letters; default 3.
         public var maxDeliveries: Int
-        /// How long the `risk` group takes per event, which makes its lag visible; default 100 ms.
+        /// How long the `risk` group takes per event; default 50 ms.
         public var riskProcessingTime: Duration
+        /// The share of deliveries to the `risk` group that take ten times ``riskProcessingTime``
+        /// (a slow risk model), so its lag in entries and seconds shows; default 0.05.
+        public var riskSlowRate: Double
         /// Time between the simulated services' heartbeats on `system:health_check`; default 5 s.
         public var heartbeatInterval: Duration
         /// Time between the simulated exchange watchdog's alerts on `system:error_alert`; default
@@ -28,8 +31,8 @@ extension DemoStack {
         /// Creates a configuration; every parameter has the default documented on its property.
         public init(
             seed: UInt64? = nil, tick: Duration = .milliseconds(250), riskLimit: Int = 500, largeOrderRate: Double = 0.08,
-            riskTimeoutRate: Double = 0.05, maxDeliveries: Int = 3, riskProcessingTime: Duration = .milliseconds(100),
-            heartbeatInterval: Duration = .seconds(5), alertInterval: Duration = .seconds(60)
+            riskTimeoutRate: Double = 0.05, maxDeliveries: Int = 3, riskProcessingTime: Duration = .milliseconds(50),
+            riskSlowRate: Double = 0.05, heartbeatInterval: Duration = .seconds(5), alertInterval: Duration = .seconds(60)
         ) {
             self.seed = seed
             self.tick = tick
@@ -38,6 +41,7 @@ extension DemoStack {
             self.riskTimeoutRate = riskTimeoutRate
             self.maxDeliveries = maxDeliveries
             self.riskProcessingTime = riskProcessingTime
+            self.riskSlowRate = riskSlowRate
             self.heartbeatInterval = heartbeatInterval
             self.alertInterval = alertInterval
         }

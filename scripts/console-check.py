@@ -2,17 +2,20 @@
 """Drives headless Chromium against the Switchyard console and reports what its DOM shows.
 
     console-check.py --chromium /usr/bin/chromium --url http://127.0.0.1:8080/ \
-        --screenshot .build/console-screenshot.png [--timeout 90] [--requeue] [--restart-handshake DIR]
+        --screenshot .build/console-screenshot.png [--timeout 90] [--requeue] [--restart-handshake DIR [--token KEY]]
 
 Starts Chromium with the DevTools protocol on a free port, opens the page, and evaluates a probe
 of the DOM every half second until the page shows live events, non-zero publish rates, consumer
 groups with their lag and, when asked, a dead letter (then clicks its requeue button and waits for
-the row to go, and stay gone over the next polls). With --restart-handshake it then lets the
-caller restart the gateway and waits for the page to reconnect and show new events. It then
-saves a screenshot and prints one JSON object on stdout:
+the row to go, and stay gone over the next polls). It saves a screenshot, then subscribes the
+tail to `price.updated.*` through the page's form and checks every row matches. With
+--restart-handshake it lets the caller restart the gateway and waits for the page to reconnect
+and show new events; with --token too, it lets the caller restart the gateway with auth, waits for
+the page to report `unauthorized`, enters the token and waits for the page to work again. It
+prints one JSON object on stdout:
 
-    {"ok": true, "probe": {...the last probe...}, "requeued": {"id", "event", "channel"},
-     "reconnected": {...}, "screenshot": "...", "elapsed_s": 12.3}
+    {"ok": true, "probe": {...the last probe...}, "filtered": {...}, "requeued": {"id", "event", "channel"},
+     "reconnected": {...}, "token": {...}, "screenshot": "...", "elapsed_s": 12.3}
 
 Exit status: 0 when everything appeared, 1 when the deadline passed first (the JSON says what was
 missing), 2 when Chromium could not be started or driven. Needs the `websockets` package (the
@@ -146,20 +149,64 @@ RECONNECT_PROBE = r"""
 """
 
 
-def await_reconnect(tools, folder, report, deadline):
-    """Asks the caller to restart the gateway (the file `ready` in `folder`, holding the report so
-    far), waits for it (the file `restarted`), then for the page to reconnect and show new events
-    after its reconnect row."""
-    with open(os.path.join(folder, "ready.tmp"), "w") as file:
+def await_restart(folder, round, report, deadline):
+    """Asks the caller to restart the gateway (the file `ready-N` in `folder`, holding the report so
+    far) and waits until it has (the file `restarted-N`)."""
+    with open(os.path.join(folder, f"ready-{round}.tmp"), "w") as file:
         json.dump(report, file)
-    os.replace(os.path.join(folder, "ready.tmp"), os.path.join(folder, "ready"))
-    while not os.path.exists(os.path.join(folder, "restarted")):
+    os.replace(os.path.join(folder, f"ready-{round}.tmp"), os.path.join(folder, f"ready-{round}"))
+    while not os.path.exists(os.path.join(folder, f"restarted-{round}")):
         if time.monotonic() > deadline:
-            return None
+            return False
         time.sleep(0.2)
+    return True
+
+
+def await_reconnect(tools, reconnects, deadline, report):
+    """Waits for the page to be live again after `reconnects` reconnects, with new events above
+    its latest reconnect row; on the deadline, keeps the last probe in the report."""
+    probe = None
     while time.monotonic() < deadline:
         probe = tools.evaluate(RECONNECT_PROBE)
-        if probe["status"] == "connected" and probe["reconnects"] >= 1 and probe["events_after"] >= 3:
+        if probe["status"] == "connected" and probe["reconnects"] >= reconnects and probe["events_after"] >= 3:
+            return probe
+        time.sleep(0.5)
+    report["last_reconnect_probe"] = probe
+    return None
+
+
+def check_filter(tools, pattern, regex, deadline):
+    """Subscribes the tail to `pattern` through the page's form and waits for rows, all matching."""
+    tools.evaluate(f"(() => {{ document.getElementById('filter').value = {json.dumps(pattern)}; "
+                   "document.getElementById('filter-form').requestSubmit(); return true; })()")
+    while time.monotonic() < deadline:
+        channels = tools.evaluate("Array.from(document.querySelectorAll('#tail-body tr.event')).map((r) => r.dataset.channel)")
+        if len(channels) >= 3:
+            return {"pattern": pattern, "rows": len(channels), "all_match": all(re.match(regex, c) for c in channels),
+                    "channels": sorted(set(channels))}
+        time.sleep(0.5)
+    return None
+
+
+def check_token(tools, token, deadline, report):
+    """On a gateway that wants credentials: waits for the page to say so, enters the token in its
+    form, and waits for the polls and the WebSocket to work with it."""
+    said = False
+    while time.monotonic() < deadline and not said:
+        said = "unauthorized" in tools.evaluate("document.getElementById('poll-status').textContent")
+        time.sleep(0.3)
+    if not said:
+        return None
+    before = tools.evaluate("Number(document.getElementById('ws-status').dataset.reconnects ?? 0)")
+    tools.evaluate(f"(() => {{ document.getElementById('token').value = {json.dumps(token)}; "
+                   "document.getElementById('token-form').requestSubmit(); return true; })()")
+    probe = await_reconnect(tools, before + 1, deadline, report)
+    if probe is None:
+        return None
+    while time.monotonic() < deadline:
+        status = tools.evaluate("document.getElementById('poll-status').textContent")
+        if status.startswith("updated") and tools.evaluate("document.querySelectorAll('#channels-body tr[data-channel]').length") > 0:
+            probe["poll_status"] = status
             return probe
         time.sleep(0.5)
     return None
@@ -173,7 +220,9 @@ def main():
     parser.add_argument("--timeout", type=float, default=90)
     parser.add_argument("--requeue", action="store_true", help="wait for a dead letter, click requeue, wait for its row to go")
     parser.add_argument("--restart-handshake", metavar="DIR",
-                        help="then create DIR/ready, wait for DIR/restarted (the caller restarted the gateway), and wait for the page to reconnect")
+                        help="then create DIR/ready-1, wait for DIR/restarted-1 (the caller restarted the gateway), and wait for the page to reconnect")
+    parser.add_argument("--token", help="with --restart-handshake: then DIR/ready-2, wait for DIR/restarted-2 (the caller restarted "
+                        "the gateway with auth), and check that the page asks for a token and works with this one")
     args = parser.parse_args()
 
     profile = tempfile.mkdtemp(prefix="switchyard-chromium-")
@@ -198,6 +247,7 @@ def main():
                     break
                 time.sleep(0.5)
             report["probe"] = probe
+            report["phases"] = {"probe": round(time.monotonic() - started, 1)}
             ok = bool(probe) and complete(probe, args.requeue)
             # The screenshot shows the page as it was checked: before the requeue and any restart.
             shot = tools.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})
@@ -205,6 +255,11 @@ def main():
             with open(args.screenshot, "wb") as file:
                 file.write(base64.b64decode(shot["data"]))
             report["screenshot"] = os.path.abspath(args.screenshot)
+            if ok:
+                report["filtered"] = check_filter(tools, "price.updated.*", r"^price\.updated\.", deadline)
+                ok = bool(report["filtered"]) and report["filtered"]["all_match"]
+                ok = ok and check_filter(tools, "*", r".", deadline) is not None
+                report["phases"]["filter"] = round(time.monotonic() - started, 1)
             if ok and args.requeue:
                 target = probe["dead_letters"][0]
                 selector = json.dumps(f'#dlq-body button.requeue[data-id="{target["id"]}"]')
@@ -225,9 +280,17 @@ def main():
                 absent = requeued and len(polls) >= 3 and tools.evaluate(f"document.querySelector({event}) === null")
                 report["requeued"] = target if absent else None
                 ok = bool(absent)
+                report["phases"]["requeue"] = round(time.monotonic() - started, 1)
             if ok and args.restart_handshake:
-                report["reconnected"] = await_reconnect(tools, args.restart_handshake, report, deadline)
+                ok = await_restart(args.restart_handshake, 1, report, deadline)
+                report["phases"]["restart-1"] = round(time.monotonic() - started, 1)
+                report["reconnected"] = await_reconnect(tools, 1, deadline, report) if ok else None
                 ok = report["reconnected"] is not None
+            if ok and args.token:
+                ok = await_restart(args.restart_handshake, 2, report, deadline)
+                report["phases"]["restart-2"] = round(time.monotonic() - started, 1)
+                report["token"] = check_token(tools, args.token, deadline, report) if ok else None
+                ok = report["token"] is not None
         report["ok"] = ok
         status = 0 if ok else 1
     except Exception as error:  # any failure to drive the browser is reported, not hidden

@@ -25,11 +25,14 @@ import Testing
         return value
     }
 
-    /// Starts `switchyard serve --demo` on `port` and waits until it answers `/healthz`.
-    static func serveDemo(port: Int) async throws -> Process {
+    static let apiKey = "console-key-51c0e2"
+
+    /// Starts `switchyard serve --demo` on `port` (with a config file when given) and waits until
+    /// it answers `/healthz`.
+    static func serveDemo(port: Int, config: String? = nil) async throws -> Process {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CLITests.binary)
-        server.arguments = ["serve", "--demo", "--demo-seed", "7", "--port", String(port)]
+        server.arguments = ["serve", "--demo", "--demo-seed", "7", "--port", String(port)] + (config.map { ["--config", $0] } ?? [])
         server.environment = ProcessInfo.processInfo.environment.filter { !["REDIS_URL", "POSTGRES_URL", "SWITCHYARD_CONFIG"].contains($0.key) }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
@@ -46,8 +49,23 @@ import Testing
         throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "switchyard serve --demo did not come up on port \(port)"])
     }
 
-    @Test(.timeLimit(.minutes(6)))
-    func consoleShowsLiveEventsRatesLagRequeuesAndReconnects() async throws {
+    /// Stops a server with SIGTERM, and with SIGKILL when it is still draining after 15 s: the
+    /// restarts are about the page reconnecting, not about how long a graceful shutdown takes
+    /// while a browser holds connections open.
+    static func stop(_ server: Process) async throws {
+        server.terminate()
+        for _ in 0..<75 where server.isRunning {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        if server.isRunning {
+            print("ConsoleBrowserTests: switchyard serve was still draining 15 s after SIGTERM; killing it")
+            kill(server.processIdentifier, SIGKILL)
+        }
+        server.waitUntilExit()
+    }
+
+    @Test(.timeLimit(.minutes(8)))
+    func consoleShowsLiveDataRequeuesReconnectsAndTakesAToken() async throws {
         let chromium = try Self.tool("SWITCHYARD_CHROMIUM")
         let python = try Self.tool("SWITCHYARD_PYTHON")
         let port = try ClientCommandTests.freePort()
@@ -67,8 +85,12 @@ import Testing
         check.executableURL = URL(fileURLWithPath: python)
         check.arguments = [
             Self.root.appendingPathComponent("scripts/console-check.py").path, "--chromium", chromium, "--url", url,
-            "--screenshot", screenshot, "--timeout", "180", "--requeue", "--restart-handshake", handshake,
+            "--screenshot", screenshot, "--timeout", "240", "--requeue", "--restart-handshake", handshake, "--token", Self.apiKey,
         ]
+        let config: JSONValue = [
+            "auth": ["api_keys": [["name": "console-tests", "key": .string(Self.apiKey), "grants": ["publish": ["*"], "subscribe": ["*"]]]]]
+        ]
+        try config.serialized().write(toFile: handshake + "/switchyard.json", atomically: true, encoding: .utf8)
         let out = Pipe()
         let err = Pipe()
         check.standardOutput = out
@@ -76,22 +98,26 @@ import Testing
         try check.run()
 
         // Once the page has shown everything and requeued a dead letter: the letter is gone on the
-        // server too; then restart the gateway under the page, which must reconnect by itself.
-        let ready = handshake + "/ready"
-        while check.isRunning, !FileManager.default.fileExists(atPath: ready) {
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        if FileManager.default.fileExists(atPath: ready) {
-            let sofar = try JSONValue(parsing: try String(contentsOfFile: ready, encoding: .utf8))
-            if let event = sofar["requeued"]?["event"]?.stringValue, let channel = sofar["requeued"]?["channel"]?.stringValue {
-                let (data, _) = try await URLSession.shared.data(from: URL(string: url + "v1/dlq/" + channel)!)
-                let letters = try JSONValue(parsing: String(decoding: data, as: UTF8.self))["dead_letters"]?.arrayValue ?? []
-                #expect(!letters.contains { $0["envelope"]?["event_id"]?.stringValue == event }, "the requeued event is a dead letter again")
+        // server too; then restart the gateway under the page, which must reconnect by itself; then
+        // restart it with auth, where the page must ask for the token and work once given it.
+        for round in 1...2 {
+            let ready = handshake + "/ready-\(round)"
+            while check.isRunning, !FileManager.default.fileExists(atPath: ready) {
+                try await Task.sleep(for: .milliseconds(200))
             }
-            server.terminate()
-            server.waitUntilExit()
-            server = try await Self.serveDemo(port: port)
-            FileManager.default.createFile(atPath: handshake + "/restarted", contents: nil)
+            guard FileManager.default.fileExists(atPath: ready) else { break }
+            if round == 1 {
+                let sofar = try JSONValue(parsing: try String(contentsOfFile: ready, encoding: .utf8))
+                let event = try #require(sofar["requeued"]?["event"]?.stringValue, "\(sofar)")
+                let channel = try #require(sofar["requeued"]?["channel"]?.stringValue)
+                let (data, _) = try await URLSession.shared.data(from: URL(string: url + "v1/dlq/" + channel)!)
+                let letters = try JSONValue(parsing: String(decoding: data, as: UTF8.self))["dead_letters"]?.arrayValue
+                #expect(letters != nil, "GET /v1/dlq/\(channel) answered \(String(decoding: data, as: UTF8.self))")
+                #expect(!(letters ?? []).contains { $0["envelope"]?["event_id"]?.stringValue == event }, "the requeued event is a dead letter again")
+            }
+            try await Self.stop(server)
+            server = try await Self.serveDemo(port: port, config: round == 2 ? handshake + "/switchyard.json" : nil)
+            FileManager.default.createFile(atPath: handshake + "/restarted-\(round)", contents: nil)
         }
 
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
@@ -119,6 +145,11 @@ import Testing
         #expect((reconnected["reconnects"]?.doubleValue ?? 0) >= 1)
         #expect(reconnected["marker"]?.stringValue?.contains("reconnected; resuming") == true, "\(reconnected)")
         #expect((reconnected["events_after"]?.doubleValue ?? 0) >= 3, "\(reconnected)")
+        let filtered = try #require(report["filtered"], "\(report)")
+        #expect(filtered["all_match"] == true, "the tail shows channels outside price.updated.*: \(filtered)")
+        let token = try #require(report["token"], "the page did not work with the token: \(report)")
+        #expect(token["status"] == "connected" && (token["events_after"]?.doubleValue ?? 0) >= 3, "\(token)")
+        #expect(token["poll_status"]?.stringValue?.hasPrefix("updated") == true, "\(token)")
         #expect(FileManager.default.fileExists(atPath: screenshot))
     }
 }

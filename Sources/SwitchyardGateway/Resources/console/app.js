@@ -16,7 +16,7 @@ function start() {
     state.paused = !state.paused;
     $("pause").textContent = state.paused ? "resume" : "pause";
   });
-  $("clear").addEventListener("click", () => { $("tail-body").replaceChildren(); });
+  $("clear").addEventListener("click", () => { state.pendingRows.length = 0; $("tail-body").replaceChildren(); });
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     state.token = $("token").value.trim();

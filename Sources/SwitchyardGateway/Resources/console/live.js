@@ -142,6 +142,7 @@ export function changePattern(pattern) {
   if (previous !== ALERT_CHANNEL) send({ type: "unsubscribe", patterns: [previous] });
   send({ type: "subscribe", id: "tail", patterns: [pattern] });
   state.received = 0;
+  state.pendingRows.length = 0;  // rows of the old pattern not yet on the page
   $("tail-body").replaceChildren();
   $("tail-count").textContent = "";
 }

@@ -8,8 +8,13 @@ export const SPARK_POINTS = 60;
 export const ALERT_CHANNEL = "system:error_alert";
 export const CHANNEL_NAME = /^[A-Za-z0-9_-]+([:.][A-Za-z0-9_-]+)*$/;
 
+// A token given once as ?token=… is kept in localStorage and taken out of the address bar.
 const query = new URLSearchParams(location.search);
-if (query.get("token")) localStorage.setItem("switchyard.token", query.get("token"));
+if (query.get("token")) {
+  localStorage.setItem("switchyard.token", query.get("token"));
+  query.delete("token");
+  history.replaceState(null, "", location.pathname + (query.toString() ? "?" + query : "") + location.hash);
+}
 
 export const state = {
   token: localStorage.getItem("switchyard.token") || "",

@@ -44,7 +44,8 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
 /// the HTTP server has drained. With `strictMode`, publishes go through its outbox, and it runs
 /// (migrations, relay) as one of the application's services, started after the router and stopped
 /// before it. With ``GatewayConfiguration/health`` set, the process's ``Switchyard/HealthReporter``
-/// and a ``Switchyard/HealthTracker`` run as services too.
+/// and a ``Switchyard/HealthTracker`` run as services too; with ``GatewayConfiguration/demo`` set,
+/// so does a ``DemoStack`` publishing through the router.
 public func buildApplication(
     router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil
 ) -> GatewayApplication {
@@ -67,6 +68,9 @@ public func buildApplication(
         }
         tracker = HealthTracker(router: router, configuration: .init(channel: health.channel, unresponsiveAfter: health.unresponsiveAfter), logger: logger)
         services += [tracker!, reporter]
+    }
+    if let demo = configuration.demo {
+        services.append(DemoStack(router: router, configuration: demo, logger: logger))
     }
     Gateway(router: router, configuration: configuration, fanout: fanout, strictMode: strictMode, healthTracker: tracker).addRoutes(to: routes)
     return Application(

@@ -31,6 +31,7 @@ struct Gateway: Sendable {
         routes.get("/v1/openapi.json") { _, _ in try OpenAPIDocument.response() }
         routes.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
         routes.get("/readyz") { _, _ in await self.readiness() }
+        addConsoleRoutes(to: routes)
         routes.ws("/v1/ws") { inbound, outbound, context in
             let session = WebSocketSession(
                 router: self.router, configuration: self.configuration, strictMode: self.strictMode, fanout: self.fanout,

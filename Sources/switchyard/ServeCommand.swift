@@ -18,7 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
             loopback clients need no credentials and everyone else gets 401. A config error exits 1 \
             naming the key. SIGTERM or SIGINT stops accepting requests, finishes the ones in flight, \
             then stops the engine. GET /metrics serves Prometheus metrics; the server publishes its \
-            heartbeat to system:health_check every 30 s (docs/operations.md).
+            heartbeat to system:health_check every 30 s (docs/operations.md). The live console is at / \
+            (docs/console.md); --demo runs a simulated trading stack on the embedded engine to watch on it.
             """)
 
     @Option(help: "The address to listen on (default: SWITCHYARD_HOST, else 127.0.0.1).")
@@ -35,6 +36,10 @@ struct ServeCommand: AsyncParsableCommand {
     var allowUnknownChannels = false
     @Option(help: ArgumentHelp("A PostgreSQL URL for strict mode: migrate, run the relay, publish through the outbox (default: POSTGRES_URL).", valueName: "URL"))
     var postgres: String?
+    @Flag(help: "Run a simulated trading stack (prices, orders, fills, positions, P&L, heartbeats, two consumer groups) on the embedded engine; open http://HOST:PORT/ to watch it.")
+    var demo = false
+    @Option(help: ArgumentHelp("The demo's random seed: the same seed gives the same simulated events (default: a random one).", valueName: "N"))
+    var demoSeed: UInt64?
 
     func run() async throws {
         var configuration: GatewayConfiguration
@@ -47,16 +52,24 @@ struct ServeCommand: AsyncParsableCommand {
         if let url = postgres ?? ProcessInfo.processInfo.environment["POSTGRES_URL"].flatMap({ $0.isEmpty ? nil : $0 }) {
             configuration.postgresURL = url
         }
+        var logger = Logger(label: "switchyard")
+        logger.logLevel = .info
+        if demo {
+            if configuration.redisURL != nil || configuration.postgresURL != nil {
+                logger.notice("--demo runs on the embedded engine: the Redis and PostgreSQL settings are ignored")
+            }
+            configuration.redisURL = nil
+            configuration.postgresURL = nil
+            configuration.demo = DemoStack.Configuration(seed: demoSeed)
+        }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory.switchyard(registry: registry))
         configuration.metricsRegistry = registry
         configuration.health = GatewayConfiguration.Health(service: configuration.source)
-        var logger = Logger(label: "switchyard")
-        logger.logLevel = .info
         let app = try buildApplication(configuration: configuration, logger: logger)
         logger.info("switchyard serve", metadata: [
             "engine": "\(configuration.redisURL == nil ? "embedded" : "redis")",
-            "address": "\(configuration.host):\(configuration.port)",
+            "address": "\(configuration.host):\(configuration.port)", "console": "http://\(configuration.host):\(configuration.port)/",
         ])
         try await app.runService()
     }
@@ -74,5 +87,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if demo, redis != nil || postgres != nil {
+            throw ValidationError("--demo runs on the embedded engine: it publishes simulated trades, so it does not take --redis or --postgres")
+        }
+        if demoSeed != nil, !demo { throw ValidationError("--demo-seed needs --demo") }
     }
 }

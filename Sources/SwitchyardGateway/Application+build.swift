@@ -44,7 +44,8 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
 /// the HTTP server has drained. With `strictMode`, publishes go through its outbox, and it runs
 /// (migrations, relay) as one of the application's services, started after the router and stopped
 /// before it. With ``GatewayConfiguration/health`` set, the process's ``Switchyard/HealthReporter``
-/// and a ``Switchyard/HealthTracker`` run as services too.
+/// and a ``Switchyard/HealthTracker`` run as services too; with ``GatewayConfiguration/alerts``
+/// set, an ``Switchyard/AlertMonitor`` does (its unresponsive rule needs `health`).
 public func buildApplication(
     router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil
 ) -> GatewayApplication {
@@ -67,7 +68,14 @@ public func buildApplication(
         tracker = HealthTracker(router: router, configuration: .init(channel: health.channel, unresponsiveAfter: health.unresponsiveAfter), logger: logger)
         services += [tracker!, reporter]
     }
-    Gateway(router: router, configuration: configuration, strictMode: strictMode, healthTracker: tracker).addRoutes(to: routes)
+    let monitor = configuration.alerts.map { alerts in
+        AlertMonitor(router: router, healthTracker: tracker, configuration: alerts, logger: logger) { await EngineProbe.signals(router) }
+    }
+    if let monitor { services.append(monitor) }
+    Gateway(
+        router: router, configuration: configuration, strictMode: strictMode, healthTracker: tracker, alertMonitor: monitor,
+        webSocketMetrics: WebSocketMetrics(factory: configuration.metricsFactory(router: router), contracts: router.contracts)
+    ).addRoutes(to: routes)
     return Application(
         router: routes,
         server: .http1WebSocketUpgrade(

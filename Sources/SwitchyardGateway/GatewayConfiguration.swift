@@ -38,6 +38,9 @@ public struct GatewayConfiguration: Sendable {
     /// Heartbeats and the service tracker behind `GET /v1/health/services`; `nil` runs neither.
     /// Default `nil`; `switchyard serve` turns them on.
     public var health: Health?
+    /// The alert rules behind `GET /v1/alerts`, published to `system:error_alert`; `nil` runs none.
+    /// Default `nil`; `switchyard serve` turns them on with the config file's `alerts` settings.
+    public var alerts: AlertConfiguration?
 
     /// The process's heartbeats (``Switchyard/HealthReporter``) and the tracker of every service's
     /// heartbeats (``Switchyard/HealthTracker``).
@@ -69,8 +72,9 @@ public struct GatewayConfiguration: Sendable {
         allowsUnknownChannels: Bool = false, source: String = "switchyard-gateway", bodySlackBytes: Int = 65_536,
         maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000,
         authenticator: any Authenticator = OpenAuthenticator(), webSocket: WebSocketConfiguration = WebSocketConfiguration(), postgresURL: String? = nil,
-        metricsRegistry: PrometheusCollectorRegistry? = nil, health: Health? = nil
+        metricsRegistry: PrometheusCollectorRegistry? = nil, health: Health? = nil, alerts: AlertConfiguration? = nil
     ) {
+        self.alerts = alerts
         self.metricsRegistry = metricsRegistry
         self.health = health
         self.host = host

@@ -40,6 +40,7 @@ final class WebSocketSession: Sendable {
     /// (the gateway's own source) for anonymous access.
     let publishSource: String?
     let logger: Logger
+    let metrics: WebSocketMetrics?
     private let state: Mutex<State>
     private let wakes: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
@@ -48,13 +49,16 @@ final class WebSocketSession: Sendable {
     private let changes: AsyncStream<Change>
     let change: AsyncStream<Change>.Continuation
 
-    init(router: Switchyard.Router, configuration: GatewayConfiguration, principal: Principal?, logger: Logger) {
+    init(router: Switchyard.Router, configuration: GatewayConfiguration, principal: Principal?, metrics: WebSocketMetrics? = nil, logger: Logger) {
         self.router = router
+        self.metrics = metrics
         self.configuration = configuration
         self.grants = principal?.grants ?? .none
         self.publishSource = principal?.publishSource
         self.logger = logger
-        state = Mutex(State(queue: SessionQueue(limit: configuration.webSocket.queueLimit)))
+        var onConflated: (@Sendable (ChannelName, Int) -> Void)?
+        if let metrics { onConflated = { channel, count in metrics.conflated(channel, count: count) } }
+        state = Mutex(State(queue: SessionQueue(limit: configuration.webSocket.queueLimit, onConflated: onConflated)))
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (closed, closing) = AsyncStream.makeStream(of: Void.self)
         (changes, change) = AsyncStream.makeStream(of: Change.self)
@@ -63,6 +67,8 @@ final class WebSocketSession: Sendable {
     /// Serves the connection until the client leaves, the session is closed (overflow, engine
     /// end) or the gateway shuts down; then closes it with the session's close code.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        metrics?.opened()
+        defer { metrics?.closed() }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.write(to: outbound) }
@@ -89,11 +95,16 @@ final class WebSocketSession: Sendable {
     }
 
     /// Ends the session with a close code; the first call wins.
-    func finish(code: UInt16, reason: String) {
-        state.withLock { state in
-            if state.close == nil { state.close = (code, String(reason.utf8.prefix(120)) ?? "") }
+    /// - Returns: Whether this call was the first.
+    @discardableResult
+    func finish(code: UInt16, reason: String) -> Bool {
+        let first = state.withLock { state in
+            guard state.close == nil else { return false }
+            state.close = (code, String(reason.utf8.prefix(120)) ?? "")
+            return true
         }
         closing.finish()
+        return first
     }
 
     // MARK: Outbound
@@ -122,7 +133,9 @@ final class WebSocketSession: Sendable {
     }
 
     private func overflow(_ what: String) {
-        finish(code: WebSocketCloseCode.slowConsumer, reason: "slow consumer: \(what); reconnect and resume")
+        if finish(code: WebSocketCloseCode.slowConsumer, reason: "slow consumer: \(what); reconnect and resume") {
+            metrics?.disconnectedSlow.increment()
+        }
     }
 
     private func sendHeartbeats() async {

@@ -131,15 +131,8 @@ public final class Relay: Service {
                 group.addTask {
                     try await self.relayLoop(on: connection)
                 }
-                // Whichever ends first (the loop on a failure or cancellation, the notifications when
-                // the connection drops), close the connection too: a notification sequence does not
-                // always end by cancellation alone, and waiting for it would keep a relay whose server
-                // restarted from reconnecting, and a cancelled relay from returning.
-                var failure: (any Error)?
-                do { try await group.next() } catch { failure = error }
+                try await group.next()
                 group.cancelAll()
-                try? await connection.close()
-                if let failure { throw failure }
             }
         }
     }

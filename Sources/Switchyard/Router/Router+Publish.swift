@@ -26,7 +26,7 @@ extension Router {
         let size: Int
         do {
             (request, size) = try appendRequest(
-                channel: channel, payload: payload, metadata: TraceContext.inject(span.context, into: metadata), eventID: eventID, source: source)
+                channel: channel, payload: payload, metadata: Self.traced(metadata, span), eventID: eventID, source: source)
         } catch {
             metrics.refused(channel, error)
             span.fail(error)
@@ -69,7 +69,7 @@ extension Router {
         for (index, item) in batch.enumerated() {
             do {
                 let (request, size) = try appendRequest(
-                    channel: item.channel, payload: item.payload, metadata: TraceContext.inject(spans[index].context, into: item.metadata),
+                    channel: item.channel, payload: item.payload, metadata: Self.traced(item.metadata, spans[index]),
                     eventID: item.eventID, source: item.source)
                 requests.append(request)
                 sizes.append(size)
@@ -98,14 +98,22 @@ extension Router {
     /// A `switchyard.publish` span, a child of the trace in `metadata` or of the task's current span.
     static func startPublishSpan(channel: ChannelName, metadata: JSONObject) -> any Span {
         let span = startSpan("switchyard.publish", context: TraceContext.extract(from: metadata), ofKind: .producer)
+        guard span.isRecording else { return span }
         span.attributes["messaging.system"] = "switchyard"
         span.attributes["messaging.operation.type"] = "send"
         span.attributes["messaging.destination.name"] = channel.rawValue
         return span
     }
 
+    /// `metadata` with the publish span's trace context (a sampled-out span's too: its context
+    /// still propagates); unchanged without a tracer.
+    static func traced(_ metadata: JSONObject, _ span: any Span) -> JSONObject {
+        span is NoOpTracer.NoOpSpan ? metadata : TraceContext.inject(span.context, into: metadata)
+    }
+
     /// Adds what the receipt tells to a publish span.
     static func describe(_ span: any Span, _ receipt: PublishReceipt) {
+        guard span.isRecording else { return }
         span.attributes["messaging.message.id"] = receipt.eventID.description
         span.attributes["switchyard.sequence_number"] = receipt.sequenceNumber
         span.attributes["switchyard.duplicate"] = receipt.duplicate

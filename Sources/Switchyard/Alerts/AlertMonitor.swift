@@ -63,7 +63,8 @@ public final class AlertMonitor: Service {
         }
     }
 
-    /// Reads the inputs, runs the rules once and publishes what changed.
+    /// Reads the inputs, runs the rules once and publishes what changed. ``run()`` calls it every
+    /// interval; call it yourself only where ``run()`` does not run, from one task at a time.
     /// - Returns: The alerts that fired or resolved in this evaluation.
     @discardableResult
     public func evaluate() async -> [Alert] {

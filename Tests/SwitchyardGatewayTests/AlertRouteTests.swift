@@ -20,9 +20,14 @@ import Testing
             for _ in 0..<20 { #expect(try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#).status == .created) }
             for _ in 0..<5 { #expect(try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":"x"}"#).errorType == "validation_error") }
             let id = try await Alerts.firing("error_rate", "trades:fill", gateway, client)
-            let alert = try #require(try await Alerts.listed(client).first { $0["alert_id"]?.stringValue == id })
+            // An evaluation may have come between the refusals: the firing alert's figures follow.
+            var alert: JSONValue = .null
+            let figures = try await eventually {
+                alert = try await Alerts.listed(client).first { $0["alert_id"]?.stringValue == id } ?? .null
+                return alert["details"]?["refused"] == 5 && alert["details"]?["publishes"] == 25
+            }
+            #expect(figures, "\(alert)")
             #expect(alert["severity"] == "high" && alert["service"] == "switchyard-gateway" && alert["resolved"] == false)
-            #expect(alert["details"]?["refused"] == 5 && alert["details"]?["publishes"] == 25)
             try await Alerts.publishedOnce(id, gateway)
             // 100 more good publishes: 5 of 125 is 4 %, under the threshold.
             for _ in 0..<100 { _ = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":2}"#) }
@@ -97,13 +102,15 @@ import Testing
                 alerts: Alerts.configuration { $0.processingLatency.window = .seconds(3) })
             let channel = try ChannelName(name)
             try await gateway.test { http in
-                try await gateway.router.publish(to: channel, payload: [:])
+                // The first publish connects and loads the script; on a loaded machine it may need a retry.
+                let connected = try await eventually { (try? await gateway.router.publish(to: channel, payload: [:])) != nil }
+                #expect(connected)
                 let pauser = try RedisClient(configuration: configuration, logger: TestGateway.logger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await pauser.run() }
                     _ = try await pauser.execute(GenericCommand("CLIENT", "PAUSE", "400", "WRITE"))
                     try await withThrowingTaskGroup(of: Void.self) { publishes in
-                        for n in 0..<12 { publishes.addTask { try await gateway.router.publish(to: channel, payload: ["n": .int(Int64(n))]) } }
+                        for n in 0..<16 { publishes.addTask { _ = try? await gateway.router.publish(to: channel, payload: ["n": .int(Int64(n))]) } }
                         try await publishes.waitForAll()
                     }
                     group.cancelAll()

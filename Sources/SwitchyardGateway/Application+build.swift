@@ -44,8 +44,9 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
 /// the HTTP server has drained. With `strictMode`, publishes go through its outbox, and it runs
 /// (migrations, relay) as one of the application's services, started after the router and stopped
 /// before it. With ``GatewayConfiguration/health`` set, the process's ``Switchyard/HealthReporter``
-/// and a ``Switchyard/HealthTracker`` run as services too; with ``GatewayConfiguration/demo`` set,
-/// so does a ``DemoStack`` publishing through the router.
+/// and a ``Switchyard/HealthTracker`` run as services too; with ``GatewayConfiguration/alerts``
+/// set, an ``Switchyard/AlertMonitor`` does (its unresponsive rule needs `health`); with
+/// ``GatewayConfiguration/demo`` set, so does a ``DemoStack`` publishing through the router.
 public func buildApplication(
     router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil
 ) -> GatewayApplication {
@@ -72,7 +73,14 @@ public func buildApplication(
     if let demo = configuration.demo {
         services.append(DemoStack(router: router, configuration: demo, logger: logger))
     }
-    Gateway(router: router, configuration: configuration, fanout: fanout, strictMode: strictMode, healthTracker: tracker).addRoutes(to: routes)
+    let monitor = configuration.alerts.map { alerts in
+        AlertMonitor(router: router, healthTracker: tracker, configuration: alerts, logger: logger) { await EngineProbe.signals(router) }
+    }
+    if let monitor { services.append(monitor) }
+    Gateway(
+        router: router, configuration: configuration, fanout: fanout, strictMode: strictMode, healthTracker: tracker, alertMonitor: monitor,
+        webSocketMetrics: WebSocketMetrics(factory: configuration.metricsFactory(router: router), contracts: router.contracts)
+    ).addRoutes(to: routes)
     return Application(
         router: routes,
         server: .http1WebSocketUpgrade(

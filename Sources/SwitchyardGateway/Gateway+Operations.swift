@@ -11,9 +11,16 @@ import Synchronization
 
 extension Gateway {
     /// `GET /metrics`: the registry in Prometheus text format, open to everyone. The consumer
-    /// group gauges, `switchyard_redis_up` and `switchyard_spool_depth` are read at scrape time.
+    /// group gauges, `switchyard_redis_up`, `switchyard_spool_depth`, and in strict mode
+    /// `switchyard_postgres_up` and `switchyard_relay_lag_seconds`, are read at scrape time.
     func metrics(_ registry: PrometheusCollectorRegistry) async -> Response {
         try? await router.refreshGroupMetrics()
+        if let strictMode {
+            let status = await strictMode.status()
+            let factory = PrometheusMetricsFactory.switchyard(registry: registry)
+            Gauge(label: SwitchyardMetrics.Name.postgresUp, factory: factory).record(status.reachable ? 1 : 0)
+            if let lag = status.relayLagSeconds { Gauge(label: SwitchyardMetrics.Name.relayLag, factory: factory).record(lag) }
+        }
         if router.engine is RedisEngine {
             let signals = await EngineProbe.signals(router)
             let factory = PrometheusMetricsFactory.switchyard(registry: registry)

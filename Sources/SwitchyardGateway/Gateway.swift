@@ -15,6 +15,8 @@ struct Gateway: Sendable {
     /// Strict mode: publishes go through the PostgreSQL outbox.
     var strictMode: StrictMode? = nil
     var healthTracker: HealthTracker? = nil
+    var alertMonitor: AlertMonitor? = nil
+    var webSocketMetrics: WebSocketMetrics? = nil
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
@@ -35,7 +37,8 @@ struct Gateway: Sendable {
         routes.ws("/v1/ws") { inbound, outbound, context in
             let session = WebSocketSession(
                 router: self.router, configuration: self.configuration, strictMode: self.strictMode, fanout: self.fanout,
-                channel: context.requestContext.channel, principal: context.requestContext.principal, logger: context.logger)
+                channel: context.requestContext.channel, principal: context.requestContext.principal,
+                metrics: self.webSocketMetrics, logger: context.logger)
             await session.run(inbound: inbound, outbound: outbound)
         }
         if let registry = configuration.metricsRegistry {
@@ -43,6 +46,9 @@ struct Gateway: Sendable {
         }
         if let healthTracker {
             routes.get("/v1/health/services") { _, context in try self.healthServices(healthTracker, context) }
+        }
+        if let alertMonitor {
+            routes.get("/v1/alerts") { request, context in try self.alerts(alertMonitor, request, context) }
         }
     }
 
@@ -54,6 +60,7 @@ struct Gateway: Sendable {
         let channel = try channelParameter(context)
         try principal.requirePublish(channel)
         let eventID = try publishEventID(request)
+        let metadata = try traceMetadata(request)
         let checked: CheckedPayload
         do {
             let body = try await collect(request, limit: payloadLimit(for: channel))
@@ -63,12 +70,12 @@ struct Gateway: Sendable {
             router.countRefusedPublish(error, channel: channel)
             throw error
         }
-        var item = PublishRequest(channel: channel, payload: checked.payload, eventID: eventID)
+        var item = PublishRequest(channel: channel, payload: checked.payload, metadata: metadata, eventID: eventID)
         item.source = principal.publishSource
         let receipt = if let strictMode {
             try await strictMode.publish([item])[0]
         } else {
-            try await router.publish(to: channel, payload: checked.payload, eventID: eventID, source: principal.publishSource)
+            try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: principal.publishSource)
         }
         return jsonResponse(RouterReports.receipt(receipt), status: receipt.duplicate ? .ok : .created)
     }
@@ -85,9 +92,13 @@ struct Gateway: Sendable {
         guard events.count <= configuration.maxBatchEvents else {
             throw SwitchyardError.validation(missing: [], invalid: [("events", "must hold at most \(configuration.maxBatchEvents) events")])
         }
+        let trace = try traceMetadata(request)
         var requests: [PublishRequest] = []
         for (index, event) in events.enumerated() {
             var item = try Self.publishRequest(event, index: index)
+            if item.metadata[TraceContext.traceparentKey] == nil {
+                for (key, value) in trace { item.metadata[key] = value }
+            }
             do { try principal.requirePublish(item.channel) } catch {
                 var details = error.details
                 details["index"] = .int(Int64(index))
@@ -114,6 +125,11 @@ struct Gateway: Sendable {
         var metadata = JSONObject()
         if let value = object["metadata"] {
             guard case .object(let given) = value else { throw invalid("metadata", "must be an object") }
+            if let traceparent = given[TraceContext.traceparentKey] {
+                guard let text = traceparent.stringValue, TraceContext.isValidTraceparent(text) else {
+                    throw invalid("metadata.traceparent", Self.traceparentReason)
+                }
+            }
             metadata = given
         }
         var eventID: EventID?
@@ -136,6 +152,21 @@ struct Gateway: Sendable {
         return IdempotencyKey.eventID(for: key)
     }
 
+    static let traceparentReason = "must be a W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>"
+
+    /// The `traceparent` and `tracestate` headers as envelope metadata (empty without them).
+    func traceMetadata(_ request: Request) throws(SwitchyardError) -> JSONObject {
+        guard let traceparent = request.headers[.traceparent] else { return [:] }
+        guard TraceContext.isValidTraceparent(traceparent) else {
+            throw SwitchyardError.validation(missing: [], invalid: [("traceparent", Self.traceparentReason)], message: "Invalid request")
+        }
+        var metadata: JSONObject = [TraceContext.traceparentKey: .string(traceparent)]
+        if let state = request.headers[.tracestate], !state.isEmpty, state.utf8.count <= 512 {
+            metadata[TraceContext.tracestateKey] = .string(state)
+        }
+        return metadata
+    }
+
     /// The body limit for one payload: the channel's `max_size_bytes` plus the slack, so an
     /// oversized body is refused without being read whole.
     func payloadLimit(for channel: ChannelName) -> Int {
@@ -147,4 +178,8 @@ struct Gateway: Sendable {
 extension HTTPField.Name {
     /// `Idempotency-Key`.
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    /// W3C `traceparent`.
+    static let traceparent = HTTPField.Name("traceparent")!
+    /// W3C `tracestate`.
+    static let tracestate = HTTPField.Name("tracestate")!
 }

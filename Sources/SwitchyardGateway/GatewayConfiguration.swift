@@ -41,6 +41,9 @@ public struct GatewayConfiguration: Sendable {
     /// A simulated trading stack (``DemoStack``) run as one of the application's services, for
     /// `switchyard serve --demo`; `nil` (the default) runs none.
     public var demo: DemoStack.Configuration?
+    /// The alert rules behind `GET /v1/alerts`, published to `system:error_alert`; `nil` runs none.
+    /// Default `nil`; `switchyard serve` turns them on with the config file's `alerts` settings.
+    public var alerts: AlertConfiguration?
 
     /// The process's heartbeats (``Switchyard/HealthReporter``) and the tracker of every service's
     /// heartbeats (``Switchyard/HealthTracker``).
@@ -72,9 +75,11 @@ public struct GatewayConfiguration: Sendable {
         allowsUnknownChannels: Bool = false, source: String = "switchyard-gateway", bodySlackBytes: Int = 65_536,
         maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000,
         authenticator: any Authenticator = OpenAuthenticator(), webSocket: WebSocketConfiguration = WebSocketConfiguration(), postgresURL: String? = nil,
-        metricsRegistry: PrometheusCollectorRegistry? = nil, health: Health? = nil, demo: DemoStack.Configuration? = nil
+        metricsRegistry: PrometheusCollectorRegistry? = nil, health: Health? = nil, demo: DemoStack.Configuration? = nil,
+        alerts: AlertConfiguration? = nil
     ) {
         self.demo = demo
+        self.alerts = alerts
         self.metricsRegistry = metricsRegistry
         self.health = health
         self.host = host

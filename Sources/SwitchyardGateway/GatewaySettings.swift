@@ -8,7 +8,8 @@ import Switchyard
 ///
 /// The config file is JSON with these keys, every one optional:
 /// `host`, `port`, `redis`, `contracts` (relative to the file's folder), `allow_unknown_channels`,
-/// and `auth` with `jwt_keys`, `api_keys` and `anonymous` (see ``AuthConfiguration``).
+/// `auth` with `jwt_keys`, `api_keys` and `anonymous` (see ``AuthConfiguration``), and `alerts`
+/// (the alert rules' settings; docs/configuration.md).
 public struct GatewaySettings: Sendable {
     /// The address to listen on.
     public var host: String?
@@ -22,12 +23,18 @@ public struct GatewaySettings: Sendable {
     public var allowUnknownChannels: Bool?
     /// Who may do what; ``AuthConfiguration/embeddedDefault`` when no layer sets it.
     public var auth: AuthConfiguration?
+    /// Whether the alert rules run (`switchyard serve` runs them unless a layer says `false`).
+    public var alertsEnabled: Bool?
+    /// The alert rules' settings; the defaults of ``Switchyard/AlertConfiguration`` when no layer sets them.
+    public var alerts: AlertConfiguration?
 
     /// Creates a layer; every setting is unset by default.
     public init(
         host: String? = nil, port: Int? = nil, redis: String? = nil, contracts: String? = nil,
-        allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil
+        allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil, alertsEnabled: Bool? = nil, alerts: AlertConfiguration? = nil
     ) {
+        self.alertsEnabled = alertsEnabled
+        self.alerts = alerts
         self.host = host
         self.port = port
         self.redis = redis
@@ -41,7 +48,7 @@ public struct GatewaySettings: Sendable {
         GatewaySettings(
             host: other.host ?? host, port: other.port ?? port, redis: other.redis ?? redis,
             contracts: other.contracts ?? contracts, allowUnknownChannels: other.allowUnknownChannels ?? allowUnknownChannels,
-            auth: other.auth ?? auth)
+            auth: other.auth ?? auth, alertsEnabled: other.alertsEnabled ?? alertsEnabled, alerts: other.alerts ?? alerts)
     }
 
     /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`,
@@ -89,7 +96,7 @@ public struct GatewaySettings: Sendable {
         do { document = try JSONValue(parsing: bytes) } catch {
             throw GatewayConfigurationError(key: "", "the config file is not valid JSON: \(error)")
         }
-        let top = try ConfigObject(document, path: "", known: ["host", "port", "redis", "contracts", "allow_unknown_channels", "auth"])
+        let top = try ConfigObject(document, path: "", known: ["host", "port", "redis", "contracts", "allow_unknown_channels", "auth", "alerts"])
         self.init()
         host = try top.string("host")
         if let port = try top.int("port") {
@@ -101,6 +108,9 @@ public struct GatewaySettings: Sendable {
         allowUnknownChannels = try top.bool("allow_unknown_channels")
         if let auth = try top.object("auth", known: ["jwt_keys", "api_keys", "anonymous"]) {
             self.auth = try Self.auth(auth, directory: directory)
+        }
+        if let alerts = try top.object("alerts", known: ["enabled", "interval_seconds", "keep_resolved_seconds", "rules"]) {
+            (alertsEnabled, self.alerts) = try Self.alerts(alerts)
         }
     }
 

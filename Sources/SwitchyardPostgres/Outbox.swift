@@ -2,6 +2,7 @@ import JSONSchema
 import Logging
 import PostgresNIO
 import Switchyard
+import Tracing
 
 /// Emits events from inside PostgreSQL transactions: the caller's writes and the outbox rows
 /// commit together, and the ``Relay`` publishes them only after the commit.
@@ -79,7 +80,9 @@ public struct OutboxTransaction: Sendable {
     /// - Parameters:
     ///   - channel: The channel.
     ///   - payload: A JSON object satisfying the channel's contract.
-    ///   - metadata: Trace context, session, user.
+    ///   - metadata: Trace context, session, user. Without a `traceparent`, the task's current
+    ///   trace context (the caller's span, when a tracer is bootstrapped) is written into it, so the
+    ///   relay's and the consumers' spans continue the caller's trace.
     ///   - eventID: The event id; a new UUIDv7 when `nil`.
     ///   - source: The envelope `source` (and the rate limit's key); the relay's router's
     ///     ``Switchyard/RouterConfiguration/source`` when `nil`.
@@ -94,6 +97,10 @@ public struct OutboxTransaction: Sendable {
         let checked = try payloadGuard.check(channel: channel, payload: payload)
         let id = eventID ?? EventID.generate()
         let payloadText = checked.payload.serialized()
+        var metadata = metadata
+        if metadata[TraceContext.traceparentKey] == nil, let current = ServiceContext.current {
+            metadata = TraceContext.inject(current, into: metadata)
+        }
         let metadataText = JSONValue.object(metadata).serialized()
         try await connection.query(
             """

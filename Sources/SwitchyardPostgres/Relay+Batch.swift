@@ -2,6 +2,7 @@ import JSONSchema
 import Logging
 import PostgresNIO
 import Switchyard
+import Tracing
 
 extension Relay {
     enum BatchOutcome { case full, drained, routerFailed }
@@ -52,21 +53,34 @@ extension Relay {
                 refused.append((row, error))
             }
         }
-        var receipts: [PublishReceipt] = []
+        // One `switchyard.relay` span per row, a child of the trace its metadata carries (the
+        // transaction that wrote it); the publish spans are its children.
+        let spans = valid.map { item in
+            let span = startSpan(
+                "switchyard.relay", context: TraceContext.extract(from: item.request.metadata, base: nil), ofKind: .internal)
+            span.attributes["messaging.system"] = "switchyard"
+            span.attributes["messaging.destination.name"] = item.request.channel.rawValue
+            span.attributes["messaging.message.id"] = item.request.eventID?.description ?? ""
+            span.attributes["switchyard.outbox_id"] = item.row.id
+            return span
+        }
+        defer { for span in spans { span.end() } }
+        for (index, span) in spans.enumerated() {
+            valid[index].request.metadata = TraceContext.inject(span.context, into: valid[index].request.metadata)
+        }
+        var stored: [(receipt: PublishReceipt, envelope: Envelope)] = []
         if !valid.isEmpty {
             do {
-                receipts = try await router.publish(valid.map(\.request))
+                stored = try await router.publishStoring(valid.map(\.request))
             } catch {
+                for span in spans { span.fail(error) }
                 logger.warning("relay could not publish; retrying", metadata: ["error": "\(error)"])
                 return .routerFailed
             }
         }
-        let archived = zip(valid, receipts).map { item, receipt in
-            let envelope = Envelope(
-                eventID: receipt.eventID, channel: receipt.channel, sequenceNumber: receipt.sequenceNumber,
-                timestamp: receipt.timestamp, source: item.request.source ?? router.configuration.source, schema: item.schema, data: item.request.payload,
-                metadata: item.request.metadata)
-            return (row: item.row, receipt: receipt, envelope: envelope)
+        let receipts = stored.map(\.receipt)
+        let archived = zip(valid, stored).map { item, stored in
+            (row: item.row, receipt: stored.receipt, envelope: stored.envelope)
         }
         try await finish(archived: archived, refused: refused, on: connection)
         self.receipts.post(receipts)

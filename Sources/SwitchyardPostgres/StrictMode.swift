@@ -72,8 +72,34 @@ public final class StrictMode: Service {
     /// Whether PostgreSQL answers (`SELECT 1`) within `timeout` and the schema is migrated.
     public func isReady(timeout: Duration = .seconds(2)) async -> Bool {
         guard migrated.load(ordering: .acquiring) else { return false }
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await self.client.query("SELECT 1")) != nil }
+        return await answers(within: timeout) { try await self.client.query("SELECT 1") }
+    }
+
+    /// What `GET /metrics` reports of strict mode: whether PostgreSQL answers, and how far the relay is behind.
+    public struct Status: Sendable, Hashable {
+        /// PostgreSQL answered `SELECT 1` in time.
+        public var reachable: Bool
+        /// Seconds since the oldest committed outbox row not yet relayed was written, 0 when the
+        /// outbox is empty; `nil` when it could not be read (PostgreSQL away, schema not migrated).
+        public var relayLagSeconds: Double?
+    }
+
+    /// Reads ``Status`` from PostgreSQL, each query given at most `timeout`.
+    public func status(timeout: Duration = .seconds(2)) async -> Status {
+        let reachable = await answers(within: timeout) { try await self.client.query("SELECT 1") }
+        guard reachable, migrated.load(ordering: .acquiring) else { return Status(reachable: reachable, relayLagSeconds: nil) }
+        let lag = Mutex<Double?>(nil)
+        _ = await answers(within: timeout) {
+            let rows = try await self.client.query(
+                "SELECT COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(created_at)), 0)::float8 FROM switchyard.outbox")
+            for try await seconds in rows.decode(Double.self) { lag.withLock { $0 = max(0, seconds) } }
+        }
+        return Status(reachable: true, relayLagSeconds: lag.withLock { $0 })
+    }
+
+    private func answers(within timeout: Duration, _ query: @escaping @Sendable () async throws -> Void) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await query()) != nil }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 return false

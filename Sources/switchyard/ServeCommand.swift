@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import Switchyard
 import SwitchyardGateway
 
 /// `switchyard serve`: the HTTP API v1 on the embedded engine, or on Redis with `--redis`.
@@ -18,8 +19,10 @@ struct ServeCommand: AsyncParsableCommand {
             loopback clients need no credentials and everyone else gets 401. A config error exits 1 \
             naming the key. SIGTERM or SIGINT stops accepting requests, finishes the ones in flight, \
             then stops the engine. GET /metrics serves Prometheus metrics; the server publishes its \
-            heartbeat to system:health_check every 30 s (docs/operations.md). The live console is at / \
-            (docs/console.md); --demo runs a simulated trading stack on the embedded engine to watch on it.
+            heartbeat to system:health_check every 30 s and runs the alert rules, \
+            publishing to system:error_alert and listing them at GET /v1/alerts (docs/operations.md). \
+            The live console is at / (docs/console.md); --demo runs a simulated trading stack on the \
+            embedded engine to watch on it.
             """)
 
     @Option(help: "The address to listen on (default: SWITCHYARD_HOST, else 127.0.0.1).")
@@ -43,8 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         var configuration: GatewayConfiguration
+        let settings: GatewaySettings
         do {
-            configuration = try await GatewayConfiguration(settings: try settings(environment: ProcessInfo.processInfo.environment))
+            settings = try self.settings(environment: ProcessInfo.processInfo.environment)
+            configuration = try await GatewayConfiguration(settings: settings)
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
@@ -66,6 +71,11 @@ struct ServeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory.switchyard(registry: registry))
         configuration.metricsRegistry = registry
         configuration.health = GatewayConfiguration.Health(service: configuration.source)
+        if settings.alertsEnabled ?? true {
+            var alerts = settings.alerts ?? AlertConfiguration()
+            alerts.service = configuration.source
+            configuration.alerts = alerts
+        }
         let app = try buildApplication(configuration: configuration, logger: logger)
         logger.info("switchyard serve", metadata: [
             "engine": "\(configuration.redisURL == nil ? "embedded" : "redis")",

@@ -33,7 +33,8 @@ struct TestGateway {
     init(
         allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil,
         webSocket: WebSocketConfiguration = WebSocketConfiguration(), authenticator: any Authenticator = OpenAuthenticator(),
-        contracts: ContractRegistry? = nil, metricsRegistry: PrometheusCollectorRegistry? = nil, health: GatewayConfiguration.Health? = nil
+        contracts: ContractRegistry? = nil, metricsRegistry: PrometheusCollectorRegistry? = nil, health: GatewayConfiguration.Health? = nil,
+        alerts: AlertConfiguration? = nil
     ) throws {
         let engine = engine ?? EmbeddedEngine(logger: Self.logger)
         router = Switchyard.Router(
@@ -46,7 +47,7 @@ struct TestGateway {
             router: router,
             configuration: GatewayConfiguration(
                 port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, webSocket: webSocket,
-                metricsRegistry: metricsRegistry, health: health),
+                metricsRegistry: metricsRegistry, health: health, alerts: alerts),
             logger: Self.logger)
     }
 

@@ -1,4 +1,5 @@
 import JSONSchema
+import Tracing
 
 /// A group's handler and the rules it runs by: the one piece of code that handles a delivery,
 /// acks it, retries it with backoff, or dead-letters it, for live and backtest consumers alike.
@@ -46,7 +47,7 @@ struct GroupHandler: Sendable {
                 let age = router.configuration.clock.now().unixMilliseconds - delivery.envelope.timestamp.unixMilliseconds
                 router.metrics.delivered(group: group, age: .milliseconds(age))
                 do {
-                    try await handler(delivery.envelope)
+                    try await traced(delivery, attempt: deliveries)
                     return true
                 } catch {
                     if Task.isCancelled { return false }
@@ -64,6 +65,21 @@ struct GroupHandler: Sendable {
         }
         await deadLetter(delivery, error: failure, deliveries: deliveries, router: router)
         return false
+    }
+
+    /// Runs the handler inside a `switchyard.deliver` span, a child of the span whose context the
+    /// envelope's metadata carries (the publish span), so the handler's own spans continue the trace.
+    private func traced(_ delivery: Delivery, attempt: Int) async throws {
+        try await withSpan("switchyard.deliver", context: TraceContext.extract(from: delivery.envelope.metadata, base: nil), ofKind: .consumer) { span in
+            span.attributes["messaging.system"] = "switchyard"
+            span.attributes["messaging.operation.type"] = "process"
+            span.attributes["messaging.destination.name"] = delivery.channel.rawValue
+            span.attributes["messaging.consumer.group.name"] = group
+            span.attributes["messaging.message.id"] = delivery.envelope.eventID.description
+            span.attributes["switchyard.sequence_number"] = delivery.envelope.sequenceNumber
+            span.attributes["switchyard.deliveries"] = attempt
+            try await handler(delivery.envelope)
+        }
     }
 
     private func ack(_ positions: [StreamPosition], on channel: ChannelName, router: Router) async {

@@ -1,5 +1,72 @@
+/// One consumer group on one channel: what it has not been delivered and not acked.
+public struct GroupDepth: Sendable, Hashable {
+    /// The channel.
+    public var channel: ChannelName
+    /// The group.
+    public var group: String
+    /// Entries delivered to the group and not yet acked.
+    public var pending: Int
+    /// Entries stored and not yet delivered to the group.
+    public var lag: Int
+    /// The larger of the stream head's time minus the time of the group's last delivered entry,
+    /// and the idle time of its oldest pending entry, in seconds.
+    public var lagSeconds: Double
+
+    /// Creates the depth.
+    public init(channel: ChannelName, group: String, pending: Int, lag: Int, lagSeconds: Double) {
+        self.channel = channel
+        self.group = group
+        self.pending = pending
+        self.lag = lag
+        self.lagSeconds = lagSeconds
+    }
+}
+
+/// The state of every stream with its consumer groups, read from the engine at one moment.
+public struct StreamsSnapshot: Sendable, Hashable {
+    /// Every group of every channel.
+    public var groups: [GroupDepth]
+    /// Per channel, the entries trimmed at the hard cap before every group had them
+    /// (``ChannelInfo/trimmedUndelivered``, a count that only grows).
+    public var trimmedUndelivered: [ChannelName: Int]
+
+    /// Creates a snapshot.
+    public init(groups: [GroupDepth] = [], trimmedUndelivered: [ChannelName: Int] = [:]) {
+        self.groups = groups
+        self.trimmedUndelivered = trimmedUndelivered
+    }
+}
+
 extension Router {
-    /// Reads every consumer group's state from the engine and sets the gauges
+    /// What the router has counted per `channel` label (see ``SwitchyardMetrics/channelLabel(for:in:)``)
+    /// since it started: events stored, publishes refused, publish latencies.
+    public func publishStatistics() -> [String: PublishStatistics] {
+        metrics.publishStatistics()
+    }
+
+    /// Reads every channel's hard-cap trims and every consumer group's pending entries and lag.
+    ///
+    /// It costs one engine call per channel and two or three per group.
+    /// - Throws: ``SwitchyardError`` when the engine cannot list its channels; a channel or group
+    ///   that cannot be read is skipped.
+    public func streamsSnapshot() async throws(SwitchyardError) -> StreamsSnapshot {
+        var snapshot = StreamsSnapshot()
+        for channel in try await engine.channels(matching: [try ChannelPattern("*")]) {
+            guard let info = try? await engine.info(channel) else { continue }
+            if info.trimmedUndelivered > 0 { snapshot.trimmedUndelivered[channel] = info.trimmedUndelivered }
+            for group in info.groups {
+                // A group deleted between the two reads is skipped, not an error.
+                guard let state = try? await engine.groupInfo(group, on: channel) else { continue }
+                let idle = state.oldestPendingIdle.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0
+                let behind = (try? await lagSeconds(state, info: info)) ?? 0
+                snapshot.groups.append(
+                    GroupDepth(channel: channel, group: group, pending: state.pending, lag: state.lag, lagSeconds: max(behind, idle)))
+            }
+        }
+        return snapshot
+    }
+
+    /// Reads every consumer group's state from the engine (``streamsSnapshot()``) and sets the gauges
     /// ``SwitchyardMetrics/Name/consumerLagEntries``, ``SwitchyardMetrics/Name/consumerLagSeconds``
     /// and ``SwitchyardMetrics/Name/pending``.
     ///
@@ -9,7 +76,7 @@ extension Router {
     ///
     /// Groups on channels that share a `channel` label (one pattern contract) are added up:
     /// entries and pending are summed, seconds is the largest. A metrics endpoint calls this at
-    /// scrape time; it costs one engine call per channel and two or three per group.
+    /// scrape time.
     /// - Throws: ``SwitchyardError`` when the engine cannot list its channels; a channel or group
     ///   that cannot be read is skipped.
     public func refreshGroupMetrics() async throws(SwitchyardError) {
@@ -19,19 +86,13 @@ extension Router {
             var pending = 0
         }
         var lags: [String: [String: Lag]] = [:]
-        for channel in try await engine.channels(matching: [try ChannelPattern("*")]) {
-            guard let info = try? await engine.info(channel), !info.groups.isEmpty else { continue }
-            let label = metrics.label(channel)
-            for group in info.groups {
-                // A group deleted between the two reads is skipped, not an error.
-                guard let state = try? await engine.groupInfo(group, on: channel) else { continue }
-                var lag = lags[label, default: [:]][group, default: Lag()]
-                lag.entries += state.lag
-                lag.pending += state.pending
-                let idle = state.oldestPendingIdle.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0
-                lag.seconds = max(lag.seconds, (try? await lagSeconds(state, info: info)) ?? 0, idle)
-                lags[label, default: [:]][group] = lag
-            }
+        for depth in try await streamsSnapshot().groups {
+            let label = metrics.label(depth.channel)
+            var lag = lags[label, default: [:]][depth.group, default: Lag()]
+            lag.entries += depth.lag
+            lag.pending += depth.pending
+            lag.seconds = max(lag.seconds, depth.lagSeconds)
+            lags[label, default: [:]][depth.group] = lag
         }
         for (label, groups) in lags {
             for (group, lag) in groups {

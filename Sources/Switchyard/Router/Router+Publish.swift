@@ -1,4 +1,5 @@
 import JSONSchema
+import Tracing
 
 extension Router {
     /// Checks a payload against its channel's contract, stamps an envelope on it and stores it.
@@ -19,18 +20,26 @@ extension Router {
         to channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil
     ) async throws(SwitchyardError) -> PublishReceipt {
         let started = ContinuousClock.now
+        let span = Self.startPublishSpan(channel: channel, metadata: metadata)
+        defer { span.end() }
         let request: AppendRequest
         let size: Int
-        do { (request, size) = try appendRequest(channel: channel, payload: payload, metadata: metadata, eventID: eventID, source: source) } catch {
+        do {
+            (request, size) = try appendRequest(
+                channel: channel, payload: payload, metadata: Self.traced(metadata, span), eventID: eventID, source: source)
+        } catch {
             metrics.refused(channel, error)
+            span.fail(error)
             throw error
         }
         let receipts: [PublishReceipt]
         do { receipts = try await store([request]) } catch {
             metrics.refused(channel, error)
+            span.fail(error)
             throw error
         }
         metrics.latency(ContinuousClock.now - started, channels: [channel])
+        Self.describe(span, receipts[0])
         await delivered([request], receipts, sizes: [size])
         return receipts[0]
     }
@@ -42,17 +51,31 @@ extension Router {
     ///   details of a check failure name the request's `index`.
     @discardableResult
     public func publish(_ batch: [PublishRequest]) async throws(SwitchyardError) -> [PublishReceipt] {
+        try await publishStoring(batch).map(\.receipt)
+    }
+
+    /// Publishes several events in order, as ``publish(_:)`` does, and returns each event's
+    /// envelope as it was stored (its `metadata` carries the publish span's trace context).
+    /// - Returns: One receipt and envelope per request, in order; for a duplicate, the first
+    ///   publish's receipt and this request's envelope.
+    /// - Throws: ``SwitchyardError``, as ``publish(_:)`` does.
+    public func publishStoring(_ batch: [PublishRequest]) async throws(SwitchyardError) -> [(receipt: PublishReceipt, envelope: Envelope)] {
         let started = ContinuousClock.now
+        let spans = batch.map { Self.startPublishSpan(channel: $0.channel, metadata: $0.metadata) }
+        defer { for span in spans { span.end() } }
         var requests: [AppendRequest] = []
         var sizes: [Int] = []
         requests.reserveCapacity(batch.count)
         for (index, item) in batch.enumerated() {
             do {
-                let (request, size) = try appendRequest(channel: item.channel, payload: item.payload, metadata: item.metadata, eventID: item.eventID, source: item.source)
+                let (request, size) = try appendRequest(
+                    channel: item.channel, payload: item.payload, metadata: Self.traced(item.metadata, spans[index]),
+                    eventID: item.eventID, source: item.source)
                 requests.append(request)
                 sizes.append(size)
             } catch {
                 metrics.refused(item.channel, error)
+                for span in spans { span.fail(error) }
                 var details = error.details
                 details["index"] = .int(Int64(index))
                 throw SwitchyardError(error.code, error.message, details: details, file: error.file, line: error.line)
@@ -61,11 +84,39 @@ extension Router {
         let receipts: [PublishReceipt]
         do { receipts = try await store(requests) } catch {
             for item in batch { metrics.refused(item.channel, error) }
+            for span in spans { span.fail(error) }
             throw error
         }
         metrics.latency(ContinuousClock.now - started, channels: batch.map(\.channel))
+        for (span, receipt) in zip(spans, receipts) { Self.describe(span, receipt) }
         await delivered(requests, receipts, sizes: sizes)
-        return receipts
+        return zip(requests, receipts).map { request, receipt in
+            (receipt, request.envelope(sequenceNumber: receipt.sequenceNumber, timestamp: receipt.timestamp))
+        }
+    }
+
+    /// A `switchyard.publish` span, a child of the trace in `metadata` or of the task's current span.
+    static func startPublishSpan(channel: ChannelName, metadata: JSONObject) -> any Span {
+        let span = startSpan("switchyard.publish", context: TraceContext.extract(from: metadata), ofKind: .producer)
+        guard span.isRecording else { return span }
+        span.attributes["messaging.system"] = "switchyard"
+        span.attributes["messaging.operation.type"] = "send"
+        span.attributes["messaging.destination.name"] = channel.rawValue
+        return span
+    }
+
+    /// `metadata` with the publish span's trace context (a sampled-out span's too: its context
+    /// still propagates); unchanged without a tracer.
+    static func traced(_ metadata: JSONObject, _ span: any Span) -> JSONObject {
+        span is NoOpTracer.NoOpSpan ? metadata : TraceContext.inject(span.context, into: metadata)
+    }
+
+    /// Adds what the receipt tells to a publish span.
+    static func describe(_ span: any Span, _ receipt: PublishReceipt) {
+        guard span.isRecording else { return }
+        span.attributes["messaging.message.id"] = receipt.eventID.description
+        span.attributes["switchyard.sequence_number"] = receipt.sequenceNumber
+        span.attributes["switchyard.duplicate"] = receipt.duplicate
     }
 
     /// Stores through the engine; the embedded engine is called synchronously, so a backtest

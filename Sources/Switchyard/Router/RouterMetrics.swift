@@ -43,6 +43,7 @@ final class RouterMetrics: Sendable {
     private let errors = Mutex<[ErrorKey: Counter]>([:])
     private let groups = Mutex<[String: GroupSeries]>([:])
     private let lags = Mutex<[LagKey: LagSeries]>([:])
+    private let statistics = Mutex<[String: PublishStatistics]>([:])
 
     private struct ErrorKey: Hashable {
         let channel: String
@@ -94,6 +95,13 @@ final class RouterMetrics: Sendable {
         series.publishes.increment(by: Int64(sizes.count))
         series.redisPublishes.increment(by: Int64(sizes.count))
         for size in sizes { series.size.record(size) }
+        let label = label(channel)
+        statistics.withLock { $0[label, default: PublishStatistics()].stored += sizes.count }
+    }
+
+    /// What has been counted per `channel` label since the router started.
+    func publishStatistics() -> [String: PublishStatistics] {
+        statistics.withLock { $0 }
     }
 
     /// Records how long a publish call took, for each channel it touched.
@@ -103,6 +111,10 @@ final class RouterMetrics: Sendable {
             let series = series(channel)
             series.latency.recordNanoseconds(duration.nanoseconds)
             series.redisLatency.recordNanoseconds(duration.nanoseconds)
+        }
+        let seconds = Double(duration.nanoseconds) / 1e9
+        statistics.withLock { cache in
+            for label in seen { cache[label, default: PublishStatistics()].recordLatency(seconds) }
         }
     }
 
@@ -119,6 +131,7 @@ final class RouterMetrics: Sendable {
         }
         counter.increment(by: Int64(count))
         series(channel).redisErrors.increment(by: Int64(count))
+        statistics.withLock { $0[label, default: PublishStatistics()].refused += count }
         if error.code == .rateLimited { rateLimited.increment(by: Int64(count)) }
     }
 

@@ -14,11 +14,14 @@ struct SessionQueue {
     }
 
     let limit: Int
+    /// Told how many events of a channel a conflation dropped.
+    let onConflated: (@Sendable (ChannelName, Int) -> Void)?
     private var frames: [Frame] = []
     private var head = 0
 
-    init(limit: Int) {
+    init(limit: Int, onConflated: (@Sendable (ChannelName, Int) -> Void)? = nil) {
         self.limit = max(1, limit)
+        self.onConflated = onConflated
     }
 
     /// Frames waiting.
@@ -53,15 +56,20 @@ struct SessionQueue {
         var waiting = Array(frames[head...])
         waiting.append(frame)
         var newer: Set<ChannelName> = []
+        var dropped: [ChannelName: Int] = [:]
         var kept: [Frame] = []
         kept.reserveCapacity(waiting.count)
         for frame in waiting.reversed() {
             if case .event(let channel, true, _) = frame {
-                guard newer.insert(channel).inserted else { continue }
+                guard newer.insert(channel).inserted else {
+                    dropped[channel, default: 0] += 1
+                    continue
+                }
             }
             kept.append(frame)
         }
         frames = kept.reversed()
         head = 0
+        if let onConflated { for (channel, count) in dropped { onConflated(channel, count) } }
     }
 }

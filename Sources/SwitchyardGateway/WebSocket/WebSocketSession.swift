@@ -65,6 +65,7 @@ final class WebSocketSession: Sendable {
     /// (the gateway's own source) for anonymous access.
     let publishSource: String?
     let logger: Logger
+    let metrics: WebSocketMetrics?
     let state: Mutex<State>
     private let closed: AsyncStream<Void>
     private let closing: AsyncStream<Void>.Continuation
@@ -73,9 +74,10 @@ final class WebSocketSession: Sendable {
 
     init(
         router: Switchyard.Router, configuration: GatewayConfiguration, strictMode: StrictMode?, fanout: LiveFanout,
-        channel: any Channel, principal: Principal?, logger: Logger
+        channel: any Channel, principal: Principal?, metrics: WebSocketMetrics? = nil, logger: Logger
     ) {
         self.router = router
+        self.metrics = metrics
         self.configuration = configuration
         self.strictMode = strictMode
         self.fanout = fanout
@@ -83,7 +85,9 @@ final class WebSocketSession: Sendable {
         self.grants = principal?.grants ?? .none
         self.publishSource = principal?.publishSource
         self.logger = logger
-        state = Mutex(State(queue: SessionQueue(limit: configuration.webSocket.queueLimit)))
+        var onConflated: (@Sendable (ChannelName, Int) -> Void)?
+        if let metrics { onConflated = { channel, count in metrics.conflated(channel, count: count) } }
+        state = Mutex(State(queue: SessionQueue(limit: configuration.webSocket.queueLimit, onConflated: onConflated)))
         (closed, closing) = AsyncStream.makeStream(of: Void.self)
         (inputs, input) = AsyncStream.makeStream(of: Input.self)
     }
@@ -91,6 +95,8 @@ final class WebSocketSession: Sendable {
     /// Serves the connection until the client leaves, the session is closed (overflow, engine
     /// end) or the gateway shuts down; then closes it with the session's close code.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        metrics?.opened()
+        defer { metrics?.closed() }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.sendHeartbeats() }
@@ -116,12 +122,17 @@ final class WebSocketSession: Sendable {
     }
 
     /// Ends the session with a close code; the first call wins.
-    func finish(code: UInt16, reason: String) {
-        state.withLock { state in
-            if state.close == nil { state.close = (code, String(reason.utf8.prefix(120)) ?? "") }
+    /// - Returns: Whether this call was the first.
+    @discardableResult
+    func finish(code: UInt16, reason: String) -> Bool {
+        let first = state.withLock { state in
+            guard state.close == nil else { return false }
+            state.close = (code, String(reason.utf8.prefix(120)) ?? "")
+            return true
         }
         closing.finish()
         input.finish()
+        return first
     }
 
     // MARK: Outbound
@@ -178,7 +189,9 @@ final class WebSocketSession: Sendable {
     }
 
     private func overflow(_ what: String) {
-        finish(code: WebSocketCloseCode.slowConsumer, reason: "slow consumer: \(what); reconnect and resume")
+        if finish(code: WebSocketCloseCode.slowConsumer, reason: "slow consumer: \(what); reconnect and resume") {
+            metrics?.disconnectedSlow.increment()
+        }
     }
 
     private func sendHeartbeats() async {

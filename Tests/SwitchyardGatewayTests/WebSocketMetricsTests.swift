@@ -1,0 +1,74 @@
+import HummingbirdTesting
+import HummingbirdWSClient
+import JSONSchema
+import Prometheus
+import Switchyard
+import SwitchyardGateway
+import Testing
+
+/// `switchyard_ws_connections`, `switchyard_ws_conflated_total` and
+/// `switchyard_ws_disconnected_slow_total` on a real scrape of `GET /metrics`.
+@Suite struct WebSocketMetricsTests {
+    @Test func openSessionsAreCountedAndUncountedWhenTheyClose() async throws {
+        let gateway = try TestGateway(metricsRegistry: PrometheusCollectorRegistry())
+        try await gateway.live { client in
+            try await client.conversation { conversation in
+                try await conversation.subscribe(["trades:*"])
+                let one = try await client.exposition()
+                #expect(one["switchyard_ws_connections"] == 1, "\(one.lines(containing: "ws_"))")
+                try await client.conversation { second in
+                    try await second.subscribe(["trades:*"])
+                    #expect(try await client.exposition()["switchyard_ws_connections"] == 2)
+                }
+            }
+            let closed = try await eventually { try await client.exposition()["switchyard_ws_connections"] == 0 }
+            #expect(closed)
+        }
+    }
+
+    @Test func conflatedEventsAreCountedPerChannelLabel() async throws {
+        let gateway = try TestGateway(
+            allowsUnknownChannels: true, webSocket: WebSocketConfiguration(queueLimit: 4), metricsRegistry: PrometheusCollectorRegistry())
+        let router = gateway.router
+        let padding = String(repeating: "x", count: 200_000)
+        try await gateway.live { client in
+            try await client.conversation { conversation in
+                try await conversation.subscribe(["market_data:*"])
+                for n in 1...120 {
+                    try await router.publish(to: try ChannelName("market_data:a"), payload: ["n": .int(Int64(n)), "pad": .string(padding)])
+                }
+                var received = 0
+                var last: Int64 = 0
+                while last != 120 {
+                    let frame = try await conversation.frame()
+                    last = try Envelope(json: frame["envelope"] ?? .null).sequenceNumber
+                    received += 1
+                }
+                let metrics = try await client.exposition()
+                let conflated = metrics["switchyard_ws_conflated_total", ["channel": "other"]] ?? 0
+                #expect(conflated > 0, "\(metrics.lines(containing: "ws_"))")
+                #expect(Int(conflated) == 120 - received, "every event not received was conflated away")
+                #expect(metrics["switchyard_ws_disconnected_slow_total"] == 0)
+            }
+        }
+    }
+
+    @Test func aSessionClosedForBeingSlowIsCounted() async throws {
+        let gateway = try TestGateway(
+            allowsUnknownChannels: true, webSocket: WebSocketConfiguration(queueLimit: 4), metricsRegistry: PrometheusCollectorRegistry())
+        let router = gateway.router
+        let padding = String(repeating: "x", count: 200_000)
+        try await gateway.live { client in
+            let close = try await client.conversation { conversation in
+                try await conversation.subscribe(["trades:*"])
+                for n in 1...120 {
+                    try await router.publish(to: try ChannelName("trades:slow"), payload: ["n": .int(Int64(n)), "pad": .string(padding)])
+                }
+                while try await conversation.next() != nil {}
+            }
+            #expect(close?.closeCode == .unknown(WebSocketCloseCode.slowConsumer))
+            let counted = try await eventually { try await client.exposition()["switchyard_ws_disconnected_slow_total"] == 1 }
+            #expect(counted)
+        }
+    }
+}

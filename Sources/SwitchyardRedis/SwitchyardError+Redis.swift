@@ -36,7 +36,7 @@ extension RedisError {
     /// Whether the error says the server could not be reached (as opposed to a refusal by a reachable server).
     var meansUnreachable: Bool {
         if aclRefusal != nil { return false }
-        switch code {
+        return switch code {
         case .connectionFailed, .connectionClosed, .timeout, .poolTimeout, .clientShutdown: true
         default: serverErrorPrefix == "LOADING"
         }

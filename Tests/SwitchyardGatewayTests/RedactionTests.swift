@@ -10,6 +10,7 @@ import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
 import SwitchyardPostgres
+import Synchronization
 import Testing
 
 /// Secrets (Redis passwords, JWTs in `?token=` and `Authorization`, signing secrets) never appear in
@@ -27,7 +28,7 @@ import Testing
         let secrets = [password, wrongPassword, token, TestAuth.secret, TestAuth.apiKey]
 
         let logs = CapturedLogs()
-        var seen: [String] = []
+        let seen = SeenText()
         for url in [aclURL, wrongURL] {
             let registry = PrometheusCollectorRegistry()
             var configuration = try await GatewayConfiguration(settings: GatewaySettings(redis: url, allowUnknownChannels: true, auth: TestAuth.configuration(anonymous: .init(enabled: true, loopbackOnly: true, grants: .all))))
@@ -37,7 +38,7 @@ import Testing
             configuration.postgresURL = nil
             seen.append("\(configuration)")
             seen.append(String(reflecting: try RedisConfiguration(url: url)))
-            #expect(seen.last?.contains("limited:***@") == true, "\(seen.last ?? "")")
+            #expect(seen.all.last?.contains("limited:***@") == true, "\(seen.all.last ?? "")")
             let app = try buildApplication(configuration: configuration, logger: logs.logger(level: .trace))
             try await RedisServerGate.shared.shared {
                 try await withDeadline(90) {
@@ -52,7 +53,7 @@ import Testing
                         #expect(ws.status == .unauthorized)
                         // Let a few heartbeats fail on the refused user, so their errors are logged too.
                         try await Task.sleep(for: .milliseconds(400))
-                        seen += [refused, viaQuery, viaHeader, ws].map { "\($0.json) \($0.headers)" }
+                        for answer in [refused, viaQuery, viaHeader, ws] { seen.append("\(answer.json) \(answer.headers)") }
                         let metrics = try await client.execute(uri: "/metrics", method: .get, headers: [:], body: nil) { String(buffer: $0.body) }
                         #expect(metrics.contains("switchyard_"), "the scrape is not empty")
                         seen.append(metrics)
@@ -64,10 +65,17 @@ import Testing
         seen.append("\(postgres)")
         seen.append(Redaction.text("connecting to postgres://writer:pg-secret-77@db.internal/switchyard failed"))
         #expect(!logs.all.isEmpty, "the gateway logged something")
-        seen += logs.all
+        for line in logs.all { seen.append(line) }
         for secret in secrets + ["pg-secret-77"] {
-            let leaks = seen.filter { $0.contains(secret) }
+            let leaks = seen.all.filter { $0.contains(secret) }
             #expect(leaks.isEmpty, "'\(secret.prefix(6))…' leaked in: \(leaks.map { $0.prefix(200) })")
         }
     }
+}
+
+/// Text gathered from logs, errors and scrapes, from any task.
+final class SeenText: Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
 }

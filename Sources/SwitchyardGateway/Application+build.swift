@@ -1,4 +1,6 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import Prometheus
@@ -17,13 +19,20 @@ public typealias GatewayApplication = Application<RouterResponder<GatewayRequest
 /// Run it with `runService()`: the router (and through it the engine) and the HTTP server run in
 /// one `ServiceGroup` with graceful shutdown on SIGTERM and SIGINT. The server stops first and
 /// finishes its in-flight requests (publishes included), then the router and engine stop.
-/// - Throws: ``Switchyard/ContractFolderError`` when the contracts cannot be loaded, or an error
-///   when the Redis URL is invalid.
+/// - Throws: ``Switchyard/ContractFolderError`` when the contracts cannot be loaded, or a
+///   `RedisError` when the Redis URL is invalid or ``GatewayConfiguration/redisCAFile`` cannot be read.
 public func buildApplication(configuration: GatewayConfiguration, logger: Logger) throws -> GatewayApplication {
     let contracts = try configuration.contractsDirectory.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
     let engine: any Engine
     if let url = configuration.redisURL {
-        let client = try RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
+        var redis = try RedisConfiguration(url: url)
+        if let caFile = configuration.redisCAFile {
+            guard redis.tls.isEnabled else {
+                throw RedisError(.invalidConfiguration, serverMessage: "a Redis CA file is set but the Redis URL is not rediss://")
+            }
+            redis.tls = try .require(certificateAuthorityFile: caFile)
+        }
+        let client = try RedisClient(configuration: redis, logger: logger)
         engine = RedisEngine(client: client, logger: logger)
     } else {
         engine = EmbeddedEngine(logger: logger)
@@ -35,7 +44,7 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
             metricsFactory: configuration.metricsRegistry.map { PrometheusMetricsFactory.switchyard(registry: $0) }),
         logger: logger)
     let strictMode = try configuration.postgresURL.map { try StrictMode(url: try PostgresURL($0), router: router, logger: logger) }
-    return buildApplication(router: router, configuration: configuration, logger: logger, strictMode: strictMode)
+    return try buildApplication(router: router, configuration: configuration, logger: logger, strictMode: strictMode)
 }
 
 /// Builds the gateway around an existing router (tests, embedding in another process).
@@ -47,9 +56,11 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
 /// and a ``Switchyard/HealthTracker`` run as services too; with ``GatewayConfiguration/alerts``
 /// set, an ``Switchyard/AlertMonitor`` does (its unresponsive rule needs `health`); with
 /// ``GatewayConfiguration/demo`` set, so does a ``DemoStack`` publishing through the router.
+/// With ``GatewayConfiguration/tls`` set, it serves HTTPS and WSS only.
+/// - Throws: an error of HummingbirdTLS when the TLS server cannot be set up.
 public func buildApplication(
     router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil
-) -> GatewayApplication {
+) throws -> GatewayApplication {
     let routes = Hummingbird.Router(context: GatewayRequestContext.self)
     let inFlight = InFlightRequests()
     routes.add(middleware: inFlight)
@@ -81,11 +92,11 @@ public func buildApplication(
         router: router, configuration: configuration, fanout: fanout, strictMode: strictMode, healthTracker: tracker, alertMonitor: monitor,
         webSocketMetrics: WebSocketMetrics(factory: configuration.metricsFactory(router: router), contracts: router.contracts)
     ).addRoutes(to: routes)
+    let http: HTTPServerBuilder = .http1WebSocketUpgrade(
+        webSocketRouter: routes, configuration: .init(ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes)))
     return Application(
         router: routes,
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: routes,
-            configuration: .init(ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes))),
+        server: try configuration.tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchyard"),
         services: services,
         logger: logger)

@@ -1,3 +1,4 @@
+import NIOSSL
 import Prometheus
 import Switchyard
 
@@ -7,8 +8,14 @@ public struct GatewayConfiguration: Sendable {
     public var host: String
     /// The port to listen on; default 8080 (0 picks a free port).
     public var port: Int
-    /// A Redis URL; `nil` runs the in-process ``Switchyard/EmbeddedEngine``.
+    /// A Redis URL; `nil` runs the in-process ``Switchyard/EmbeddedEngine``. It may carry a user and
+    /// password (`redis://user:pass@host`); they never appear in logs, errors or metrics.
     public var redisURL: String?
+    /// A PEM file of the CA to trust for a `rediss://` URL instead of the system's roots; default `nil`.
+    public var redisCAFile: String?
+    /// The server side of TLS: with it the gateway serves HTTPS and WSS only (no plain HTTP);
+    /// default `nil` (plain HTTP). ``serverTLS(certificateChainFile:privateKeyFile:)`` makes one from PEM files.
+    public var tls: TLSConfiguration?
     /// The contracts folder; `nil` for the shipped contracts.
     public var contractsDirectory: String?
     /// Whether publishes to channels no contract covers are accepted (with the default policy).
@@ -76,10 +83,12 @@ public struct GatewayConfiguration: Sendable {
         maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000,
         authenticator: any Authenticator = OpenAuthenticator(), webSocket: WebSocketConfiguration = WebSocketConfiguration(), postgresURL: String? = nil,
         metricsRegistry: PrometheusCollectorRegistry? = nil, health: Health? = nil, demo: DemoStack.Configuration? = nil,
-        alerts: AlertConfiguration? = nil
+        alerts: AlertConfiguration? = nil, redisCAFile: String? = nil, tls: TLSConfiguration? = nil
     ) {
         self.demo = demo
         self.alerts = alerts
+        self.redisCAFile = redisCAFile
+        self.tls = tls
         self.metricsRegistry = metricsRegistry
         self.health = health
         self.host = host
@@ -95,5 +104,18 @@ public struct GatewayConfiguration: Sendable {
         self.authenticator = authenticator
         self.webSocket = webSocket
         self.postgresURL = postgresURL
+    }
+}
+
+extension GatewayConfiguration: CustomStringConvertible {
+    /// The listen address, engine, PostgreSQL and TLS settings, with every password and token
+    /// masked by ``Switchyard/Redaction``. Safe to log.
+    public var description: String {
+        var parts = ["\(tls == nil ? "http" : "https")://\(host):\(port)"]
+        parts.append("redis: \(redisURL.map(Redaction.url) ?? "embedded")")
+        if let redisCAFile { parts.append("redis_ca: \(redisCAFile)") }
+        if let postgresURL { parts.append("postgres: \(Redaction.url(postgresURL))") }
+        parts.append("contracts: \(contractsDirectory ?? "shipped")")
+        return "GatewayConfiguration(" + parts.joined(separator: ", ") + ")"
     }
 }

@@ -7,9 +7,9 @@ import Switchyard
 /// defaults < file < environment < flags and turns the result into a ``GatewayConfiguration``.
 ///
 /// The config file is JSON with these keys, every one optional:
-/// `host`, `port`, `redis`, `contracts` (relative to the file's folder), `allow_unknown_channels`,
-/// `auth` with `jwt_keys`, `api_keys` and `anonymous` (see ``AuthConfiguration``), and `alerts`
-/// (the alert rules' settings; docs/configuration.md).
+/// `host`, `port`, `redis`, `redis_ca`, `contracts`, `tls_cert`, `tls_key` (paths relative to the file's
+/// folder), `allow_unknown_channels`, `auth` with `jwt_keys`, `api_keys` and `anonymous` (see
+/// ``AuthConfiguration``), and `alerts` (the alert rules' settings; docs/configuration.md).
 public struct GatewaySettings: Sendable {
     /// The address to listen on.
     public var host: String?
@@ -27,14 +27,25 @@ public struct GatewaySettings: Sendable {
     public var alertsEnabled: Bool?
     /// The alert rules' settings; the defaults of ``Switchyard/AlertConfiguration`` when no layer sets them.
     public var alerts: AlertConfiguration?
+    /// A PEM file of the CA that signed the Redis server's certificate, trusted for `rediss://` URLs
+    /// instead of the system's roots.
+    public var redisCA: String?
+    /// The gateway's certificate chain (PEM); with ``tlsKey`` the gateway serves HTTPS and WSS only.
+    public var tlsCert: String?
+    /// The private key (PEM) of ``tlsCert``.
+    public var tlsKey: String?
 
     /// Creates a layer; every setting is unset by default.
     public init(
         host: String? = nil, port: Int? = nil, redis: String? = nil, contracts: String? = nil,
-        allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil, alertsEnabled: Bool? = nil, alerts: AlertConfiguration? = nil
+        allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil, alertsEnabled: Bool? = nil, alerts: AlertConfiguration? = nil,
+        redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil
     ) {
         self.alertsEnabled = alertsEnabled
         self.alerts = alerts
+        self.redisCA = redisCA
+        self.tlsCert = tlsCert
+        self.tlsKey = tlsKey
         self.host = host
         self.port = port
         self.redis = redis
@@ -48,16 +59,20 @@ public struct GatewaySettings: Sendable {
         GatewaySettings(
             host: other.host ?? host, port: other.port ?? port, redis: other.redis ?? redis,
             contracts: other.contracts ?? contracts, allowUnknownChannels: other.allowUnknownChannels ?? allowUnknownChannels,
-            auth: other.auth ?? auth, alertsEnabled: other.alertsEnabled ?? alertsEnabled, alerts: other.alerts ?? alerts)
+            auth: other.auth ?? auth, alertsEnabled: other.alertsEnabled ?? alertsEnabled, alerts: other.alerts ?? alerts,
+            redisCA: other.redisCA ?? redisCA, tlsCert: other.tlsCert ?? tlsCert, tlsKey: other.tlsKey ?? tlsKey)
     }
 
     /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`,
-    /// `SWITCHYARD_CONTRACTS`, `SWITCHYARD_ALLOW_UNKNOWN_CHANNELS` (`true`/`false`/`1`/`0`).
+    /// `SWITCHYARD_CONTRACTS`, `SWITCHYARD_ALLOW_UNKNOWN_CHANNELS` (`true`/`false`/`1`/`0`),
+    /// `SWITCHYARD_REDIS_CA`, `SWITCHYARD_TLS_CERT`, `SWITCHYARD_TLS_KEY`.
     /// Empty variables count as unset.
     /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
     public init(environment: [String: String]) throws(GatewayConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        self.init(host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), contracts: value("SWITCHYARD_CONTRACTS"))
+        self.init(
+            host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), contracts: value("SWITCHYARD_CONTRACTS"),
+            redisCA: value("SWITCHYARD_REDIS_CA"), tlsCert: value("SWITCHYARD_TLS_CERT"), tlsKey: value("SWITCHYARD_TLS_KEY"))
         if let text = value("SWITCHYARD_PORT") {
             guard let port = Int(text), (0...65535).contains(port) else {
                 throw GatewayConfigurationError(key: "SWITCHYARD_PORT", "must be a port number (0-65535), not '\(text)'")
@@ -96,7 +111,9 @@ public struct GatewaySettings: Sendable {
         do { document = try JSONValue(parsing: bytes) } catch {
             throw GatewayConfigurationError(key: "", "the config file is not valid JSON: \(error)")
         }
-        let top = try ConfigObject(document, path: "", known: ["host", "port", "redis", "contracts", "allow_unknown_channels", "auth", "alerts"])
+        let top = try ConfigObject(document, path: "", known: [
+            "host", "port", "redis", "redis_ca", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
+        ])
         self.init()
         host = try top.string("host")
         if let port = try top.int("port") {
@@ -106,6 +123,9 @@ public struct GatewaySettings: Sendable {
         redis = try top.string("redis")
         contracts = try top.string("contracts").map { Self.resolve($0, in: directory) }
         allowUnknownChannels = try top.bool("allow_unknown_channels")
+        redisCA = try top.string("redis_ca").map { Self.resolve($0, in: directory) }
+        tlsCert = try top.string("tls_cert").map { Self.resolve($0, in: directory) }
+        tlsKey = try top.string("tls_key").map { Self.resolve($0, in: directory) }
         if let auth = try top.object("auth", known: ["jwt_keys", "api_keys", "anonymous"]) {
             self.auth = try Self.auth(auth, directory: directory)
         }
@@ -250,5 +270,12 @@ extension GatewayConfiguration {
         contractsDirectory = settings.contracts
         allowsUnknownChannels = settings.allowUnknownChannels ?? false
         authenticator = try await GatewayAuthenticator(configuration: settings.auth ?? .embeddedDefault)
+        redisCAFile = settings.redisCA
+        switch (settings.tlsCert, settings.tlsKey) {
+        case (nil, nil): tls = nil
+        case (let cert?, let key?): tls = try GatewayConfiguration.serverTLS(certificateChainFile: cert, privateKeyFile: key)
+        case (nil, _?): throw GatewayConfigurationError(key: "tls_cert", "is required with tls_key (--tls-cert)")
+        case (_?, nil): throw GatewayConfigurationError(key: "tls_key", "is required with tls_cert (--tls-key)")
+        }
     }
 }

@@ -2,8 +2,13 @@ import Foundation
 import NIOSSL
 import PostgresNIO
 
-/// A PostgreSQL URL, `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`,
+/// A PostgreSQL URL, `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE&sslrootcert=FILE]`,
 /// read into the configurations postgres-nio takes.
+///
+/// `sslmode` is `disable` (the default for loopback hosts), `prefer` (the default otherwise: TLS
+/// when the server offers it), `require`, `verify-ca` or `verify-full`. `require` and `verify-full`
+/// verify the server's certificate chain and host name; `verify-ca` the chain only. `sslrootcert`
+/// is a PEM file of the CA to trust instead of the system's roots.
 public struct PostgresURL: Sendable, CustomStringConvertible {
     /// The server's host name or address.
     public var host: String
@@ -15,11 +20,17 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     public var password: String?
     /// The database; `nil` for the user's default.
     public var database: String?
-    /// Whether TLS is used: `disable` (the default for loopback hosts), `prefer` or `require`.
+    /// Whether TLS is used: `disable` (the default for loopback hosts), `prefer`, `require`, `verify-ca` or `verify-full`.
     public var sslMode: String
+    /// A PEM file of the CA that signed the server's certificate; `nil` trusts the system's roots.
+    public var sslRootCert: String?
+
+    /// The `sslmode` values this reads.
+    public static let sslModes = ["disable", "prefer", "require", "verify-ca", "verify-full"]
 
     /// Reads a URL.
-    /// - Throws: ``PostgresURLError`` when the text is not a `postgres://` or `postgresql://` URL with a host.
+    /// - Throws: ``PostgresURLError`` when the text is not a `postgres://` or `postgresql://` URL with
+    ///   a host, or `sslmode` is not one of ``sslModes``.
     public init(_ text: String) throws(PostgresURLError) {
         guard let components = URLComponents(string: text),
               components.scheme == "postgres" || components.scheme == "postgresql",
@@ -33,18 +44,30 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         self.database = path.isEmpty ? nil : String(path)
         let isLoopback = host == "127.0.0.1" || host == "localhost" || host == "::1"
         self.sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? (isLoopback ? "disable" : "prefer")
+        guard Self.sslModes.contains(sslMode) else {
+            throw PostgresURLError(reason: "sslmode must be one of \(Self.sslModes.joined(separator: ", ")), not '\(sslMode.prefix(20))'")
+        }
+        self.sslRootCert = components.queryItems?.first { $0.name == "sslrootcert" }?.value.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// The URL without its password.
+    /// The URL without its password: `postgres://user@host:port/db`, with `sslmode` when TLS is on.
     public var description: String {
-        "postgres://\(username)@\(host):\(port)/\(database ?? "")"
+        "postgres://\(username)@\(host):\(port)/\(database ?? "")" + (sslMode == "disable" ? "" : "?sslmode=\(sslMode)")
+    }
+
+    /// The client TLS settings of ``sslMode`` and ``sslRootCert``.
+    public var tlsConfiguration: TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let sslRootCert { configuration.trustRoots = .file(sslRootCert) }
+        if sslMode == "verify-ca" { configuration.certificateVerification = .noHostnameVerification }
+        return configuration
     }
 
     private var tls: PostgresClient.Configuration.TLS {
         switch sslMode {
         case "disable": .disable
-        case "require", "verify-ca", "verify-full": .require(.makeClientConfiguration())
-        default: .prefer(.makeClientConfiguration())
+        case "prefer": .prefer(tlsConfiguration)
+        default: .require(tlsConfiguration)
         }
     }
 
@@ -59,8 +82,8 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         let connectionTLS: PostgresConnection.Configuration.TLS
         switch sslMode {
         case "disable": connectionTLS = .disable
-        case "require", "verify-ca", "verify-full": connectionTLS = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        default: connectionTLS = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case "prefer": connectionTLS = .prefer(try NIOSSLContext(configuration: tlsConfiguration))
+        default: connectionTLS = .require(try NIOSSLContext(configuration: tlsConfiguration))
         }
         return PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: connectionTLS)

@@ -92,7 +92,7 @@ public final class Relay: Service {
                     try await self.connectAndLead()
                 } catch {
                     if Task.isCancelled { return }
-                    self.logger.warning("relay connection failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                    self.logger.warning("relay connection failed; retrying", metadata: ["error": "\(Redaction.text(String(reflecting: error)))"])
                     try? await Task.sleep(for: self.configuration.retryDelay)
                 }
             }

@@ -63,7 +63,7 @@ public final class StrictMode: Service {
                 return
             } catch {
                 try Task.checkCancellation()
-                logger.warning("migrations failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning("migrations failed; retrying", metadata: ["error": "\(Redaction.text(String(reflecting: error)))"])
                 try await Task.sleep(for: .seconds(1))
             }
         }

@@ -48,7 +48,7 @@ struct ClientOptions: ParsableArguments {
         }
         let text = server ?? environment["SWITCHYARD_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
         guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            throw ValidationError("--server must be an http:// or https:// URL, not '\(text)'")
+            throw ValidationError("--server must be an http:// or https:// URL, not '\(Redaction.url(text))'")
         }
         return HTTPBackend(base: url, token: token ?? environment["SWITCHYARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }, timeout: timeout)
     }

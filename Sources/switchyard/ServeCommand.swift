@@ -14,7 +14,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the HTTP API (embedded engine unless --redis or REDIS_URL is given).",
         discussion: """
             Flags win over the environment (REDIS_URL, SWITCHYARD_HOST, SWITCHYARD_PORT, \
-            SWITCHYARD_CONTRACTS, SWITCHYARD_ALLOW_UNKNOWN_CHANNELS, POSTGRES_URL), which wins over the config \
+            SWITCHYARD_CONTRACTS, SWITCHYARD_ALLOW_UNKNOWN_CHANNELS, SWITCHYARD_REDIS_CA, SWITCHYARD_TLS_CERT, \
+            SWITCHYARD_TLS_KEY, POSTGRES_URL), which wins over the config \
             file (--config or SWITCHYARD_CONFIG; docs/configuration.md). Without auth configured, \
             loopback clients need no credentials and everyone else gets 401. A config error exits 1 \
             naming the key. SIGTERM or SIGINT stops accepting requests, finishes the ones in flight, \
@@ -22,7 +23,8 @@ struct ServeCommand: AsyncParsableCommand {
             heartbeat to system:health_check every 30 s and runs the alert rules, \
             publishing to system:error_alert and listing them at GET /v1/alerts (docs/operations.md). \
             The live console is at / (docs/console.md); --demo runs a simulated trading stack on the \
-            embedded engine to watch on it.
+            embedded engine to watch on it. With --tls-cert and --tls-key the API is served over HTTPS \
+            and WSS only (docs/security.md).
             """)
 
     @Option(help: "The address to listen on (default: SWITCHYARD_HOST, else 127.0.0.1).")
@@ -31,6 +33,12 @@ struct ServeCommand: AsyncParsableCommand {
     var port: Int?
     @Option(help: ArgumentHelp("A Redis URL (default: REDIS_URL, else the embedded engine).", valueName: "URL"))
     var redis: String?
+    @Option(help: ArgumentHelp("A PEM CA file to trust for a rediss:// URL (default: SWITCHYARD_REDIS_CA, else the system's roots).", valueName: "FILE"))
+    var redisCA: String?
+    @Option(help: ArgumentHelp("The gateway's PEM certificate chain: serve HTTPS and WSS (default: SWITCHYARD_TLS_CERT).", valueName: "FILE"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("The PEM private key of --tls-cert (default: SWITCHYARD_TLS_KEY).", valueName: "FILE"))
+    var tlsKey: String?
     @Option(help: ArgumentHelp("The contracts folder (default: SWITCHYARD_CONTRACTS, else the shipped contracts).", valueName: "DIR"))
     var contracts: String?
     @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); see docs/configuration.md.", valueName: "FILE"))
@@ -80,6 +88,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("switchyard serve", metadata: [
             "engine": "\(configuration.redisURL == nil ? "embedded" : "redis")",
             "address": "\(configuration.host):\(configuration.port)", "console": "http://\(configuration.host):\(configuration.port)/",
+            "tls": "\(configuration.tls != nil)",
         ])
         try await app.runService()
     }
@@ -92,7 +101,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         layers = layers.overridden(by: try GatewaySettings(environment: environment))
         return layers.overridden(by: GatewaySettings(
-            host: host, port: port, redis: redis, contracts: contracts, allowUnknownChannels: allowUnknownChannels ? true : nil))
+            host: host, port: port, redis: redis, contracts: contracts, allowUnknownChannels: allowUnknownChannels ? true : nil,
+            redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey))
     }
 
     func validate() throws {

@@ -58,7 +58,7 @@ import Testing
         let router = Switchyard.Router(
             contracts: try ContractRegistry([]), engine: EmbeddedEngine(logger: Self.logger),
             configuration: RouterConfiguration(source: "tail-tests", allowsUnknownChannels: true), logger: Self.logger)
-        let app = buildApplication(router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true), logger: Self.logger)
+        let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true), logger: Self.logger)
         let channel = try ChannelName("events:tail_ws")
         for n in 1...3 { try await router.publish(to: channel, payload: ["n": .int(Int64(n))]) }
         try await app.test(.live) { client in
@@ -77,7 +77,7 @@ import Testing
             contracts: try ContractRegistry([]), engine: EmbeddedEngine(logger: Self.logger),
             configuration: RouterConfiguration(source: "tail-tests", allowsUnknownChannels: true), logger: Self.logger)
         let configuration = GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: QueryTokenAuthenticator())
-        let app = buildApplication(router: router, configuration: configuration, logger: Self.logger)
+        let app = try buildApplication(router: router, configuration: configuration, logger: Self.logger)
         let channel = try ChannelName("events:tail_token")
         try await router.publish(to: channel, payload: ["n": 1])
         try await app.test(.live) { client in

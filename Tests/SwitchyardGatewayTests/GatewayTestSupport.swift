@@ -43,7 +43,7 @@ struct TestGateway {
                 source: "gateway-tests", allowsUnknownChannels: allowsUnknownChannels,
                 metricsFactory: metricsRegistry.map { PrometheusMetricsFactory.switchyard(registry: $0) }),
             logger: Self.logger)
-        app = buildApplication(
+        app = try buildApplication(
             router: router,
             configuration: GatewayConfiguration(
                 port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, webSocket: webSocket,

@@ -29,7 +29,7 @@ import Testing
                 configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false), logger: TestGateway.logger)
             let strict = try StrictMode(
                 url: database, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
-            let app = buildApplication(router: router, configuration: GatewayConfiguration(port: 0), logger: TestGateway.logger, strictMode: strict)
+            let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0), logger: TestGateway.logger, strictMode: strict)
             // The test client runs the application's services: the router (and its engine) and strict mode.
             try await app.test(.router) { client in
                 var ready = try await client.send(.get, "/readyz")
@@ -70,7 +70,7 @@ import Testing
                 logger: TestGateway.logger)
             let strict = try StrictMode(
                 url: database, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
-            let app = buildApplication(
+            let app = try buildApplication(
                 router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: HeaderAuthenticator()),
                 logger: TestGateway.logger, strictMode: strict)
             let channel = "trades:src_\(name)"

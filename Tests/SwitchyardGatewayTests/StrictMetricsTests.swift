@@ -32,7 +32,7 @@ import Testing
                 configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false), logger: TestGateway.logger)
             let strict = try StrictMode(
                 url: url, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
-            let app = buildApplication(
+            let app = try buildApplication(
                 router: router, configuration: GatewayConfiguration(port: 0, metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
             try await app.test(.router) { client in
                 let ready = try await eventually { try await client.send(.get, "/readyz").status == .ok }
@@ -82,7 +82,7 @@ import Testing
             contracts: try TestGateway.contracts(), engine: EmbeddedEngine(logger: TestGateway.logger),
             configuration: RouterConfiguration(source: "gateway-tests"), logger: TestGateway.logger)
         let strict = try StrictMode(url: url, router: router, logger: TestGateway.logger)
-        let app = buildApplication(
+        let app = try buildApplication(
             router: router, configuration: GatewayConfiguration(port: 0, metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
         try await app.test(.router) { client in
             let metrics = try await client.exposition()

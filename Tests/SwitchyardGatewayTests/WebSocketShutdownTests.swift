@@ -32,7 +32,7 @@ import Testing
             configuration: RouterConfiguration(source: "gateway-tests", allowsUnknownChannels: true), logger: TestGateway.logger)
         let port = Int.random(in: 40_000..<60_000)
         let channel = "trades:shutdown_\(UUID().uuidString.prefix(8).lowercased())"
-        let app = buildApplication(
+        let app = try buildApplication(
             router: router, configuration: GatewayConfiguration(port: port, allowsUnknownChannels: true), logger: TestGateway.logger)
         let group = ServiceGroup(services: [app], logger: TestGateway.logger)
         let (frames, frameContinuation) = AsyncStream.makeStream(of: String.self)

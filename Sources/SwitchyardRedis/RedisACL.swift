@@ -1,0 +1,141 @@
+import Switchyard
+
+/// Redis ACL users derived from the contracts' `producers` and `consumers`: one user per service
+/// named in any contract, allowed exactly the keys, channels and commands of docs/wire-format.md
+/// that its roles need (docs/security.md).
+///
+/// Each user is built from Redis 7 selectors, so a command is allowed only together with the keys
+/// of the role that needs it:
+/// - the root permissions: the connection basics (`PING`, `HELLO`, `AUTH`, `CLIENT SETNAME`,
+///   `SELECT`) and nothing else;
+/// - a producer selector: `publish.lua`'s keys of every channel the service may publish to
+///   (`stream`, `seq`, `latest`, `meta`, `dedup:…:*`, and its own `rate:…:SERVICE` bucket), those
+///   channels for `PUBLISH`/`SPUBLISH`, `EVALSHA`/`SCRIPT LOAD` and the commands the script runs;
+/// - a consumer selector: the streams it may consume (read and consumer-group state), read-only
+///   `latest`/`seq`/`meta`, the channels for `PSUBSCRIBE`/`SUBSCRIBE`, and the group commands;
+/// - a dead-letter selector: `XADD` on its channels' `dlq:{C}` only.
+///
+/// Redis checks every command a script runs against the calling user, so a consumer that sends its
+/// own script still cannot `XADD` to a stream, and a producer cannot touch another channel's keys.
+/// A contract whose list holds `*` grants that role to every service named anywhere.
+public struct RedisACL: Sendable {
+    /// How a user authenticates.
+    public enum Password: Sendable, CustomStringConvertible {
+        /// The SHA-256 of the password in hex: the line carries `#HASH`, never the password.
+        case sha256(String)
+        /// The password itself (`>PASSWORD` on the line); prefer ``sha256(_:)`` outside tests.
+        case plain(String)
+        /// `nopass`: any password is accepted. For throwaway test servers only.
+        case none
+
+        /// The ACL rule, which holds the password for ``plain(_:)``.
+        var rule: String {
+            switch self {
+            case .sha256(let hash): "#\(hash.lowercased())"
+            case .plain(let password): ">\(password)"
+            case .none: "nopass"
+            }
+        }
+
+        /// The kind of password, never the password itself.
+        public var description: String {
+            switch self {
+            case .sha256: "sha256(***)"
+            case .plain: "plain(***)"
+            case .none: "nopass"
+            }
+        }
+    }
+
+    /// One generated user.
+    public struct User: Sendable {
+        /// The ACL user name: ``RedisACL/userPrefix`` followed by the service.
+        public var name: String
+        /// The service, as the contracts name it (and as the router's `source`).
+        public var service: String
+        /// The channels and patterns it may publish to.
+        public var produces: [ChannelPattern]
+        /// The channels and patterns it may consume and subscribe to.
+        public var consumes: [ChannelPattern]
+        /// The arguments after `ACL SETUSER NAME`, one rule or selector each.
+        public var rules: [String]
+
+        /// The whole command as arguments: `ACL`, `SETUSER`, the name, the rules.
+        public var command: [String] { ["ACL", "SETUSER", name] + rules }
+
+        /// The command as one line for `redis-cli`, selectors quoted.
+        public var line: String {
+            command.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
+        }
+    }
+
+    /// Commands every user gets, for the connection handshake.
+    public static let connectionCommands = ["+ping", "+hello", "+auth", "+client|setname", "+select"]
+    /// Commands of a producer: the publish script, and every command `publish.lua` runs.
+    public static let producerCommands = [
+        "+evalsha", "+script|load", "+get", "+set", "+incr", "+exists", "+hmget", "+hget", "+hset", "+hincrby", "+pexpire",
+        "+xadd", "+xtrim", "+xlen", "+xrange", "+xrevrange", "+xinfo|groups", "+publish", "+spublish", "+time",
+    ]
+    /// Commands of a consumer: consumer groups, reclaim, replay and latest reads, live subscriptions,
+    /// and the dead-letter script (whose `XADD` is allowed only by the dead-letter selector).
+    public static let consumerCommands = [
+        "+xreadgroup", "+xack", "+xautoclaim", "+xclaim", "+xpending", "+xgroup|create", "+xinfo|groups", "+xinfo|stream",
+        "+xrange", "+xrevrange", "+xlen", "+exists", "+get", "+hget", "+scan", "+evalsha", "+script|load",
+        "+psubscribe", "+subscribe", "+punsubscribe", "+unsubscribe",
+    ]
+
+    /// Prepended to every user name (for example `switchyard-`); the rate-limit key still uses the
+    /// bare service name, which is the router's `source`. Default empty.
+    public var userPrefix: String
+
+    /// Creates a generator.
+    public init(userPrefix: String = "") {
+        self.userPrefix = userPrefix
+    }
+
+    /// Every service named in the contracts' `producers` or `consumers`, sorted; `*` is not a service.
+    public static func services(in contracts: ContractRegistry) -> [String] {
+        let names = contracts.contracts.flatMap { $0.policy.producers + $0.policy.consumers }
+        return Set(names).subtracting(["*"]).sorted()
+    }
+
+    /// One user per service, in service order.
+    /// - Parameter password: the password of a service; it may throw (a missing secret), and the error passes through.
+    public func users(for contracts: ContractRegistry, password: (String) throws -> Password) rethrows -> [User] {
+        try Self.services(in: contracts).map { service in
+            func patterns(_ list: KeyPath<ChannelPolicy, [String]>) -> [ChannelPattern] {
+                contracts.contracts.filter { $0.policy[keyPath: list].contains(service) || $0.policy[keyPath: list].contains("*") }
+                    .map(\.channel)
+            }
+            let produces = patterns(\.producers)
+            let consumes = patterns(\.consumers)
+            return User(
+                name: userPrefix + service, service: service, produces: produces, consumes: consumes,
+                rules: ["reset", "on", try password(service).rule] + Self.connectionCommands
+                    + Self.selectors(service: service, produces: produces, consumes: consumes))
+        }
+    }
+
+    /// The selectors of one service's roles.
+    static func selectors(service: String, produces: [ChannelPattern], consumes: [ChannelPattern]) -> [String] {
+        var selectors: [String] = []
+        if !produces.isEmpty {
+            let keys = produces.flatMap { pattern -> [String] in
+                let c = pattern.rawValue
+                return ["~stream:{\(c)}", "~seq:{\(c)}", "~latest:{\(c)}", "~meta:{\(c)}", "~dedup:{\(c)}:*", "~rate:{\(c)}:\(service)"]
+            }
+            selectors.append(selector(keys + produces.map { "&\($0.rawValue)" } + producerCommands))
+        }
+        if !consumes.isEmpty {
+            let keys = consumes.flatMap { pattern -> [String] in
+                let c = pattern.rawValue
+                return ["~stream:{\(c)}", "~dlq:{\(c)}", "%R~latest:{\(c)}", "%R~seq:{\(c)}", "%R~meta:{\(c)}"]
+            }
+            selectors.append(selector(keys + consumes.map { "&\($0.rawValue)" } + consumerCommands))
+            selectors.append(selector(consumes.map { "~dlq:{\($0.rawValue)}" } + ["+xadd"]))
+        }
+        return selectors
+    }
+
+    private static func selector(_ rules: [String]) -> String { "(" + rules.joined(separator: " ") + ")" }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import JSONSchema
+import NIOCore
+import Logging
+import RedisClient
+import RedisTestSupport
+import Switchyard
+import SwitchyardRedis
+import Testing
+
+/// The ACL users generated from contracts, applied to the real redis-server: each service publishes
+/// only to its own channels, reads only what it consumes, and a refusal is `permission_denied`,
+/// never spooled.
+@Suite("Redis ACL from the contracts")
+struct RedisACLTests {
+    @Test("one user per named service; `*` grants every service; passwords never appear in clear unless asked")
+    func shippedContracts() throws {
+        let contracts = try ContractRegistry.shipped()
+        let users = RedisACL().users(for: contracts) { _ in .sha256(String(repeating: "ab", count: 32)) }
+        #expect(users.map(\.service) == RedisACL.services(in: contracts))
+        #expect(!users.map(\.service).contains("*"))
+        let executor = try #require(users.first { $0.service == "trade_executor" })
+        #expect(executor.produces.map(\.rawValue).contains("trades:order_filled"))
+        #expect(executor.consumes.map(\.rawValue).contains("trades:new_order"))
+        // system:error_alert has producers ["*"]: every service may publish health and alerts.
+        #expect(users.allSatisfy { $0.produces.map(\.rawValue).contains("system:error_alert") })
+        #expect(!executor.produces.map(\.rawValue).contains("market_data:btc_price"))
+        #expect(executor.line.hasPrefix("ACL SETUSER trade_executor reset on #abab"))
+        #expect(executor.line.contains("~rate:{trades:order_filled}:trade_executor"))
+        #expect(executor.line.contains("&trades:order_filled") && executor.line.contains("\"(~dlq:{"))
+        let plain = RedisACL(userPrefix: "sy-").users(for: contracts) { _ in .plain("pw") }
+        #expect(plain.allSatisfy { $0.name.hasPrefix("sy-") && $0.rules.contains(">pw") })
+        #expect("\(RedisACL.Password.plain("hunter2"))" == "plain(***)")
+    }
+
+    @Test("a service publishes only to its channels and reads only what it consumes; NOPERM is refused, not spooled")
+    func appliedToTheServer() async throws {
+        try await RedisTestServer.shared {
+            let tag = UUID().uuidString.prefix(8).lowercased()
+            let mine = try ChannelName("test:acl\(tag).orders"), theirs = try ChannelName("test:acl\(tag).fills")
+            let producer = "acl_producer_\(tag)", consumer = "acl_consumer_\(tag)"
+            let contracts = try ContractRegistry([
+                try Contract(channel: ChannelPattern(mine.rawValue), schema: Fixtures.schema,
+                             policy: ChannelPolicy(retentionSeconds: 60, producers: [producer], consumers: [consumer])),
+                try Contract(channel: ChannelPattern(theirs.rawValue), schema: Fixtures.schema,
+                             policy: ChannelPolicy(retentionSeconds: 60, producers: [consumer], consumers: [consumer])),
+            ])
+            let admin = try RedisTestServer.client()
+            let users = RedisACL().users(for: contracts) { .plain("pw-\($0)") }
+            for user in users { _ = try await admin.execute(GenericCommand(arguments: user.command.map { ByteBuffer(string: $0) })) }
+            do {
+                try await Self.exercise(users: users, contracts: contracts, mine: mine, theirs: theirs, tag: String(tag), admin: admin)
+            } catch {
+                _ = try? await admin.execute(GenericCommand(arguments: (["ACL", "DELUSER"] + users.map(\.name)).map { ByteBuffer(string: $0) }))
+                throw error
+            }
+            _ = try await admin.execute(GenericCommand(arguments: (["ACL", "DELUSER"] + users.map(\.name)).map { ByteBuffer(string: $0) }))
+        }
+    }
+
+    static func exercise(users: [RedisACL.User], contracts: ContractRegistry, mine: ChannelName, theirs: ChannelName, tag: String, admin: RedisClient) async throws {
+        let producer = users[1].service, consumer = users[0].service
+
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("acl-\(tag).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let (producerRouter, producerEngine) = try Self.router(producer, password: "pw-\(producer)", contracts: contracts, spool: spool)
+        let receipt = try await producerRouter.publish(to: mine, payload: Fixtures.payload(1))
+        #expect(receipt.sequenceNumber == 1)
+        let refused = await #expect(throws: SwitchyardError.self) { try await producerRouter.publish(to: theirs, payload: Fixtures.payload(2)) }
+        #expect(refused?.code == .permissionDenied)
+        #expect(refused?.message.contains("ACL") == true && refused?.message.contains("NOPERM") == true, "\(refused?.message ?? "")")
+        #expect(try await producerEngine.spoolDepth == 0, "a NOPERM publish is refused, never spooled")
+        let groupRefused = await #expect(throws: SwitchyardError.self) { try await producerEngine.createGroup("g", on: mine, start: .beginning) }
+        #expect(groupRefused?.code == .permissionDenied, "the producer does not consume its channel")
+
+        let (_, consumerEngine) = try Self.router(consumer, password: "pw-\(consumer)", contracts: contracts, spool: nil)
+        try await consumerEngine.createGroup("g", on: mine, start: .beginning)
+        let deliveries = try await consumerEngine.readGroup(GroupReadRequest(group: "g", consumer: "c1", channels: [mine], count: 10, block: nil))
+        #expect(deliveries.map(\.envelope.sequenceNumber) == [1])
+        #expect(deliveries.first?.envelope.source == producer)
+        let letter = try #require(deliveries.first)
+        try await consumerEngine.deadLetter(DeadLetterRequest(group: "g", delivery: letter, error: ["error_type": "test"], deliveries: 1))
+        #expect(try await admin.execute(GenericCommand("XLEN", "dlq:{\(mine.rawValue)}")).int == 1, "dead-lettering works under the ACL")
+        let stranger = try ChannelName("test:acl\(tag).other")
+        let readRefused = await #expect(throws: SwitchyardError.self) { try await consumerEngine.createGroup("g", on: stranger, start: .beginning) }
+        #expect(readRefused?.code == .permissionDenied)
+        // The consumer may not write to the stream it reads, not even from a script of its own.
+        let raw = try Self.client(consumer, password: "pw-\(consumer)")
+        let xadd = await #expect(throws: RedisError.self) { try await raw.execute(GenericCommand("XADD", "stream:{\(mine.rawValue)}", "*", "envelope", "x")) }
+        #expect(xadd?.serverErrorPrefix == "NOPERM")
+
+        let (wrongRouter, wrongEngine) = try Self.router(producer, password: "not-the-password", contracts: contracts, spool: spool)
+        let wrong = await #expect(throws: SwitchyardError.self) { try await wrongRouter.publish(to: mine, payload: Fixtures.payload(3)) }
+        #expect(wrong?.code == .permissionDenied, "\(wrong?.description ?? "")")
+        #expect(try await wrongEngine.spoolDepth == 0, "refused credentials are not an outage: nothing is spooled")
+        #expect(wrong?.description.contains("not-the-password") == false)
+    }
+
+    static func client(_ user: String, password: String) throws -> RedisClient {
+        var configuration = try TestEnvironment.configuration("REDIS_URL")
+        configuration.username = user
+        configuration.password = password
+        return try RedisClient(configuration: configuration, logger: Logger(label: "test.acl"))
+    }
+
+    static func router(_ service: String, password: String, contracts: ContractRegistry, spool: String?) throws -> (Router, RedisEngine) {
+        let engine = RedisEngine(
+            client: try client(service, password: password), configuration: .init(spool: spool.map { .init(path: $0) }),
+            logger: Logger(label: "test.acl"))
+        RedisTestServer.runner?.yield(engine)
+        let router = Router(contracts: contracts, engine: engine, configuration: RouterConfiguration(source: service), logger: Logger(label: "test.acl"))
+        return (router, engine)
+    }
+}

@@ -18,60 +18,55 @@ import Testing
     /// it and the lag is 0 again.
     @Test func relayLagFollowsACommittedRowTheRelayCannotTakeYet() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_URL")
-        let admin = try PostgresURL(try TestEnvironment.value("POSTGRES_URL"))
-        let name = "sy_metrics\(UInt32.random(in: .min ... .max))"
-        try await StrictGatewayTests.execute(admin, "CREATE DATABASE \(name)")
-        var database = admin
-        database.database = name
-        let url = database
-        try await RedisServerGate.shared.shared {
-            let registry = PrometheusCollectorRegistry()
-            let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: TestGateway.logger), logger: TestGateway.logger)
-            let router = Switchyard.Router(
-                contracts: try TestGateway.contracts(), engine: engine,
-                configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false), logger: TestGateway.logger)
-            let strict = try StrictMode(
-                url: url, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
-            let app = try buildApplication(
-                router: router, configuration: GatewayConfiguration(port: 0, metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
-            try await app.test(.router) { client in
-                let ready = try await eventually { try await client.send(.get, "/readyz").status == .ok }
-                #expect(ready)
-                let idle = try await client.exposition()
-                #expect(idle["switchyard_postgres_up"] == 1)
-                #expect(idle["switchyard_relay_lag_seconds"] == 0)
+        try await StrictGatewayTests.withDatabase("sy_metrics") { url in
+            try await RedisServerGate.shared.shared {
+                let registry = PrometheusCollectorRegistry()
+                let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: TestGateway.logger), logger: TestGateway.logger)
+                let router = Switchyard.Router(
+                    contracts: try TestGateway.contracts(), engine: engine,
+                    configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false), logger: TestGateway.logger)
+                let strict = try StrictMode(
+                    url: url, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
+                let app = try buildApplication(
+                    router: router, configuration: GatewayConfiguration(port: 0, metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
+                try await app.test(.router) { client in
+                    let ready = try await eventually { try await client.send(.get, "/readyz").status == .ok }
+                    #expect(ready)
+                    let idle = try await client.exposition()
+                    #expect(idle["switchyard_postgres_up"] == 1)
+                    #expect(idle["switchyard_relay_lag_seconds"] == 0)
 
-                let blocker = try await Self.connect(url)
-                let writer = try await Self.connect(url)
-                do {
-                    try await blocker.query("BEGIN", logger: TestGateway.logger)
-                    try await blocker.query("SELECT pg_current_xact_id()", logger: TestGateway.logger)
-                    try await writer.query(
-                        #"INSERT INTO switchyard.outbox (channel, payload) VALUES ('trades:fill', '{"qty":7}')"#, logger: TestGateway.logger)
-                    var last = Exposition("")
-                    let aged = try await eventually {
-                        last = try await client.exposition()
-                        return (last["switchyard_relay_lag_seconds"] ?? 0) >= 0.5
+                    let blocker = try await Self.connect(url)
+                    let writer = try await Self.connect(url)
+                    do {
+                        try await blocker.query("BEGIN", logger: TestGateway.logger)
+                        try await blocker.query("SELECT pg_current_xact_id()", logger: TestGateway.logger)
+                        try await writer.query(
+                            #"INSERT INTO switchyard.outbox (channel, payload) VALUES ('trades:fill', '{"qty":7}')"#, logger: TestGateway.logger)
+                        var last = Exposition("")
+                        let aged = try await eventually {
+                            last = try await client.exposition()
+                            return (last["switchyard_relay_lag_seconds"] ?? 0) >= 0.5
+                        }
+                        #expect(aged, "\(last.lines(containing: "relay_lag"))")
+                        #expect(try await router.latest(try ChannelName("trades:fill")) == nil, "the relay is held back")
+                        try await blocker.query("COMMIT", logger: TestGateway.logger)
+                        let drained = try await eventually {
+                            last = try await client.exposition()
+                            return last["switchyard_relay_lag_seconds"] == 0
+                        }
+                        #expect(drained, "\(last.lines(containing: "relay_lag"))")
+                        #expect(try await router.latest(try ChannelName("trades:fill"))?.data["qty"] == 7)
+                    } catch {
+                        try? await blocker.close()
+                        try? await writer.close()
+                        throw error
                     }
-                    #expect(aged, "\(last.lines(containing: "relay_lag"))")
-                    #expect(try await router.latest(try ChannelName("trades:fill")) == nil, "the relay is held back")
-                    try await blocker.query("COMMIT", logger: TestGateway.logger)
-                    let drained = try await eventually {
-                        last = try await client.exposition()
-                        return last["switchyard_relay_lag_seconds"] == 0
-                    }
-                    #expect(drained, "\(last.lines(containing: "relay_lag"))")
-                    #expect(try await router.latest(try ChannelName("trades:fill"))?.data["qty"] == 7)
-                } catch {
-                    try? await blocker.close()
-                    try? await writer.close()
-                    throw error
+                    try await blocker.close()
+                    try await writer.close()
                 }
-                try await blocker.close()
-                try await writer.close()
             }
         }
-        try await StrictGatewayTests.execute(admin, "DROP DATABASE \(name) WITH (FORCE)")
     }
 
     @Test func postgresUpIsZeroWhenNothingAnswers() async throws {

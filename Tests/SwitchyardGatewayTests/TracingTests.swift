@@ -109,42 +109,37 @@ import Tracing
     /// publish span is the relay span's child and the deliver span the publish span's.
     @Test func inStrictModeTheRelaySpanSitsBetweenTheCallerAndThePublish() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_URL")
-        let admin = try PostgresURL(try TestEnvironment.value("POSTGRES_URL"))
-        let name = "sy_trace\(UInt32.random(in: .min ... .max))"
-        try await StrictGatewayTests.execute(admin, "CREATE DATABASE \(name)")
-        var database = admin
-        database.database = name
-        let url = database
         let tracer = TestTracer()
         let caller = CallerTrace()
-        let channel = "trades:trace_\(UInt32.random(in: .min ... .max))"
-        let contracts = try ContractRegistry([
-            try Contract(channel: try ChannelPattern(channel), schema: ["type": "object"], policy: ChannelPolicy(retentionSeconds: 600)),
-        ])
-        try await RedisServerGate.shared.shared {
-            try await withTracer(tracer) {
-                let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: TestGateway.logger), logger: TestGateway.logger)
-                let router = Switchyard.Router(
-                    contracts: contracts, engine: engine,
-                    configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false), logger: TestGateway.logger)
-                let strict = try StrictMode(
-                    url: url, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
-                let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0), logger: TestGateway.logger, strictMode: strict)
-                try await app.test(.router) { client in
-                    let ready = try await eventually { try await client.send(.get, "/readyz").status == .ok }
-                    #expect(ready)
-                    let answer = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"n":1}"#, headers: caller.header)
-                    #expect(answer.status == .created, "\(answer.json)")
-                    try await router.withConsumer(
-                        group: "traced", patterns: [try ChannelPattern(channel)], options: ConsumerOptions(start: .beginning), handler: { _ in }
-                    ) {
-                        let done = try await eventually { tracer.spans(trace: caller.traceID).contains { $0.name == "switchyard.deliver" } }
-                        #expect(done)
+        try await StrictGatewayTests.withDatabase("sy_trace") { url in
+            let channel = "trades:trace_\(UInt32.random(in: .min ... .max))"
+            let contracts = try ContractRegistry([
+                try Contract(channel: try ChannelPattern(channel), schema: ["type": "object"], policy: ChannelPolicy(retentionSeconds: 600)),
+            ])
+            try await RedisServerGate.shared.shared {
+                try await withTracer(tracer) {
+                    let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: TestGateway.logger), logger: TestGateway.logger)
+                    let router = Switchyard.Router(
+                        contracts: contracts, engine: engine,
+                        configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false), logger: TestGateway.logger)
+                    let strict = try StrictMode(
+                        url: url, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
+                    let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0), logger: TestGateway.logger, strictMode: strict)
+                    try await app.test(.router) { client in
+                        let ready = try await eventually { try await client.send(.get, "/readyz").status == .ok }
+                        #expect(ready)
+                        let answer = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"n":1}"#, headers: caller.header)
+                        #expect(answer.status == .created, "\(answer.json)")
+                        try await router.withConsumer(
+                            group: "traced", patterns: [try ChannelPattern(channel)], options: ConsumerOptions(start: .beginning), handler: { _ in }
+                        ) {
+                            let done = try await eventually { tracer.spans(trace: caller.traceID).contains { $0.name == "switchyard.deliver" } }
+                            #expect(done)
+                        }
                     }
                 }
             }
         }
-        try await StrictGatewayTests.execute(admin, "DROP DATABASE \(name) WITH (FORCE)")
         let spans = tracer.spans(trace: caller.traceID)
         let relay = try #require(spans.first { $0.name == "switchyard.relay" }, "\(spans.map(\.name))")
         let publish = try #require(spans.first { $0.name == "switchyard.publish" })

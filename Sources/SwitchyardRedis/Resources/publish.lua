@@ -42,7 +42,7 @@ if rate > 0 and fresh > 0 then
     return {0, math.ceil((fresh - tokens) * 1000 / rate), 0}
   end
   redis.call('HSET', KEYS[4], 'tokens', tostring(tokens - fresh), 'at', tostring(math.max(now, at)))
-  redis.call('PEXPIRE', KEYS[4], math.ceil(burst * 1000 / rate) + 1000)
+  redis.call('PEXPIRE', KEYS[4], math.ceil(burst * 1000 / rate) + 60000)
 end
 
 local function parse(id)

@@ -123,18 +123,12 @@ public final class Relay: Service {
             try await Task.sleep(for: configuration.standbyInterval)
         }
         logger.info("relay is the leader")
-        try await connection.listen(on: "switchyard_outbox") { notifications in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for try await _ in notifications { self.doorbell.ring() }
-                }
-                group.addTask {
-                    try await self.relayLoop(on: connection)
-                }
-                try await group.next()
-                group.cancelAll()
-            }
-        }
+        // A listener callback rings the doorbell; nothing waits on a notification sequence, so a
+        // connection that breaks (its server restarted) or a cancelled relay ends the loop at once.
+        let listener = connection.addListener(channel: "switchyard_outbox") { _, _ in self.doorbell.ring() }
+        defer { listener.stop() }
+        try await connection.query("LISTEN switchyard_outbox", logger: logger)
+        try await relayLoop(on: connection)
     }
 
     private func relayLoop(on connection: PostgresConnection) async throws {

@@ -1,8 +1,8 @@
 import Logging
 import PostgresNIO
 
-/// The versioned migrations of the `switchyard` schema: outbox, archive, quarantine, inbox and
-/// relay state.
+/// The versioned migrations of the `switchyard` schema: outbox, archive, quarantine, inbox,
+/// relay state and the audit trail.
 ///
 /// ``apply(client:logger:)`` runs every migration not yet recorded in `switchyard.migrations`,
 /// each in its own transaction, while it holds a session advisory lock: any number of processes
@@ -111,6 +111,41 @@ public enum Migrations {
         Migration(version: 2, name: "outbox and quarantine source", statements: [
             "ALTER TABLE switchyard.outbox ADD COLUMN source text",
             "ALTER TABLE switchyard.quarantine ADD COLUMN source text",
+        ]),
+        Migration(version: 3, name: "audit trail", statements: [
+            """
+            CREATE TABLE switchyard.audit (
+                id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                at              timestamptz NOT NULL,
+                action          text        NOT NULL,
+                who             text        NOT NULL,
+                channel         text,
+                event_id        uuid,
+                sequence_number bigint,
+                reason          text,
+                details         jsonb       NOT NULL DEFAULT '{}',
+                recorded_at     timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX audit_at ON switchyard.audit (at, id)",
+            "CREATE INDEX audit_event ON switchyard.audit (event_id)",
+            "CREATE INDEX audit_channel_at ON switchyard.audit (channel, at)",
+            "CREATE INDEX audit_who_at ON switchyard.audit (who, at)",
+            """
+            CREATE FUNCTION switchyard.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              RAISE EXCEPTION 'switchyard.audit is append-only: % is not allowed', TG_OP;
+            END
+            $$
+            """,
+            """
+            CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON switchyard.audit
+              FOR EACH ROW EXECUTE FUNCTION switchyard.audit_append_only()
+            """,
+            """
+            CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON switchyard.audit
+              FOR EACH STATEMENT EXECUTE FUNCTION switchyard.audit_append_only()
+            """,
         ]),
     ]
 

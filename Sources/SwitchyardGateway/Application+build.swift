@@ -3,6 +3,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
+import Metrics
 import Prometheus
 import RedisClient
 import ServiceLifecycle
@@ -37,14 +38,28 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
     } else {
         engine = EmbeddedEngine(logger: logger)
     }
+    let metricsFactory = configuration.metricsRegistry.map { PrometheusMetricsFactory.switchyard(registry: $0) }
+    let audit = try configuration.auditTrail(logger: logger, metricsFactory: metricsFactory)
     let router = Switchyard.Router(
         contracts: contracts, engine: engine,
         configuration: RouterConfiguration(
-            source: configuration.source, allowsUnknownChannels: configuration.allowsUnknownChannels,
-            metricsFactory: configuration.metricsRegistry.map { PrometheusMetricsFactory.switchyard(registry: $0) }),
+            source: configuration.source, allowsUnknownChannels: configuration.allowsUnknownChannels, metricsFactory: metricsFactory,
+            signingKeys: configuration.signingKeys, encryptionKeys: configuration.encryptionKeys, audit: audit),
         logger: logger)
     let strictMode = try configuration.postgresURL.map { try StrictMode(url: try PostgresURL($0), router: router, logger: logger) }
     return try buildApplication(router: router, configuration: configuration, logger: logger, strictMode: strictMode)
+}
+
+extension GatewayConfiguration {
+    /// The audit trail this configuration asks for: `switchyard.audit` in PostgreSQL when
+    /// ``postgresURL`` is set, else ``auditFile``, else none.
+    /// - Throws: ``SwitchyardPostgres/PostgresURLError`` for a PostgreSQL URL that cannot be read.
+    public func auditTrail(logger: Logger, metricsFactory: (any MetricsFactory)? = nil) throws -> AuditTrail? {
+        if let postgresURL {
+            return AuditTrail(sink: PostgresAuditSink(url: try PostgresURL(postgresURL), logger: logger), logger: logger, metricsFactory: metricsFactory)
+        }
+        return auditFile.map { AuditTrail(sink: AuditFile(path: $0), logger: logger, metricsFactory: metricsFactory) }
+    }
 }
 
 /// Builds the gateway around an existing router (tests, embedding in another process).
@@ -56,7 +71,8 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
 /// and a ``Switchyard/HealthTracker`` run as services too; with ``GatewayConfiguration/alerts``
 /// set, an ``Switchyard/AlertMonitor`` does (its unresponsive rule needs `health`); with
 /// ``GatewayConfiguration/demo`` set, so does a ``DemoStack`` publishing through the router.
-/// With ``GatewayConfiguration/tls`` set, it serves HTTPS and WSS only.
+/// With ``GatewayConfiguration/tls`` set, it serves HTTPS and WSS only. The router's audit trail,
+/// when it has one, runs as a service too, started first and stopped last.
 /// - Throws: an error of HummingbirdTLS when the TLS server cannot be set up.
 public func buildApplication(
     router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil
@@ -66,8 +82,9 @@ public func buildApplication(
     routes.add(middleware: inFlight)
     routes.add(middleware: ErrorBodyMiddleware())
     routes.add(middleware: AuthenticationMiddleware(authenticator: configuration.authenticator))
-    let fanout = LiveFanout(router: router, eventFrames: EventFrameCache(), logger: logger)
-    var services: [any Service] = [router] + (strictMode.map { [$0] } ?? []) + [fanout]
+    let fanout = LiveFanout(router: router, eventFrames: EventFrameCache(router: router), logger: logger)
+    // The audit trail first: services stop in reverse order, so it writes the router's last records.
+    var services: [any Service] = (router.configuration.audit.map { [$0] } ?? []) + [router] + (strictMode.map { [$0] } ?? []) + [fanout]
     var tracker: HealthTracker?
     if let health = configuration.health {
         let reporter = HealthReporter(

@@ -24,6 +24,7 @@ extension SwitchyardError {
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
         case .engineUnavailable: .serviceUnavailable
+        case .unsignedEvent, .invalidSignature, .unknownSigningKey, .invalidCiphertext: .badGateway
         default: .internalServerError
         }
     }

@@ -20,7 +20,7 @@ extension Gateway {
     func actOnDeadLetters(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let channel = try channelParameter(context)
-        try principal.requirePublish(channel)
+        try requirePublish(principal, channel, attempted: "dead_letters")
         let document = try parseJSON(try await collect(request, limit: 1 << 20))
         var missing: [String] = []
         var invalid: [(field: String, reason: String)] = []
@@ -39,7 +39,7 @@ extension Gateway {
             missing.append("ids")
         }
         guard missing.isEmpty, invalid.isEmpty else { throw SwitchyardError.validation(missing: missing, invalid: invalid, message: "Invalid request") }
-        return jsonResponse(try await RouterReports(router: router).actOnDeadLetters(channel, action: action ?? "", ids: ids))
+        return jsonResponse(try await RouterReports(router: router).actOnDeadLetters(channel, action: action ?? "", ids: ids, by: principal.subject))
     }
 
     /// `GET /v1/contracts`: every contract with its schema and policy.

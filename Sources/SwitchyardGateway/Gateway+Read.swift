@@ -6,7 +6,8 @@ extension Gateway {
     /// `GET /v1/replay?channel=…&since=…&until=…&limit=…` (and `/replay`, the original form).
     ///
     /// A channel name needs a subscribe grant for it (else 403); a pattern replays only the
-    /// matching channels the caller may read.
+    /// matching channels the caller may read. Events of critical channels whose signature does not
+    /// verify are left out of `events` and listed under `refused`, with the reason.
     func replay(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let pattern = try ChannelPattern(try requiredParameter(request, "channel"))
@@ -16,16 +17,32 @@ extension Gateway {
         let limit = try intParameter(request, "limit", fallback: 1000, maximum: configuration.maxReplayLimit)
         let grants = principal.grants
         let events = try await router.replay(pattern, since: since, until: until, limit: limit, including: { grants.mayRead($0) })
-        return jsonResponse(RouterReports.replay(events))
+        var verified: [Envelope] = []
+        var refused: [(Envelope, SwitchyardError)] = []
+        for envelope in events {
+            do throws(SwitchyardError) {
+                try router.verify(envelope)
+                verified.append(envelope)
+            } catch {
+                router.countRefusedEvent(envelope, error: error, by: "gateway")
+                refused.append((envelope, error))
+            }
+        }
+        return jsonResponse(RouterReports.replay(verified, refused: refused))
     }
 
-    /// `GET /v1/channels/{channel}/latest`: the newest retained envelope, else 404; needs a subscribe grant.
+    /// `GET /v1/channels/{channel}/latest`: the newest retained envelope, else 404; needs a subscribe
+    /// grant. An envelope whose signature does not verify is refused with 502 and the reason.
     func latest(_ context: GatewayRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let channel = try channelParameter(context)
         try principal.requireRead(channel)
         guard let envelope = try await router.latest(channel) else {
             throw SwitchyardError(.notFound, "channel '\(channel)' has no retained event", details: ["channel": .string(channel.rawValue)])
+        }
+        do { try router.verify(envelope) } catch {
+            router.countRefusedEvent(envelope, error: error, by: "gateway")
+            throw error
         }
         return jsonResponse(envelope.jsonValue)
     }

@@ -58,7 +58,7 @@ struct Gateway: Sendable {
     func publish(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let channel = try channelParameter(context)
-        try principal.requirePublish(channel)
+        try requirePublish(principal, channel)
         let eventID = try publishEventID(request)
         let metadata = try traceMetadata(request)
         let checked: CheckedPayload
@@ -67,7 +67,7 @@ struct Gateway: Sendable {
             checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
                 .check(channel: channel, payload: body.readableBytesView)
         } catch let error as SwitchyardError {
-            router.countRefusedPublish(error, channel: channel)
+            router.countRefusedPublish(error, channel: channel, source: principal.subject)
             throw error
         }
         var item = PublishRequest(channel: channel, payload: checked.payload, metadata: metadata, eventID: eventID)
@@ -99,7 +99,7 @@ struct Gateway: Sendable {
             if item.metadata[TraceContext.traceparentKey] == nil {
                 for (key, value) in trace { item.metadata[key] = value }
             }
-            do { try principal.requirePublish(item.channel) } catch {
+            do { try requirePublish(principal, item.channel) } catch {
                 var details = error.details
                 details["index"] = .int(Int64(index))
                 throw SwitchyardError(error.code, error.message, details: details)
@@ -107,8 +107,27 @@ struct Gateway: Sendable {
             item.source = principal.publishSource
             requests.append(item)
         }
-        let receipts = if let strictMode { try await strictMode.publish(requests) } else { try await router.publish(requests) }
+        let receipts: [PublishReceipt]
+        if let strictMode {
+            do { receipts = try await strictMode.publish(requests) } catch let error as SwitchyardError {
+                // The router audits its own refusals; the outbox's contract check is audited here.
+                let item = error.details["index"].flatMap { index in index.doubleValue.map { requests[Int($0)] } } ?? requests.first
+                router.auditRefusal(error, channel: item?.channel, who: principal.subject, eventID: item?.eventID)
+                throw error
+            }
+        } else {
+            receipts = try await router.publish(requests)
+        }
         return jsonResponse(["receipts": .array(receipts.map(RouterReports.receipt))], status: receipts.allSatisfy(\.duplicate) ? .ok : .created)
+    }
+
+    /// Refuses, and records the refusal in the audit trail, unless `principal` may publish to `channel`.
+    /// - Parameter attempted: What was refused when it is not a publish (`requeue`, `drop`).
+    func requirePublish(_ principal: Principal, _ channel: ChannelName, attempted: String? = nil) throws(SwitchyardError) {
+        do { try principal.requirePublish(channel) } catch {
+            router.auditRefusal(error, channel: channel, who: principal.subject, attempted: attempted)
+            throw error
+        }
     }
 
     static func publishRequest(_ event: JSONValue, index: Int) throws(SwitchyardError) -> PublishRequest {

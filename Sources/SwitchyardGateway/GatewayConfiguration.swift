@@ -51,6 +51,16 @@ public struct GatewayConfiguration: Sendable {
     /// The alert rules behind `GET /v1/alerts`, published to `system:error_alert`; `nil` runs none.
     /// Default `nil`; `switchyard serve` turns them on with the config file's `alerts` settings.
     public var alerts: AlertConfiguration?
+    /// The HMAC-SHA256 keys of signed events: the router signs what it publishes to critical
+    /// channels, and every read (replay, latest, WebSocket) checks the signatures (docs/security.md).
+    /// Default `nil`.
+    public var signingKeys: KeyRing?
+    /// The AES-256-GCM keys that seal the fields contracts mark `sensitive_fields` before they are
+    /// stored. Reads return the fields sealed. Default `nil`.
+    public var encryptionKeys: KeyRing?
+    /// The append-only audit file (JSON lines) when ``postgresURL`` is not set; with PostgreSQL
+    /// the audit goes to `switchyard.audit`. Default `nil`: no audit without PostgreSQL.
+    public var auditFile: String?
 
     /// The process's heartbeats (``Switchyard/HealthReporter``) and the tracker of every service's
     /// heartbeats (``Switchyard/HealthTracker``).
@@ -115,6 +125,9 @@ extension GatewayConfiguration: CustomStringConvertible {
         parts.append("redis: \(redisURL.map(Redaction.url) ?? "embedded")")
         if let redisCAFile { parts.append("redis_ca: \(redisCAFile)") }
         if let postgresURL { parts.append("postgres: \(Redaction.url(postgresURL))") }
+        if let signingKeys { parts.append("\(signingKeys)") }
+        if let encryptionKeys { parts.append("\(encryptionKeys)") }
+        if let audit = postgresURL.map({ _ in "postgres" }) ?? auditFile { parts.append("audit: \(audit)") }
         parts.append("contracts: \(contractsDirectory ?? "shipped")")
         return "GatewayConfiguration(" + parts.joined(separator: ", ") + ")"
     }

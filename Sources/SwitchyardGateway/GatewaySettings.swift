@@ -7,9 +7,10 @@ import Switchyard
 /// defaults < file < environment < flags and turns the result into a ``GatewayConfiguration``.
 ///
 /// The config file is JSON with these keys, every one optional:
-/// `host`, `port`, `redis`, `redis_ca`, `contracts`, `tls_cert`, `tls_key` (paths relative to the file's
-/// folder), `allow_unknown_channels`, `auth` with `jwt_keys`, `api_keys` and `anonymous` (see
-/// ``AuthConfiguration``), and `alerts` (the alert rules' settings; docs/configuration.md).
+/// `host`, `port`, `redis`, `redis_ca`, `contracts`, `tls_cert`, `tls_key`, `signing_keys_file`,
+/// `encryption_keys_file`, `audit_file` (paths relative to the file's folder), `allow_unknown_channels`,
+/// `auth` with `jwt_keys`, `api_keys` and `anonymous` (see ``AuthConfiguration``), and `alerts` (the
+/// alert rules' settings; docs/configuration.md).
 public struct GatewaySettings: Sendable {
     /// The address to listen on.
     public var host: String?
@@ -34,13 +35,52 @@ public struct GatewaySettings: Sendable {
     public var tlsCert: String?
     /// The private key (PEM) of ``tlsCert``.
     public var tlsKey: String?
+    /// Where the HMAC-SHA256 keys of signed events come from (docs/security.md).
+    public var signingKeys: KeySource?
+    /// Where the AES-256-GCM keys of sensitive fields come from.
+    public var encryptionKeys: KeySource?
+    /// The append-only audit file (JSON lines), used when PostgreSQL is not configured.
+    public var auditFile: String?
+
+    /// Where a ring of keys is read from: a file, or text (an environment variable's value).
+    public enum KeySource: Sendable, Hashable, CustomStringConvertible {
+        /// A file of `ID:BASE64` lines, newest first.
+        case file(String)
+        /// `ID:BASE64` entries separated by commas or newlines, with the name of where they came from.
+        case text(String, origin: String)
+
+        /// The keys.
+        /// - Throws: ``GatewayConfigurationError`` naming `key`, never the secret.
+        public func load(purpose: KeyRing.Purpose, key: String) throws(GatewayConfigurationError) -> KeyRing {
+            do {
+                switch self {
+                case .file(let path): return try KeyRing(file: path, purpose: purpose)
+                case .text(let text, let origin): return try KeyRing(parsing: text, purpose: purpose, origin: origin)
+                }
+            } catch {
+                throw GatewayConfigurationError(key: key, error.message)
+            }
+        }
+
+        /// The file's path or the variable's name: never the keys.
+        public var description: String {
+            switch self {
+            case .file(let path): path
+            case .text(_, let origin): origin
+            }
+        }
+    }
 
     /// Creates a layer; every setting is unset by default.
     public init(
         host: String? = nil, port: Int? = nil, redis: String? = nil, contracts: String? = nil,
         allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil, alertsEnabled: Bool? = nil, alerts: AlertConfiguration? = nil,
-        redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil
+        redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil, signingKeys: KeySource? = nil,
+        encryptionKeys: KeySource? = nil, auditFile: String? = nil
     ) {
+        self.signingKeys = signingKeys
+        self.encryptionKeys = encryptionKeys
+        self.auditFile = auditFile
         self.alertsEnabled = alertsEnabled
         self.alerts = alerts
         self.redisCA = redisCA
@@ -60,19 +100,31 @@ public struct GatewaySettings: Sendable {
             host: other.host ?? host, port: other.port ?? port, redis: other.redis ?? redis,
             contracts: other.contracts ?? contracts, allowUnknownChannels: other.allowUnknownChannels ?? allowUnknownChannels,
             auth: other.auth ?? auth, alertsEnabled: other.alertsEnabled ?? alertsEnabled, alerts: other.alerts ?? alerts,
-            redisCA: other.redisCA ?? redisCA, tlsCert: other.tlsCert ?? tlsCert, tlsKey: other.tlsKey ?? tlsKey)
+            redisCA: other.redisCA ?? redisCA, tlsCert: other.tlsCert ?? tlsCert, tlsKey: other.tlsKey ?? tlsKey,
+            signingKeys: other.signingKeys ?? signingKeys, encryptionKeys: other.encryptionKeys ?? encryptionKeys,
+            auditFile: other.auditFile ?? auditFile)
     }
 
     /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`,
     /// `SWITCHYARD_CONTRACTS`, `SWITCHYARD_ALLOW_UNKNOWN_CHANNELS` (`true`/`false`/`1`/`0`),
-    /// `SWITCHYARD_REDIS_CA`, `SWITCHYARD_TLS_CERT`, `SWITCHYARD_TLS_KEY`.
-    /// Empty variables count as unset.
+    /// `SWITCHYARD_REDIS_CA`, `SWITCHYARD_TLS_CERT`, `SWITCHYARD_TLS_KEY`, `SWITCHYARD_SIGNING_KEYS` (the
+    /// keys themselves) or `SWITCHYARD_SIGNING_KEYS_FILE`, `SWITCHYARD_ENCRYPTION_KEYS` or
+    /// `SWITCHYARD_ENCRYPTION_KEYS_FILE`, `SWITCHYARD_AUDIT_FILE`. Empty variables count as unset.
     /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
     public init(environment: [String: String]) throws(GatewayConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         self.init(
             host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), contracts: value("SWITCHYARD_CONTRACTS"),
-            redisCA: value("SWITCHYARD_REDIS_CA"), tlsCert: value("SWITCHYARD_TLS_CERT"), tlsKey: value("SWITCHYARD_TLS_KEY"))
+            redisCA: value("SWITCHYARD_REDIS_CA"), tlsCert: value("SWITCHYARD_TLS_CERT"), tlsKey: value("SWITCHYARD_TLS_KEY"),
+            auditFile: value("SWITCHYARD_AUDIT_FILE"))
+        for (variable, path) in [("SWITCHYARD_SIGNING_KEYS", \GatewaySettings.signingKeys), ("SWITCHYARD_ENCRYPTION_KEYS", \GatewaySettings.encryptionKeys)] {
+            switch (value(variable), value(variable + "_FILE")) {
+            case (let text?, nil): self[keyPath: path] = .text(text, origin: variable)
+            case (nil, let file?): self[keyPath: path] = .file(file)
+            case (_?, _?): throw GatewayConfigurationError(key: variable, "give \(variable) or \(variable)_FILE, not both")
+            case (nil, nil): break
+            }
+        }
         if let text = value("SWITCHYARD_PORT") {
             guard let port = Int(text), (0...65535).contains(port) else {
                 throw GatewayConfigurationError(key: "SWITCHYARD_PORT", "must be a port number (0-65535), not '\(text)'")
@@ -113,6 +165,7 @@ public struct GatewaySettings: Sendable {
         }
         let top = try ConfigObject(document, path: "", known: [
             "host", "port", "redis", "redis_ca", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
+            "signing_keys_file", "encryption_keys_file", "audit_file",
         ])
         self.init()
         host = try top.string("host")
@@ -126,6 +179,9 @@ public struct GatewaySettings: Sendable {
         redisCA = try top.string("redis_ca").map { Self.resolve($0, in: directory) }
         tlsCert = try top.string("tls_cert").map { Self.resolve($0, in: directory) }
         tlsKey = try top.string("tls_key").map { Self.resolve($0, in: directory) }
+        signingKeys = try top.string("signing_keys_file").map { .file(Self.resolve($0, in: directory)) }
+        encryptionKeys = try top.string("encryption_keys_file").map { .file(Self.resolve($0, in: directory)) }
+        auditFile = try top.string("audit_file").map { Self.resolve($0, in: directory) }
         if let auth = try top.object("auth", known: ["jwt_keys", "api_keys", "anonymous"]) {
             self.auth = try Self.auth(auth, directory: directory)
         }
@@ -277,5 +333,8 @@ extension GatewayConfiguration {
         case (nil, _?): throw GatewayConfigurationError(key: "tls_cert", "is required with tls_key (--tls-cert)")
         case (_?, nil): throw GatewayConfigurationError(key: "tls_key", "is required with tls_cert (--tls-key)")
         }
+        signingKeys = try settings.signingKeys?.load(purpose: .signing, key: "signing_keys_file")
+        encryptionKeys = try settings.encryptionKeys?.load(purpose: .encryption, key: "encryption_keys_file")
+        auditFile = settings.auditFile
     }
 }

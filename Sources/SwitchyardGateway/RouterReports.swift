@@ -98,16 +98,27 @@ public struct RouterReports: Sendable {
     }
 
     /// `{"action","requested","found"}`: requeues (`requeue`) or drops (`drop`) dead letters by id.
-    public func actOnDeadLetters(_ channel: ChannelName, action: String, ids: [StreamPosition]) async throws(SwitchyardError) -> JSONValue {
+    /// `who` is recorded in the audit trail (a token's subject); the router's source when `nil`.
+    public func actOnDeadLetters(_ channel: ChannelName, action: String, ids: [StreamPosition], by who: String? = nil) async throws(SwitchyardError) -> JSONValue {
         let found = action == "requeue"
-            ? try await router.requeueDeadLetters(channel, ids: ids)
-            : try await router.dropDeadLetters(channel, ids: ids)
+            ? try await router.requeueDeadLetters(channel, ids: ids, by: who)
+            : try await router.dropDeadLetters(channel, ids: ids, by: who)
         return ["action": .string(action), "requested": .int(Int64(ids.count)), "found": .int(Int64(found))]
     }
 
-    /// `{"events":[…],"count":N}`: a replay's envelopes.
-    public static func replay(_ events: [Envelope]) -> JSONValue {
-        ["events": .array(events.map(\.jsonValue)), "count": .int(Int64(events.count))]
+    /// `{"events":[…],"count":N}`: a replay's envelopes; with `refused` events (whose signature did
+    /// not verify), also `"refused":[{"channel","sequence_number","event_id","error"}]`.
+    public static func replay(_ events: [Envelope], refused: [(Envelope, SwitchyardError)] = []) -> JSONValue {
+        var report: JSONObject = ["events": .array(events.map(\.jsonValue)), "count": .int(Int64(events.count))]
+        if !refused.isEmpty {
+            report["refused"] = .array(refused.map { envelope, error in
+                [
+                    "channel": .string(envelope.channel.rawValue), "sequence_number": .int(envelope.sequenceNumber),
+                    "event_id": .string(envelope.eventID.description), "error": error.body,
+                ]
+            })
+        }
+        return .object(report)
     }
 
     /// A publish receipt as the API answers it.

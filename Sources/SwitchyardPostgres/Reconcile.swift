@@ -1,3 +1,4 @@
+import JSONSchema
 import Logging
 import PostgresNIO
 import Switchyard
@@ -64,7 +65,9 @@ public struct Reconciler: Sendable {
     }
 
     /// Re-publishes the events the engine lacks, oldest first, under their own event ids, and
-    /// updates their archive rows to the envelopes now stored (new sequence number and time).
+    /// updates their archive rows to the envelopes now stored (new sequence number and time; sealed
+    /// fields sealed again and critical channels signed again by the router, which needs the
+    /// encryption keys of any sealed field).
     ///
     /// An event that was lost with its dedup mark (a Redis failover, a lost AOF tail) publishes
     /// again as is. One removed by hand keeps its mark, which would make the re-publish a
@@ -78,21 +81,22 @@ public struct Reconciler: Sendable {
         let missing = report.missingInEngine.sorted { $0.sequenceNumber < $1.sequenceNumber }
         guard !missing.isEmpty else { return [] }
         try await forget(missing.map(\.eventID), report.channel)
-        let receipts = try await router.publish(missing.map {
-            PublishRequest(channel: $0.channel, payload: $0.data, metadata: $0.metadata, eventID: $0.eventID)
-        })
-        for (old, receipt) in zip(missing, receipts) where !receipt.duplicate {
-            var envelope = old
-            envelope.sequenceNumber = receipt.sequenceNumber
-            envelope.timestamp = receipt.timestamp
-            envelope.source = router.configuration.source
+        // Sealed fields are opened (the router seals them again, and signs, as on any publish).
+        var requests: [PublishRequest] = []
+        for old in missing {
+            let opened = try router.unseal(old)
+            requests.append(PublishRequest(channel: opened.channel, payload: opened.data, metadata: opened.metadata, eventID: opened.eventID))
+        }
+        let stored = try await router.publishStoring(requests)
+        for (receipt, envelope) in stored where !receipt.duplicate {
             try await archive.client.query(
                 """
                 UPDATE switchyard.archive SET sequence_number = \(envelope.sequenceNumber), stream_id = \(receipt.streamID.rawValue),
-                    "timestamp" = \(envelope.timestamp.description)::timestamptz, source = \(envelope.source), envelope = \(envelope.encoded())
+                    "timestamp" = \(envelope.timestamp.description)::timestamptz, source = \(envelope.source), envelope = \(envelope.encoded()),
+                    payload = \(envelope.data.serialized())::jsonb, metadata = \(JSONValue.object(envelope.metadata).serialized())::jsonb
                 WHERE event_id = \(envelope.eventID.description)::uuid
                 """, logger: archive.logger)
         }
-        return receipts
+        return stored.map(\.receipt)
     }
 }

@@ -88,6 +88,11 @@ extension Relay {
         if !refused.isEmpty {
             quarantined.increment(by: Int64(refused.count))
             logger.warning("relay quarantined outbox rows", metadata: ["count": "\(refused.count)"])
+            for (row, error) in refused {
+                router.auditRefusal(
+                    error, channel: try? ChannelName(row.channel), who: row.source.flatMap { $0.isEmpty ? nil : $0 } ?? router.configuration.source,
+                    eventID: EventID(row.eventID), attempted: "outbox")
+            }
         }
         return batch.count == configuration.batchSize ? .full : .drained
     }

@@ -24,7 +24,11 @@ struct ServeCommand: AsyncParsableCommand {
             publishing to system:error_alert and listing them at GET /v1/alerts (docs/operations.md). \
             The live console is at / (docs/console.md); --demo runs a simulated trading stack on the \
             embedded engine to watch on it. With --tls-cert and --tls-key the API is served over HTTPS \
-            and WSS only (docs/security.md).
+            and WSS only. --signing-keys-file (or SWITCHYARD_SIGNING_KEYS[_FILE]) signs events of critical \
+            channels and checks them on every read; --encryption-keys-file (or \
+            SWITCHYARD_ENCRYPTION_KEYS[_FILE]) seals the fields contracts mark sensitive; the audit trail \
+            goes to PostgreSQL with --postgres, else to --audit-file (or SWITCHYARD_AUDIT_FILE) \
+            (docs/security.md).
             """)
 
     @Option(help: "The address to listen on (default: SWITCHYARD_HOST, else 127.0.0.1).")
@@ -39,6 +43,12 @@ struct ServeCommand: AsyncParsableCommand {
     var tlsCert: String?
     @Option(help: ArgumentHelp("The PEM private key of --tls-cert (default: SWITCHYARD_TLS_KEY).", valueName: "FILE"))
     var tlsKey: String?
+    @Option(help: ArgumentHelp("A file of HMAC-SHA256 keys (ID:BASE64 lines, newest first) to sign and verify events of critical channels (default: SWITCHYARD_SIGNING_KEYS or SWITCHYARD_SIGNING_KEYS_FILE).", valueName: "FILE"))
+    var signingKeysFile: String?
+    @Option(help: ArgumentHelp("A file of AES-256-GCM keys (ID:BASE64 lines, newest first) to seal sensitive fields (default: SWITCHYARD_ENCRYPTION_KEYS or SWITCHYARD_ENCRYPTION_KEYS_FILE).", valueName: "FILE"))
+    var encryptionKeysFile: String?
+    @Option(help: ArgumentHelp("The append-only audit file (JSON lines) when there is no --postgres (default: SWITCHYARD_AUDIT_FILE).", valueName: "FILE"))
+    var auditFile: String?
     @Option(help: ArgumentHelp("The contracts folder (default: SWITCHYARD_CONTRACTS, else the shipped contracts).", valueName: "DIR"))
     var contracts: String?
     @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); see docs/configuration.md.", valueName: "FILE"))
@@ -89,6 +99,9 @@ struct ServeCommand: AsyncParsableCommand {
             "engine": "\(configuration.redisURL == nil ? "embedded" : "redis")",
             "address": "\(configuration.host):\(configuration.port)", "console": "http://\(configuration.host):\(configuration.port)/",
             "tls": "\(configuration.tls != nil)",
+            "signing": "\(configuration.signingKeys.map { "\($0)" } ?? "off")",
+            "encryption": "\(configuration.encryptionKeys.map { "\($0)" } ?? "off")",
+            "audit": "\(configuration.postgresURL != nil ? "postgres" : configuration.auditFile ?? "off")",
         ])
         try await app.runService()
     }
@@ -102,7 +115,8 @@ struct ServeCommand: AsyncParsableCommand {
         layers = layers.overridden(by: try GatewaySettings(environment: environment))
         return layers.overridden(by: GatewaySettings(
             host: host, port: port, redis: redis, contracts: contracts, allowUnknownChannels: allowUnknownChannels ? true : nil,
-            redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey))
+            redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey, signingKeys: signingKeysFile.map { .file($0) },
+            encryptionKeys: encryptionKeysFile.map { .file($0) }, auditFile: auditFile))
     }
 
     func validate() throws {

@@ -66,6 +66,18 @@ import Testing
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Whether the server at `url` answers `/healthz` with 200 within a minute, while `server` runs.
+    static func answersHealth(_ url: String, while server: Process) async throws -> Bool {
+        for _ in 0..<240 where server.isRunning {
+            if let (_, response) = try? await URLSession.shared.data(from: URL(string: url + "/healthz")!),
+               (response as? HTTPURLResponse)?.statusCode == 200 {
+                return true
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return false
+    }
+
     /// Runs `switchyard serve` on Redis with an API key for `clitest:*`, until `body` returns.
     func withServer(_ body: @escaping @Sendable (String) async throws -> Void) async throws {
         let redis = try TestEnvironment.value("REDIS_URL")
@@ -91,16 +103,7 @@ import Testing
                 server.waitUntilExit()
             }
             let url = "http://127.0.0.1:\(port)"
-            var ready = false
-            for _ in 0..<240 where server.isRunning {
-                if let (_, response) = try? await URLSession.shared.data(from: URL(string: url + "/healthz")!),
-                   (response as? HTTPURLResponse)?.statusCode == 200 {
-                    ready = true
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(250))
-            }
-            try #require(ready, "switchyard serve did not come up on \(url)")
+            try #require(try await Self.answersHealth(url, while: server), "switchyard serve did not come up on \(url)")
             try await body(url)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Switchyard
 import SwitchyardGateway
+import SwitchyardPostgres
 import Testing
 
 /// The config file, the environment, and their precedence.
@@ -57,6 +58,44 @@ import Testing
         #expect(failure(#"{"auth": {"anonymous": {"enabled": 1}}}"#) == "auth.anonymous.enabled: must be true or false")
         #expect(failure("[]") == "the config file must hold a JSON object")
         #expect(failure("{").hasPrefix("the config file is not valid JSON"))
+    }
+
+    @Test func signingAndEncryptionKeysAndTheAuditFileComeFromTheFileOrTheEnvironment() async throws {
+        let folder = NSTemporaryDirectory() + "settings-keys-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let secret = Data(repeating: 7, count: 32).base64EncodedString()
+        try "new:\(secret)\nold:\(secret)\n".write(toFile: folder + "/signing.keys", atomically: true, encoding: .utf8)
+        try #"{"signing_keys_file": "signing.keys", "audit_file": "audit.jsonl"}"#.write(toFile: folder + "/switchyard.json", atomically: true, encoding: .utf8)
+        let file = try GatewaySettings(file: folder + "/switchyard.json")
+        #expect(file.signingKeys == .file(folder + "/signing.keys") && file.auditFile == folder + "/audit.jsonl")
+        let environment = try GatewaySettings(environment: ["SWITCHYARD_ENCRYPTION_KEYS": "e1:\(secret)", "SWITCHYARD_SIGNING_KEYS_FILE": "/elsewhere"])
+        #expect(environment.signingKeys == .file("/elsewhere"))
+        let merged = file.overridden(by: GatewaySettings(encryptionKeys: environment.encryptionKeys))
+        let configuration = try await GatewayConfiguration(settings: merged)
+        #expect(configuration.signingKeys?.ids == ["new", "old"] && configuration.encryptionKeys?.ids == ["e1"])
+        #expect(configuration.auditFile == folder + "/audit.jsonl")
+        #expect(!configuration.description.contains(secret) && configuration.description.contains("signing keys new (current), old"))
+        #expect("\(merged.encryptionKeys!)" == "SWITCHYARD_ENCRYPTION_KEYS", "a key source prints where it came from, not the keys")
+        #expect(throws: GatewayConfigurationError.self) {
+            try GatewaySettings(environment: ["SWITCHYARD_SIGNING_KEYS": "k:\(secret)", "SWITCHYARD_SIGNING_KEYS_FILE": "/x"])
+        }
+        do {
+            _ = try await GatewayConfiguration(settings: GatewaySettings(encryptionKeys: .text("e1:" + Data(repeating: 1, count: 16).base64EncodedString(), origin: "SWITCHYARD_ENCRYPTION_KEYS")))
+            Issue.record("a 16-byte AES key was accepted")
+        } catch {
+            #expect(error.description == "encryption_keys_file: SWITCHYARD_ENCRYPTION_KEYS: encryption key 'e1' (16 bytes) must have exactly 32 bytes", "\(error.description)")
+        }
+    }
+
+    @Test func theAuditGoesToPostgreSQLWhenItIsConfiguredElseToTheFile() throws {
+        let logger = TestGateway.logger
+        #expect(try GatewayConfiguration().auditTrail(logger: logger) == nil)
+        var configuration = GatewayConfiguration()
+        configuration.auditFile = "/tmp/audit.jsonl"
+        #expect(try configuration.auditTrail(logger: logger)?.sink is AuditFile)
+        configuration.postgresURL = "postgres://app@127.0.0.1:5432/trading"
+        #expect(try configuration.auditTrail(logger: logger)?.sink is PostgresAuditSink)
     }
 
     @Test func anES256KeyCanComeFromAPEMFileNextToTheConfig() async throws {

@@ -34,14 +34,14 @@ struct TestGateway {
         allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil,
         webSocket: WebSocketConfiguration = WebSocketConfiguration(), authenticator: any Authenticator = OpenAuthenticator(),
         contracts: ContractRegistry? = nil, metricsRegistry: PrometheusCollectorRegistry? = nil, health: GatewayConfiguration.Health? = nil,
-        alerts: AlertConfiguration? = nil
+        alerts: AlertConfiguration? = nil, signingKeys: KeyRing? = nil, audit: AuditTrail? = nil
     ) throws {
         let engine = engine ?? EmbeddedEngine(logger: Self.logger)
         router = Switchyard.Router(
             contracts: try contracts ?? Self.contracts(), engine: engine,
             configuration: RouterConfiguration(
                 source: "gateway-tests", allowsUnknownChannels: allowsUnknownChannels,
-                metricsFactory: metricsRegistry.map { PrometheusMetricsFactory.switchyard(registry: $0) }),
+                metricsFactory: metricsRegistry.map { PrometheusMetricsFactory.switchyard(registry: $0) }, signingKeys: signingKeys, audit: audit),
             logger: Self.logger)
         app = try buildApplication(
             router: router,

@@ -37,11 +37,36 @@ import Testing
         #expect(try await gateway.router.replay(try ChannelPattern("trades:fill")).isEmpty, "a refused publish stores nothing")
     }
 
+    @Test func tokensCutOrReheadedAreRefusedOverHTTPToo() async throws {
+        let gateway = try TestGateway(authenticator: try await TestAuth.authenticator(anonymous: .init(enabled: false)))
+        let valid = try await TestAuth.hs256(TestAuth.claims(publish: ["*"], subscribe: ["*"]))
+        let parts = valid.split(separator: ".").map(String.init)
+        let none = try TestAuth.unsigned(TestAuth.claims(publish: ["*"], subscribe: ["*"])).split(separator: ".")[0]
+        try await gateway.test { client in
+            #expect(try await client.send(.get, "/v1/channels", headers: TestAuth.bearer(valid)).status == .ok)
+            for token in ["\(parts[0]).\(parts[1]).", "\(none).\(parts[1]).\(parts[2])", "\(none).\(parts[1]).", "\(parts[0]).\(parts[1])"] {
+                let answer = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#, headers: TestAuth.bearer(token))
+                #expect(answer.status == .unauthorized, "\(token)")
+            }
+        }
+        #expect(try await gateway.router.replay(try ChannelPattern("trades:fill")).isEmpty)
+    }
+
     @Test func anUpgradeWithoutValidCredentialsIsRefusedWith401() async throws {
         let gateway = try TestGateway(authenticator: try await TestAuth.authenticator(anonymous: .init(enabled: false)))
         let expired = try await TestAuth.hs256(TestAuth.claims(subscribe: ["*"], expiresIn: -3600))
+        let claims = TestAuth.claims(publish: ["*"], subscribe: ["*"])
+        let wronglySigned = try await TestAuth.hs256(claims, secret: "another-secret-of-at-least-thirty-two-bytes")
+        let unsigned = try TestAuth.unsigned(claims)
+        // A valid token with its signature cut off, and one whose header was swapped for alg=none.
+        let valid = try await TestAuth.hs256(claims)
+        let stripped = String(valid[..<valid.lastIndex(of: ".")!]) + "."
+        let noneHeader = unsigned.split(separator: ".")[0] + "." + valid.split(separator: ".")[1] + "." + valid.split(separator: ".")[2]
         try await gateway.live { client in
-            for path in ["/v1/ws", "/v1/ws?token=\(expired)", "/v1/ws?token=garbage"] {
+            for path in [
+                "/v1/ws", "/v1/ws?token=\(expired)", "/v1/ws?token=garbage", "/v1/ws?token=\(wronglySigned)", "/v1/ws?token=\(unsigned)",
+                "/v1/ws?token=\(stripped)", "/v1/ws?token=\(noneHeader)",
+            ] {
                 await #expect(throws: WebSocketClientError.self, "\(path)") {
                     try await client.ws(path) { _, _, _ in }
                 }

@@ -149,6 +149,22 @@ enum PackageRoot {
     }()
 }
 
+/// Runs a program to its end and returns its exit status and output.
+func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+}
+
 /// Checks the invariants of a channel in Redis: no duplicate event ids, sequence numbers 1…N.
 func expectGapFreeAndUnique(_ envelopes: [Envelope], sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(Set(envelopes.map(\.eventID)).count == envelopes.count, "no event is stored twice", sourceLocation: sourceLocation)

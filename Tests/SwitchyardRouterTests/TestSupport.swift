@@ -124,3 +124,21 @@ final class Lines: Sendable {
     var count: Int { storage.withLock { $0.count } }
     var all: [String] { storage.withLock { $0 } }
 }
+
+extension Router {
+    /// Consumes `channel` as `group` until `handled` events were handled and `dead` dead-lettered,
+    /// then a little longer; returns what the handler saw and the channel's dead letters.
+    func consumed(group: String, channel: ChannelName, handled: Int, dead: Int = 0) async throws -> (handled: [Envelope], deadLetters: [DeadLetter]) {
+        let seen = Collector()
+        let options = ConsumerOptions(blockTimeout: .milliseconds(50))
+        return try await withConsumer(group: group, patterns: [try ChannelPattern(channel.rawValue)], options: options, handler: { seen.record($0) }) {
+            let done = try await eventually {
+                let letters = try await self.deadLetters(channel)
+                return seen.count >= handled && letters.count >= dead
+            }
+            #expect(done, "handled \(seen.count) of \(handled)")
+            try await Task.sleep(for: .milliseconds(100))
+            return (seen.envelopes, try await self.deadLetters(channel))
+        }
+    }
+}

@@ -5,7 +5,7 @@ import JSONSchema
 /// A class, so that the checked payloads and receipts that name it share one instance.
 ///
 /// Contracts are JSON files (see docs/contracts.md):
-/// `{"channel", "version", "description", "origin", "schema", "policy", "examples"}`.
+/// `{"channel", "version", "description", "origin", "schema", "policy", "sensitive_fields", "examples"}`.
 public final class Contract: Sendable {
     /// The channel name or glob pattern the contract covers.
     public let channel: ChannelPattern
@@ -21,6 +21,9 @@ public final class Contract: Sendable {
     public let validator: CompiledSchema
     /// The channel's policy, family defaults filled in.
     public let policy: ChannelPolicy
+    /// Payload fields sealed with AES-256-GCM before an event leaves the publisher (see
+    /// ``FieldSealer``); the payload is checked against the schema in clear, before sealing.
+    public let sensitiveFields: [SensitiveField]
     /// Payloads that must satisfy the schema.
     public let validExamples: [JSONValue]
     /// Payloads that must not, each with the reason.
@@ -35,7 +38,7 @@ public final class Contract: Sendable {
     /// - Throws: ``SwitchyardError`` (`invalid_contract`) when the schema does not compile.
     public init(
         channel: ChannelPattern, version: Int = 1, description: String = "", origin: String? = nil,
-        schema: JSONValue, policy: ChannelPolicy? = nil, validExamples: [JSONValue] = [],
+        schema: JSONValue, policy: ChannelPolicy? = nil, sensitiveFields: [SensitiveField] = [], validExamples: [JSONValue] = [],
         invalidExamples: [(payload: JSONValue, why: String)] = [], file: String? = nil
     ) throws(SwitchyardError) {
         self.channel = channel
@@ -50,6 +53,7 @@ public final class Contract: Sendable {
             throw SwitchyardError(.invalidContract, "the schema of '\(channel)' does not compile: \(error)")
         }
         self.policy = policy ?? ChannelPolicy.defaults(for: channel.rawValue)
+        self.sensitiveFields = sensitiveFields
         self.validExamples = validExamples
         self.invalidExamples = invalidExamples
         self.file = file

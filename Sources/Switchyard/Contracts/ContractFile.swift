@@ -2,7 +2,7 @@ import JSONSchema
 
 /// Reads one contract file, collecting every problem with the place it was found.
 struct ContractFile {
-    static let topLevelKeys: Set<String> = ["channel", "version", "description", "origin", "schema", "policy", "examples"]
+    static let topLevelKeys: Set<String> = ["channel", "version", "description", "origin", "schema", "policy", "sensitive_fields", "examples"]
     static let policyKeys: Set<String> = [
         "retention", "max_size_bytes", "rate_limit", "delivery", "conflatable", "critical", "producers", "consumers",
     ]
@@ -67,12 +67,13 @@ struct ContractFile {
             return nil
         }
         let policy = decodePolicy(object["policy"], channel: channel?.rawValue ?? "")
+        let sensitive = decodeSensitiveFields(object["sensitive_fields"], schema: schema)
         let (valid, invalid) = decodeExamples(object["examples"])
-        guard let channel, let policy else { return nil }
+        guard let channel, let policy, let sensitive else { return nil }
         do {
             return try Contract(
                 channel: channel, version: version, description: description, origin: object["origin"]?.stringValue,
-                schema: schema, policy: policy, validExamples: valid, invalidExamples: invalid, file: path)
+                schema: schema, policy: policy, sensitiveFields: sensitive, validExamples: valid, invalidExamples: invalid, file: path)
         } catch {
             let metaFailures = CompiledSchema.metaSchemaFailures(of: schema)
             for failure in metaFailures {
@@ -139,6 +140,39 @@ struct ContractFile {
             }
         }
         return problems.count == before ? policy : nil
+    }
+
+    /// Reads `sensitive_fields`: distinct dotted paths, each declared through the schema's
+    /// `properties` (so a typo is caught here rather than leaving a field in clear).
+    private mutating func decodeSensitiveFields(_ value: JSONValue?, schema: JSONValue) -> [SensitiveField]? {
+        guard let value else { return [] }
+        guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+            problem("/sensitive_fields", "'sensitive_fields' must be an array of field paths such as \"account_id\" or \"beneficiary.iban\"")
+            return nil
+        }
+        let before = problems.count
+        var fields: [SensitiveField] = []
+        for (index, entry) in list.enumerated() {
+            let text = entry.stringValue!
+            guard let field = try? SensitiveField(text) else {
+                problem("/sensitive_fields/\(index)", "'\(text)' is not a field path: member names joined by '.'")
+                continue
+            }
+            if fields.contains(field) {
+                problem("/sensitive_fields/\(index)", "'\(text)' is listed twice")
+            } else if !Self.declares(schema, field.components[...]) {
+                problem("/sensitive_fields/\(index)", "'\(text)' is not declared in the schema's properties")
+            }
+            fields.append(field)
+        }
+        return problems.count == before ? fields : nil
+    }
+
+    /// Whether the schema declares the path through nested `properties`.
+    private static func declares(_ schema: JSONValue, _ path: ArraySlice<String>) -> Bool {
+        guard let name = path.first else { return true }
+        guard case .object(let properties)? = schema["properties"], let child = properties[name] else { return false }
+        return declares(child, path.dropFirst())
     }
 
     private mutating func decodeExamples(_ value: JSONValue?) -> ([JSONValue], [(payload: JSONValue, why: String)]) {

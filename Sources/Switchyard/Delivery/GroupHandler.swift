@@ -35,9 +35,17 @@ struct GroupHandler: Sendable {
 
     /// Runs the handler with retries; returns whether it succeeded (and the entry needs its ack).
     /// A delivery past its limit, or whose handler keeps failing, is dead-lettered instead.
+    /// An event whose signature or sealed fields do not verify is dead-lettered at once with the
+    /// refusal's reason, and the handler never sees it.
     private func run(_ delivery: Delivery, router: Router) async -> Bool {
         var deliveries = delivery.deliveries
         let failure: JSONValue
+        let envelope: Envelope
+        do { envelope = try router.verifyAndUnseal(delivery.envelope) } catch {
+            router.countRefusedEvent(delivery.envelope, error: error, by: "group \(group)")
+            await deadLetter(delivery, error: error.body, deliveries: deliveries, router: router)
+            return false
+        }
         if deliveries > options.maxDeliveries {
             failure = SwitchyardError(
                 .handlerError, "delivered \(deliveries - 1) times without an ack",
@@ -47,7 +55,7 @@ struct GroupHandler: Sendable {
                 let age = router.configuration.clock.now().unixMilliseconds - delivery.envelope.timestamp.unixMilliseconds
                 router.metrics.delivered(group: group, age: .milliseconds(age))
                 do {
-                    try await traced(delivery, attempt: deliveries)
+                    try await traced(delivery, envelope, attempt: deliveries)
                     return true
                 } catch {
                     if Task.isCancelled { return false }
@@ -69,7 +77,7 @@ struct GroupHandler: Sendable {
 
     /// Runs the handler inside a `switchyard.deliver` span, a child of the span whose context the
     /// envelope's metadata carries (the publish span), so the handler's own spans continue the trace.
-    private func traced(_ delivery: Delivery, attempt: Int) async throws {
+    private func traced(_ delivery: Delivery, _ envelope: Envelope, attempt: Int) async throws {
         try await withSpan("switchyard.deliver", context: TraceContext.extract(from: delivery.envelope.metadata, base: nil), ofKind: .consumer) { span in
             span.attributes["messaging.system"] = "switchyard"
             span.attributes["messaging.operation.type"] = "process"
@@ -78,7 +86,7 @@ struct GroupHandler: Sendable {
             span.attributes["messaging.message.id"] = delivery.envelope.eventID.description
             span.attributes["switchyard.sequence_number"] = delivery.envelope.sequenceNumber
             span.attributes["switchyard.deliveries"] = attempt
-            try await handler(delivery.envelope)
+            try await handler(envelope)
         }
     }
 
@@ -96,6 +104,10 @@ struct GroupHandler: Sendable {
         do {
             try await router.engine.deadLetter(DeadLetterRequest(group: group, delivery: delivery, error: error, deliveries: deliveries))
             router.metrics.deadLettered.increment()
+            router.configuration.audit?.record(AuditRecord(
+                at: router.now, action: .deadLetter, who: router.configuration.source, channel: delivery.channel.rawValue,
+                eventID: delivery.envelope.eventID, sequenceNumber: delivery.envelope.sequenceNumber,
+                reason: error["error_type"]?.stringValue, details: ["group": .string(group), "deliveries": .int(Int64(deliveries))]))
             router.logger.warning(
                 "event dead-lettered",
                 metadata: ["group": "\(group)", "channel": "\(delivery.channel)", "event_id": "\(delivery.envelope.eventID)", "deliveries": "\(deliveries)"])

@@ -8,11 +8,19 @@ extension Router {
     /// Delivers dead letters again to the groups that gave up on them and removes them from the
     /// dead-letter stream. In backtest mode the groups' handlers run before this returns.
     /// - Returns: How many dead letters were requeued.
+    /// - Parameters:
+    ///   - channel: The channel.
+    ///   - ids: The dead letters' ids.
+    ///   - who: Who asks, for the audit trail (a token's subject); the router's source when `nil`.
     @discardableResult
-    public func requeueDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int {
+    public func requeueDeadLetters(_ channel: ChannelName, ids: [StreamPosition], by who: String? = nil) async throws(SwitchyardError) -> Int {
+        let audited = await deadLetterAudit(.requeue, channel, ids: ids, by: who)
         guard configuration.mode == .backtest else {
-            return try await engine.requeueDeadLetters(channel, ids: ids)
+            let found = try await engine.requeueDeadLetters(channel, ids: ids)
+            configuration.audit?.record(audited)
+            return found
         }
+        configuration.audit?.record(audited)
         let wanted = Set(ids)
         let letters = try await engine.deadLetters(channel, limit: .max).filter { wanted.contains($0.id) }
         _ = try await engine.dropDeadLetters(channel, ids: letters.map(\.id))
@@ -28,9 +36,16 @@ extension Router {
 
     /// Removes dead letters for good.
     /// - Returns: How many were removed.
+    /// - Parameters:
+    ///   - channel: The channel.
+    ///   - ids: The dead letters' ids.
+    ///   - who: Who asks, for the audit trail (a token's subject); the router's source when `nil`.
     @discardableResult
-    public func dropDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int {
-        try await engine.dropDeadLetters(channel, ids: ids)
+    public func dropDeadLetters(_ channel: ChannelName, ids: [StreamPosition], by who: String? = nil) async throws(SwitchyardError) -> Int {
+        let audited = await deadLetterAudit(.drop, channel, ids: ids, by: who)
+        let found = try await engine.dropDeadLetters(channel, ids: ids)
+        configuration.audit?.record(audited)
+        return found
     }
 
     /// A group's pending entries and lag on a channel.

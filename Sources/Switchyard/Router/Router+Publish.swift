@@ -29,12 +29,14 @@ extension Router {
                 channel: channel, payload: payload, metadata: Self.traced(metadata, span), eventID: eventID, source: source)
         } catch {
             metrics.refused(channel, error)
+            auditRefused([(channel, eventID, source)], error)
             span.fail(error)
             throw error
         }
         let receipts: [PublishReceipt]
         do { receipts = try await store([request]) } catch {
             metrics.refused(channel, error)
+            auditRefused([(channel, request.eventID, request.source)], error)
             span.fail(error)
             throw error
         }
@@ -75,6 +77,7 @@ extension Router {
                 sizes.append(size)
             } catch {
                 metrics.refused(item.channel, error)
+                auditRefused([(item.channel, item.eventID, item.source)], error)
                 for span in spans { span.fail(error) }
                 var details = error.details
                 details["index"] = .int(Int64(index))
@@ -84,6 +87,7 @@ extension Router {
         let receipts: [PublishReceipt]
         do { receipts = try await store(requests) } catch {
             for item in batch { metrics.refused(item.channel, error) }
+            auditRefused(requests.map { ($0.channel, $0.eventID, $0.source) }, error)
             for span in spans { span.fail(error) }
             throw error
         }
@@ -135,9 +139,11 @@ extension Router {
             retention: .seconds(policy.retentionSeconds), dedupWindow: configuration.dedupWindow,
             rateLimit: configuration.enforcesRateLimits ? policy.rateLimit : nil, durable: policy.delivery != .live)
         let now = configuration.clock.now()
-        let request = AppendRequest(
-            eventID: eventID ?? nextEventID(at: now), channel: channel, timestamp: now,
-            source: source ?? configuration.source, schema: checked.schemaID, data: checked.payload, metadata: metadata, rules: rules)
+        let request = try secured(
+            AppendRequest(
+                eventID: eventID ?? nextEventID(at: now), channel: channel, timestamp: now,
+                source: source ?? configuration.source, schema: checked.schemaID, data: checked.payload, metadata: metadata, rules: rules),
+            contract: checked.contract, policy: policy)
         return (request, checked.sizeBytes)
     }
 
@@ -151,6 +157,7 @@ extension Router {
         }
         for (channel, sizes) in stored { metrics.stored(channel, sizes: sizes) }
         if duplicates > 0 { metrics.dedupDropped.increment(by: Int64(duplicates)) }
+        auditPublished(requests, receipts)
         guard configuration.mode == .backtest else { return }
         let consumers = inlineConsumers.withLock { $0 }
         guard !consumers.isEmpty else { return }
@@ -170,7 +177,9 @@ extension Router {
     /// - Parameters:
     ///   - error: The refusal; its code is the `reason` label.
     ///   - channel: The channel the publish was for.
-    public func countRefusedPublish(_ error: SwitchyardError, channel: ChannelName) {
+    ///   - source: Who published (a token's subject), for the audit trail; the router's source when `nil`.
+    public func countRefusedPublish(_ error: SwitchyardError, channel: ChannelName, source: String? = nil) {
         metrics.refused(channel, error)
+        auditRefused([(channel, nil, source)], error)
     }
 }

@@ -30,6 +30,8 @@ public final class Router: Service {
     let seededIDs: Mutex<SeededEventIDs?>
     let usesSeededIDs: Bool
     let inlineConsumers = Mutex<[(token: Int, handler: GroupHandler)]>([])
+    let signer: EventSigner?
+    let sealer: FieldSealer?
     let nextInlineToken = Atomic<Int>(0)
 
     /// Creates a router; starts nothing.
@@ -46,6 +48,8 @@ public final class Router: Service {
         self.payloadGuard = PayloadGuard(registry: contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
         self.logger = logger
         self.metrics = RouterMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory, contracts: contracts)
+        self.signer = configuration.signingKeys.map(EventSigner.init)
+        self.sealer = configuration.encryptionKeys.map(FieldSealer.init)
         if case .seeded(let seed) = configuration.eventIDs {
             seededIDs = Mutex(SeededEventIDs(seed: seed))
             usesSeededIDs = true

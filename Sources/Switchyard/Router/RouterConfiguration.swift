@@ -56,13 +56,30 @@ public struct RouterConfiguration: Sendable {
     /// Where the router's metrics go; `nil` for the process's (`MetricsSystem.factory`, or the
     /// task's `withMetricsFactory` when the router is created inside one). Default `nil`.
     public var metricsFactory: (any MetricsFactory)?
+    /// The HMAC-SHA256 keys of signed events (docs/security.md): with them the router signs every
+    /// event it publishes to a critical channel with the newest key, and its consumers refuse, and
+    /// dead-letter, events of critical channels that are unsigned, changed, or signed with a key it
+    /// does not hold. `nil` (the default) signs and verifies nothing.
+    public var signingKeys: KeyRing?
+    /// The AES-256-GCM keys of sensitive fields: with them the router seals the fields contracts mark
+    /// `sensitive_fields` with the newest key before the event leaves it, and its consumers open
+    /// fields sealed with either key. Without them a publish to such a contract is refused
+    /// (`encryption_key_required`) and consumers get the fields sealed. Default `nil`.
+    public var encryptionKeys: KeyRing?
+    /// Where publishes, refusals, dead letters, requeues and drops are recorded; `nil` (the
+    /// default) records nothing. Run the trail as a service of its own (``AuditTrail/run()``).
+    public var audit: AuditTrail?
 
     /// Creates a configuration.
     public init(
         source: String, mode: Mode = .live, dedupWindow: Duration = .seconds(300), enforcesRateLimits: Bool = true,
         allowsUnknownChannels: Bool = false, policyOverrides: [PolicyOverride] = [], eventIDs: EventIDSource = .system,
-        clock: any SwitchyardClock = SystemClock(), metricsFactory: (any MetricsFactory)? = nil
+        clock: any SwitchyardClock = SystemClock(), metricsFactory: (any MetricsFactory)? = nil,
+        signingKeys: KeyRing? = nil, encryptionKeys: KeyRing? = nil, audit: AuditTrail? = nil
     ) {
+        self.signingKeys = signingKeys
+        self.encryptionKeys = encryptionKeys
+        self.audit = audit
         self.metricsFactory = metricsFactory
         self.source = source
         self.mode = mode

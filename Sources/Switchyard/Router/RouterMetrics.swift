@@ -41,6 +41,7 @@ final class RouterMetrics: Sendable {
     let reclaimDeleted: Counter
     private let channels = Mutex<[String: ChannelSeries]>([:])
     private let errors = Mutex<[ErrorKey: Counter]>([:])
+    private let refusedEvents = Mutex<[ErrorKey: Counter]>([:])
     private let groups = Mutex<[String: GroupSeries]>([:])
     private let lags = Mutex<[LagKey: LagSeries]>([:])
     private let statistics = Mutex<[String: PublishStatistics]>([:])
@@ -133,6 +134,18 @@ final class RouterMetrics: Sendable {
         series(channel).redisErrors.increment(by: Int64(count))
         statistics.withLock { $0[label, default: PublishStatistics()].refused += count }
         if error.code == .rateLimited { rateLimited.increment(by: Int64(count)) }
+    }
+
+    /// Counts a stored event a consumer or the gateway refused, under the error's code.
+    func refusedEvent(_ channel: ChannelName, _ error: SwitchyardError) {
+        let key = ErrorKey(channel: label(channel), reason: error.code.rawValue)
+        refusedEvents.withLock { cache in
+            if let counter = cache[key] { return counter }
+            let counter = Counter(
+                label: Name.refusedEvents, dimensions: [(Label.channel, key.channel), (Label.reason, key.reason)], factory: factory)
+            cache[key] = counter
+            return counter
+        }.increment()
     }
 
     /// Counts one delivery to a group and how old its event was.

@@ -6,35 +6,56 @@ import Synchronization
 ///
 /// An event that reaches a thousand connections is written to JSON once: the sessions get the same
 /// `ByteBuffer`, whose storage NIO writes to each socket without copying. The cache holds the last
-/// `capacity` events by `event_id` and forgets the oldest first.
+/// `capacity` events by `event_id` and sequence number, and forgets the oldest first.
+///
+/// Each event is verified once, when its frame is made (``Switchyard/Router/verify(_:)``): an event
+/// of a critical channel whose signature does not verify gets a `refused` frame in its place, so
+/// the session's sequence numbers still advance and the client sees what was withheld and why.
 final class EventFrameCache: Sendable {
+    private struct Key: Hashable {
+        let eventID: EventID
+        let sequenceNumber: Int64
+    }
+
     private struct Storage {
-        var frames: [EventID: ByteBuffer] = [:]
-        var order: [EventID?]
+        var frames: [Key: ByteBuffer] = [:]
+        var order: [Key?]
         var next = 0
     }
 
     private let storage: Mutex<Storage>
     private let allocator = ByteBufferAllocator()
+    private let router: Switchyard.Router?
 
-    /// - Parameter capacity: How many events are kept; a few seconds of the busiest fan-out is enough.
-    init(capacity: Int = 4096) {
+    /// - Parameters:
+    ///   - router: The router whose signing keys verify the events; `nil` verifies nothing.
+    ///   - capacity: How many events are kept; a few seconds of the busiest fan-out is enough.
+    init(router: Switchyard.Router? = nil, capacity: Int = 4096) {
+        self.router = router
         storage = Mutex(Storage(order: Array(repeating: nil, count: max(1, capacity))))
     }
 
-    /// The `{"type":"event","envelope":…}` frame of `envelope`.
+    /// The `{"type":"event","envelope":…}` frame of `envelope`, or its `refused` frame.
     func frame(for envelope: Envelope) -> ByteBuffer {
-        if let cached = storage.withLock({ $0.frames[envelope.eventID] }) { return cached }
-        let bytes = ServerFrame.event(envelope)
+        let key = Key(eventID: envelope.eventID, sequenceNumber: envelope.sequenceNumber)
+        if let cached = storage.withLock({ $0.frames[key] }) { return cached }
+        let bytes: [UInt8]
+        do {
+            try router?.verify(envelope)
+            bytes = ServerFrame.event(envelope)
+        } catch {
+            router?.countRefusedEvent(envelope, error: error, by: "gateway")
+            bytes = ServerFrame.refused(envelope, error)
+        }
         var buffer = allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         let frame = buffer
         storage.withLock { storage in
-            guard storage.frames[envelope.eventID] == nil else { return }
+            guard storage.frames[key] == nil else { return }
             if let evicted = storage.order[storage.next] { storage.frames[evicted] = nil }
-            storage.order[storage.next] = envelope.eventID
+            storage.order[storage.next] = key
             storage.next = (storage.next + 1) % storage.order.count
-            storage.frames[envelope.eventID] = frame
+            storage.frames[key] = frame
         }
         return frame
     }

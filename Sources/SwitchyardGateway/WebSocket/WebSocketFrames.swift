@@ -105,6 +105,15 @@ enum ServerFrame {
 
     static let heartbeat: [UInt8] = Array(#"{"type":"heartbeat"}"#.utf8)
 
+    /// `{"type":"refused","channel","sequence_number","event_id","error"}`: the event at this place
+    /// of its channel failed verification (its signature) and is not sent.
+    static func refused(_ envelope: Envelope, _ error: SwitchyardError) -> [UInt8] {
+        bytes([
+            "type": "refused", "channel": .string(envelope.channel.rawValue), "sequence_number": .int(envelope.sequenceNumber),
+            "event_id": .string(envelope.eventID.description), "error": error.body,
+        ], id: nil)
+    }
+
     /// `{"type":"event","envelope":{…}}`, the envelope written by its own writer.
     static func event(_ envelope: Envelope) -> [UInt8] {
         var bytes = Array(#"{"type":"event","envelope":"#.utf8)

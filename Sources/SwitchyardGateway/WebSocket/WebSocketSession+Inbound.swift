@@ -67,10 +67,18 @@ extension WebSocketSession {
                 input.yield(.change(.remove(patterns, id: id)))
             case .publish(let channel, let data, let metadata, let eventID, let id):
                 guard grants.mayPublish(to: channel) else {
-                    throw SwitchyardError(.forbidden, "no publish grant covers '\(channel)'", details: ["channel": .string(channel.rawValue)])
+                    let error = SwitchyardError(.forbidden, "no publish grant covers '\(channel)'", details: ["channel": .string(channel.rawValue)])
+                    router.auditRefusal(error, channel: channel, who: publishSource ?? "anonymous", eventID: eventID)
+                    throw error
                 }
-                let checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
-                    .check(channel: channel, payload: data)
+                let checked: CheckedPayload
+                do {
+                    checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
+                        .check(channel: channel, payload: data)
+                } catch {
+                    router.countRefusedPublish(error, channel: channel, source: publishSource)
+                    throw error
+                }
                 let receipt = if let strictMode {
                     try await strictMode.publish([
                         PublishRequest(channel: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: publishSource)

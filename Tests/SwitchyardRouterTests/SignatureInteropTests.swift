@@ -1,0 +1,68 @@
+import Foundation
+import JSONSchema
+import Logging
+import Switchyard
+import Testing
+
+/// The canonical form is defined precisely enough for another language: docs/examples/signature.py
+/// (Python's standard library) verifies what the Swift router signs, and Swift verifies what it signs.
+@Suite("Signatures across languages")
+struct SignatureInteropTests {
+    static let script = PythonInteropTests.root.appendingPathComponent("docs/examples/signature.py").path
+    static let secret = Data(repeating: 0x11, count: 32).base64EncodedString()
+
+    /// A payload with what canonicalization has to get right: member order, escapes, non-ASCII
+    /// (beyond the BMP too), integral and tiny and huge doubles, nesting.
+    static let payload: JSONValue = [
+        "n": 1, "publisher": 2, "note": "é \"quoted\" \\ back\nline\ttab \u{1} ✓ 𝄞",
+        "price": 0.65, "whole": 2.0, "tiny": 2.5e-7, "huge": 1.5e300, "negative": -17,
+        "nested": ["z": 1, "a": [true, nil, ["b": "x", "A": "y"]]],
+    ]
+
+    static func python(_ arguments: [String], stdin: String) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [PythonInteropTests.python, script] + arguments
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test("Python verifies the router's signatures and refuses a changed copy; Swift verifies Python's")
+    func bothWays() async throws {
+        let keys = SignedEventsTests.ring(SignedEventsTests.k1)
+        let engine = EmbeddedEngine(logger: Logger(label: "test.interop"))
+        let router = SignedEventsTests.router(engine, keys: keys)
+        let channel = Fixtures.channel("test:interop")
+        try await router.publish(to: channel, payload: Self.payload, metadata: ["user_id": "user_0001", "desk": "ΔΣ"])
+        let stored = try #require(try await router.latest(channel))
+        let text = stored.encoded()
+
+        let verified = try Self.python(["verify", "k1:\(Self.secret)"], stdin: text)
+        #expect(verified.status == 0 && verified.output == "ok", "\(verified.output) \(verified.errors)")
+        let changed = try Self.python(["verify", "k1:\(Self.secret)"], stdin: text.replacingOccurrences(of: #""negative":-17"#, with: #""negative":-18"#))
+        #expect(changed.status == 1 && changed.output == "invalid_signature")
+        let other = try Self.python(["verify", "k9:\(Self.secret)"], stdin: text)
+        #expect(other.output == "unknown_signing_key")
+
+        var unsigned = stored
+        unsigned.metadata["signature"] = nil
+        unsigned.eventID = EventID.generate()
+        let signed = try Self.python(["sign", "k1", Self.secret], stdin: unsigned.encoded())
+        #expect(signed.status == 0, "\(signed.errors)")
+        let envelope = try Envelope(decoding: signed.output)
+        #expect(envelope.metadata["signature"]?["key_id"] == "k1")
+        try EventSigner(keys: keys).verify(envelope)
+        #expect(envelope.metadata["signature"]?["value"] != stored.metadata["signature"]?["value"], "a new event id, a new signature")
+    }
+}

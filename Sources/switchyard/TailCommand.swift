@@ -189,6 +189,9 @@ struct TailCommand: AsyncParsableCommand {
                     }
                 case "gap":
                     FileHandle.standardError.write(Data("gap on \(frame["channel"]?.stringValue ?? "?"): events \(frame["from"]?.doubleValue.map { Int64($0) } ?? 0) to \(frame["to"]?.doubleValue.map { Int64($0) } ?? 0) are no longer retained\n".utf8))
+                case "refused":
+                    let reason = frame["error"]?["error_type"]?.stringValue ?? "refused"
+                    FileHandle.standardError.write(Data("refused on \(frame["channel"]?.stringValue ?? "?") #\(frame["sequence_number"]?.doubleValue.map { Int64($0) } ?? 0): \(reason) (withheld by the gateway)\n".utf8))
                 case "error":
                     outcome.set(printer, frame["error"])
                     return

@@ -72,6 +72,29 @@ import Testing
         }
     }
 
+    @Test func tailReportsEventsTheGatewayWithheldOnStandardError() async throws {
+        let keys = try KeyRing([try SecretKey(id: "tail-1", secret: Array(repeating: 5, count: 32))], purpose: .signing)
+        let engine = EmbeddedEngine(logger: Self.logger)
+        let router = Switchyard.Router(
+            contracts: try ContractRegistry([]), engine: engine,
+            configuration: RouterConfiguration(source: "tail-tests", allowsUnknownChannels: true, signingKeys: keys), logger: Self.logger)
+        let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true), logger: Self.logger)
+        // trades:* is critical by default: the router signs; an event appended around it is not signed.
+        let channel = try ChannelName("trades:tail_signed")
+        try await router.publish(to: channel, payload: ["n": 1])
+        _ = try await engine.append([AppendRequest(
+            eventID: .generate(), channel: channel, timestamp: .now(), source: "intruder", schema: "", data: ["n": 2],
+            rules: AppendRules(retention: .seconds(3600), dedupWindow: .seconds(300), rateLimit: nil))])
+        try await router.publish(to: channel, payload: ["n": 3])
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let result = await Self.run(["tail", "--server", "http://127.0.0.1:\(port)", channel.rawValue, "--since", "1", "--count", "2", "--json"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try Self.lines(result.stdout).map { try Envelope(decoding: $0).data["n"] } == [1, 3])
+            #expect(result.stderr.contains("refused on \(channel) #2: unsigned_event"), "\(result.stderr)")
+        }
+    }
+
     @Test func tailSendsItsTokenWithTheUpgrade() async throws {
         let router = Switchyard.Router(
             contracts: try ContractRegistry([]), engine: EmbeddedEngine(logger: Self.logger),

@@ -93,6 +93,14 @@ function handleFrame(frame) {
         el("td", { class: "num" }, `${frame.from}-${frame.to}`), el("td", {}, ""),
         el("td", {}, "these events are no longer stored and could not be sent")));
       break;
+    case "refused":
+      if (typeof frame.sequence_number === "number") {
+        state.lastSeq[frame.channel] = Math.max(state.lastSeq[frame.channel] || 0, frame.sequence_number);
+      }
+      queueRow(el("tr", { class: "gap" }, el("td", {}, ""), el("td", {}, frame.channel),
+        el("td", { class: "num" }, `${frame.sequence_number}`), el("td", {}, ""),
+        el("td", {}, "withheld: " + ((frame.error && frame.error.error_type) || "refused"))));
+      break;
     case "error": {
       const message = "server: " + ((frame.error && frame.error.message) || "error");
       if (frame.id === "alerts") note("alerts-note", message); else note("tail-note", message);

@@ -62,6 +62,24 @@ public struct GatewaySettings: Sendable {
             }
         }
 
+        /// The variable that holds signing keys; with `_FILE`, the one that names their file.
+        public static let signingVariable = "SWITCHYARD_SIGNING_KEYS"
+        /// The variable that holds encryption keys; with `_FILE`, the one that names their file.
+        public static let encryptionVariable = "SWITCHYARD_ENCRYPTION_KEYS"
+
+        /// The keys `variable` holds, or the file `variable_FILE` names; `nil` when neither is set
+        /// (empty counts as unset).
+        /// - Throws: ``GatewayConfigurationError`` when both are set.
+        public init?(environment: [String: String], variable: String) throws(GatewayConfigurationError) {
+            func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+            switch (value(variable), value(variable + "_FILE")) {
+            case (let text?, nil): self = .text(text, origin: variable)
+            case (nil, let file?): self = .file(file)
+            case (_?, _?): throw GatewayConfigurationError(key: variable, "give \(variable) or \(variable)_FILE, not both")
+            case (nil, nil): return nil
+            }
+        }
+
         /// The file's path or the variable's name: never the keys.
         public var description: String {
             switch self {
@@ -117,14 +135,8 @@ public struct GatewaySettings: Sendable {
             host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), contracts: value("SWITCHYARD_CONTRACTS"),
             redisCA: value("SWITCHYARD_REDIS_CA"), tlsCert: value("SWITCHYARD_TLS_CERT"), tlsKey: value("SWITCHYARD_TLS_KEY"),
             auditFile: value("SWITCHYARD_AUDIT_FILE"))
-        for (variable, path) in [("SWITCHYARD_SIGNING_KEYS", \GatewaySettings.signingKeys), ("SWITCHYARD_ENCRYPTION_KEYS", \GatewaySettings.encryptionKeys)] {
-            switch (value(variable), value(variable + "_FILE")) {
-            case (let text?, nil): self[keyPath: path] = .text(text, origin: variable)
-            case (nil, let file?): self[keyPath: path] = .file(file)
-            case (_?, _?): throw GatewayConfigurationError(key: variable, "give \(variable) or \(variable)_FILE, not both")
-            case (nil, nil): break
-            }
-        }
+        signingKeys = try KeySource(environment: environment, variable: KeySource.signingVariable)
+        encryptionKeys = try KeySource(environment: environment, variable: KeySource.encryptionVariable)
         if let text = value("SWITCHYARD_PORT") {
             guard let port = Int(text), (0...65535).contains(port) else {
                 throw GatewayConfigurationError(key: "SWITCHYARD_PORT", "must be a port number (0-65535), not '\(text)'")

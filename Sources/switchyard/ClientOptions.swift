@@ -22,6 +22,7 @@ struct ClientOptions: ParsableArguments {
     var contracts: String?
     @Flag(help: "With --redis: accept publishes to channels no contract covers.")
     var allowUnknownChannels = false
+    @OptionGroup var keys: KeyOptions
 
     func validate() throws {
         if server != nil && redis != nil { throw ValidationError("give --server or --redis, not both") }
@@ -40,10 +41,13 @@ struct ClientOptions: ParsableArguments {
             do { registry = try contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped() } catch {
                 throw ValidationError("the contracts cannot be loaded:\n\(error)")
             }
+            let (signingKeys, encryptionKeys) = try keys.rings(environment)
             let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: logger), configuration: .init(failFast: true), logger: logger)
             let router = Switchyard.Router(
                 contracts: registry, engine: engine,
-                configuration: RouterConfiguration(source: "switchyard-cli", allowsUnknownChannels: allowUnknownChannels), logger: logger)
+                configuration: RouterConfiguration(
+                    source: "switchyard-cli", allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys, encryptionKeys: encryptionKeys),
+                logger: logger)
             return RouterBackend(router: router, timeout: timeout)
         }
         let text = server ?? environment["SWITCHYARD_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"

@@ -27,8 +27,9 @@ struct ReconcileCommand: AsyncParsableCommand {
     var until: String?
     @Option(help: ArgumentHelp("Only this channel (default: every channel the archive has in the window).", valueName: "CHANNEL"))
     var channel: String?
-    @Flag(help: "Re-publish the events Redis lacks, under their own event ids.")
+    @Flag(help: "Re-publish the events Redis lacks, under their own event ids (signed and sealed again with the keys given).")
     var repair = false
+    @OptionGroup var keys: KeyOptions
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -42,13 +43,18 @@ struct ReconcileCommand: AsyncParsableCommand {
         var logger = Logger(label: "switchyard")
         logger.logLevel = .warning
         let contracts = try global.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
+        let (signingKeys, encryptionKeys) = try keys.rings(environment)
         let redisClient = try RedisClient(configuration: try RedisConfiguration(url: redisText), logger: logger)
         let engine = RedisEngine(client: redisClient, configuration: RedisEngine.Configuration(failFast: true), logger: logger)
+        let postgresClient = PostgresClient(configuration: try PostgresURL(postgresText).clientConfiguration, backgroundLogger: logger)
+        // Repairs are publishes: audited in switchyard.audit, written before the command exits.
+        let audit = AuditTrail(sink: PostgresAuditSink(client: postgresClient, logger: logger), logger: logger)
         let router = Router(
             contracts: contracts, engine: engine,
-            configuration: RouterConfiguration(source: "switchyard-reconcile", enforcesRateLimits: false, allowsUnknownChannels: true),
+            configuration: RouterConfiguration(
+                source: "switchyard-reconcile", enforcesRateLimits: false, allowsUnknownChannels: true, signingKeys: signingKeys,
+                encryptionKeys: encryptionKeys, audit: audit),
             logger: logger)
-        let postgresClient = PostgresClient(configuration: try PostgresURL(postgresText).clientConfiguration, backgroundLogger: logger)
         let missing = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await postgresClient.run() }
             group.addTask { try await engine.run() }
@@ -76,6 +82,7 @@ struct ReconcileCommand: AsyncParsableCommand {
                 }
                 print(JSONValue.object(line).serialized())
             }
+            try await audit.flush()
             return missing
         }
         if missing > 0 { throw ExitCode(1) }

@@ -26,6 +26,7 @@ struct RelayCommand: AsyncParsableCommand {
     var source = "switchyard-relay"
     @Flag(help: "Accept rows for channels no contract covers, with the default policy.")
     var allowUnknownChannels = false
+    @OptionGroup var keys: KeyOptions
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -34,16 +35,22 @@ struct RelayCommand: AsyncParsableCommand {
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
         let contracts = try global.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
+        let (signingKeys, encryptionKeys) = try keys.rings(environment)
         let client = try RedisClient(configuration: try RedisConfiguration(url: redisText), logger: logger)
+        let postgresURL = try PostgresURL(postgresText)
+        // What the relay publishes and quarantines is audited in switchyard.audit, beside the archive.
+        let audit = AuditTrail(sink: PostgresAuditSink(url: postgresURL, logger: logger), logger: logger)
         let router = Router(
             contracts: contracts, engine: RedisEngine(client: client, logger: logger),
-            configuration: RouterConfiguration(source: source, enforcesRateLimits: false, allowsUnknownChannels: allowUnknownChannels),
+            configuration: RouterConfiguration(
+                source: source, enforcesRateLimits: false, allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys,
+                encryptionKeys: encryptionKeys, audit: audit),
             logger: logger)
         let relay = Relay(
-            postgres: try PostgresURL(postgresText).connectionConfiguration(), router: router,
+            postgres: try postgresURL.connectionConfiguration(), router: router,
             configuration: Relay.Configuration(batchSize: batchSize), logger: logger)
         let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [router, relay], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: ServiceGroupConfiguration(services: [audit, router, relay], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

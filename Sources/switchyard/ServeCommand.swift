@@ -43,10 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
     var tlsCert: String?
     @Option(help: ArgumentHelp("The PEM private key of --tls-cert (default: SWITCHYARD_TLS_KEY).", valueName: "FILE"))
     var tlsKey: String?
-    @Option(help: ArgumentHelp("A file of HMAC-SHA256 keys (ID:BASE64 lines, newest first) to sign and verify events of critical channels (default: SWITCHYARD_SIGNING_KEYS or SWITCHYARD_SIGNING_KEYS_FILE).", valueName: "FILE"))
-    var signingKeysFile: String?
-    @Option(help: ArgumentHelp("A file of AES-256-GCM keys (ID:BASE64 lines, newest first) to seal sensitive fields (default: SWITCHYARD_ENCRYPTION_KEYS or SWITCHYARD_ENCRYPTION_KEYS_FILE).", valueName: "FILE"))
-    var encryptionKeysFile: String?
+    @OptionGroup var keys: KeyOptions
     @Option(help: ArgumentHelp("The append-only audit file (JSON lines) when there is no --postgres (default: SWITCHYARD_AUDIT_FILE).", valueName: "FILE"))
     var auditFile: String?
     @Option(help: ArgumentHelp("The contracts folder (default: SWITCHYARD_CONTRACTS, else the shipped contracts).", valueName: "DIR"))
@@ -115,8 +112,8 @@ struct ServeCommand: AsyncParsableCommand {
         layers = layers.overridden(by: try GatewaySettings(environment: environment))
         return layers.overridden(by: GatewaySettings(
             host: host, port: port, redis: redis, contracts: contracts, allowUnknownChannels: allowUnknownChannels ? true : nil,
-            redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey, signingKeys: signingKeysFile.map { .file($0) },
-            encryptionKeys: encryptionKeysFile.map { .file($0) }, auditFile: auditFile))
+            redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey, signingKeys: keys.signingKeysFile.map { .file($0) },
+            encryptionKeys: keys.encryptionKeysFile.map { .file($0) }, auditFile: auditFile))
     }
 
     func validate() throws {

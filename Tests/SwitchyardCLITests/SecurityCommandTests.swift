@@ -1,5 +1,6 @@
 import Foundation
 import JSONSchema
+import RedisTestSupport
 import Testing
 
 /// `switchyard serve` with signing keys and an audit file, and `switchyard audit` reading it,
@@ -79,6 +80,25 @@ import Testing
         #expect(usage.status == 64 && usage.stderr.contains("--since"))
         let action = try cli.run(["audit", "--file", auditFile, "--action", "publish-ish"])
         #expect(action.status == 64 && action.stderr.contains("dead_letter"))
+    }
+
+    @Test func publishStraightOnRedisSignsWithTheKeysOfTheEnvironment() async throws {
+        let redis = try TestEnvironment.value("REDIS_URL")
+        let channel = "orders.clitest_\(UUID().uuidString.prefix(8).lowercased())"
+        let cli = ClientCommandTests()
+        try await RedisServerGate.shared.shared {
+            let published = try cli.run(
+                ["publish", "--redis", redis, "--allow-unknown-channels", channel, #"{"qty":1}"#],
+                environment: ["SWITCHYARD_SIGNING_KEYS": "env-1:\(Self.secret)"])
+            #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
+            let replay = try cli.run(["replay", "--redis", redis, channel, "--json"])
+            let envelope = try JSONValue(parsing: replay.stdout.split(separator: "\n").first.map(String.init) ?? "")
+            #expect(envelope["metadata"]?["signature"]?["key_id"] == "env-1", "orders.* is critical by default")
+            let broken = try cli.run(
+                ["publish", "--redis", redis, "--allow-unknown-channels", channel, #"{"qty":2}"#],
+                environment: ["SWITCHYARD_SIGNING_KEYS": "env-1:c2hvcnQ="])
+            #expect(broken.status == 64 && broken.stderr.contains("SWITCHYARD_SIGNING_KEYS") && !broken.stderr.contains("c2hvcnQ="), "\(broken.stderr)")
+        }
     }
 
     @Test func aBadSigningKeyFileStopsServeWithoutPrintingTheSecret() async throws {

@@ -20,22 +20,8 @@ struct SignatureInteropTests {
     ]
 
     static func python(_ arguments: [String], stdin: String) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [PythonInteropTests.python, script] + arguments
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin.utf8))
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), String(decoding: err, as: UTF8.self))
+        let result = try PythonInteropTests.run([script] + arguments, stdin: stdin)
+        return (result.status, result.output.trimmingCharacters(in: .whitespacesAndNewlines), result.errors)
     }
 
     @Test("Python verifies the router's signatures and refuses a changed copy; Swift verifies Python's")

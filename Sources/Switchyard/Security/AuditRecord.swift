@@ -148,5 +148,6 @@ public protocol AuditSink: Sendable {
 }
 
 extension AuditSink {
+    /// Does nothing: a sink without background work (a file).
     public func run() async throws {}
 }

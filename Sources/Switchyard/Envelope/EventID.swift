@@ -109,13 +109,15 @@ struct UUIDv7Generator: Sendable {
     }
 }
 
-/// SplitMix64: a small, fast generator for the random bits of identifiers (not for secrets).
-struct SplitMix64: RandomNumberGenerator, Sendable {
+/// SplitMix64: a small, fast, seedable generator for the random bits of identifiers and for
+/// reproducible simulations (not for secrets); the same seed gives the same sequence.
+package struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    /// Creates a generator whose sequence is fixed by `seed`.
+    package init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

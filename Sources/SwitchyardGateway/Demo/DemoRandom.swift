@@ -1,18 +1,17 @@
-/// A small, seedable random number generator (SplitMix64): the same seed gives the same demo.
+import Switchyard
+
+/// The demo's seedable random numbers (``Switchyard/SplitMix64`` underneath): the same seed gives
+/// the same demo.
 struct DemoRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var generator: SplitMix64
 
     /// Creates a generator whose sequence is fixed by `seed`.
     init(seed: UInt64) {
-        state = seed
+        generator = SplitMix64(seed: seed)
     }
 
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        generator.next()
     }
 
     /// A uniform value in `0..<1`.

@@ -1,6 +1,5 @@
 import NIOCore
 import Switchyard
-import Synchronization
 
 /// The `event` frames of recent events, serialized once and shared by every WebSocket session.
 ///
@@ -17,13 +16,7 @@ final class EventFrameCache: Sendable {
         let sequenceNumber: Int64
     }
 
-    private struct Storage {
-        var frames: [Key: ByteBuffer] = [:]
-        var order: [Key?]
-        var next = 0
-    }
-
-    private let storage: Mutex<Storage>
+    private let frames: RecentValues<Key, ByteBuffer>
     private let allocator = ByteBufferAllocator()
     private let router: Switchyard.Router?
 
@@ -32,13 +25,16 @@ final class EventFrameCache: Sendable {
     ///   - capacity: How many events are kept; a few seconds of the busiest fan-out is enough.
     init(router: Switchyard.Router? = nil, capacity: Int = 4096) {
         self.router = router
-        storage = Mutex(Storage(order: Array(repeating: nil, count: max(1, capacity))))
+        frames = RecentValues(capacity: capacity)
     }
 
     /// The `{"type":"event","envelope":…}` frame of `envelope`, or its `refused` frame.
     func frame(for envelope: Envelope) -> ByteBuffer {
         let key = Key(eventID: envelope.eventID, sequenceNumber: envelope.sequenceNumber)
-        if let cached = storage.withLock({ $0.frames[key] }) { return cached }
+        return frames.value(for: key, orMake: { makeFrame(for: envelope) })
+    }
+
+    private func makeFrame(for envelope: Envelope) -> ByteBuffer {
         let bytes: [UInt8]
         do {
             try router?.verify(envelope)
@@ -49,14 +45,6 @@ final class EventFrameCache: Sendable {
         }
         var buffer = allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        let frame = buffer
-        storage.withLock { storage in
-            guard storage.frames[key] == nil else { return }
-            if let evicted = storage.order[storage.next] { storage.frames[evicted] = nil }
-            storage.order[storage.next] = key
-            storage.next = (storage.next + 1) % storage.order.count
-            storage.frames[key] = frame
-        }
-        return frame
+        return buffer
     }
 }

@@ -41,6 +41,7 @@ final class LiveFanout: Service {
     let router: Switchyard.Router
     let eventFrames: EventFrameCache
     let logger: Logger
+    private let conflatable = RecentValues<ChannelName, Bool>(capacity: 4096)
     private let state = Mutex(State())
     private let starts: AsyncStream<Feed>
     private let start: AsyncStream<Feed>.Continuation
@@ -50,6 +51,14 @@ final class LiveFanout: Service {
         self.eventFrames = eventFrames
         self.logger = logger
         (starts, start) = AsyncStream.makeStream(of: Feed.self)
+    }
+
+    /// Whether `channel` is conflatable, from its contract or the defaults; looked up once for
+    /// every session.
+    func isConflatable(_ channel: ChannelName) -> Bool {
+        conflatable.value(for: channel, orMake: {
+            (router.contracts.contract(for: channel)?.policy ?? ChannelPolicy.defaults(for: channel.rawValue)).conflatable
+        })
     }
 
     /// Runs every feed until cancelled or a graceful shutdown; sessions of a feed that ends are closed.

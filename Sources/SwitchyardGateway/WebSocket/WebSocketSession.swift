@@ -36,16 +36,24 @@ final class WebSocketSession: Sendable {
         var close: (code: UInt16, reason: String)?
         /// A drain of the queue is waiting to run (or running) on the connection's event loop.
         var drainScheduled = false
-        /// Whether each channel seen is conflatable, from its contract.
-        var conflatable: [ChannelName: Bool] = [:]
         /// A subscription change is under way: live events wait in the inputs until its reply is queued.
         var holding = false
         /// Live events waiting in the inputs; while any wait, newer ones wait behind them.
         var deferred = 0
     }
 
+    /// What ``admit(_:frame:onJump:)`` does with an event that is not the next of its channel.
+    enum Jump {
+        /// Leave it (and, while anything waits, every live event) to the subscription task.
+        case deferToTask
+        /// Report the last sequence queued, for the caller to fill the jump from the stream.
+        case reportFill
+        /// Announce the missing range with a `gap` frame and queue the event after it.
+        case announceGap
+    }
+
     enum Admission: Equatable {
-        case queued, skipped, closed
+        case queued, skipped, closed, deferred
         case fill(after: Int64)
     }
 
@@ -212,32 +220,10 @@ final class WebSocketSession: Sendable {
     func offer(_ envelope: Envelope, frame: ByteBuffer) {
         let channel = envelope.channel
         guard grants.mayRead(channel) else { return }
-        let conflatable = isConflatable(channel)
-        let sequence = envelope.sequenceNumber
-        enum Offer { case queued, skipped, deferred, closed }
-        let outcome = state.withLock { state -> Offer in
-            guard state.close == nil else { return .skipped }
-            if state.holding || state.deferred > 0 {
-                state.deferred += 1
-                return .deferred
-            }
-            if let last = state.lastSent[channel] {
-                if sequence <= last { return .skipped }
-                if sequence > last + 1 {
-                    state.deferred += 1
-                    return .deferred
-                }
-            }
-            guard state.queue.push(.event(channel: channel, conflatable: conflatable, bytes: frame)) else { return .closed }
-            state.lastSent[channel] = sequence
-            return .queued
-        }
-        switch outcome {
-        case .queued: scheduleDrain()
+        switch admit(envelope, frame: frame, onJump: .deferToTask) {
         case .deferred:
             if deferredLimitPassed() { overflow("events wait at \(channel.rawValue)") } else { input.yield(.deferred(envelope)) }
-        case .closed: overflow("queue full at \(channel.rawValue)")
-        case .skipped: break
+        case .queued, .skipped, .closed, .fill: break
         }
     }
 
@@ -250,19 +236,17 @@ final class WebSocketSession: Sendable {
     /// - Returns: `false` once the session is closing.
     func deliver(_ envelope: Envelope) async -> Bool {
         guard grants.mayRead(envelope.channel) else { return true }
-        let conflatable = isConflatable(envelope.channel)
-        guard case .fill(let last) = admit(envelope, conflatable: conflatable, acceptsGap: false) else {
+        guard case .fill(let last) = admit(envelope, onJump: .reportFill) else {
             return !isClosed
         }
         guard await catchUp(envelope.channel, after: last, before: envelope.sequenceNumber) else { return false }
-        return admit(envelope, conflatable: conflatable, acceptsGap: true) != .closed
+        return admit(envelope, onJump: .announceGap) != .closed
     }
 
     /// Queues the channel's stored events after `last` (and before `before`, when given), page by
     /// page, announcing with a `gap` frame what the stream no longer holds.
     /// - Returns: `false` once the session is closing.
     func catchUp(_ channel: ChannelName, after last: Int64, before: Int64? = nil) async -> Bool {
-        let conflatable = isConflatable(channel)
         var next = last + 1
         while before.map({ next < $0 }) ?? true {
             let page: [Envelope]
@@ -275,7 +259,7 @@ final class WebSocketSession: Sendable {
                 break
             }
             guard let newest = page.last else { break }
-            for older in page where admit(older, conflatable: conflatable, acceptsGap: true) == .closed { return false }
+            for older in page where admit(older, onJump: .announceGap) == .closed { return false }
             next = newest.sequenceNumber + 1
         }
         return !isClosed
@@ -283,18 +267,33 @@ final class WebSocketSession: Sendable {
 
     var isClosed: Bool { state.withLock { $0.close != nil } }
 
-    func admit(_ envelope: Envelope, conflatable: Bool, acceptsGap: Bool) -> Admission {
+    func admit(_ envelope: Envelope, frame: ByteBuffer? = nil, onJump jump: Jump) -> Admission {
         let channel = envelope.channel
         let sequence = envelope.sequenceNumber
-        let frame = fanout.eventFrames.frame(for: envelope)
+        let conflatable = fanout.isConflatable(channel)
+        let frame = frame ?? fanout.eventFrames.frame(for: envelope)
         let admission = state.withLock { state -> Admission in
+            if jump == .deferToTask {
+                guard state.close == nil else { return .skipped }
+                if state.holding || state.deferred > 0 {
+                    state.deferred += 1
+                    return .deferred
+                }
+            }
             guard state.close == nil else { return .closed }
             if let last = state.lastSent[channel] {
                 if sequence <= last { return .skipped }
                 if sequence > last + 1 {
-                    guard acceptsGap else { return .fill(after: last) }
-                    let gap = ByteBuffer(bytes: ServerFrame.gap(channel, from: last + 1, to: sequence - 1))
-                    guard state.queue.push(.control(gap)) else { return .closed }
+                    switch jump {
+                    case .deferToTask:
+                        state.deferred += 1
+                        return .deferred
+                    case .reportFill:
+                        return .fill(after: last)
+                    case .announceGap:
+                        let gap = ByteBuffer(bytes: ServerFrame.gap(channel, from: last + 1, to: sequence - 1))
+                        guard state.queue.push(.control(gap)) else { return .closed }
+                    }
                 }
             }
             guard state.queue.push(.event(channel: channel, conflatable: conflatable, bytes: frame)) else { return .closed }
@@ -304,15 +303,8 @@ final class WebSocketSession: Sendable {
         switch admission {
         case .queued: scheduleDrain()
         case .closed: overflow("queue full at \(channel.rawValue)")
-        case .skipped, .fill: break
+        case .skipped, .fill, .deferred: break
         }
         return admission
-    }
-
-    private func isConflatable(_ channel: ChannelName) -> Bool {
-        if let known = state.withLock({ $0.conflatable[channel] }) { return known }
-        let conflatable = (router.contracts.contract(for: channel)?.policy ?? ChannelPolicy.defaults(for: channel.rawValue)).conflatable
-        state.withLock { $0.conflatable[channel] = conflatable }
-        return conflatable
     }
 }

@@ -507,7 +507,10 @@ def slow_websocket(suite, pg):
     if not wait_until(ready, 60, 0.2):
         raise RuntimeError(f"serve did not come up: {suite.tail('s4-serve.err')}")
     quotes, orders = "market_data:chaos_quotes", "orders.chaos_fills"
-    total = 6_000 if suite.quick else 30_000
+    # The same in both modes: the slow clients read nothing while the events go out, and that must
+    # end well within the server's 30 s ping interval, since a client that does not answer a ping
+    # is closed as dead, not as slow.
+    total = 6_000
     rss = [rss_mb(serve.pid)]
     outcome = asyncio.run(slow_clients(f"ws://127.0.0.1:{port}/v1/ws", quotes, orders, total, suite, server, serve, rss))
     metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
@@ -526,13 +529,18 @@ def slow_websocket(suite, pg):
     result.detail(f"fast client: orders={fast['orders']}/{per_fast} quotes={fast['quotes']}/{per_fast}")
     result.detail(f"slow quotes client: received={outcome['slow_quotes']['received']} last={outcome['slow_quotes']['last']} "
                   f"of {per_fast} conflated_total={conflated:.0f} order_violations={outcome['slow_quotes']['order_violations']}")
-    result.detail(f"slow orders client: close_code={outcome['slow_orders']['close']} received_before_close={outcome['slow_orders']['received']} "
+    result.detail(f"slow orders client: closed={outcome['slow_orders']['ended']} close_code={outcome['slow_orders']['close']} received_before_close={outcome['slow_orders']['received']} "
                   f"gaps_before_close={outcome['slow_orders']['gaps']} disconnected_slow_total={slow_closes:.0f}")
     result.detail(f"serve rss: start={baseline:.0f} MiB peak={peak:.0f} MiB end={rss[-1] or 0:.0f} MiB")
     result.require(summary["acked"] == total, f"publishes refused: {summary['errors']}")
     result.require(outcome["slow_quotes"]["last"] == per_fast, "the slow quotes client never got the newest quote")
     result.require(conflated > 0, "no quote was conflated")
-    result.require(outcome["slow_orders"]["close"] == 4008, "the slow orders client was not closed with 4008")
+    # The server counts the 4008 close it sent; the client sees the close frame only if it reads
+    # its backlog before the server stops waiting for the closing handshake and drops the
+    # connection, so a dropped connection (no code) after that close counts too.
+    result.require(slow_closes == 1, f"{slow_closes:.0f} sessions were closed as slow consumers, not the one slow orders client")
+    result.require(outcome["slow_orders"]["close"] in (4008, None) and outcome["slow_orders"]["ended"],
+                   "the slow orders client was not closed")
     result.require(outcome["slow_orders"]["gaps"] == 0, "the slow orders client missed events before its close")
     result.require(peak - baseline < 200, f"serve grew by {peak - baseline:.0f} MiB")
     return result
@@ -579,8 +587,9 @@ async def slow_clients(url, quotes, orders, total, suite, server, serve, rss):
             return
 
     reader = asyncio.create_task(read_fast())
+    rate = 1_500
     publisher = suite.worker(["chaos-worker", "publish", "--redis", server.url, "--channels", f"{quotes},{orders}",
-                              "--count", str(total), "--rate", "1500", "--no-rate-limits", "--pad", "2000"], "s4-publisher")
+                              "--count", str(total), "--rate", str(rate), "--no-rate-limits", "--pad", "2000"], "s4-publisher")
     while publisher.poll() is None:
         await asyncio.sleep(0.5)
         rss.append(rss_mb(serve.pid))
@@ -591,7 +600,7 @@ async def slow_clients(url, quotes, orders, total, suite, server, serve, rss):
     rss.append(rss_mb(serve.pid))
 
     async def drain(ws, channel, pace):
-        state = {"received": 0, "last": 0, "duplicates": 0, "gaps": 0, "order_violations": 0, "close": None}
+        state = {"received": 0, "last": 0, "duplicates": 0, "gaps": 0, "order_violations": 0, "close": None, "ended": False}
         previous = 0
         deadline = time.monotonic() + 90
         try:
@@ -616,13 +625,14 @@ async def slow_clients(url, quotes, orders, total, suite, server, serve, rss):
                     break
         except websockets.ConnectionClosed as closed:
             state["close"] = closed.rcvd.code if closed.rcvd else None
+            state["ended"] = True
         except asyncio.TimeoutError:
             pass
         await ws.close()
         return state
 
-    slow_quote_state = await drain(slow_quotes, quotes, 0.001)
     slow_order_state = await drain(slow_orders, orders, 0)
+    slow_quote_state = await drain(slow_quotes, quotes, 0.001)
     await fast.close()
     fast_state.pop("seen")
     return {"fast": fast_state, "slow_quotes": slow_quote_state, "slow_orders": slow_order_state}

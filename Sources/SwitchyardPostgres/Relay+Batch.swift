@@ -23,7 +23,7 @@ extension Relay {
     /// column itself: the text copies in the select list must not shadow it), publishes the valid ones,
     /// and in one transaction archives them, quarantines the invalid ones and deletes them all
     /// from the outbox.
-    func relayBatch(on connection: PostgresConnection) async throws -> BatchOutcome {
+    func relayBatch(on connection: RelayConnection) async throws -> BatchOutcome {
         let rows = try await connection.query(
             """
             SELECT o.id, o.event_id::text, o.channel, o.payload::text, o.metadata::text, o.source, o.xid::text AS xid_text,
@@ -32,14 +32,13 @@ extension Relay {
             WHERE o.xid < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY o.xid, o.id
             LIMIT \(configuration.batchSize)
-            """, logger: logger)
-        var batch: [OutboxRow] = []
-        for try await (id, eventID, channel, payload, metadata, source, xid, createdAt)
-            in rows.decode((Int64, String, String, String, String, String?, String, String).self)
-        {
-            batch.append(OutboxRow(
+            """)
+        let batch = try rows.map { row in
+            let (id, eventID, channel, payload, metadata, source, xid, createdAt) =
+                try row.decode((Int64, String, String, String, String, String?, String, String).self)
+            return OutboxRow(
                 id: id, eventID: eventID, channel: channel, payload: payload, metadata: metadata, source: source, xid: xid,
-                createdAt: createdAt))
+                createdAt: createdAt)
         }
         if batch.isEmpty { return .drained }
 
@@ -122,9 +121,9 @@ extension Relay {
     private func finish(
         archived: [(row: OutboxRow, receipt: PublishReceipt, envelope: Envelope)],
         refused: [(row: OutboxRow, error: SwitchyardError)],
-        on connection: PostgresConnection
+        on connection: RelayConnection
     ) async throws {
-        try await connection.withTransaction(logger: logger) { connection in
+        try await connection.transaction {
             if !archived.isEmpty {
                 let eventIDs = archived.map(\.envelope.eventID.description)
                 let channels = archived.map(\.envelope.channel.rawValue)
@@ -149,7 +148,7 @@ extension Relay {
                         \(envelopes)::text[], \(outboxIDs)::int8[], \(xids)::text[], \(created)::text[])
                         AS u(e, c, s, sid, t, src, sch, p, m, env, oid, x, ca)
                     ON CONFLICT (event_id) DO NOTHING
-                    """, logger: logger)
+                    """)
             }
             if !refused.isEmpty {
                 let ids = refused.map(\.row.id)
@@ -161,10 +160,10 @@ extension Relay {
                     FROM unnest(\(ids)::int8[], \(errors)::text[]) AS u(oid, err)
                     JOIN switchyard.outbox o ON o.id = u.oid
                     ON CONFLICT (outbox_id) DO NOTHING
-                    """, logger: logger)
+                    """)
             }
             let all = archived.map(\.row.id) + refused.map(\.row.id)
-            try await connection.query("DELETE FROM switchyard.outbox WHERE id = ANY(\(all)::int8[])", logger: logger)
+            try await connection.query("DELETE FROM switchyard.outbox WHERE id = ANY(\(all)::int8[])")
             try await connection.query(
                 """
                 INSERT INTO switchyard.relay_state (name, holder, published, quarantined)
@@ -172,7 +171,7 @@ extension Relay {
                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, updated_at = now(),
                     published = switchyard.relay_state.published + excluded.published,
                     quarantined = switchyard.relay_state.quarantined + excluded.quarantined
-                """, logger: logger)
+                """)
         }
     }
 }

@@ -32,19 +32,33 @@ public final class Relay: Service {
         /// How often a standby relay tries to become the leader. Default 1 s.
         public var standbyInterval: Duration
         /// The wait before trying again after PostgreSQL or the router failed. Default 500 ms.
+        /// Failed connections in a row double it, up to ``maximumRetryDelay``.
         public var retryDelay: Duration
+        /// The longest wait between two connection attempts. Default 5 s.
+        public var maximumRetryDelay: Duration
+        /// The longest wait for a connection, login included (a server still starting up may
+        /// accept and never answer). Default 5 s.
+        public var connectTimeout: Duration
+        /// The longest one PostgreSQL step of the relay may take (a query, a batch's transaction);
+        /// past it the connection is closed and made again, so a server that stopped answering
+        /// cannot hold the relay. Default 30 s.
+        public var queryTimeout: Duration
         /// The leader lock's key; relays with the same key on one database exclude each other.
         public var lockKey: Int64
 
         /// Creates a configuration; every parameter has the default documented on its property.
         public init(
             batchSize: Int = 500, pollInterval: Duration = .milliseconds(100), standbyInterval: Duration = .seconds(1),
-            retryDelay: Duration = .milliseconds(500), lockKey: Int64 = 0x5377_5944_5245_4C59
+            retryDelay: Duration = .milliseconds(500), maximumRetryDelay: Duration = .seconds(5),
+            connectTimeout: Duration = .seconds(5), queryTimeout: Duration = .seconds(30), lockKey: Int64 = 0x5377_5944_5245_4C59
         ) {
             self.batchSize = batchSize
             self.pollInterval = pollInterval
             self.standbyInterval = standbyInterval
             self.retryDelay = retryDelay
+            self.maximumRetryDelay = maximumRetryDelay
+            self.connectTimeout = connectTimeout
+            self.queryTimeout = queryTimeout
             self.lockKey = lockKey
         }
     }
@@ -84,54 +98,58 @@ public final class Relay: Service {
         await receipts.wait(for: eventID, timeout: timeout)
     }
 
-    /// Relays until cancelled or a graceful shutdown; reconnects after PostgreSQL failures.
+    /// Relays until cancelled or a graceful shutdown; reconnects after PostgreSQL failures, waiting
+    /// ``Configuration/retryDelay`` and doubling the wait, up to ``Configuration/maximumRetryDelay``,
+    /// while connections keep failing.
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
+            var delay = self.configuration.retryDelay
             while !Task.isCancelled {
                 do {
-                    try await self.connectAndLead()
+                    try await self.connectAndLead { delay = self.configuration.retryDelay }
                 } catch {
                     if Task.isCancelled { return }
-                    self.logger.warning("relay connection failed; retrying", metadata: ["error": "\(Redaction.text(String(reflecting: error)))"])
-                    try? await Task.sleep(for: self.configuration.retryDelay)
+                    self.logger.warning("relay connection failed; retrying", metadata: [
+                        "error": "\(Redaction.text(String(reflecting: error)))", "retry_in": "\(delay)",
+                    ])
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, max(self.configuration.maximumRetryDelay, self.configuration.retryDelay))
                 }
             }
         }
     }
 
-    private func connectAndLead() async throws {
+    /// Connects, then leads on the connection until it fails or the relay is cancelled. Every
+    /// query on it is bounded (``RelayConnection``), so nothing here waits on PostgreSQL for ever.
+    private func connectAndLead(connected: () -> Void) async throws {
+        var postgres = self.postgres
+        postgres.options.connectTimeout = TimeAmount(configuration.connectTimeout)
         let connection = try await PostgresConnection.connect(
             on: PostgresClient.defaultEventLoopGroup.any(), configuration: postgres,
             id: Int.random(in: 1...Int.max), logger: logger
         ).get()
-        do {
-            try await lead(on: connection)
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-        try? await connection.close()
+        connected()
+        defer { RelayConnection.closeNow(connection) }
+        try await lead(on: RelayConnection(connection: connection, timeout: configuration.queryTimeout, logger: logger))
     }
 
     /// Waits for the leader lock, then listens and relays until cancelled or the connection fails.
-    private func lead(on connection: PostgresConnection) async throws {
+    private func lead(on connection: RelayConnection) async throws {
         while true {
-            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(configuration.lockKey))", logger: logger)
-            var leader = false
-            for try await value in rows.decode(Bool.self) { leader = value }
-            if leader { break }
+            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(configuration.lockKey))")
+            if try rows.first?.decode(Bool.self) == true { break }
             try await Task.sleep(for: configuration.standbyInterval)
         }
         logger.info("relay is the leader")
         // A listener callback rings the doorbell; nothing waits on a notification sequence, so a
         // connection that breaks (its server restarted) or a cancelled relay ends the loop at once.
-        let listener = connection.addListener(channel: "switchyard_outbox") { _, _ in self.doorbell.ring() }
+        let listener = connection.connection.addListener(channel: "switchyard_outbox") { _, _ in self.doorbell.ring() }
         defer { listener.stop() }
-        try await connection.query("LISTEN switchyard_outbox", logger: logger)
+        _ = try await connection.query("LISTEN switchyard_outbox")
         try await relayLoop(on: connection)
     }
 
-    private func relayLoop(on connection: PostgresConnection) async throws {
+    private func relayLoop(on connection: RelayConnection) async throws {
         while !Task.isCancelled {
             let outcome = try await relayBatch(on: connection)
             switch outcome {

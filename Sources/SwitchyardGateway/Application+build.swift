@@ -3,6 +3,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import Prometheus
 import RedisClient
 import ServiceLifecycle
@@ -56,10 +57,13 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
 /// and a ``Switchyard/HealthTracker`` run as services too; with ``GatewayConfiguration/alerts``
 /// set, an ``Switchyard/AlertMonitor`` does (its unresponsive rule needs `health`); with
 /// ``GatewayConfiguration/demo`` set, so does a ``DemoStack`` publishing through the router.
-/// With ``GatewayConfiguration/tls`` set, it serves HTTPS and WSS only.
+/// With ``GatewayConfiguration/tls`` set, it serves HTTPS and WSS only. `onServerRunning` is
+/// called with the listening channel once the server accepts connections (its local address
+/// names the port when ``GatewayConfiguration/port`` is 0).
 /// - Throws: an error of HummingbirdTLS when the TLS server cannot be set up.
 public func buildApplication(
-    router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil
+    router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> GatewayApplication {
     let routes = Hummingbird.Router(context: GatewayRequestContext.self)
     let inFlight = InFlightRequests()
@@ -99,5 +103,6 @@ public func buildApplication(
         server: try configuration.tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchyard"),
         services: services,
+        onServerRunning: onServerRunning,
         logger: logger)
 }

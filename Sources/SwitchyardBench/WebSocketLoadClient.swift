@@ -41,7 +41,9 @@ public struct MeasureWindow: Sendable {
 ///
 /// It hands its result to `finished` when the connection closes.
 public final class WebSocketLoadClient: ChannelInboundHandler {
+    /// Bytes from the server.
     public typealias InboundIn = ByteBuffer
+    /// Bytes to the server.
     public typealias OutboundOut = ByteBuffer
 
     private let path: String
@@ -85,6 +87,7 @@ public final class WebSocketLoadClient: ChannelInboundHandler {
         result.latencies.reserveCapacity(expected)
     }
 
+    /// Sends the upgrade request.
     public func channelActive(context: ChannelHandlerContext) {
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         var request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -94,11 +97,13 @@ public final class WebSocketLoadClient: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: request)), promise: nil)
     }
 
+    /// Hands the result to `finished`.
     public func channelInactive(context: ChannelHandlerContext) {
         finished(result)
         context.fireChannelInactive()
     }
 
+    /// Reads the upgrade answer, then every frame: events are counted, pings answered, a close closes.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         pending.writeBuffer(&incoming)

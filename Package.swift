@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SwitchyardRedis", targets: ["SwitchyardRedis"]),
         .library(name: "SwitchyardGateway", targets: ["SwitchyardGateway"]),
         .library(name: "SwitchyardPostgres", targets: ["SwitchyardPostgres"]),
+        .library(name: "SwitchyardBench", targets: ["SwitchyardBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -109,9 +110,24 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
+        .target(
+            name: "SwitchyardBench",
+            dependencies: [
+                "Switchyard",
+                "SwitchyardRedis",
+                "SwitchyardGateway",
+                "RedisClient",
+                "JSONSchema",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "switchyard",
             dependencies: [
+                "SwitchyardBench",
                 "Switchyard",
                 "SwitchyardGateway",
                 "SwitchyardPostgres",
@@ -158,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "SwitchyardCLITests",
             dependencies: [
-                "switchyard", "JSONSchema", "Switchyard", "SwitchyardRedis", "SwitchyardGateway", "RedisClient", "RedisTestSupport",
+                "switchyard", "JSONSchema", "Switchyard", "SwitchyardRedis", "SwitchyardGateway", "SwitchyardBench", "RedisClient", "RedisTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,6 +4,7 @@ import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 import RedisClient
 import ServiceLifecycle
@@ -72,10 +73,13 @@ extension GatewayConfiguration {
 /// set, an ``Switchyard/AlertMonitor`` does (its unresponsive rule needs `health`); with
 /// ``GatewayConfiguration/demo`` set, so does a ``DemoStack`` publishing through the router.
 /// With ``GatewayConfiguration/tls`` set, it serves HTTPS and WSS only. The router's audit trail,
-/// when it has one, runs as a service too, started first and stopped last.
+/// when it has one, runs as a service too, started first and stopped last. `onServerRunning` is
+/// called with the listening channel once the server accepts connections (its local address
+/// names the port when ``GatewayConfiguration/port`` is 0).
 /// - Throws: an error of HummingbirdTLS when the TLS server cannot be set up.
 public func buildApplication(
-    router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil
+    router: Switchyard.Router, configuration: GatewayConfiguration, logger: Logger, strictMode: StrictMode? = nil,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> GatewayApplication {
     let routes = Hummingbird.Router(context: GatewayRequestContext.self)
     let inFlight = InFlightRequests()
@@ -116,5 +120,6 @@ public func buildApplication(
         server: try configuration.tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchyard"),
         services: services,
+        onServerRunning: onServerRunning,
         logger: logger)
 }

@@ -1,10 +1,12 @@
+import Foundation
 import Testing
 
 @testable import JSONSchema
 
 /// Seeded fuzzing of the parser, writer and validator: mutated and random documents must either
 /// parse or fail with a `JSONParseError`, never crash or hang; whatever parses must survive a
-/// write/parse round trip unchanged and validate without trapping.
+/// write/parse round trip unchanged and validate without trapping. `SWITCHYARD_FUZZ_SCALE` and
+/// `SWITCHYARD_FUZZ_SEED` make the long run (docs/testing.md).
 @Suite struct JSONFuzzTests {
     struct Generator: RandomNumberGenerator {
         var state: UInt64
@@ -33,10 +35,11 @@ import Testing
         """#))
 
     @Test func mutatedAndRandomDocumentsNeverCrash() async {
-        var random = Generator(state: 0x5EED_CAFE)
+        var random = Generator(state: UInt64(ProcessInfo.processInfo.environment["SWITCHYARD_FUZZ_SEED"] ?? "") ?? 0x5EED_CAFE)
+        let rounds = 200_000 * (Int(ProcessInfo.processInfo.environment["SWITCHYARD_FUZZ_SCALE"] ?? "") ?? 1)
         var parsed = 0
         var refused = 0
-        for round in 0..<200_000 {
+        for round in 0..<rounds {
             if round % 2048 == 0 { await Task.yield() }
             var bytes: [UInt8]
             if round % 4 == 3 {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import RESP
 import Testing
@@ -75,11 +76,19 @@ enum FuzzValues {
     }
 }
 
+/// The long-run knobs of the fuzz suites (docs/testing.md): `SWITCHYARD_FUZZ_SCALE` multiplies the
+/// number of cases, `SWITCHYARD_FUZZ_SEED` replaces the seed.
+enum FuzzRun {
+    static var scale: Int { Int(ProcessInfo.processInfo.environment["SWITCHYARD_FUZZ_SCALE"] ?? "") ?? 1 }
+    static func seed(_ fallback: UInt64) -> UInt64 { UInt64(ProcessInfo.processInfo.environment["SWITCHYARD_FUZZ_SEED"] ?? "") ?? fallback }
+}
+
 @Suite struct RESPFuzzTests {
     /// One million random and mutated frames through the decoder: each decodes, waits for more
     /// bytes, or throws a RESPProtocolError — never anything else, never a crash or a hang.
+    /// Whatever decodes encodes again to bytes that decode to the same value.
     @Test func millionFramesNeverCrash() async throws {
-        var rng = SplitMix64(state: 0x5EED_2026)
+        var rng = SplitMix64(state: FuzzRun.seed(0x5EED_2026))
         let corpus: [[UInt8]] = (0..<512).map { _ in Array(FuzzValues.value(depth: 0, using: &rng).encoded.readableBytesView) }
         var decoder = RESPValueDecoder(maximumDepth: 8)
         var buffer = ByteBuffer()
@@ -87,7 +96,8 @@ enum FuzzValues {
         var decoded = 0
         var incomplete = 0
         var rejected = 0
-        let frames = 1_000_000
+        var roundTrips = 0
+        let frames = 1_000_000 * FuzzRun.scale
         for frame in 0..<frames {
             if frame % 4096 == 0 { await Task.yield() }
             buffer.clear()
@@ -100,8 +110,13 @@ enum FuzzValues {
                 var progress = true
                 while progress, buffer.readableBytes > 0 {
                     let before = buffer.readerIndex
-                    if try decoder.decode(buffer: &buffer) != nil {
+                    if let value = try decoder.decode(buffer: &buffer) {
                         decoded += 1
+                        if !value.containsDouble {
+                            let again = try decodeAll(Array(value.encoded.readableBytesView), splits: [])
+                            #expect(again == [value], "frame \(frame) decoded to a value that does not survive encoding")
+                            roundTrips += 1
+                        }
                     } else {
                         incomplete += 1
                     }
@@ -112,6 +127,7 @@ enum FuzzValues {
             }
         }
         #expect(decoded > 0 && incomplete > 0 && rejected > 0)
+        #expect(roundTrips > 0)
         #expect(decoded + rejected >= frames / 2)
     }
 
@@ -128,6 +144,19 @@ enum FuzzValues {
             } else {
                 #expect(values.first == value)
             }
+        }
+    }
+}
+
+extension RESPValue {
+    /// Whether a double is anywhere inside: doubles may print in a form that decodes to a neighbour.
+    var containsDouble: Bool {
+        switch self {
+        case .double: true
+        case .array(let values), .set(let values), .push(let values): values.contains { $0.containsDouble }
+        case .map(let pairs): pairs.contains { $0.key.containsDouble || $0.value.containsDouble }
+        case .attribute(let pairs, let value): value.containsDouble || pairs.contains { $0.key.containsDouble || $0.value.containsDouble }
+        default: false
         }
     }
 }

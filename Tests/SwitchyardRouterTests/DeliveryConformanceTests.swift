@@ -31,6 +31,25 @@ struct DeliveryConformanceTests {
         }
     }
 
+    @Test("a group started at the newest entry reads a channel that appears later from its first event", arguments: EngineKind.all)
+    func newestStartReadsLaterChannelsFromTheBeginning(kind: EngineKind) async throws {
+        try await kind.isolated {
+            let router = Fixtures.router(kind)
+            let seen = Collector()
+            let options = ConsumerOptions(blockTimeout: .milliseconds(50), start: .newest)
+            try await router.withConsumer(group: "late", patterns: [Fixtures.pattern("test:late.*")], options: options, handler: { envelope in
+                seen.record(envelope)
+            }) {
+                // The consumer has looked for channels (none yet) before this runs: these appear later.
+                let channel = Fixtures.channel("test:late.a")
+                for n in 1...5 { try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+                let all = try await eventually(timeout: .seconds(20)) { seen.count >= 5 }
+                #expect(all, "got \(seen.envelopes.map(\.sequenceNumber))")
+            }
+            #expect(seen.envelopes.map(\.sequenceNumber) == [1, 2, 3, 4, 5])
+        }
+    }
+
     @Test("the router runs as a Service and stops on graceful shutdown")
     func service() async throws {
         let router = Fixtures.router(.embedded)

@@ -14,6 +14,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Switchyard
+import SwitchyardBench
 import SwitchyardGateway
 import Synchronization
 
@@ -45,8 +46,8 @@ say("connecting \(connections) clients to \(url) (pattern \(pattern))…")
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 let bootstrap = ClientBootstrap(group: group).channelInitializer { channel in
     channel.eventLoop.makeCompletedFuture {
-        try channel.pipeline.syncOperations.addHandler(FanoutClientHandler(
-            path: target.path.isEmpty ? "/" : target.path, pattern: pattern, expected: rate * seconds + 64, window: measureWindow,
+        try channel.pipeline.syncOperations.addHandler(WebSocketLoadClient(
+            path: target.path.isEmpty ? "/" : target.path, patterns: [pattern], expected: rate * seconds + 64, window: measureWindow,
             onSubscribed: { subscribed.add(1, ordering: .relaxed) },
             finished: { result in results.withLock { $0.append(result) } }))
     }
@@ -105,7 +106,7 @@ let latencies = all.flatMap(\.latencies).sorted()
 func percentile(_ p: Double, of latencies: [Double]) -> Double {
     latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
 }
-let received = all.reduce(0) { $0 + $1.received }
+let received = all.reduce(0) { $0 + $1.receivedInWindow }
 let expected = publishedInWindow.load(ordering: .relaxed) * ready
 say(String(
     format: "ws fan-out: %d connections, %d events/s, %d s: %.0f deliveries/s; latency vs schedule p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; missing %d of %d (gaps seen %d), duplicates %d; server CPU %.0f%% of a core, RSS %d MiB",

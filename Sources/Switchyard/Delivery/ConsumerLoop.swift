@@ -6,7 +6,9 @@ final class ConsumerLoop: Sendable {
     let router: Router
     let handler: GroupHandler
     let consumer: String
-    private let known = Mutex<[ChannelName]>([])
+    /// The channels followed, and whether a discovery has run: the group's ``ConsumerOptions/start``
+    /// applies to the channels of the first one only.
+    private let known = Mutex<(channels: [ChannelName], discovered: Bool)>(([], false))
 
     init(router: Router, handler: GroupHandler, consumer: String) {
         self.router = router
@@ -21,13 +23,12 @@ final class ConsumerLoop: Sendable {
         for pattern in handler.patterns where pattern.isLiteral {
             if let name = try? ChannelName(pattern.rawValue) { found.insert(name) }
         }
-        let before = known.withLock { $0 }
-        let isFirst = before.isEmpty
+        let (before, isFirst) = known.withLock { ($0.channels, !$0.discovered) }
         for channel in found.subtracting(before).sorted() {
             try await router.engine.createGroup(handler.group, on: channel, start: isFirst ? handler.options.start : .beginning)
         }
         let all = found.union(before).sorted()
-        known.withLock { $0 = all }
+        known.withLock { $0 = (all, true) }
         return all
     }
 
@@ -46,7 +47,7 @@ final class ConsumerLoop: Sendable {
     private func readLoop() async {
         let options = handler.options
         let clock = router.configuration.clock
-        var channels: [ChannelName] = known.withLock { $0 }
+        var channels: [ChannelName] = known.withLock { $0.channels }
         var discoveredAt = clock.now().unixMilliseconds
         var wasIdle = true
         while !Task.isCancelled {
@@ -74,7 +75,7 @@ final class ConsumerLoop: Sendable {
         var cursors: [ChannelName: StreamPosition] = [:]
         while !Task.isCancelled {
             do { try await router.configuration.clock.sleep(for: options.claimInterval) } catch { return }
-            for channel in known.withLock({ $0 }) where !Task.isCancelled {
+            for channel in known.withLock({ $0.channels }) where !Task.isCancelled {
                 do {
                     let result = try await router.engine.claim(
                         ClaimRequest(

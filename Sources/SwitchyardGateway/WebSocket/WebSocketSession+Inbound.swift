@@ -10,16 +10,26 @@ extension WebSocketSession {
         var message: [UInt8] = []
         var isText = true
         var oversized = false
+        var fragmented = false
         do {
             while let frame = try await iterator.next() {
                 switch frame.opcode {
                 case .text, .binary:
+                    // RFC 6455 5.4: a new message may not start inside a fragmented one.
+                    guard !fragmented else {
+                        finish(code: Self.protocolError, reason: "a new message started before the fragmented one ended")
+                        return
+                    }
                     message.removeAll(keepingCapacity: true)
                     isText = frame.opcode == .text
                     oversized = false
                 default:
-                    break
+                    guard fragmented else {
+                        finish(code: Self.protocolError, reason: "a continuation frame without a message to continue")
+                        return
+                    }
                 }
+                fragmented = !frame.fin
                 if !oversized {
                     if message.count + frame.data.readableBytes > limit {
                         oversized = true

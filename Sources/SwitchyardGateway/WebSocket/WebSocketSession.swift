@@ -59,6 +59,8 @@ final class WebSocketSession: Sendable {
 
     /// The client left or the connection broke: nothing more to send.
     static let normalClosure: UInt16 = 1000
+    /// The client broke the WebSocket protocol (RFC 6455 7.4.1).
+    static let protocolError: UInt16 = 1002
 
     let router: Switchyard.Router
     let configuration: GatewayConfiguration

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Switchyard
+import SwitchyardBench
+
+/// `switchyard bench`: the load generator (docs/benchmarks.md).
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Load-test the router: publishers at a rate, consumer groups, WebSocket clients; report throughput, latency, CPU, RSS and loss.",
+        discussion: """
+            Publisher i publishes to PREFIX-i (the contract's first valid example as payload) on a \
+            fixed schedule; each event carries its scheduled send time, and every latency (ack, \
+            group handler, WebSocket client) is measured from it, at p50, p99, p99.9 and max. \
+            Groups and clients are set up before the first event, so every acknowledged event must \
+            reach each of them: sent, acked, delivered, missing and duplicate sequence numbers are \
+            counted. Without --redis everything runs in this process on the embedded engine; with \
+            --redis the publishers and consumers run here on a Redis engine, and the server's CPU \
+            and RSS are read from /proc of the redis-server (found by INFO, or --server-pid). \
+            WebSocket clients use a gateway started in this process unless --gateway names one \
+            (on the same Redis and machine). Rate limits are not enforced for the publishers. \
+            Exit codes: 0 nothing lost, 1 an acknowledged event was missing somewhere, 2 the run \
+            could not start, 64 usage.
+            """)
+
+    @Option(help: ArgumentHelp("A Redis URL: run on the Redis engine (default: the embedded engine).", valueName: "URL"))
+    var redis: String?
+    @Option(help: ArgumentHelp("A running gateway's WebSocket URL for the clients, ws://HOST:PORT/v1/ws (needs --redis).", valueName: "URL"))
+    var gateway: String?
+    @Option(help: ArgumentHelp("A bearer token or API key for the gateway's WebSocket clients.", valueName: "TOKEN"))
+    var token: String?
+    @Option(help: "Publishers, each on a channel of its own.")
+    var publishers = 4
+    @Option(help: ArgumentHelp("Events per second per publisher.", valueName: "N"))
+    var rate = 1000
+    @Option(help: ArgumentHelp("The most events per publish call (a publisher sends what is due together).", valueName: "N"))
+    var batch = 100
+    @Option(help: ArgumentHelp("Seconds of publishing, warm-up included.", valueName: "SECONDS"))
+    var duration = 10.0
+    @Option(help: ArgumentHelp("The first seconds, not counted in the latencies.", valueName: "SECONDS"))
+    var warmup = 1.0
+    @Option(help: "Consumer groups, each receiving every event (0 for none).")
+    var groups = 1
+    @Option(help: "Consumers in each group.")
+    var consumers = 2
+    @Option(help: ArgumentHelp("WebSocket clients, each subscribed to every publisher's channel.", valueName: "N"))
+    var wsClients = 0
+    @Option(help: ArgumentHelp("The channels' prefix: publishers use PREFIX-1, PREFIX-2, …", valueName: "PREFIX"))
+    var channelPrefix = "price.updated.bench"
+    @Option(help: ArgumentHelp("The server process to report CPU and RSS for (default: the local redis-server, from INFO).", valueName: "PID"))
+    var serverPID: Int32?
+    @Option(help: ArgumentHelp("Seconds to wait after the last publish for every delivery.", valueName: "SECONDS"))
+    var drain = 15.0
+    @Option(name: .long, help: ArgumentHelp("The contracts folder (default: the shipped contracts).", valueName: "DIR"))
+    var contracts: String?
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    /// The run these options describe.
+    func benchConfiguration() -> BenchConfiguration {
+        BenchConfiguration(
+            target: redis.map { .redis(url: $0) } ?? .embedded, gatewayURL: gateway, authorization: token.map { "Bearer \($0)" },
+            publishers: publishers, ratePerPublisher: rate, batch: batch, seconds: duration, warmupSeconds: warmup, groups: groups,
+            consumersPerGroup: consumers, webSocketClients: wsClients, channelPrefix: channelPrefix, serverPID: serverPID,
+            drainSeconds: drain)
+    }
+
+    func validate() throws {
+        let problems = benchConfiguration().problems
+        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+        if let serverPID, ProcessUsage(pid: serverPID) == nil { throw ValidationError("--server-pid \(serverPID): no such process can be read in /proc") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "switchyard-bench")
+        logger.logLevel = .warning
+        let registry: ContractRegistry
+        do { registry = try contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped() } catch {
+            FileHandle.standardError.write(Data("error: the contracts cannot be loaded:\n\(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let report: BenchReport
+        do {
+            report = try await LoadGenerator.run(benchConfiguration(), contracts: registry, logger: logger) { line in
+                FileHandle.standardError.write(Data("bench: \(line)\n".utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        print(json ? report.json : report.text)
+        if report.lost > 0 { throw ExitCode(1) }
+    }
+}

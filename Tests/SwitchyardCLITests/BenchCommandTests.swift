@@ -1,0 +1,113 @@
+import Foundation
+import JSONSchema
+import RedisTestSupport
+import SwitchyardBench
+import Testing
+
+/// `switchyard bench`: its argument checks, its accounting, and tiny real runs that must lose nothing.
+@Suite struct BenchCommandTests {
+    let cli = CLITests()
+
+    @Test(arguments: [
+        (["--publishers", "0"], "--publishers must be at least 1"),
+        (["--rate", "0"], "--rate must be at least 1"),
+        (["--batch", "0"], "--batch must be at least 1"),
+        (["--duration", "0"], "--duration must be more than 0"),
+        (["--duration", "2", "--warmup", "2"], "--warmup must be at least 0 and shorter than --duration"),
+        (["--consumers", "0"], "--consumers must be at least 1"),
+        (["--ws-clients=-1"], "--ws-clients must be at least 0"),
+        (["--gateway", "ws://127.0.0.1:9/v1/ws", "--ws-clients", "1"], "--gateway needs --redis"),
+        (["--redis", "redis://127.0.0.1:9", "--gateway", "http://127.0.0.1:9/v1/ws", "--ws-clients", "1"], "--gateway must be a ws://HOST:PORT/PATH URL"),
+        (["--redis", "redis://127.0.0.1:9", "--gateway", "ws://127.0.0.1:9/v1/ws"], "--gateway is only used by WebSocket clients"),
+        (["--server-pid", "2147483646"], "--server-pid 2147483646: no such process"),
+    ])
+    func badArgumentsExitWithUsageAndSayWhy(arguments: [String], message: String) throws {
+        let result = try cli.run(["bench"] + arguments)
+        #expect(result.status == 64, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func aChannelPrefixWithoutAContractIsRefusedBeforeAnythingRuns() throws {
+        let result = try cli.run(["bench", "--channel-prefix", "nothing.covers.this", "--duration", "1", "--warmup", "0"])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("no contract covers 'nothing.covers.this-1'"), "\(result.stderr)")
+    }
+
+    @Test func theLedgerCountsMissingDuplicateAndUnexpectedSequenceNumbers() {
+        var acked = SequenceLedger()
+        for sequence in 1...5 { acked.record(Int64(sequence), on: "a") }
+        acked.record(1, on: "b")
+        var seen = SequenceLedger()
+        for sequence: Int64 in [1, 2, 2, 4, 5, 5, 5, 9] { seen.record(sequence, on: "a") }
+        #expect(seen.count == 5)
+        #expect(seen.duplicates == 3)
+        #expect(seen.missing(of: acked) == 2, "3 on a and 1 on b")
+        #expect(seen.unexpected(in: acked) == 1, "9 on a was never acknowledged")
+    }
+
+    @Test func latencyPercentilesAreNearestRankInMilliseconds() {
+        let summary = LatencySummary(seconds: (1...1000).reversed().map { Double($0) / 1000 })
+        #expect(summary.count == 1000)
+        #expect(summary.p50 == 500)
+        #expect(summary.p99 == 990)
+        #expect(summary.p999 == 999)
+        #expect(summary.max == 1000)
+        #expect(LatencySummary(seconds: []).p50 == nil)
+        #expect(LatencySummary(seconds: []).text == "no samples")
+    }
+
+    /// Runs a tiny benchmark and checks its JSON report's counts: every acknowledged event in every
+    /// group and every WebSocket client, none twice.
+    func tinyRun(_ extra: [String]) throws -> JSONValue {
+        let prefix = "price.updated.t\(UInt32.random(in: 0 ... .max))"
+        let result = try cli.run([
+            "bench", "--publishers", "2", "--rate", "40", "--duration", "1", "--warmup", "0", "--groups", "2", "--consumers", "2",
+            "--ws-clients", "3", "--channel-prefix", prefix, "--json",
+        ] + extra)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let report = try JSONValue(parsing: Array(result.stdout.utf8))
+        #expect(report["channels"]?.stringValue == "\(prefix)-*")
+        #expect(report["publish"]?["sent"] == 80)
+        #expect(report["publish"]?["acked"] == 80)
+        #expect(report["publish"]?["refused"] == 0)
+        let groups = report["groups"]?.arrayValue ?? []
+        #expect(groups.count == 2)
+        for group in groups {
+            #expect(group["delivered"] == 80, "\(group)")
+            #expect(group["missing"] == 0)
+            #expect(group["duplicates"] == 0)
+            #expect(group["unexpected"] == 0)
+            #expect(group["latency"]?["count"] == 80)
+        }
+        let ws = report["websocket"]
+        #expect(ws?["subscribed"] == 3)
+        #expect(ws?["delivered"] == 240)
+        #expect(ws?["missing"] == 0)
+        #expect(ws?["duplicates"] == 0)
+        #expect(ws?["gaps"] == 0)
+        #expect((report["process"]?["rss_bytes"]?.doubleValue ?? 0) > 0)
+        #expect(report["lost"] == 0)
+        return report
+    }
+
+    @Test func aTinyEmbeddedRunLosesNothing() throws {
+        let report = try tinyRun([])
+        #expect(report["engine"] == "embedded")
+        #expect(report["process"]?["role"]?.stringValue?.contains("gateway") == true)
+    }
+
+    @Test func aTinyRedisRunLosesNothingAndReadsTheRedisServer() throws {
+        let report = try tinyRun(["--redis", try TestEnvironment.value("REDIS_URL")])
+        #expect(report["engine"] == "redis")
+        #expect(report["server"]?["command"]?.stringValue?.contains("redis") == true, "\(report["server"] ?? .null)")
+    }
+
+    @Test func thePlainTextReportNamesEveryFigure() throws {
+        let result = try cli.run(["bench", "--publishers", "1", "--rate", "20", "--duration", "1", "--warmup", "0", "--consumers", "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for part in ["publish: sent 20, acked 20, refused 0", "missing 0, duplicates 0", "vs schedule p50", "p99.9", "CPU", "RSS", "load average", "lost: 0"] {
+            #expect(result.stdout.contains(part), "\(part): \(result.stdout)")
+        }
+    }
+}

@@ -7,6 +7,7 @@ import JSONSchema
 import NIOCore
 import Switchyard
 import SwitchyardGateway
+import Testing
 
 /// One side of a `/v1/ws` conversation: sends frames, reads the server's frames as JSON.
 struct Conversation {
@@ -98,5 +99,28 @@ struct HeaderAuthenticator: Authenticator {
             return patterns
         }
         return Principal(subject: "header-test", grants: Grants(publish: try patterns("X-Test-Publish"), subscribe: try patterns("X-Test-Subscribe")))
+    }
+}
+
+extension TestGateway {
+    /// Publishes events of about 200 KB to `channels` in turn, a round at a time, until the
+    /// gateway's metrics show `effect` (a slow client's queue conflated or closed); at most `limit`
+    /// rounds. A fixed count cannot promise the effect: loopback TCP buffers grow to tens of
+    /// megabytes on some machines, and a client that reads nothing can still absorb that much.
+    /// - Returns: The number of rounds published (the last sequence number of each channel).
+    func publishUntil(
+        _ client: any TestClientProtocol, channels: [String], limit: Int = 500, _ effect: (Exposition) -> Bool
+    ) async throws -> Int64 {
+        let padding = String(repeating: "x", count: 200_000)
+        var rounds: Int64 = 0
+        while rounds < limit {
+            rounds += 1
+            for channel in channels {
+                try await router.publish(to: try ChannelName(channel), payload: ["n": .int(rounds), "pad": .string(padding)])
+            }
+            if rounds.isMultiple(of: 8), effect(try await client.exposition()) { return rounds }
+        }
+        Issue.record("the effect did not show after \(limit) rounds of 200 KB events")
+        return rounds
     }
 }

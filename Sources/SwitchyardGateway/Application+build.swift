@@ -35,7 +35,8 @@ public func buildApplication(configuration: GatewayConfiguration, logger: Logger
             redis.tls = try .require(certificateAuthorityFile: caFile)
         }
         let client = try RedisClient(configuration: redis, logger: logger)
-        engine = RedisEngine(client: client, logger: logger)
+        let spool = configuration.effectiveSpoolFile.map { Spool.Configuration(path: $0) }
+        engine = RedisEngine(client: client, configuration: RedisEngine.Configuration(spool: spool), logger: logger)
     } else {
         engine = EmbeddedEngine(logger: logger)
     }

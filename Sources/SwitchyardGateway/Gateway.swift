@@ -5,6 +5,7 @@ import JSONSchema
 import NIOCore
 import Switchyard
 import SwitchyardPostgres
+import SwitchyardRedis
 
 /// The HTTP API v1 over a router: one method per route, registered by ``addRoutes(to:)``.
 struct Gateway: Sendable {
@@ -77,7 +78,7 @@ struct Gateway: Sendable {
         } else {
             try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: principal.publishSource)
         }
-        return jsonResponse(RouterReports.receipt(receipt), status: receipt.duplicate ? .ok : .created)
+        return jsonResponse(RouterReports.receipt(receipt), status: Self.publishStatus([receipt]))
     }
 
     /// `POST /v1/events:batch`: `{"events":[{"channel","data","metadata"?,"event_id"?}]}`; needs
@@ -118,7 +119,15 @@ struct Gateway: Sendable {
         } else {
             receipts = try await router.publish(requests)
         }
-        return jsonResponse(["receipts": .array(receipts.map(RouterReports.receipt))], status: receipts.allSatisfy(\.duplicate) ? .ok : .created)
+        return jsonResponse(["receipts": .array(receipts.map(RouterReports.receipt))], status: Self.publishStatus(receipts))
+    }
+
+    /// 200 when every event was a duplicate, 202 when the local spool holds some until Redis
+    /// returns (their receipts have `stream_id` `spooled` and `sequence_number` 0), else 201.
+    static func publishStatus(_ receipts: [PublishReceipt]) -> HTTPResponse.Status {
+        if receipts.allSatisfy(\.duplicate) { return .ok }
+        if receipts.contains(where: { $0.streamID == RedisEngine.spooledPosition }) { return .accepted }
+        return .created
     }
 
     /// Refuses, and records the refusal in the audit trail, unless `principal` may publish to `channel`.

@@ -61,6 +61,12 @@ public struct GatewayConfiguration: Sendable {
     /// The append-only audit file (JSON lines) when ``postgresURL`` is not set; with PostgreSQL
     /// the audit goes to `switchyard.audit`. Default `nil`: no audit without PostgreSQL.
     public var auditFile: String?
+    /// The Redis engine's local spool file: while Redis is unreachable, publishes are written
+    /// there (fsynced) and answered `202 Accepted`, then replayed in order when Redis returns; a
+    /// full spool refuses with `spool_full`. It applies to the Redis engine without
+    /// ``postgresURL`` (in strict mode the outbox keeps publishes). Default `nil`: a publish while
+    /// Redis is unreachable is refused with `engine_unavailable`.
+    public var spoolFile: String?
 
     /// The process's heartbeats (``Switchyard/HealthReporter``) and the tracker of every service's
     /// heartbeats (``Switchyard/HealthTracker``).
@@ -128,7 +134,15 @@ extension GatewayConfiguration: CustomStringConvertible {
         if let signingKeys { parts.append("\(signingKeys)") }
         if let encryptionKeys { parts.append("\(encryptionKeys)") }
         if let audit = postgresURL.map({ _ in "postgres" }) ?? auditFile { parts.append("audit: \(audit)") }
+        if let spool = effectiveSpoolFile { parts.append("spool: \(spool)") }
         parts.append("contracts: \(contractsDirectory ?? "shipped")")
         return "GatewayConfiguration(" + parts.joined(separator: ", ") + ")"
+    }
+}
+
+extension GatewayConfiguration {
+    /// ``spoolFile`` when it applies: the Redis engine, not in strict mode.
+    public var effectiveSpoolFile: String? {
+        redisURL != nil && postgresURL == nil ? spoolFile : nil
     }
 }

@@ -8,7 +8,7 @@ import Switchyard
 ///
 /// The config file is JSON with these keys, every one optional:
 /// `host`, `port`, `redis`, `redis_ca`, `contracts`, `tls_cert`, `tls_key`, `signing_keys_file`,
-/// `encryption_keys_file`, `audit_file` (paths relative to the file's folder), `allow_unknown_channels`,
+/// `encryption_keys_file`, `audit_file`, `spool_file` (paths relative to the file's folder), `allow_unknown_channels`,
 /// `auth` with `jwt_keys`, `api_keys` and `anonymous` (see ``AuthConfiguration``), and `alerts` (the
 /// alert rules' settings; docs/configuration.md).
 public struct GatewaySettings: Sendable {
@@ -41,6 +41,9 @@ public struct GatewaySettings: Sendable {
     public var encryptionKeys: KeySource?
     /// The append-only audit file (JSON lines), used when PostgreSQL is not configured.
     public var auditFile: String?
+    /// The Redis engine's local spool file: publishes accepted while Redis is unreachable wait
+    /// there and are replayed in order when it returns.
+    public var spoolFile: String?
 
     /// Where a ring of keys is read from: a file, or text (an environment variable's value).
     public enum KeySource: Sendable, Hashable, CustomStringConvertible {
@@ -94,8 +97,9 @@ public struct GatewaySettings: Sendable {
         host: String? = nil, port: Int? = nil, redis: String? = nil, contracts: String? = nil,
         allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil, alertsEnabled: Bool? = nil, alerts: AlertConfiguration? = nil,
         redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil, signingKeys: KeySource? = nil,
-        encryptionKeys: KeySource? = nil, auditFile: String? = nil
+        encryptionKeys: KeySource? = nil, auditFile: String? = nil, spoolFile: String? = nil
     ) {
+        self.spoolFile = spoolFile
         self.signingKeys = signingKeys
         self.encryptionKeys = encryptionKeys
         self.auditFile = auditFile
@@ -120,21 +124,22 @@ public struct GatewaySettings: Sendable {
             auth: other.auth ?? auth, alertsEnabled: other.alertsEnabled ?? alertsEnabled, alerts: other.alerts ?? alerts,
             redisCA: other.redisCA ?? redisCA, tlsCert: other.tlsCert ?? tlsCert, tlsKey: other.tlsKey ?? tlsKey,
             signingKeys: other.signingKeys ?? signingKeys, encryptionKeys: other.encryptionKeys ?? encryptionKeys,
-            auditFile: other.auditFile ?? auditFile)
+            auditFile: other.auditFile ?? auditFile, spoolFile: other.spoolFile ?? spoolFile)
     }
 
     /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`,
     /// `SWITCHYARD_CONTRACTS`, `SWITCHYARD_ALLOW_UNKNOWN_CHANNELS` (`true`/`false`/`1`/`0`),
     /// `SWITCHYARD_REDIS_CA`, `SWITCHYARD_TLS_CERT`, `SWITCHYARD_TLS_KEY`, `SWITCHYARD_SIGNING_KEYS` (the
     /// keys themselves) or `SWITCHYARD_SIGNING_KEYS_FILE`, `SWITCHYARD_ENCRYPTION_KEYS` or
-    /// `SWITCHYARD_ENCRYPTION_KEYS_FILE`, `SWITCHYARD_AUDIT_FILE`. Empty variables count as unset.
+    /// `SWITCHYARD_ENCRYPTION_KEYS_FILE`, `SWITCHYARD_AUDIT_FILE`, `SWITCHYARD_SPOOL`. Empty variables
+    /// count as unset.
     /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
     public init(environment: [String: String]) throws(GatewayConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         self.init(
             host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), contracts: value("SWITCHYARD_CONTRACTS"),
             redisCA: value("SWITCHYARD_REDIS_CA"), tlsCert: value("SWITCHYARD_TLS_CERT"), tlsKey: value("SWITCHYARD_TLS_KEY"),
-            auditFile: value("SWITCHYARD_AUDIT_FILE"))
+            auditFile: value("SWITCHYARD_AUDIT_FILE"), spoolFile: value("SWITCHYARD_SPOOL"))
         signingKeys = try KeySource(environment: environment, variable: KeySource.signingVariable)
         encryptionKeys = try KeySource(environment: environment, variable: KeySource.encryptionVariable)
         if let text = value("SWITCHYARD_PORT") {
@@ -177,7 +182,7 @@ public struct GatewaySettings: Sendable {
         }
         let top = try ConfigObject(document, path: "", known: [
             "host", "port", "redis", "redis_ca", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
-            "signing_keys_file", "encryption_keys_file", "audit_file",
+            "signing_keys_file", "encryption_keys_file", "audit_file", "spool_file",
         ])
         self.init()
         host = try top.string("host")
@@ -194,6 +199,7 @@ public struct GatewaySettings: Sendable {
         signingKeys = try top.string("signing_keys_file").map { .file(Self.resolve($0, in: directory)) }
         encryptionKeys = try top.string("encryption_keys_file").map { .file(Self.resolve($0, in: directory)) }
         auditFile = try top.string("audit_file").map { Self.resolve($0, in: directory) }
+        spoolFile = try top.string("spool_file").map { Self.resolve($0, in: directory) }
         if let auth = try top.object("auth", known: ["jwt_keys", "api_keys", "anonymous"]) {
             self.auth = try Self.auth(auth, directory: directory)
         }
@@ -348,5 +354,6 @@ extension GatewayConfiguration {
         signingKeys = try settings.signingKeys?.load(purpose: .signing, key: "signing_keys_file")
         encryptionKeys = try settings.encryptionKeys?.load(purpose: .encryption, key: "encryption_keys_file")
         auditFile = settings.auditFile
+        spoolFile = settings.spoolFile
     }
 }

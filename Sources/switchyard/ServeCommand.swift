@@ -46,6 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var keys: KeyOptions
     @Option(help: ArgumentHelp("The append-only audit file (JSON lines) when there is no --postgres (default: SWITCHYARD_AUDIT_FILE).", valueName: "FILE"))
     var auditFile: String?
+    @Option(help: ArgumentHelp(
+        "The local spool file: with --redis and no --postgres, publishes made while Redis is unreachable wait there and are stored in order when it returns (default: SWITCHYARD_SPOOL).",
+        valueName: "FILE"))
+    var spool: String?
     @Option(help: ArgumentHelp("The contracts folder (default: SWITCHYARD_CONTRACTS, else the shipped contracts).", valueName: "DIR"))
     var contracts: String?
     @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); see docs/configuration.md.", valueName: "FILE"))
@@ -82,6 +86,11 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.postgresURL = nil
             configuration.demo = DemoStack.Configuration(seed: demoSeed)
         }
+        if let spool = configuration.spoolFile, configuration.effectiveSpoolFile == nil {
+            logger.notice(
+                "the spool is not used: it keeps publishes while Redis is unreachable, so it needs --redis, and with --postgres the outbox keeps them",
+                metadata: ["spool": "\(spool)"])
+        }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory.switchyard(registry: registry))
         configuration.metricsRegistry = registry
@@ -99,6 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
             "signing": "\(configuration.signingKeys.map { "\($0)" } ?? "off")",
             "encryption": "\(configuration.encryptionKeys.map { "\($0)" } ?? "off")",
             "audit": "\(configuration.postgresURL != nil ? "postgres" : configuration.auditFile ?? "off")",
+            "spool": "\(configuration.effectiveSpoolFile ?? "off")",
         ])
         try await app.runService()
     }
@@ -113,7 +123,8 @@ struct ServeCommand: AsyncParsableCommand {
         return layers.overridden(by: GatewaySettings(
             host: host, port: port, redis: redis, contracts: contracts, allowUnknownChannels: allowUnknownChannels ? true : nil,
             redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey, signingKeys: keys.signingKeysFile.map { .file($0) },
-            encryptionKeys: keys.encryptionKeysFile.map { .file($0) }, auditFile: auditFile))
+            encryptionKeys: keys.encryptionKeysFile.map { .file($0) }, auditFile: auditFile,
+            spoolFile: spool))
     }
 
     func validate() throws {

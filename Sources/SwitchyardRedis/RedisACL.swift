@@ -13,7 +13,9 @@ import Switchyard
 ///   channels for `PUBLISH`/`SPUBLISH`, `EVALSHA`/`SCRIPT LOAD` and the commands the script runs;
 /// - a consumer selector: the streams it may consume (read and consumer-group state), read-only
 ///   `latest`/`seq`/`meta`, the channels for `PSUBSCRIBE`/`SUBSCRIBE`, and the group commands;
-/// - a dead-letter selector: `XADD` on its channels' `dlq:{C}` only.
+/// - a dead-letter selector: `XADD` on its channels' `dlq:{C}` only;
+/// - registry selectors: `SADD` to the channel registry (`switchyard:channels`) for a producer,
+///   `SSCAN` of it for a consumer.
 ///
 /// Redis checks every command a script runs against the calling user, so a consumer that sends its
 /// own script still cannot `XADD` to a stream, and a producer cannot touch another channel's keys.
@@ -125,6 +127,7 @@ public struct RedisACL: Sendable {
                 return ["~stream:{\(c)}", "~seq:{\(c)}", "~latest:{\(c)}", "~meta:{\(c)}", "~dedup:{\(c)}:*", "~rate:{\(c)}:\(service)"]
             }
             selectors.append(selector(keys + produces.map { "&\($0.rawValue)" } + producerCommands))
+            selectors.append(selector(["~" + RedisEngine.channelRegistryKey, "+sadd"]))
         }
         if !consumes.isEmpty {
             let keys = consumes.flatMap { pattern -> [String] in
@@ -133,6 +136,7 @@ public struct RedisACL: Sendable {
             }
             selectors.append(selector(keys + consumes.map { "&\($0.rawValue)" } + consumerCommands))
             selectors.append(selector(consumes.map { "~dlq:{\($0.rawValue)}" } + ["+xadd"]))
+            selectors.append(selector(["%R~" + RedisEngine.channelRegistryKey, "+sscan"]))
         }
         return selectors
     }

@@ -73,6 +73,7 @@ extension RedisEngine {
         }
         var receipts = [PublishReceipt?](repeating: nil, count: requests.count)
         var refusal: SwitchyardError?
+        var storedChannels: [ChannelName] = []
         for (call, reply) in zip(calls, replies) {
             let value: RESPValue
             switch reply {
@@ -85,12 +86,14 @@ extension RedisEngine {
                     refusal = refusal ?? error
                 case .stored(let stored, let trimmed):
                     for (index, receipt) in zip(call.indices, stored) { receipts[index] = receipt }
+                    storedChannels.append(call.channel)
                     if trimmed > 0 { reportHardCap(call.channel, trimmed) }
                 }
             } catch {
                 throw StoreFailure(error: error, unreachable: false)
             }
         }
+        await register(storedChannels)
         if let refusal { throw StoreFailure(error: refusal, unreachable: false) }
         return receipts.map { $0! }
     }

@@ -28,9 +28,15 @@ public final class RedisEngine: Engine {
         public var spool: Spool.Configuration?
         /// Refuses a publish at once when Redis is unreachable, even with a spool. Default `false`.
         public var failFast: Bool
-        /// How often a consumer following patterns looks for new channels (`SCAN stream:{PATTERN}`).
-        /// Default 250 ms, so a new channel is picked up within a second.
+        /// How often a consumer following patterns looks for new channels (in the channel registry,
+        /// `switchyard:channels`). Default 250 ms, so a new channel is picked up within a second.
         public var patternPollInterval: Duration
+        /// How often ``RedisEngine/channels(matching:)`` also scans the keyspace
+        /// (`SCAN MATCH stream:{PATTERN} TYPE stream`) for streams missing from the channel registry
+        /// (made by writers that do not register channels); what it finds is registered. The first
+        /// look at each pattern always scans; `nil` scans only then. A scan's cost grows with the
+        /// whole keyspace, dedup marks included. Default 5 minutes.
+        public var keyspaceScanInterval: Duration?
         /// How often ``run()`` tries Redis again while the spool holds events. Default 200 ms.
         public var spoolRetryInterval: Duration
         /// Envelopes a live subscriber may have waiting before newer ones are dropped (the
@@ -42,7 +48,7 @@ public final class RedisEngine: Engine {
         /// Creates a configuration.
         public init(
             maxEntriesPerChannel: Int = 1_000_000, spool: Spool.Configuration? = nil, failFast: Bool = false,
-            patternPollInterval: Duration = .milliseconds(250),
+            patternPollInterval: Duration = .milliseconds(250), keyspaceScanInterval: Duration? = .seconds(300),
             spoolRetryInterval: Duration = .milliseconds(200), liveBufferSize: Int = 10_000,
             liveConfirmationTimeout: Duration = .seconds(10)
         ) {
@@ -51,6 +57,7 @@ public final class RedisEngine: Engine {
             self.spool = spool
             self.failFast = failFast
             self.patternPollInterval = patternPollInterval
+            self.keyspaceScanInterval = keyspaceScanInterval
             self.spoolRetryInterval = spoolRetryInterval
             self.liveBufferSize = liveBufferSize
         }
@@ -66,6 +73,7 @@ public final class RedisEngine: Engine {
     let liveRequests: AsyncStream<LiveRequest>
     let liveRequestsContinuation: AsyncStream<LiveRequest>.Continuation
     let liveEnvelopes = LiveEnvelopeCache()
+    let registry = ChannelRegistryState()
     private let hasRun = Atomic<Bool>(false)
     let hardCapTrims = Counter(label: SwitchyardMetrics.Name.trimHardCap, dimensions: [(SwitchyardMetrics.Label.engine, "redis")])
 
@@ -144,31 +152,6 @@ public final class RedisEngine: Engine {
             guard let envelope = Self.envelope(of: entry) else { return nil }
             return StoredEvent(position: StreamPosition(entry.id), envelope: envelope)
         }
-    }
-
-    /// The channels with a `stream:{C}` key matching a pattern: `EXISTS` for a pattern without glob
-    /// characters, else `SCAN MATCH stream:{PATTERN} TYPE stream`, whose cost grows with the keyspace.
-    public func channels(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> [ChannelName] {
-        var found = Set<ChannelName>()
-        do {
-            for pattern in patterns {
-                if pattern.isLiteral, let channel = try? ChannelName(pattern.rawValue) {
-                    if try await client.execute(GenericCommand("EXISTS", RedisKeys(channel).stream)).int == 1 { found.insert(channel) }
-                    continue
-                }
-                var cursor = "0"
-                repeat {
-                    let page = try await client.execute(SCAN(cursor: cursor, pattern: "stream:{\(pattern.rawValue)}", count: 1000, type: "stream"))
-                    for key in page.keys {
-                        if let channel = RedisKeys.channel(ofStreamKey: key), pattern.matches(channel) { found.insert(channel) }
-                    }
-                    cursor = page.cursor
-                } while cursor != "0"
-            }
-        } catch {
-            throw SwitchyardError.redis(error, "listing channels")
-        }
-        return found.sorted()
     }
 
     /// `GET latest:{C}`; `nil` once the channel's retention has passed on the engine's clock.

@@ -57,6 +57,8 @@ class Publisher:
         self.hard_cap = hard_cap
         self.rate_per_second = rate_per_second
         self.burst = burst
+        self.client = client
+        self.registered = set()
 
     def publish(self, channel: str, schema: str, events):
         """events: (event_id, data, metadata) tuples. Returns one dict per event."""
@@ -74,6 +76,10 @@ class Publisher:
         reply = self.script(keys=keys, args=args)
         if reply[0] == 0:
             raise RateLimited(reply[1])
+        if channel not in self.registered:
+            # The channel registry, where pattern consumers find channels (SSCAN).
+            self.client.sadd("switchyard:channels", channel)
+            self.registered.add(channel)
         results = []
         for (event_id, _, _), (stored, sequence, stream_id, ms) in zip(events, reply[3:]):
             results.append({"event_id": event_id, "stored": stored == 1, "sequence_number": sequence,

@@ -138,3 +138,52 @@ public struct INCR: RedisCommand {
     /// Writes `INCR key`.
     public func encode(into encoder: inout RESPCommandEncoder) { encoder.encode("INCR", self.key) }
 }
+
+/// `SADD key member...`: the number of members that were not in the set yet.
+public struct SADD: RedisCommand {
+    /// The command's reply type.
+    public typealias Response = Int
+    /// The set.
+    public var key: String
+    /// The members to add.
+    public var members: [String]
+    /// Creates the command.
+    public init(_ key: String, members: [String]) {
+        self.key = key
+        self.members = members
+    }
+    /// Writes `SADD key member...`.
+    public func encode(into encoder: inout RESPCommandEncoder) { encoder.encode("SADD", self.key, self.members) }
+}
+
+/// `SSCAN key cursor [MATCH pattern] [COUNT n]`: one page of a set's members.
+public struct SSCAN: RedisCommand {
+    /// The command's reply type: the next cursor and this page's members (in ``SCAN/Page/keys``).
+    public typealias Response = SCAN.Page
+    /// The set.
+    public var key: String
+    /// The cursor; `"0"` to start.
+    public var cursor: String
+    /// A glob pattern the members must match.
+    public var pattern: String?
+    /// A hint of how many members to look at.
+    public var count: Int?
+
+    /// Creates the command.
+    public init(_ key: String, cursor: String = "0", pattern: String? = nil, count: Int? = nil) {
+        self.key = key
+        self.cursor = cursor
+        self.pattern = pattern
+        self.count = count
+    }
+
+    /// Writes the command.
+    public func encode(into encoder: inout RESPCommandEncoder) {
+        encoder.encode("SSCAN", self.key, self.cursor, self.pattern.map { ["MATCH", $0] }, self.count.map { ["COUNT", String($0)] })
+    }
+
+    /// Reads `[cursor, [members]]`.
+    public func decodeResponse(_ value: RESPValue) throws(RedisError) -> SCAN.Page {
+        try SCAN().decodeResponse(value)
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import JSONSchema
+import Logging
+import NIOCore
+import RedisClient
+import Switchyard
+import SwitchyardRedis
+import Testing
+
+/// The channel registry (`switchyard:channels`): publishers register their channels, pattern
+/// lookups read it, and the keyspace scan runs only on a pattern's first look and then rarely,
+/// registering streams that other writers made without registering them.
+@Suite("Redis engine: the channel registry")
+struct RedisChannelRegistryTests {
+    static func isMember(_ channel: ChannelName, _ check: RedisClient) async throws -> Bool {
+        try await check.execute(GenericCommand("SISMEMBER", RedisEngine.channelRegistryKey, channel.rawValue)).int == 1
+    }
+
+    @Test("a publish registers its channel, and a pattern lookup finds it there without a keyspace scan")
+    func publishesRegisterTheirChannels() async throws {
+        try await EngineKind.redis.isolated {
+            let check = try RedisTestServer.client()
+            let publisher = RedisTestServer.makeEngine(configuration: .init())
+            let consumer = RedisTestServer.makeEngine(configuration: .init(keyspaceScanInterval: nil))
+            let pattern = Fixtures.pattern("test:reg.*")
+            // The first look scans the keyspace; there is nothing yet.
+            #expect(try await consumer.channels(matching: [pattern]).isEmpty)
+
+            let registered = Fixtures.channel("test:reg.published")
+            _ = try await publisher.append([RedisEngineReadTests.request(registered, at: 1_800_000_000_000)])
+            #expect(try await Self.isMember(registered, check))
+
+            // A stream written behind the engines' back is not in the registry, and no scan is due.
+            let unregistered = Fixtures.channel("test:reg.raw")
+            _ = try await check.execute(GenericCommand("XADD", "stream:{\(unregistered.rawValue)}", "*", "envelope", "{}"))
+            #expect(try await consumer.channels(matching: [pattern]) == [registered])
+            #expect(try await !Self.isMember(unregistered, check))
+
+            // A fresh engine's first look at the pattern scans, finds the raw stream, and registers it.
+            let fresh = RedisTestServer.makeEngine(configuration: .init())
+            #expect(try await fresh.channels(matching: [pattern]) == [unregistered, registered].sorted())
+            #expect(try await Self.isMember(unregistered, check))
+            #expect(try await consumer.channels(matching: [pattern]) == [unregistered, registered].sorted())
+        }
+    }
+
+    @Test("a due keyspace scan finds streams made after the first look")
+    func theScanRunsAgainWhenDue() async throws {
+        try await EngineKind.redis.isolated {
+            let check = try RedisTestServer.client()
+            let consumer = RedisTestServer.makeEngine(configuration: .init(keyspaceScanInterval: .milliseconds(200)))
+            let pattern = Fixtures.pattern("test:rescan.*")
+            #expect(try await consumer.channels(matching: [pattern]).isEmpty)
+            let raw = Fixtures.channel("test:rescan.raw")
+            _ = try await check.execute(GenericCommand("XADD", "stream:{\(raw.rawValue)}", "*", "envelope", "{}"))
+            try await Task.sleep(for: .milliseconds(250))
+            #expect(try await consumer.channels(matching: [pattern]) == [raw])
+            #expect(try await Self.isMember(raw, check))
+        }
+    }
+
+    @Test("a consumer group following a pattern picks up a channel that appears later, through the registry")
+    func aGroupFindsALaterChannel() async throws {
+        try await EngineKind.redis.isolated {
+            let engine = RedisTestServer.makeEngine(configuration: .init(keyspaceScanInterval: nil))
+            let router = Router(
+                contracts: Fixtures.contracts, engine: engine, configuration: RouterConfiguration(source: "tests"),
+                logger: .init(label: "test.registry"))
+            let seen = Collector()
+            let options = ConsumerOptions(blockTimeout: .milliseconds(50))
+            try await router.withConsumer(group: "registry", patterns: [Fixtures.pattern("test:later.*")], options: options, handler: { envelope in
+                seen.record(envelope)
+            }) {
+                // The consumer's first look (and only keyspace scan) has run: this channel appears later.
+                let channel = Fixtures.channel("test:later.one")
+                for n in 1...3 { try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+                let all = try await eventually(timeout: .seconds(20)) { seen.count >= 3 }
+                #expect(all, "got \(seen.envelopes.map(\.sequenceNumber))")
+            }
+            #expect(seen.envelopes.map(\.sequenceNumber) == [1, 2, 3])
+        }
+    }
+}

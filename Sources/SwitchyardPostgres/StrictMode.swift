@@ -22,6 +22,8 @@ public final class StrictMode: Service {
     public let publishTimeout: Duration
     let logger: Logger
     let migrated = Atomic<Bool>(false)
+    /// The settings of one connection, for the check before the migrations.
+    let connection: PostgresConnection.Configuration
 
     /// Creates strict mode for a router; connects to nothing until ``run()``.
     /// - Parameters:
@@ -38,12 +40,18 @@ public final class StrictMode: Service {
         self.client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
         self.outbox = Outbox(
             client: client, contracts: router.contracts, allowsUnknownChannels: router.configuration.allowsUnknownChannels, logger: logger)
-        self.relay = Relay(postgres: try url.connectionConfiguration(), router: router, configuration: relayConfiguration, logger: logger)
+        let connection = try url.connectionConfiguration()
+        self.connection = connection
+        self.relay = Relay(postgres: connection, router: router, configuration: relayConfiguration, logger: logger)
         self.publishTimeout = publishTimeout
         self.logger = logger
     }
 
-    /// Runs the pool, migrates, then relays, until cancelled or a graceful shutdown.
+    /// Runs the pool, migrates, then relays, until cancelled or a graceful shutdown. Until the
+    /// migrations have run it retries every second while PostgreSQL cannot be reached.
+    /// - Throws: ``Switchyard/SwitchyardError`` `engine_unavailable` when the TLS handshake with
+    ///   PostgreSQL fails (a CA that did not sign its certificate): settings that cannot work stop
+    ///   the server instead of being retried.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
@@ -58,15 +66,39 @@ public final class StrictMode: Service {
     private func migrateWithRetry() async throws {
         while true {
             do {
+                // One connection of its own first: the pool keeps a failed connection's error to
+                // itself and leaves the migration waiting, so a handshake that cannot succeed
+                // would never surface.
+                let probe = try await PostgresConnection.connect(
+                    on: PostgresClient.defaultEventLoopGroup.any(), configuration: connection, id: Int.random(in: 1...Int.max), logger: logger
+                ).get()
+                try await probe.close()
                 try await Migrations.apply(client: client, logger: logger)
                 migrated.store(true, ordering: .releasing)
                 return
             } catch {
                 try Task.checkCancellation()
-                logger.warning("migrations failed; retrying", metadata: ["error": "\(Redaction.text(String(reflecting: error)))"])
+                let detail = Redaction.text(String(reflecting: error))
+                if let reason = Self.lastingFailure(detail) {
+                    logger.error("PostgreSQL cannot be used with these settings; not retrying", metadata: ["error": "\(detail)"])
+                    throw SwitchyardError(.engineUnavailable, reason, details: ["engine": "postgres"])
+                }
+                logger.warning("migrations failed; retrying", metadata: ["error": "\(detail)"])
                 try await Task.sleep(for: .seconds(1))
             }
         }
+    }
+
+    /// Why a failed first connection will fail the same way however often it is tried, or `nil`
+    /// for a failure worth retrying (PostgreSQL not up yet, a restart, a network fault). A TLS
+    /// handshake that fails (a certificate the `sslrootcert` CA did not sign, a name that does not
+    /// match) is lasting: retrying would hide a configuration error behind warnings.
+    package static func lastingFailure(_ detail: String) -> String? {
+        let tlsMarkers = ["NIOSSLError", "handshakeFailed", "CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "unableToValidateCertificate"]
+        if tlsMarkers.contains(where: detail.contains) {
+            return "the TLS handshake with PostgreSQL failed: is sslrootcert the CA that signed the server's certificate, and does the URL's host match it (sslmode=verify-full)?"
+        }
+        return nil
     }
 
     /// Whether PostgreSQL answers (`SELECT 1`) within `timeout` and the schema is migrated.

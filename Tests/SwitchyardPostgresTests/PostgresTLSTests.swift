@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import RedisTestSupport
+import Switchyard
 import SwitchyardPostgres
 import Testing
 
@@ -41,6 +42,32 @@ import Testing
         }
         let detail = String(reflecting: try #require(error))
         #expect(detail.contains("SSL") || detail.contains("TLS") || detail.contains("certificate") || detail.contains("handshake"), "\(detail)")
+    }
+
+    @Test("strict mode with a CA that did not sign the server's certificate stops with the reason instead of retrying")
+    func strictModeStopsOnAWrongCA() async throws {
+        let text = try TestEnvironment.value("POSTGRES_TLS_URL")
+        let url = try PostgresURL(text.replacingOccurrences(of: try TestEnvironment.value("REDIS_TLS_CA"), with: try TestEnvironment.value("TLS_WRONG_CA")))
+        let router = Router(
+            contracts: try ContractRegistry.shipped(), engine: EmbeddedEngine(logger: Self.logger),
+            configuration: RouterConfiguration(source: "tls-tests"), logger: Self.logger)
+        let strict = try StrictMode(url: url, router: router, logger: Self.logger)
+        let stopped = try await withThrowingTaskGroup(of: SwitchyardError?.self) { group in
+            group.addTask {
+                do { try await strict.run() } catch let error as SwitchyardError { return error }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(60))
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        let error = try #require(stopped, "strict mode kept retrying a TLS handshake that cannot succeed")
+        #expect(error.code == .engineUnavailable)
+        #expect(error.message.contains("TLS handshake with PostgreSQL failed"), "\(error.message)")
+        #expect(StrictMode.lastingFailure("PSQLError(code: connectionError, underlying: Connection refused (errno: 111))") == nil)
     }
 
     @Test("an unknown sslmode is refused when the URL is read")

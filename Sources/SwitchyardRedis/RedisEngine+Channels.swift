@@ -15,9 +15,11 @@ final class ChannelRegistryState: Sendable {
 
     let state = Mutex(State())
 
-    /// The channels of `channels` not registered by this engine yet.
+    /// The channels of `channels` not registered by this engine yet. Called on every publish:
+    /// once every channel is registered it allocates nothing.
     func unregistered(_ channels: some Sequence<ChannelName>) -> [ChannelName] {
-        state.withLock { state in state.refused ? [] : Set(channels).subtracting(state.registered).sorted() }
+        let missing = state.withLock { state in state.refused ? [] : channels.filter { !state.registered.contains($0) } }
+        return missing.isEmpty ? missing : Set(missing).sorted()
     }
 
     func markRegistered(_ channels: [ChannelName]) {
@@ -78,26 +80,28 @@ extension RedisEngine {
 
     /// The registry's members matching `pattern` (`SSCAN switchyard:channels … MATCH PATTERN`).
     private func registeredChannels(matching pattern: ChannelPattern) async throws -> Set<ChannelName> {
-        var found = Set<ChannelName>()
-        var cursor = "0"
-        repeat {
-            let page = try await client.execute(SSCAN(Self.channelRegistryKey, cursor: cursor, pattern: pattern.rawValue, count: 1000))
-            for name in page.keys {
-                if let channel = try? ChannelName(name), pattern.matches(channel) { found.insert(channel) }
-            }
-            cursor = page.cursor
-        } while cursor != "0"
-        return found
+        try await scanAll(pattern) { cursor in
+            try await client.execute(SSCAN(Self.channelRegistryKey, cursor: cursor, pattern: pattern.rawValue, count: 1000))
+        } named: { name in try? ChannelName(name) }
     }
 
     /// The channels of the `stream:{C}` keys matching `pattern` (`SCAN MATCH stream:{PATTERN} TYPE stream`).
     private func scanStreams(matching pattern: ChannelPattern) async throws -> Set<ChannelName> {
+        try await scanAll(pattern) { cursor in
+            try await client.execute(SCAN(cursor: cursor, pattern: "stream:{\(pattern.rawValue)}", count: 1000, type: "stream"))
+        } named: { key in RedisKeys.channel(ofStreamKey: key) }
+    }
+
+    /// Runs a cursor scan to its end, keeping the names `channel` reads as channels matching `pattern`.
+    private func scanAll(
+        _ pattern: ChannelPattern, _ fetch: (String) async throws -> SCAN.Page, named channel: (String) -> ChannelName?
+    ) async throws -> Set<ChannelName> {
         var found = Set<ChannelName>()
         var cursor = "0"
         repeat {
-            let page = try await client.execute(SCAN(cursor: cursor, pattern: "stream:{\(pattern.rawValue)}", count: 1000, type: "stream"))
-            for key in page.keys {
-                if let channel = RedisKeys.channel(ofStreamKey: key), pattern.matches(channel) { found.insert(channel) }
+            let page = try await fetch(cursor)
+            for name in page.keys {
+                if let match = channel(name), pattern.matches(match) { found.insert(match) }
             }
             cursor = page.cursor
         } while cursor != "0"

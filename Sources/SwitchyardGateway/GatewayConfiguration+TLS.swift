@@ -1,7 +1,8 @@
 import NIOSSL
 
 extension GatewayConfiguration {
-    /// The server TLS configuration for a certificate chain and its private key, both PEM files.
+    /// The server TLS configuration for a certificate chain and its private key, both PEM files;
+    /// it accepts TLS 1.2 and 1.3 only.
     /// - Throws: ``GatewayConfigurationError`` naming `tls_cert` or `tls_key` when a file cannot be
     ///   read or holds no certificate or key.
     public static func serverTLS(certificateChainFile: String, privateKeyFile: String) throws(GatewayConfigurationError) -> TLSConfiguration {
@@ -14,6 +15,8 @@ extension GatewayConfiguration {
         do { key = try NIOSSLPrivateKey(file: privateKeyFile, format: .pem) } catch {
             throw GatewayConfigurationError(key: "tls_key", "cannot read a PEM private key from \(privateKeyFile)")
         }
-        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
     }
 }

@@ -5,10 +5,11 @@ import PostgresNIO
 /// A PostgreSQL URL, `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE&sslrootcert=FILE]`,
 /// read into the configurations postgres-nio takes.
 ///
-/// `sslmode` is `disable` (the default for loopback hosts), `prefer` (the default otherwise: TLS
-/// when the server offers it), `require`, `verify-ca` or `verify-full`. `require` and `verify-full`
-/// verify the server's certificate chain and host name; `verify-ca` the chain only. `sslrootcert`
-/// is a PEM file of the CA to trust instead of the system's roots.
+/// `sslmode` is `disable` (the default for loopback hosts: `localhost`, 127.0.0.0/8, `::1`),
+/// `prefer` (TLS when the server offers it, else plain: a network attacker can strip it),
+/// `require`, `verify-ca` or `verify-full` (the default for every other host). `require` and
+/// `verify-full` verify the server's certificate chain and host name; `verify-ca` the chain only.
+/// `sslrootcert` is a PEM file of the CA to trust instead of the system's roots. TLS is 1.2 or newer.
 public struct PostgresURL: Sendable, CustomStringConvertible {
     /// The server's host name or address.
     public var host: String
@@ -20,7 +21,8 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     public var password: String?
     /// The database; `nil` for the user's default.
     public var database: String?
-    /// Whether TLS is used: `disable` (the default for loopback hosts), `prefer`, `require`, `verify-ca` or `verify-full`.
+    /// Whether TLS is used: `disable` (the default for loopback hosts), `prefer`, `require`,
+    /// `verify-ca` or `verify-full` (the default for other hosts).
     public var sslMode: String
     /// A PEM file of the CA that signed the server's certificate; `nil` trusts the system's roots.
     public var sslRootCert: String?
@@ -42,12 +44,19 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         self.password = components.password.flatMap { $0.removingPercentEncoding }
         let path = components.path.drop { $0 == "/" }
         self.database = path.isEmpty ? nil : String(path)
-        let isLoopback = host == "127.0.0.1" || host == "localhost" || host == "::1"
-        self.sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? (isLoopback ? "disable" : "prefer")
+        self.sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? (Self.isLoopback(host) ? "disable" : "verify-full")
         guard Self.sslModes.contains(sslMode) else {
             throw PostgresURLError(reason: "sslmode must be one of \(Self.sslModes.joined(separator: ", ")), not '\(sslMode.prefix(20))'")
         }
         self.sslRootCert = components.queryItems?.first { $0.name == "sslrootcert" }?.value.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether `host` is a loopback name or address, where traffic never leaves the machine.
+    static func isLoopback(_ host: String) -> Bool {
+        let host = host.lowercased()
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
     /// The URL without its password: `postgres://user@host:port/db`, with `sslmode` when TLS is on.
@@ -58,6 +67,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     /// The client TLS settings of ``sslMode`` and ``sslRootCert``.
     public var tlsConfiguration: TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
         if let sslRootCert { configuration.trustRoots = .file(sslRootCert) }
         if sslMode == "verify-ca" { configuration.certificateVerification = .noHostnameVerification }
         return configuration

@@ -70,6 +70,19 @@ import Testing
         #expect(StrictMode.lastingFailure("PSQLError(code: connectionError, underlying: Connection refused (errno: 111))") == nil)
     }
 
+    @Test("without sslmode, a server off this machine gets verify-full; loopback gets disable")
+    func defaultModes() throws {
+        #expect(try PostgresURL("postgres://app@db.internal:5432/trading").sslMode == "verify-full")
+        #expect(try PostgresURL("postgres://app@10.0.0.7/trading").sslMode == "verify-full")
+        #expect(try PostgresURL("postgres://app@127.0.0.1/trading").sslMode == "disable")
+        #expect(try PostgresURL("postgres://app@127.0.0.53/trading").sslMode == "disable")
+        #expect(try PostgresURL("postgres://app@localhost/trading").sslMode == "disable")
+        #expect(try PostgresURL("postgres://app@[::1]/trading").sslMode == "disable")
+        #expect(try PostgresURL("postgres://app@127.0.0.1.example.com/trading").sslMode == "verify-full")
+        #expect(try PostgresURL("postgres://app@db.internal/trading?sslmode=prefer").sslMode == "prefer", "an explicit mode is kept")
+        #expect(try PostgresURL("postgres://app@db.internal/trading").tlsConfiguration.minimumTLSVersion == .tlsv12)
+    }
+
     @Test("an unknown sslmode is refused when the URL is read")
     func unknownMode() {
         #expect(throws: PostgresURLError.self) { _ = try PostgresURL("postgres://u@db/x?sslmode=verify-everything") }

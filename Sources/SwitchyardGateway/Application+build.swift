@@ -86,6 +86,8 @@ public func buildApplication(
     let inFlight = InFlightRequests()
     routes.add(middleware: inFlight)
     routes.add(middleware: ErrorBodyMiddleware())
+    let refusals = GatewayRefusals(factory: configuration.metricsFactory(router: router))
+    routes.add(middleware: BrowserPolicyMiddleware(policy: configuration.browser, refusals: refusals))
     routes.add(middleware: AuthenticationMiddleware(authenticator: configuration.authenticator))
     let fanout = LiveFanout(router: router, eventFrames: EventFrameCache(router: router), logger: logger)
     // The audit trail first: services stop in reverse order, so it writes the router's last records.
@@ -110,9 +112,13 @@ public func buildApplication(
         AlertMonitor(router: router, healthTracker: tracker, configuration: alerts, logger: logger) { await EngineProbe.signals(router) }
     }
     if let monitor { services.append(monitor) }
+    if let registry = configuration.metricsRegistry {
+        services.append(MetricsRefresher(router: router, registry: registry, strictMode: strictMode, interval: configuration.metricsRefreshInterval))
+    }
     Gateway(
         router: router, configuration: configuration, fanout: fanout, strictMode: strictMode, healthTracker: tracker, alertMonitor: monitor,
-        webSocketMetrics: WebSocketMetrics(factory: configuration.metricsFactory(router: router), contracts: router.contracts)
+        webSocketMetrics: WebSocketMetrics(factory: configuration.metricsFactory(router: router), contracts: router.contracts),
+        refusals: refusals
     ).addRoutes(to: routes)
     let http: HTTPServerBuilder = .http1WebSocketUpgrade(
         webSocketRouter: routes, configuration: .init(ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes)))

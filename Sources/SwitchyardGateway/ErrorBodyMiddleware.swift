@@ -23,6 +23,7 @@ extension SwitchyardError {
         case .malformedJSON, .invalidChannel, .badRequest, .invalidPosition: .badRequest
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
+        case .unsupportedMediaType: .unsupportedMediaType
         case .engineUnavailable: .serviceUnavailable
         case .unsignedEvent, .invalidSignature, .unknownSigningKey, .invalidCiphertext: .badGateway
         default: .internalServerError

@@ -4,29 +4,24 @@ import JSONSchema
 import Metrics
 import NIOCore
 import Prometheus
+import ServiceLifecycle
 import RedisClient
 import Switchyard
+import SwitchyardPostgres
 import SwitchyardRedis
 import Synchronization
 
 extension Gateway {
-    /// `GET /metrics`: the registry in Prometheus text format, open to everyone. The consumer
-    /// group gauges, `switchyard_redis_up`, `switchyard_spool_depth`, and in strict mode
-    /// `switchyard_postgres_up` and `switchyard_relay_lag_seconds`, are read at scrape time.
-    func metrics(_ registry: PrometheusCollectorRegistry) async -> Response {
-        try? await router.refreshGroupMetrics()
-        if let strictMode {
-            let status = await strictMode.status()
-            let factory = PrometheusMetricsFactory.switchyard(registry: registry)
-            Gauge(label: SwitchyardMetrics.Name.postgresUp, factory: factory).record(status.reachable ? 1 : 0)
-            if let lag = status.relayLagSeconds { Gauge(label: SwitchyardMetrics.Name.relayLag, factory: factory).record(lag) }
-        }
-        if router.engine is RedisEngine {
-            let signals = await EngineProbe.signals(router)
-            let factory = PrometheusMetricsFactory.switchyard(registry: registry)
-            Gauge(label: SwitchyardMetrics.Name.redisUp, factory: factory).record(signals.engineReachable ? 1 : 0)
-            Gauge(label: SwitchyardMetrics.Name.spoolDepth, dimensions: [(SwitchyardMetrics.Label.engine, "redis")], factory: factory)
-                .record(signals.spoolDepth)
+    /// `GET /metrics`: the registry in Prometheus text format. With a
+    /// ``GatewayConfiguration/metricsToken`` it needs `Authorization: Bearer <token>` (compared in
+    /// constant time); without one it is open. The gauges read from the engine are those of the
+    /// last ``MetricsRefresher`` run: a scrape never reaches Redis or PostgreSQL.
+    func metrics(_ registry: PrometheusCollectorRegistry, _ request: Request) throws -> Response {
+        if let token = configuration.metricsToken {
+            guard case .bearer(let given)? = try? Credential.from(request), constantTimeEquals(given.utf8, token.utf8) else {
+                refusals?.count("metrics_token")
+                throw SwitchyardError(.unauthorized, "GET /metrics needs Authorization: Bearer <metrics token>")
+            }
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
@@ -65,6 +60,50 @@ enum EngineProbe {
         }
         let depth = (try? await redis.spoolDepth) ?? 0
         return HealthSignals(engineReachable: answered, spoolConfigured: redis.configuration.spool != nil, spoolDepth: depth)
+    }
+}
+
+/// Refreshes, on a timer, the gauges `GET /metrics` serves that are read from the engine: the
+/// consumer groups' lag and pending entries, `switchyard_redis_up` and `switchyard_spool_depth`,
+/// and in strict mode `switchyard_postgres_up` and `switchyard_relay_lag_seconds`.
+///
+/// The work is one engine pass per interval whatever the number of scrapes, so scrapers cannot
+/// drive engine load.
+struct MetricsRefresher: Service {
+    let router: Switchyard.Router
+    let registry: PrometheusCollectorRegistry
+    let strictMode: StrictMode?
+    let interval: Duration
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                // A pass the engine could not answer (it is starting, or unreachable) is tried
+                // again within a second rather than a whole interval later.
+                let complete = await refresh()
+                do { try await Task.sleep(for: complete ? interval : min(interval, .seconds(1))) } catch { return }
+            }
+        }
+    }
+
+    /// One refresh of every gauge.
+    /// - Returns: Whether the engine answered the consumer group reads.
+    @discardableResult
+    func refresh() async -> Bool {
+        let complete = (try? await router.refreshGroupMetrics()) != nil
+        let factory = PrometheusMetricsFactory.switchyard(registry: registry)
+        if let strictMode {
+            let status = await strictMode.status()
+            Gauge(label: SwitchyardMetrics.Name.postgresUp, factory: factory).record(status.reachable ? 1 : 0)
+            if let lag = status.relayLagSeconds { Gauge(label: SwitchyardMetrics.Name.relayLag, factory: factory).record(lag) }
+        }
+        if router.engine is RedisEngine {
+            let signals = await EngineProbe.signals(router)
+            Gauge(label: SwitchyardMetrics.Name.redisUp, factory: factory).record(signals.engineReachable ? 1 : 0)
+            Gauge(label: SwitchyardMetrics.Name.spoolDepth, dimensions: [(SwitchyardMetrics.Label.engine, "redis")], factory: factory)
+                .record(signals.spoolDepth)
+        }
+        return complete
     }
 }
 

@@ -18,6 +18,8 @@ struct Gateway: Sendable {
     var healthTracker: HealthTracker? = nil
     var alertMonitor: AlertMonitor? = nil
     var webSocketMetrics: WebSocketMetrics? = nil
+    /// Counts the requests refused before authentication.
+    var refusals: GatewayRefusals? = nil
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
@@ -43,7 +45,7 @@ struct Gateway: Sendable {
             await session.run(inbound: inbound, outbound: outbound)
         }
         if let registry = configuration.metricsRegistry {
-            routes.get("/metrics") { _, _ in await self.metrics(registry) }
+            routes.get("/metrics") { request, _ in try self.metrics(registry, request) }
         }
         if let healthTracker {
             routes.get("/v1/health/services") { _, context in try self.healthServices(healthTracker, context) }
@@ -60,7 +62,7 @@ struct Gateway: Sendable {
         let principal = try context.requirePrincipal()
         let channel = try channelParameter(context)
         try requirePublish(principal, channel)
-        let eventID = try publishEventID(request)
+        let eventID = try publishEventID(request, caller: principal)
         let metadata = try traceMetadata(request)
         let checked: CheckedPayload
         do {
@@ -168,8 +170,9 @@ struct Gateway: Sendable {
         return PublishRequest(channel: channel, payload: data, metadata: metadata, eventID: eventID)
     }
 
-    /// The event id from `Idempotency-Key` (see ``IdempotencyKey``) or the `event_id` query parameter.
-    func publishEventID(_ request: Request) throws(SwitchyardError) -> EventID? {
+    /// The event id from the `event_id` query parameter, or from `Idempotency-Key` scoped to the
+    /// caller (see ``IdempotencyKey``).
+    func publishEventID(_ request: Request, caller: Principal) throws(SwitchyardError) -> EventID? {
         if let text = request.uri.queryParameters.get("event_id") {
             guard let id = EventID(text) else {
                 throw SwitchyardError.validation(missing: [], invalid: [("event_id", "must be a UUID")], message: "Invalid request")
@@ -177,7 +180,7 @@ struct Gateway: Sendable {
             return id
         }
         guard let key = request.headers[.idempotencyKey] else { return nil }
-        return IdempotencyKey.eventID(for: key)
+        return IdempotencyKey.eventID(for: key, caller: caller.subject)
     }
 
     static let traceparentReason = "must be a W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>"

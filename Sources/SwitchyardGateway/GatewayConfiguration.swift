@@ -31,8 +31,20 @@ public struct GatewayConfiguration: Sendable {
     public var maxBatchEvents: Int
     /// The most events one replay returns; default 10,000.
     public var maxReplayLimit: Int
-    /// Who may do what; default ``OpenAuthenticator`` (everyone, every channel).
+    /// Who may do what; default ``ClosedAuthenticator`` (nobody). `switchyard serve` uses a
+    /// ``GatewayAuthenticator`` over its auth settings.
     public var authenticator: any Authenticator
+    /// The `Host`, `Origin` and content-type checks that keep web pages of other sites out;
+    /// default: IP literals and loopback names as hosts, the gateway's own and loopback origins.
+    public var browser: BrowserPolicy
+    /// The bearer token `GET /metrics` requires (`Authorization: Bearer <token>`); `nil` (the
+    /// default) serves metrics to everyone who passes the ``browser`` checks.
+    public var metricsToken: String?
+    /// How often the gauges read from the engine (consumer group lag and pending entries,
+    /// `switchyard_redis_up`, the spool depth, and in strict mode PostgreSQL's) are refreshed;
+    /// `GET /metrics` serves the values of the last refresh and never waits on the engine.
+    /// Default 15 s.
+    public var metricsRefreshInterval: Duration
     /// The `/v1/ws` sessions' queue limit, heartbeat interval and inbound limits.
     public var webSocket: WebSocketConfiguration
     /// A PostgreSQL URL for strict mode: publishes go through the outbox and reach the engine only
@@ -97,7 +109,8 @@ public struct GatewayConfiguration: Sendable {
         host: String = "127.0.0.1", port: Int = 8080, redisURL: String? = nil, contractsDirectory: String? = nil,
         allowsUnknownChannels: Bool = false, source: String = "switchyard-gateway", bodySlackBytes: Int = 65_536,
         maxBatchBodyBytes: Int = 16 << 20, maxBatchEvents: Int = 1000, maxReplayLimit: Int = 10_000,
-        authenticator: any Authenticator = OpenAuthenticator(), webSocket: WebSocketConfiguration = WebSocketConfiguration(), postgresURL: String? = nil,
+        authenticator: any Authenticator = ClosedAuthenticator(), browser: BrowserPolicy = BrowserPolicy(),
+        metricsToken: String? = nil, metricsRefreshInterval: Duration = .seconds(15), webSocket: WebSocketConfiguration = WebSocketConfiguration(), postgresURL: String? = nil,
         metricsRegistry: PrometheusCollectorRegistry? = nil, health: Health? = nil, demo: DemoStack.Configuration? = nil,
         alerts: AlertConfiguration? = nil, redisCAFile: String? = nil, tls: TLSConfiguration? = nil
     ) {
@@ -118,6 +131,9 @@ public struct GatewayConfiguration: Sendable {
         self.maxBatchEvents = maxBatchEvents
         self.maxReplayLimit = maxReplayLimit
         self.authenticator = authenticator
+        self.browser = browser
+        self.metricsToken = metricsToken
+        self.metricsRefreshInterval = metricsRefreshInterval
         self.webSocket = webSocket
         self.postgresURL = postgresURL
     }

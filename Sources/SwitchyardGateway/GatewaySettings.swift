@@ -9,8 +9,9 @@ import Switchyard
 /// The config file is JSON with these keys, every one optional:
 /// `host`, `port`, `redis`, `redis_ca`, `contracts`, `tls_cert`, `tls_key`, `signing_keys_file`,
 /// `encryption_keys_file`, `audit_file`, `spool_file` (paths relative to the file's folder), `allow_unknown_channels`,
-/// `auth` with `jwt_keys`, `api_keys` and `anonymous` (see ``AuthConfiguration``), and `alerts` (the
-/// alert rules' settings; docs/configuration.md).
+/// `allowed_hosts`, `allowed_origins` (see ``BrowserPolicy``), `allow_anonymous_publish`, `metrics_token`,
+/// `auth` with `jwt_keys`, `api_keys`, `anonymous`, `issuer` and `audience` (see ``AuthConfiguration``), and
+/// `alerts` (the alert rules' settings; docs/configuration.md).
 public struct GatewaySettings: Sendable {
     /// The address to listen on.
     public var host: String?
@@ -44,6 +45,15 @@ public struct GatewaySettings: Sendable {
     /// The Redis engine's local spool file: publishes accepted while Redis is unreachable wait
     /// there and are replayed in order when it returns.
     public var spoolFile: String?
+    /// Host names served besides IP literals and loopback names (``BrowserPolicy/allowedHosts``).
+    public var allowedHosts: [String]?
+    /// Origins allowed besides the gateway's own and loopback ones (``BrowserPolicy/allowedOrigins``).
+    public var allowedOrigins: [String]?
+    /// With the default auth (no `auth` section), whether loopback clients without credentials may
+    /// publish too, not only read.
+    public var allowAnonymousPublish: Bool?
+    /// The bearer token `GET /metrics` requires.
+    public var metricsToken: String?
 
     /// Where a ring of keys is read from: a file, or text (an environment variable's value).
     public enum KeySource: Sendable, Hashable, CustomStringConvertible {
@@ -97,9 +107,14 @@ public struct GatewaySettings: Sendable {
         host: String? = nil, port: Int? = nil, redis: String? = nil, contracts: String? = nil,
         allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil, alertsEnabled: Bool? = nil, alerts: AlertConfiguration? = nil,
         redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil, signingKeys: KeySource? = nil,
-        encryptionKeys: KeySource? = nil, auditFile: String? = nil, spoolFile: String? = nil
+        encryptionKeys: KeySource? = nil, auditFile: String? = nil, spoolFile: String? = nil, allowedHosts: [String]? = nil,
+        allowedOrigins: [String]? = nil, allowAnonymousPublish: Bool? = nil, metricsToken: String? = nil
     ) {
         self.spoolFile = spoolFile
+        self.allowedHosts = allowedHosts
+        self.allowedOrigins = allowedOrigins
+        self.allowAnonymousPublish = allowAnonymousPublish
+        self.metricsToken = metricsToken
         self.signingKeys = signingKeys
         self.encryptionKeys = encryptionKeys
         self.auditFile = auditFile
@@ -124,22 +139,31 @@ public struct GatewaySettings: Sendable {
             auth: other.auth ?? auth, alertsEnabled: other.alertsEnabled ?? alertsEnabled, alerts: other.alerts ?? alerts,
             redisCA: other.redisCA ?? redisCA, tlsCert: other.tlsCert ?? tlsCert, tlsKey: other.tlsKey ?? tlsKey,
             signingKeys: other.signingKeys ?? signingKeys, encryptionKeys: other.encryptionKeys ?? encryptionKeys,
-            auditFile: other.auditFile ?? auditFile, spoolFile: other.spoolFile ?? spoolFile)
+            auditFile: other.auditFile ?? auditFile, spoolFile: other.spoolFile ?? spoolFile,
+            allowedHosts: other.allowedHosts ?? allowedHosts, allowedOrigins: other.allowedOrigins ?? allowedOrigins,
+            allowAnonymousPublish: other.allowAnonymousPublish ?? allowAnonymousPublish, metricsToken: other.metricsToken ?? metricsToken)
     }
 
     /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`,
     /// `SWITCHYARD_CONTRACTS`, `SWITCHYARD_ALLOW_UNKNOWN_CHANNELS` (`true`/`false`/`1`/`0`),
     /// `SWITCHYARD_REDIS_CA`, `SWITCHYARD_TLS_CERT`, `SWITCHYARD_TLS_KEY`, `SWITCHYARD_SIGNING_KEYS` (the
     /// keys themselves) or `SWITCHYARD_SIGNING_KEYS_FILE`, `SWITCHYARD_ENCRYPTION_KEYS` or
-    /// `SWITCHYARD_ENCRYPTION_KEYS_FILE`, `SWITCHYARD_AUDIT_FILE`, `SWITCHYARD_SPOOL`. Empty variables
-    /// count as unset.
+    /// `SWITCHYARD_ENCRYPTION_KEYS_FILE`, `SWITCHYARD_AUDIT_FILE`, `SWITCHYARD_SPOOL`,
+    /// `SWITCHYARD_ALLOWED_HOSTS` and `SWITCHYARD_ALLOWED_ORIGINS` (comma-separated),
+    /// `SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH` (`true`/`false`), `SWITCHYARD_METRICS_TOKEN`. Empty
+    /// variables count as unset.
     /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
     public init(environment: [String: String]) throws(GatewayConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         self.init(
             host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), contracts: value("SWITCHYARD_CONTRACTS"),
             redisCA: value("SWITCHYARD_REDIS_CA"), tlsCert: value("SWITCHYARD_TLS_CERT"), tlsKey: value("SWITCHYARD_TLS_KEY"),
-            auditFile: value("SWITCHYARD_AUDIT_FILE"), spoolFile: value("SWITCHYARD_SPOOL"))
+            auditFile: value("SWITCHYARD_AUDIT_FILE"), spoolFile: value("SWITCHYARD_SPOOL"), metricsToken: value("SWITCHYARD_METRICS_TOKEN"))
+        func list(_ name: String) -> [String]? {
+            value(name).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        }
+        allowedHosts = list("SWITCHYARD_ALLOWED_HOSTS")
+        allowedOrigins = list("SWITCHYARD_ALLOWED_ORIGINS")
         signingKeys = try KeySource(environment: environment, variable: KeySource.signingVariable)
         encryptionKeys = try KeySource(environment: environment, variable: KeySource.encryptionVariable)
         if let text = value("SWITCHYARD_PORT") {
@@ -148,13 +172,16 @@ public struct GatewaySettings: Sendable {
             }
             self.port = port
         }
-        if let text = value("SWITCHYARD_ALLOW_UNKNOWN_CHANNELS") {
+        func flag(_ name: String) throws(GatewayConfigurationError) -> Bool? {
+            guard let text = value(name) else { return nil }
             switch text.lowercased() {
-            case "true", "1", "yes": allowUnknownChannels = true
-            case "false", "0", "no": allowUnknownChannels = false
-            default: throw GatewayConfigurationError(key: "SWITCHYARD_ALLOW_UNKNOWN_CHANNELS", "must be true or false, not '\(text)'")
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default: throw GatewayConfigurationError(key: name, "must be true or false, not '\(text)'")
             }
         }
+        allowUnknownChannels = try flag("SWITCHYARD_ALLOW_UNKNOWN_CHANNELS")
+        allowAnonymousPublish = try flag("SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH")
     }
 
     /// Reads a config file.
@@ -182,7 +209,8 @@ public struct GatewaySettings: Sendable {
         }
         let top = try ConfigObject(document, path: "", known: [
             "host", "port", "redis", "redis_ca", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
-            "signing_keys_file", "encryption_keys_file", "audit_file", "spool_file",
+            "signing_keys_file", "encryption_keys_file", "audit_file", "spool_file", "allowed_hosts", "allowed_origins",
+            "allow_anonymous_publish", "metrics_token",
         ])
         self.init()
         host = try top.string("host")
@@ -200,7 +228,11 @@ public struct GatewaySettings: Sendable {
         encryptionKeys = try top.string("encryption_keys_file").map { .file(Self.resolve($0, in: directory)) }
         auditFile = try top.string("audit_file").map { Self.resolve($0, in: directory) }
         spoolFile = try top.string("spool_file").map { Self.resolve($0, in: directory) }
-        if let auth = try top.object("auth", known: ["jwt_keys", "api_keys", "anonymous"]) {
+        allowedHosts = try top.value("allowed_hosts") == nil ? nil : try top.strings("allowed_hosts")
+        allowedOrigins = try top.value("allowed_origins") == nil ? nil : try top.strings("allowed_origins")
+        allowAnonymousPublish = try top.bool("allow_anonymous_publish")
+        metricsToken = try top.string("metrics_token")
+        if let auth = try top.object("auth", known: ["jwt_keys", "api_keys", "anonymous", "issuer", "audience"]) {
             self.auth = try Self.auth(auth, directory: directory)
         }
         if let alerts = try top.object("alerts", known: ["enabled", "interval_seconds", "keep_resolved_seconds", "rules"]) {
@@ -214,7 +246,7 @@ public struct GatewaySettings: Sendable {
     }
 
     private static func auth(_ auth: ConfigObject, directory: String?) throws(GatewayConfigurationError) -> AuthConfiguration {
-        var configuration = AuthConfiguration()
+        var configuration = AuthConfiguration(issuer: try auth.string("issuer"), audience: try auth.string("audience"))
         for (index, key) in try auth.objects("jwt_keys", known: ["algorithm", "secret", "public_key_pem", "public_key_file", "kid"]).enumerated() {
             let path = "auth.jwt_keys[\(index)]"
             let kid = try key.string("kid")
@@ -245,7 +277,7 @@ public struct GatewaySettings: Sendable {
         if let anonymous = try auth.object("anonymous", known: ["enabled", "loopback_only", "grants"]) {
             configuration.anonymous = AuthConfiguration.Anonymous(
                 enabled: try anonymous.bool("enabled") ?? false, loopbackOnly: try anonymous.bool("loopback_only") ?? true,
-                grants: try anonymous.value("grants") == nil ? .all : grants(anonymous, path: "auth.anonymous"))
+                grants: try grants(anonymous, path: "auth.anonymous"))
         }
         return configuration
     }
@@ -334,7 +366,8 @@ struct ConfigObject {
 
 extension GatewayConfiguration {
     /// A configuration from resolved settings, with its authenticator loaded (auth defaults to
-    /// ``AuthConfiguration/embeddedDefault``; an empty `redis` means the embedded engine).
+    /// ``AuthConfiguration/embeddedDefault``, read-only, or with publishing too when
+    /// ``GatewaySettings/allowAnonymousPublish`` is set; an empty `redis` means the embedded engine).
     /// - Throws: ``GatewayConfigurationError`` when a key cannot be loaded.
     public init(settings: GatewaySettings) async throws(GatewayConfigurationError) {
         self.init()
@@ -343,7 +376,20 @@ extension GatewayConfiguration {
         redisURL = settings.redis.flatMap { $0.isEmpty ? nil : $0 }
         contractsDirectory = settings.contracts
         allowsUnknownChannels = settings.allowUnknownChannels ?? false
-        authenticator = try await GatewayAuthenticator(configuration: settings.auth ?? .embeddedDefault)
+        var auth = settings.auth ?? .embeddedDefault
+        if settings.allowAnonymousPublish == true {
+            guard settings.auth == nil else {
+                throw GatewayConfigurationError(
+                    key: "allow_anonymous_publish", "applies to the default auth only; with an auth section, set auth.anonymous.grants.publish")
+            }
+            auth.anonymous.grants.publish = [.everything]
+        }
+        authenticator = try await GatewayAuthenticator(configuration: auth)
+        browser = BrowserPolicy(allowedHosts: settings.allowedHosts ?? [], allowedOrigins: settings.allowedOrigins ?? [])
+        if let token = settings.metricsToken {
+            guard token.utf8.count >= 16 else { throw GatewayConfigurationError(key: "metrics_token", "must be at least 16 bytes") }
+            metricsToken = token
+        }
         redisCAFile = settings.redisCA
         switch (settings.tlsCert, settings.tlsKey) {
         case (nil, nil): tls = nil

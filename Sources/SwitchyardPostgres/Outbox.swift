@@ -87,8 +87,8 @@ public struct OutboxTransaction: Sendable {
     ///   - source: The envelope `source` (and the rate limit's key); the relay's router's
     ///     ``Switchyard/RouterConfiguration/source`` when `nil`.
     /// - Returns: The event id, under which the relay publishes it and the archive keeps it.
-    /// - Throws: ``SwitchyardError`` (`unknown_channel`, `payload_too_large`, `validation_error`)
-    ///   before anything is written: thrown out of the transaction's body, it rolls the transaction
+    /// - Throws: ``SwitchyardError`` (`unknown_channel`, `payload_too_large`, `validation_error`,
+    ///   for the payload or the metadata) before anything is written: thrown out of the transaction's body, it rolls the transaction
     ///   back. A PostgreSQL error when the insert fails.
     @discardableResult
     public func emit(
@@ -101,6 +101,7 @@ public struct OutboxTransaction: Sendable {
         if metadata[TraceContext.traceparentKey] == nil, let current = ServiceContext.current {
             metadata = TraceContext.inject(current, into: metadata)
         }
+        try payloadGuard.checkMetadata(metadata, channel: channel, payloadSize: checked.sizeBytes)
         let metadataText = JSONValue.object(metadata).serialized()
         try await connection.query(
             """

@@ -17,7 +17,11 @@ struct ServeCommand: AsyncParsableCommand {
             SWITCHYARD_CONTRACTS, SWITCHYARD_ALLOW_UNKNOWN_CHANNELS, SWITCHYARD_REDIS_CA, SWITCHYARD_TLS_CERT, \
             SWITCHYARD_TLS_KEY, POSTGRES_URL), which wins over the config \
             file (--config or SWITCHYARD_CONFIG; docs/configuration.md). Without auth configured, \
-            loopback clients need no credentials and everyone else gets 401. A config error exits 1 \
+            loopback clients may read without credentials (and publish with --allow-anonymous-publish) \
+            and everyone else gets 401. Requests whose Host is not an IP literal, localhost or an \
+            --allowed-host, browser requests from an origin that is not the gateway's own, loopback or \
+            an --allowed-origin, and writes without Content-Type: application/json are refused \
+            (docs/security.md). A config error exits 1 \
             naming the key. SIGTERM or SIGINT stops accepting requests, finishes the ones in flight, \
             then stops the engine. GET /metrics serves Prometheus metrics; the server publishes its \
             heartbeat to system:health_check every 30 s and runs the alert rules, \
@@ -56,9 +60,19 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String?
     @Flag(help: "Accept publishes to channels no contract covers, with the default policy.")
     var allowUnknownChannels = false
+    @Flag(help: "Without an auth section, let loopback clients without credentials publish too, not only read (default: SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH).")
+    var allowAnonymousPublish = false
+    @Option(help: ArgumentHelp(
+        "A host name to serve besides IP literals and localhost, e.g. events.example.com or *.example.com; repeat for more, * for any (default: SWITCHYARD_ALLOWED_HOSTS).",
+        valueName: "NAME"))
+    var allowedHost: [String] = []
+    @Option(help: ArgumentHelp(
+        "A browser origin allowed besides the gateway's own and loopback ones, e.g. https://app.example.com; repeat for more (default: SWITCHYARD_ALLOWED_ORIGINS).",
+        valueName: "ORIGIN"))
+    var allowedOrigin: [String] = []
     @Option(help: ArgumentHelp("A PostgreSQL URL for strict mode: migrate, run the relay, publish through the outbox (default: POSTGRES_URL).", valueName: "URL"))
     var postgres: String?
-    @Flag(help: "Run a simulated trading stack (prices, orders, fills, positions, P&L, heartbeats, two consumer groups) on the embedded engine; open http://HOST:PORT/ to watch it.")
+    @Flag(help: "Run a simulated trading stack (prices, orders, fills, positions, P&L, heartbeats, two consumer groups) on the embedded engine; open http://HOST:PORT/ to watch it. Without an auth section, loopback clients may publish and requeue too.")
     var demo = false
     @Option(help: ArgumentHelp("The demo's random seed: the same seed gives the same simulated events (default: a random one).", valueName: "N"))
     var demoSeed: UInt64?
@@ -120,11 +134,15 @@ struct ServeCommand: AsyncParsableCommand {
             layers = try GatewaySettings(file: path)
         }
         layers = layers.overridden(by: try GatewaySettings(environment: environment))
-        return layers.overridden(by: GatewaySettings(
+        var settings = layers.overridden(by: GatewaySettings(
             host: host, port: port, redis: redis, contracts: contracts, allowUnknownChannels: allowUnknownChannels ? true : nil,
             redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey, signingKeys: keys.signingKeysFile.map { .file($0) },
             encryptionKeys: keys.encryptionKeysFile.map { .file($0) }, auditFile: auditFile,
-            spoolFile: spool))
+            spoolFile: spool, allowedHosts: allowedHost.isEmpty ? nil : allowedHost,
+            allowedOrigins: allowedOrigin.isEmpty ? nil : allowedOrigin, allowAnonymousPublish: allowAnonymousPublish ? true : nil))
+        // The demo's events are simulated: its console may requeue dead letters without a token.
+        if demo, settings.auth == nil, settings.allowAnonymousPublish == nil { settings.allowAnonymousPublish = true }
+        return settings
     }
 
     func validate() throws {

@@ -20,7 +20,7 @@ import Testing
         let port = try ClientCommandTests.freePort()
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CLITests.binary)
-        server.arguments = ["serve", "--port", String(port)] + arguments
+        server.arguments = ["serve", "--port", String(port), "--allow-anonymous-publish"] + arguments
         server.environment = Self.serverEnvironment
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Crypto
 import JWTKit
 import NIOCore
 import Switchyard
@@ -31,6 +32,8 @@ enum TestAuth {
 
     struct Claims: JWTPayload {
         var sub: String?
+        var iss: String?
+        var aud: [String]?
         var exp: Double?
         var nbf: Double?
         var iat: Double?
@@ -41,6 +44,14 @@ enum TestAuth {
     static func claims(_ sub: String = "dashboard", publish: [String] = [], subscribe: [String] = [], expiresIn: Double? = 3600, notBefore: Double? = nil) -> Claims {
         let now = Date().timeIntervalSince1970
         return Claims(sub: sub, exp: expiresIn.map { now + $0 }, nbf: notBefore.map { now + $0 }, iat: now, grants: ["publish": publish, "subscribe": subscribe])
+    }
+
+    /// ``claims(_:publish:subscribe:expiresIn:notBefore:)`` with an `iss` and an `aud`.
+    static func claims(_ sub: String = "dashboard", issuer: String?, audience: [String]?, subscribe: [String] = ["*"]) -> Claims {
+        var claims = claims(sub, subscribe: subscribe)
+        claims.iss = issuer
+        claims.aud = audience
+        return claims
     }
 
     /// An HS256 token signed with `secret`, naming `kid`.
@@ -55,6 +66,16 @@ enum TestAuth {
         let keys = JWTKeyCollection()
         await keys.add(ecdsa: key)
         return try await keys.sign(claims, kid: kid.map { JWKIdentifier(string: $0) })
+    }
+
+    /// An HS256 token over the claims given as JSON text, signed with ``secret``, kid `hs`.
+    static func hs256Raw(_ claimsJSON: String) async throws -> String {
+        func encode(_ data: Data) -> String {
+            data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        let signingInput = encode(Data(#"{"alg":"HS256","typ":"JWT","kid":"hs"}"#.utf8)) + "." + encode(Data(claimsJSON.utf8))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return signingInput + "." + encode(Data(mac))
     }
 
     /// An unsigned token (`alg: none`).

@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JSONSchema
+import Foundation
 import JWTKit
 import NIOCore
 import Switchyard
@@ -122,13 +123,53 @@ import Testing
         }
     }
 
+    @Test func aTokenWhoseSubjectIsAnonymousIsRefused() async throws {
+        let gateway = try await Self.gateway()
+        let token = try await TestAuth.hs256(TestAuth.claims("anonymous", publish: ["*"], subscribe: ["*"]))
+        try await gateway.test { client in
+            let answer = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#, headers: TestAuth.bearer(token))
+            #expect(answer.status == .unauthorized, "\(answer.json)")
+            #expect(answer.json["message"]?.stringValue?.contains("reserved") == true, "\(answer.json)")
+        }
+        #expect(try await gateway.router.replay(try ChannelPattern("trades:fill"), limit: 10).isEmpty)
+    }
+
+    @Test func issuerAndAudienceAreCheckedWhenConfigured() async throws {
+        var configuration = TestAuth.configuration()
+        configuration.issuer = "https://auth.example.com"
+        configuration.audience = "switchyard"
+        let gateway = try TestGateway(authenticator: try await GatewayAuthenticator(configuration: configuration))
+        let cases: [(TestAuth.Claims, HTTPResponse.Status)] = [
+            (TestAuth.claims(issuer: "https://auth.example.com", audience: ["switchyard"]), .ok),
+            (TestAuth.claims(issuer: "https://auth.example.com", audience: ["billing", "switchyard"]), .ok),
+            (TestAuth.claims(issuer: "https://evil.example", audience: ["switchyard"]), .unauthorized),
+            (TestAuth.claims(issuer: nil, audience: ["switchyard"]), .unauthorized),
+            (TestAuth.claims(issuer: "https://auth.example.com", audience: ["billing"]), .unauthorized),
+            (TestAuth.claims(issuer: "https://auth.example.com", audience: nil), .unauthorized),
+        ]
+        try await gateway.test { client in
+            for (claims, status) in cases {
+                let answer = try await client.send(.get, "/v1/channels", headers: TestAuth.bearer(try await TestAuth.hs256(claims)))
+                #expect(answer.status == status, "iss \(claims.iss ?? "-") aud \(claims.aud ?? []): \(answer.json)")
+            }
+        }
+        // A single-string aud is read too.
+        let one = try await TestAuth.hs256Raw(#"{"sub":"desk","iss":"https://auth.example.com","aud":"switchyard","exp":\#(Int(Date().timeIntervalSince1970) + 600)}"#)
+        try await gateway.test { client in
+            let answer = try await client.send(.get, "/v1/channels", headers: TestAuth.bearer(one))
+            #expect(answer.status == .ok, "\(answer.json)")
+        }
+        let settings = try GatewaySettings(parsing: Array(#"{"auth": {"issuer": "https://auth.example.com", "audience": "switchyard"}}"#.utf8))
+        #expect(settings.auth?.issuer == "https://auth.example.com" && settings.auth?.audience == "switchyard")
+    }
+
     @Test func anonymousAccessIsForLoopbackClientsUnlessConfiguredOtherwise() async throws {
         let loopback = try SocketAddress(ipAddress: "127.0.0.1", port: 40000)
         let loopback6 = try SocketAddress(ipAddress: "::1", port: 40000)
         let remote = try SocketAddress(ipAddress: "10.1.2.3", port: 40000)
         let remote6 = try SocketAddress(ipAddress: "2001:db8::1", port: 40000)
         let embedded = try await GatewayAuthenticator(configuration: .embeddedDefault)
-        #expect(try await embedded.principal(for: TestAuth.request(), remoteAddress: loopback) == Principal(subject: "anonymous", grants: .all))
+        #expect(try await embedded.principal(for: TestAuth.request(), remoteAddress: loopback) == Principal(subject: "anonymous", grants: AuthConfiguration.readOnly))
         #expect(try await embedded.principal(for: TestAuth.request(), remoteAddress: loopback6).isAnonymous)
         for address in [remote, remote6, nil] as [SocketAddress?] {
             await #expect(throws: SwitchyardError.self) { try await embedded.principal(for: TestAuth.request(), remoteAddress: address) }

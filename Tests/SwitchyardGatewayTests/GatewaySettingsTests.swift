@@ -37,8 +37,23 @@ import Testing
         #expect(!auth.apiKeys[1].grants.mayPublish(to: try ChannelName("trades:x")))
         #expect(auth.anonymous.enabled && auth.anonymous.loopbackOnly)
         #expect(auth.anonymous.grants.publish.isEmpty)
+        #expect(settings.allowedHosts == ["switchyard.internal", "*.trading.internal"])
+        #expect(settings.allowedOrigins == ["https://dashboard.trading.internal"])
         let configuration = try await GatewayConfiguration(settings: settings)
         #expect(configuration.port == 8080)
+        #expect(configuration.browser == BrowserPolicy(allowedHosts: ["switchyard.internal", "*.trading.internal"], allowedOrigins: ["https://dashboard.trading.internal"]))
+    }
+
+    @Test func browserSettingsComeFromEveryLayer() async throws {
+        let environment = try GatewaySettings(environment: ["SWITCHYARD_ALLOWED_HOSTS": "a.example, b.example", "SWITCHYARD_ALLOWED_ORIGINS": "https://app.example"])
+        #expect(environment.allowedHosts == ["a.example", "b.example"])
+        #expect(environment.allowedOrigins == ["https://app.example"])
+        let file = try GatewaySettings(parsing: Array(#"{"allowed_hosts": ["file.example"], "allowed_origins": ["*"]}"#.utf8))
+        let merged = file.overridden(by: environment)
+        #expect(merged.allowedHosts == ["a.example", "b.example"] && merged.allowedOrigins == ["https://app.example"])
+        #expect(file.overridden(by: GatewaySettings()).allowedOrigins == ["*"])
+        #expect(failure(#"{"allowed_hosts": "x"}"#) == "allowed_hosts: must be an array of strings")
+        #expect(try await GatewayConfiguration(settings: GatewaySettings()).browser == BrowserPolicy())
     }
 
     @Test func unknownKeysAndWrongTypesNameTheKey() {
@@ -123,7 +138,7 @@ import Testing
         #expect(settings.auth?.apiKeys.first?.grants == Grants.none)
         let anonymous = try parse(#"{"auth": {"anonymous": {"enabled": true}}}"#)
         #expect(anonymous.auth?.anonymous.loopbackOnly == true)
-        #expect(anonymous.auth?.anonymous.grants == Grants.all)
+        #expect(anonymous.auth?.anonymous.grants == Grants.none, "an anonymous section without grants grants nothing")
     }
 
     @Test func flagsWinOverTheEnvironmentWhichWinsOverTheFile() throws {

@@ -31,7 +31,7 @@ import Testing
         let router = Switchyard.Router(
             contracts: try TestGateway.contracts(), engine: EmbeddedEngine(logger: TestGateway.logger),
             configuration: RouterConfiguration(source: "tls-tests"), logger: TestGateway.logger)
-        let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, tls: tls), logger: TestGateway.logger)
+        let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator(), tls: tls), logger: TestGateway.logger)
         try await withDeadline(90) {
             try await app.test(.live) { client in
                 let port = try #require(client.port)
@@ -39,7 +39,8 @@ import Testing
                 https.connect()
                 let health = try await https.get("/healthz")
                 #expect(health.status == .ok)
-                let published = try await https.post("/v1/channels/trades:fill/events", body: ByteBuffer(string: #"{"qty":1}"#))
+                let published = try await https.post(
+                    "/v1/channels/trades:fill/events", headers: [.contentType: "application/json"], body: ByteBuffer(string: #"{"qty":1}"#))
                 #expect(published.status == .created)
                 try await https.shutdown()
 
@@ -71,11 +72,36 @@ import Testing
         }
     }
 
+    @Test("a client that offers only TLS 1.0 or 1.1 fails the handshake; TLS 1.2 and 1.3 succeed")
+    func oldTLSVersionsAreRefused() async throws {
+        let ca = try TestEnvironment.value("REDIS_TLS_CA")
+        let tls = try GatewayConfiguration.serverTLS(
+            certificateChainFile: try TestEnvironment.value("TLS_SERVER_CERT"), privateKeyFile: try TestEnvironment.value("TLS_SERVER_KEY"))
+        #expect(tls.minimumTLSVersion == .tlsv12)
+        let router = Switchyard.Router(contracts: try TestGateway.contracts(), engine: EmbeddedEngine(logger: TestGateway.logger), configuration: RouterConfiguration(source: "tests"), logger: TestGateway.logger)
+        let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator(), tls: tls), logger: TestGateway.logger)
+        try await withDeadline(90) {
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                for (version, accepted) in [(TLSVersion.tlsv1, false), (.tlsv11, false), (.tlsv12, true), (.tlsv13, true)] {
+                    var configuration = Self.clientTLS(trusting: ca)
+                    configuration.minimumTLSVersion = version
+                    configuration.maximumTLSVersion = version
+                    let https = TestClient(host: "127.0.0.1", port: port, configuration: .init(tlsConfiguration: configuration, serverName: "localhost"))
+                    https.connect()
+                    let status = try? await https.get("/healthz").status
+                    #expect((status == .ok) == accepted, "TLS \(version): \(String(describing: status))")
+                    try? await https.shutdown()
+                }
+            }
+        }
+    }
+
     @Test("serve's engine reaches Redis over rediss:// trusting the configured CA")
     func redisOverTLS() async throws {
         let channel = "tlstest:\(UUID().uuidString.prefix(8).lowercased())"
         let configuration = GatewayConfiguration(
-            port: 0, redisURL: try TestEnvironment.value("REDIS_TLS_URL"), allowsUnknownChannels: true,
+            port: 0, redisURL: try TestEnvironment.value("REDIS_TLS_URL"), allowsUnknownChannels: true, authenticator: OpenAuthenticator(),
             redisCAFile: try TestEnvironment.value("REDIS_TLS_CA"))
         let app = try buildApplication(configuration: configuration, logger: TestGateway.logger)
         try await RedisServerGate.shared.shared {

@@ -34,7 +34,8 @@ struct TestGateway {
         allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil,
         webSocket: WebSocketConfiguration = WebSocketConfiguration(), authenticator: any Authenticator = OpenAuthenticator(),
         contracts: ContractRegistry? = nil, metricsRegistry: PrometheusCollectorRegistry? = nil, health: GatewayConfiguration.Health? = nil,
-        alerts: AlertConfiguration? = nil, signingKeys: KeyRing? = nil, audit: AuditTrail? = nil
+        alerts: AlertConfiguration? = nil, signingKeys: KeyRing? = nil, audit: AuditTrail? = nil, browser: BrowserPolicy = BrowserPolicy(),
+        metricsToken: String? = nil
     ) throws {
         let engine = engine ?? EmbeddedEngine(logger: Self.logger)
         router = Switchyard.Router(
@@ -46,7 +47,8 @@ struct TestGateway {
         app = try buildApplication(
             router: router,
             configuration: GatewayConfiguration(
-                port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, webSocket: webSocket,
+                port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, browser: browser,
+                metricsToken: metricsToken, metricsRefreshInterval: .milliseconds(50), webSocket: webSocket,
                 metricsRegistry: metricsRegistry, health: health, alerts: alerts),
             logger: Self.logger)
     }
@@ -73,8 +75,12 @@ struct Answer {
 }
 
 extension TestClientProtocol {
+    /// Sends a request; a `POST` with a body declares `Content-Type: application/json` unless
+    /// `headers` set a content type.
     func send(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil, headers: HTTPFields = [:]) async throws -> Answer {
-        try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
+        var headers = headers
+        if method == .post, body != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
             let json = (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null
             return Answer(status: response.status, headers: response.headers, json: json)
         }

@@ -32,19 +32,46 @@ import Testing
             #expect(again.json["duplicate"] == true)
             #expect(again.json["event_id"] == first.json["event_id"])
             #expect(again.json["sequence_number"] == 1)
-            #expect(first.json["event_id"]?.stringValue == IdempotencyKey.eventID(for: "order-77-fill-1")?.description)
+            #expect(first.json["event_id"]?.stringValue == IdempotencyKey.eventID(for: "order-77-fill-1", caller: "anonymous")?.description)
         }
     }
 
-    @Test func idempotencyKeysMapDeterministicallyToUUIDv8() throws {
-        let id = try #require(IdempotencyKey.eventID(for: "order-77"))
-        #expect(id == IdempotencyKey.eventID(for: "order-77"))
-        #expect(id != IdempotencyKey.eventID(for: "order-78"))
+    @Test func idempotencyKeysMapDeterministicallyToUUIDv8PerCaller() throws {
+        let id = try #require(IdempotencyKey.eventID(for: "order-77", caller: "risk-service"))
+        #expect(id == IdempotencyKey.eventID(for: "order-77", caller: "risk-service"))
+        #expect(id != IdempotencyKey.eventID(for: "order-78", caller: "risk-service"))
+        #expect(id != IdempotencyKey.eventID(for: "order-77", caller: "quote-feed"))
+        // The NUL between caller and key keeps ("ab", "c") and ("a", "bc") apart.
+        #expect(IdempotencyKey.eventID(for: "c", caller: "ab") != IdempotencyKey.eventID(for: "bc", caller: "a"))
         #expect(id.version == 8)
         #expect(id.description.dropFirst(19).first.map { "89ab".contains($0) } == true)
         let uuid = "0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f"
-        #expect(IdempotencyKey.eventID(for: uuid)?.description == uuid)
-        #expect(IdempotencyKey.eventID(for: "") == nil)
+        #expect(IdempotencyKey.eventID(for: uuid, caller: "risk-service")?.description != uuid, "a UUID key is scoped to its caller too")
+        #expect(IdempotencyKey.eventID(for: "", caller: "risk-service") == nil)
+    }
+
+    /// Another publisher of the channel sends the victim's key first: the victim's publish is
+    /// still stored, under an id of its own, and the victim's retry is the duplicate.
+    @Test func anotherCallerCannotClaimAnIdempotencyKeyFirst() async throws {
+        let gateway = try TestGateway(authenticator: NamedAuthenticator())
+        try await gateway.test { client in
+            let key = "order-77-fill-1"
+            func publish(as caller: String, qty: Int) async throws -> Answer {
+                try await client.send(
+                    .post, "/v1/channels/trades:fill/events", body: #"{"qty":\#(qty)}"#,
+                    headers: [HTTPField.Name("Idempotency-Key")!: key, HTTPField.Name("X-Test-Subject")!: caller])
+            }
+            let attacker = try await publish(as: "attacker", qty: 999)
+            let victim = try await publish(as: "victim", qty: 1)
+            #expect(attacker.status == .created && victim.status == .created, "\(victim.json)")
+            #expect(victim.json["duplicate"] == false)
+            #expect(victim.json["event_id"] != attacker.json["event_id"])
+            let retry = try await publish(as: "victim", qty: 1)
+            #expect(retry.status == .ok && retry.json["event_id"] == victim.json["event_id"])
+            let stored = try await gateway.router.replay(try ChannelPattern("trades:fill"), limit: 10)
+            #expect(stored.map { $0.data["qty"] } == [999, 1])
+            #expect(stored.map(\.source) == ["attacker", "victim"])
+        }
     }
 
     @Test func anEventIDQueryParameterMakesThePublishIdempotent() async throws {

@@ -42,7 +42,7 @@ import Testing
         let redis = PrivateRedis(port: try await freeLoopbackPort())
         let spool = NSTemporaryDirectory() + "switchyard-serve-\(UUID().uuidString).spool"
         defer { try? FileManager.default.removeItem(atPath: spool) }
-        var configuration = GatewayConfiguration(port: 0, redisURL: redis.url, allowsUnknownChannels: true)
+        var configuration = GatewayConfiguration(port: 0, redisURL: redis.url, allowsUnknownChannels: true, authenticator: OpenAuthenticator())
         configuration.spoolFile = spool
         #expect(configuration.effectiveSpoolFile == spool)
         let app = try buildApplication(configuration: configuration, logger: TestGateway.logger)
@@ -81,7 +81,7 @@ import Testing
 
     @Test func withoutASpoolAPublishWhileRedisIsUnreachableIsRefusedAndNothingIsKept() async throws {
         let redis = PrivateRedis(port: try await freeLoopbackPort())
-        let configuration = GatewayConfiguration(port: 0, redisURL: redis.url, allowsUnknownChannels: true)
+        let configuration = GatewayConfiguration(port: 0, redisURL: redis.url, allowsUnknownChannels: true, authenticator: OpenAuthenticator())
         let app = try buildApplication(configuration: configuration, logger: TestGateway.logger)
         try await withDeadline(90) {
             try await app.test(.router) { client in

@@ -31,7 +31,7 @@ import Testing
                     configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false), logger: TestGateway.logger)
                 let strict = try StrictMode(
                     url: database, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
-                let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0), logger: TestGateway.logger, strictMode: strict)
+                let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), logger: TestGateway.logger, strictMode: strict)
                 // The test client runs the application's services: the router (and its engine) and strict mode.
                 try await app.test(.router) { client in
                     var ready = try await client.send(.get, "/readyz")

@@ -28,13 +28,16 @@ import Testing
                 let strict = try StrictMode(
                     url: url, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
                 let app = try buildApplication(
-                    router: router, configuration: GatewayConfiguration(port: 0, metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
+                    router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator(), metricsRefreshInterval: .milliseconds(50), metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
                 try await app.test(.router) { client in
                     let ready = try await eventually { try await client.send(.get, "/readyz").status == .ok }
                     #expect(ready)
-                    let idle = try await client.exposition()
-                    #expect(idle["switchyard_postgres_up"] == 1)
-                    #expect(idle["switchyard_relay_lag_seconds"] == 0)
+                    var idle = Exposition("")
+                    let refreshed = try await eventually {
+                        idle = try await client.exposition()
+                        return idle["switchyard_postgres_up"] == 1 && idle["switchyard_relay_lag_seconds"] == 0
+                    }
+                    #expect(refreshed, "\(idle.lines(containing: "switchyard_"))")
 
                     let blocker = try await Self.connect(url)
                     let writer = try await Self.connect(url)
@@ -78,9 +81,14 @@ import Testing
             configuration: RouterConfiguration(source: "gateway-tests"), logger: TestGateway.logger)
         let strict = try StrictMode(url: url, router: router, logger: TestGateway.logger)
         let app = try buildApplication(
-            router: router, configuration: GatewayConfiguration(port: 0, metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
+            router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator(), metricsRefreshInterval: .milliseconds(50), metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
         try await app.test(.router) { client in
-            let metrics = try await client.exposition()
+            var metrics = Exposition("")
+            let refreshed = try await eventually {
+                metrics = try await client.exposition()
+                return metrics["switchyard_postgres_up"] != nil
+            }
+            #expect(refreshed)
             #expect(metrics["switchyard_postgres_up"] == 0)
             #expect(metrics["switchyard_relay_lag_seconds"] == nil)
         }

@@ -33,7 +33,7 @@ import Testing
         let port = Int.random(in: 40_000..<60_000)
         let channel = "trades:shutdown_\(UUID().uuidString.prefix(8).lowercased())"
         let app = try buildApplication(
-            router: router, configuration: GatewayConfiguration(port: port, allowsUnknownChannels: true), logger: TestGateway.logger)
+            router: router, configuration: GatewayConfiguration(port: port, allowsUnknownChannels: true, authenticator: OpenAuthenticator()), logger: TestGateway.logger)
         let group = ServiceGroup(services: [app], logger: TestGateway.logger)
         let (frames, frameContinuation) = AsyncStream.makeStream(of: String.self)
         try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { tasks in

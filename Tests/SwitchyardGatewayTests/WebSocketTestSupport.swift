@@ -102,6 +102,13 @@ struct HeaderAuthenticator: Authenticator {
     }
 }
 
+/// Every grant, as the subject the `X-Test-Subject` header names (`header-test` without it).
+struct NamedAuthenticator: Authenticator {
+    func principal(for request: Request, remoteAddress: SocketAddress?) async throws(SwitchyardError) -> Principal {
+        Principal(subject: request.headers[HTTPField.Name("X-Test-Subject")!] ?? "header-test", grants: .all)
+    }
+}
+
 extension TestGateway {
     /// Publishes events of about 200 KB to `channels` in turn, a round at a time, until the
     /// gateway's metrics show `effect` (a slow client's queue conflated or closed); at most `limit`

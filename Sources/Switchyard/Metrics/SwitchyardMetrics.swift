@@ -58,6 +58,10 @@ public enum SwitchyardMetrics {
         public static let wsConflated = "switchyard_ws_conflated_total"
         /// Counter: WebSocket sessions closed because the client could not keep up.
         public static let wsDisconnectedSlow = "switchyard_ws_disconnected_slow_total"
+        /// Counter `{reason}`: requests the gateway refused before authentication: a `Host` it does
+        /// not serve (`host`), an `Origin` it does not allow (`origin`), a write without a JSON
+        /// content type (`content_type`), a `/metrics` scrape without its token (`metrics_token`).
+        public static let gatewayRefused = "switchyard_gateway_refused_total"
         /// Counter `{channel}`: events stored (OPA's name for ``publishes``).
         public static let redisPublishes = "redis_publishes_total"
         /// Counter `{channel}`: publishes refused (OPA's name for ``publishErrors``, without the reason).

@@ -114,6 +114,42 @@ public struct PayloadGuard: Sendable {
         }
     }
 
+    /// The largest envelope `metadata` (trace context, session, user), as compact JSON.
+    public static let maxMetadataBytes = 8192
+
+    /// Checks an envelope's `metadata` before it is stored: at most ``maxMetadataBytes``, no
+    /// credential field at any depth, and with the payload within the channel's `max_size_bytes`.
+    /// - Parameters:
+    ///   - metadata: The metadata.
+    ///   - channel: The channel, whose policy gives the size limit.
+    ///   - payloadSize: The size of the checked payload (``CheckedPayload/sizeBytes``).
+    /// - Throws: ``SwitchyardError``: `payload_too_large` (details `metadata_size_bytes` and the
+    ///   limit) or `validation_error` naming `metadata.FIELD` for a credential.
+    public func checkMetadata(_ metadata: JSONObject, channel: ChannelName, payloadSize: Int) throws(SwitchyardError) {
+        guard !metadata.isEmpty else { return }
+        let value = JSONValue.object(metadata)
+        let size = value.serializedByteCount
+        guard size <= Self.maxMetadataBytes else {
+            throw SwitchyardError(
+                .payloadTooLarge, "the metadata has \(size) bytes; metadata may have at most \(Self.maxMetadataBytes)",
+                details: ["metadata_size_bytes": .int(Int64(size)), "max_metadata_bytes": .int(Int64(Self.maxMetadataBytes))])
+        }
+        let policy = registry.contract(for: channel)?.policy ?? ChannelPolicy.defaults(for: channel.rawValue)
+        guard payloadSize + size <= policy.maxSizeBytes else {
+            throw SwitchyardError(
+                .payloadTooLarge,
+                "the payload and metadata have \(payloadSize + size) bytes together; channel '\(channel)' accepts at most \(policy.maxSizeBytes)",
+                details: [
+                    "size_bytes": .int(Int64(payloadSize)), "metadata_size_bytes": .int(Int64(size)),
+                    "max_size_bytes": .int(Int64(policy.maxSizeBytes)),
+                ])
+        }
+        var credentials: [(field: String, reason: String)] = []
+        var path = ["metadata"]
+        findCredentials(in: value, path: &path, into: &credentials)
+        if !credentials.isEmpty { throw SwitchyardError.validation(missing: [], invalid: credentials) }
+    }
+
     static func normalize(_ name: String) -> String {
         String(String.UnicodeScalarView(name.lowercased().unicodeScalars.filter { $0 != "_" && $0 != "-" }))
     }

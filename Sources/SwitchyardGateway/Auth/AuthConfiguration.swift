@@ -3,7 +3,8 @@ import Switchyard
 /// Who may reach the gateway: JWT verification keys, static API keys, and anonymous access.
 ///
 /// An empty configuration lets nobody in. ``embeddedDefault`` (what `switchyard serve` uses when
-/// no auth is configured) lets loopback clients in without credentials, with every grant.
+/// no auth is configured) lets loopback clients in without credentials to read every channel,
+/// and to publish nothing.
 public struct AuthConfiguration: Sendable {
     /// A key that verifies JWT bearer tokens.
     public struct JWTKey: Sendable {
@@ -57,12 +58,14 @@ public struct AuthConfiguration: Sendable {
         /// Whether requests without credentials are let in.
         public var enabled: Bool
         /// Whether only loopback clients (127.0.0.0/8, ::1, Unix sockets) are let in without credentials.
+        /// A request that a proxy forwarded (it carries `Forwarded`, `X-Forwarded-For` or
+        /// `X-Real-IP`) is not a loopback client, whatever its TCP peer.
         public var loopbackOnly: Bool
-        /// What anonymous clients may do.
+        /// What anonymous clients may do; none by default.
         public var grants: Grants
 
-        /// Creates anonymous access settings; default disabled.
-        public init(enabled: Bool = false, loopbackOnly: Bool = true, grants: Grants = .all) {
+        /// Creates anonymous access settings; default disabled, and without grants.
+        public init(enabled: Bool = false, loopbackOnly: Bool = true, grants: Grants = .none) {
             self.enabled = enabled
             self.loopbackOnly = loopbackOnly
             self.grants = grants
@@ -75,14 +78,27 @@ public struct AuthConfiguration: Sendable {
     public var apiKeys: [APIKey]
     /// Access without credentials.
     public var anonymous: Anonymous
+    /// The `iss` every JWT must carry; `nil` (the default) does not check it.
+    public var issuer: String?
+    /// The audience every JWT's `aud` (a string or an array of strings) must name; `nil` (the
+    /// default) does not check it.
+    public var audience: String?
 
     /// Creates an auth configuration; by default nobody gets in.
-    public init(jwtKeys: [JWTKey] = [], apiKeys: [APIKey] = [], anonymous: Anonymous = Anonymous()) {
+    public init(
+        jwtKeys: [JWTKey] = [], apiKeys: [APIKey] = [], anonymous: Anonymous = Anonymous(), issuer: String? = nil, audience: String? = nil
+    ) {
         self.jwtKeys = jwtKeys
         self.apiKeys = apiKeys
         self.anonymous = anonymous
+        self.issuer = issuer
+        self.audience = audience
     }
 
-    /// No keys; loopback clients get every grant without credentials, everyone else gets 401.
-    public static let embeddedDefault = AuthConfiguration(anonymous: Anonymous(enabled: true, loopbackOnly: true, grants: .all))
+    /// Read-only grants: every channel to read, none to publish.
+    public static let readOnly = Grants(publish: [], subscribe: [.everything])
+
+    /// No keys; loopback clients may read every channel without credentials and publish nothing,
+    /// everyone else gets 401.
+    public static let embeddedDefault = AuthConfiguration(anonymous: Anonymous(enabled: true, loopbackOnly: true, grants: readOnly))
 }

@@ -15,7 +15,19 @@ public protocol Authenticator: Sendable {
     func principal(for request: Request, remoteAddress: SocketAddress?) async throws(SwitchyardError) -> Principal
 }
 
-/// Lets every request in with the same grants: for tests and single-user embedded use.
+/// Lets nobody in: every request is refused with `unauthorized`. The default of a
+/// ``GatewayConfiguration``, so that a gateway built without choosing an authenticator is closed.
+public struct ClosedAuthenticator: Authenticator {
+    /// Creates the authenticator.
+    public init() {}
+
+    public func principal(for request: Request, remoteAddress: SocketAddress?) async throws(SwitchyardError) -> Principal {
+        throw SwitchyardError(.unauthorized, "this gateway lets nobody in: configure API keys, JWT keys or anonymous access (docs/auth.md)")
+    }
+}
+
+/// Lets every request in with the same grants: for tests and single-user embedded use. Choose it
+/// explicitly: it gives every caller, local or not, what `grants` allow.
 public struct OpenAuthenticator: Authenticator {
     /// The principal every request gets.
     public let principal: Principal

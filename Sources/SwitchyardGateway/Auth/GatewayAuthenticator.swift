@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import Switchyard
@@ -9,7 +10,9 @@ import Switchyard
 /// `token` query parameter. A bearer credential that equals a configured API key (compared in
 /// constant time) is that key; anything else is verified as a JWT. A request without a credential
 /// is anonymous when anonymous access is enabled (and, with `loopbackOnly`, comes from a loopback
-/// address); otherwise it is refused with `unauthorized`. Credentials are never logged.
+/// address and was not forwarded by a proxy); otherwise it is refused with `unauthorized`. A JWT
+/// whose `sub` is `anonymous` is refused: that subject is reserved for requests without
+/// credentials. Credentials are never logged.
 public struct GatewayAuthenticator: Authenticator {
     private let tokens: TokenVerifier
     private let apiKeys: [AuthConfiguration.APIKey]
@@ -19,7 +22,7 @@ public struct GatewayAuthenticator: Authenticator {
     /// - Throws: ``GatewayConfigurationError`` when a key cannot be loaded, an HS256 secret is
     ///   shorter than 32 bytes, an API key is empty, or two keys share a kid or a name.
     public init(configuration: AuthConfiguration) async throws(GatewayConfigurationError) {
-        tokens = try await TokenVerifier(keys: configuration.jwtKeys)
+        tokens = try await TokenVerifier(keys: configuration.jwtKeys, issuer: configuration.issuer, audience: configuration.audience)
         for (index, key) in configuration.apiKeys.enumerated() {
             guard !key.key.isEmpty else { throw GatewayConfigurationError(key: "auth.api_keys[\(index)].key", "must not be empty") }
             guard !key.name.isEmpty else { throw GatewayConfigurationError(key: "auth.api_keys[\(index)].name", "must not be empty") }
@@ -47,7 +50,7 @@ public struct GatewayAuthenticator: Authenticator {
             guard anonymous.enabled else {
                 throw SwitchyardError(.unauthorized, "credentials are required: send Authorization: Bearer <token or API key>, X-API-Key, or ?token=")
             }
-            guard !anonymous.loopbackOnly || Self.isLoopback(remoteAddress) else {
+            guard !anonymous.loopbackOnly || (Self.isLoopback(remoteAddress) && !Self.wasForwarded(request)) else {
                 throw SwitchyardError(.unauthorized, "credentials are required from non-loopback clients: send Authorization: Bearer <token or API key>, X-API-Key, or ?token=")
             }
             return Principal(subject: Principal.anonymousSubject, grants: anonymous.grants)
@@ -62,6 +65,17 @@ public struct GatewayAuthenticator: Authenticator {
         }
         return found
     }
+
+    /// Whether a proxy forwarded the request: it names the client in `Forwarded`,
+    /// `X-Forwarded-For` or `X-Real-IP`. A reverse proxy on the gateway's own host connects from
+    /// loopback for every client it forwards, so such a request is never taken as a loopback client.
+    static func wasForwarded(_ request: Request) -> Bool {
+        forwardingHeaders.contains { request.headers[$0] != nil }
+    }
+
+    private static let forwardingHeaders: [HTTPField.Name] = [
+        HTTPField.Name("Forwarded")!, HTTPField.Name("X-Forwarded-For")!, HTTPField.Name("X-Real-IP")!,
+    ]
 
     /// Whether an address is loopback: 127.0.0.0/8, `::1`, `::ffff:127.x.x.x`, or a Unix socket.
     static func isLoopback(_ address: SocketAddress?) -> Bool {

@@ -9,7 +9,9 @@ import Switchyard
 /// `iat` (optional), and `grants: {"publish": [patterns], "subscribe": [patterns]}` (optional;
 /// missing lists grant nothing). `exp` and `nbf` allow ``leeway`` of clock skew. The header's
 /// `alg` must be `HS256` or `ES256` and match the key its `kid` names (or the key without a
-/// `kid` when the token has none); `alg: none` is always refused.
+/// `kid` when the token has none); `alg: none` is always refused. With an issuer configured the
+/// token's `iss` must equal it, and with an audience configured its `aud` (a string or an array)
+/// must name it. The subject `anonymous` is reserved for requests without credentials and refused.
 struct TokenVerifier: Sendable {
     /// Clock skew allowed on `exp` and `nbf`.
     static let leeway: Double = 30
@@ -21,13 +23,21 @@ struct TokenVerifier: Sendable {
     }
 
     private let keys: [Key]
+    /// The `iss` a token must carry; `nil` checks none.
+    let issuer: String?
+    /// The audience a token's `aud` must name; `nil` checks none.
+    let audience: String?
 
     var isEmpty: Bool { keys.isEmpty }
 
     /// Loads the keys.
     /// - Throws: ``GatewayConfigurationError`` when an HS256 secret is shorter than 32 bytes, an
     ///   ES256 public key is not a P-256 public key in PEM, or two keys share a `kid`.
-    init(keys configured: [AuthConfiguration.JWTKey]) async throws(GatewayConfigurationError) {
+    init(keys configured: [AuthConfiguration.JWTKey], issuer: String? = nil, audience: String? = nil) async throws(GatewayConfigurationError) {
+        if let issuer, issuer.isEmpty { throw GatewayConfigurationError(key: "auth.issuer", "must not be empty") }
+        if let audience, audience.isEmpty { throw GatewayConfigurationError(key: "auth.audience", "must not be empty") }
+        self.issuer = issuer
+        self.audience = audience
         var keys: [Key] = []
         for (index, key) in configured.enumerated() {
             if keys.contains(where: { $0.kid == key.kid }) {
@@ -88,9 +98,9 @@ struct TokenVerifier: Sendable {
         } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
             throw SwitchyardError(.unauthorized, "the token's signature does not verify")
         } catch {
-            throw SwitchyardError(.unauthorized, "the token's claims are malformed (sub, exp, nbf, iat and grants have fixed types)")
+            throw SwitchyardError(.unauthorized, "the token's claims are malformed (sub, iss, aud, exp, nbf, iat and grants have fixed types)")
         }
-        return try claims.principal(now: now.timeIntervalSince1970)
+        return try claims.principal(now: now.timeIntervalSince1970, issuer: issuer, audience: audience)
     }
 
     static func base64URLDecoded(_ text: Substring) -> [UInt8]? {
@@ -110,7 +120,35 @@ struct TokenClaims: JWTPayload {
         var subscribe: [String]?
     }
 
+    /// `aud`: one audience, or several.
+    enum Audience: Codable, Sendable {
+        case one(String)
+        case many([String])
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let one = try? container.decode(String.self) { self = .one(one) } else { self = .many(try container.decode([String].self)) }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .one(let value): try container.encode(value)
+            case .many(let values): try container.encode(values)
+            }
+        }
+
+        func names(_ audience: String) -> Bool {
+            switch self {
+            case .one(let value): value == audience
+            case .many(let values): values.contains(audience)
+            }
+        }
+    }
+
     var sub: String?
+    var iss: String?
+    var aud: Audience?
     var exp: Double?
     var nbf: Double?
     var iat: Double?
@@ -119,14 +157,21 @@ struct TokenClaims: JWTPayload {
     /// Claims are checked in ``principal(now:)``, with messages of their own.
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 
-    func principal(now: Double) throws(SwitchyardError) -> Principal {
+    func principal(now: Double, issuer: String? = nil, audience: String? = nil) throws(SwitchyardError) -> Principal {
         guard let sub, !sub.isEmpty else { throw SwitchyardError(.unauthorized, "the token has no sub claim") }
+        guard sub != Principal.anonymousSubject else {
+            throw SwitchyardError(.unauthorized, "the token's sub 'anonymous' is reserved for requests without credentials")
+        }
         guard sub.utf8.count <= Self.maximumSubjectBytes else {
             throw SwitchyardError(.unauthorized, "the token's sub is longer than \(Self.maximumSubjectBytes) bytes")
         }
         guard let exp else { throw SwitchyardError(.unauthorized, "the token has no exp claim; tokens must expire") }
         guard now <= exp + TokenVerifier.leeway else { throw SwitchyardError(.unauthorized, "the token has expired") }
         if let nbf, now + TokenVerifier.leeway < nbf { throw SwitchyardError(.unauthorized, "the token is not valid yet (nbf is in the future)") }
+        if let issuer, iss != issuer { throw SwitchyardError(.unauthorized, "the token's iss is not the issuer this gateway trusts") }
+        if let audience, aud?.names(audience) != true {
+            throw SwitchyardError(.unauthorized, "the token's aud does not name this gateway's audience")
+        }
         var grants = Grants.none
         for pattern in self.grants?.publish ?? [] { grants.publish.append(try Self.pattern(pattern)) }
         for pattern in self.grants?.subscribe ?? [] { grants.subscribe.append(try Self.pattern(pattern)) }

@@ -50,7 +50,7 @@ public enum LoadGenerator {
         let service: any Service
         if startsGateway {
             service = try buildApplication(
-                router: router, configuration: GatewayConfiguration(host: "127.0.0.1", port: 0), logger: logger,
+                router: router, configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, authenticator: OpenAuthenticator()), logger: logger,
                 onServerRunning: { channel in
                     portContinuation.yield(channel.localAddress?.port ?? 0)
                     portContinuation.finish()

@@ -22,7 +22,8 @@ let arguments = CommandLine.arguments
 if arguments.count == 3, arguments[1] == "serve", let port = Int(arguments[2]) {
     var serverLogger = Logger(label: "switchyard")
     serverLogger.logLevel = .warning
-    let configuration = GatewayConfiguration(port: port, redisURL: ProcessInfo.processInfo.environment["BENCH_REDIS_URL"])
+    let configuration = GatewayConfiguration(
+        port: port, redisURL: ProcessInfo.processInfo.environment["BENCH_REDIS_URL"], authenticator: OpenAuthenticator())
     try await buildApplication(configuration: configuration, logger: serverLogger).runService()
     exit(0)
 }

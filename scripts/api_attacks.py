@@ -91,7 +91,7 @@ class WebSocket:
                 if opcode == 0x8:
                     return None
                 if opcode == 0x1:
-                    value = json.loads(payload)
+                    value: dict[str, Any] = json.loads(payload)
                     if value.get("type") != "heartbeat":
                         return value
                 continue

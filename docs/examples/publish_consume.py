@@ -58,7 +58,7 @@ class Publisher:
         self.rate_per_second = rate_per_second
         self.burst = burst
         self.client = client
-        self.registered = set()
+        self.registered: set[str] = set()
 
     def publish(self, channel: str, schema: str, events):
         """events: (event_id, data, metadata) tuples. Returns one dict per event."""
@@ -95,7 +95,7 @@ def consume(client: redis.Redis, channel: str, group: str, consumer: str, block_
     except redis.ResponseError as error:
         if "BUSYGROUP" not in str(error):
             raise
-    envelopes = []
+    envelopes: list[dict] = []
     while True:
         reply = client.xreadgroup(group, consumer, {stream: ">"}, count=100, block=block_ms)
         if not reply:

@@ -32,8 +32,24 @@ public struct RESPValueDecoder: NIOSingleStepByteToMessageDecoder {
         self.maximumAggregateCount = maximumAggregateCount
     }
 
+    /// Where the scan of an incomplete value stopped.
+    private var scanner = RESPFrameScanner()
+    /// How many times a whole value was parsed: once per value, however many reads it took.
+    private(set) var parseAttempts = 0
+    /// Bytes the frame scanner examined.
+    var bytesScanned: Int { scanner.bytesExamined }
+
     /// Decodes one value, or returns `nil` and leaves `buffer` untouched when it is incomplete.
+    ///
+    /// The decoder remembers how far it got through an incomplete value, and the next call goes on
+    /// from there, so a value arriving in many small reads costs time linear in its size. Use one
+    /// decoder per byte stream (as `ByteToMessageHandler` and `NIOSingleStepByteToMessageProcessor` do).
     public mutating func decode(buffer: inout ByteBuffer) throws -> RESPValue? {
+        var scanner = self.scanner
+        let complete = buffer.withUnsafeReadableBytes { scanner.isComplete($0, limits: self) }
+        self.scanner = scanner
+        guard complete else { return nil }
+        parseAttempts += 1
         let start = buffer.readerIndex
         let parser = RESPParser(decoder: self, origin: start)
         do {

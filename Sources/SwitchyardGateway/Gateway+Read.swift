@@ -16,6 +16,9 @@ extension Gateway {
         let until = try boundParameter(request, "until")
         let limit = try intParameter(request, "limit", fallback: 1000, maximum: configuration.maxReplayLimit)
         let grants = principal.grants
+        guard grants.subscribe.contains(where: { $0.mayOverlap(pattern) }) else {
+            return jsonResponse(RouterReports.replay([], refused: []))
+        }
         let events = try await router.replay(pattern, since: since, until: until, limit: limit, including: { grants.mayRead($0) })
         var verified: [Envelope] = []
         var refused: [(Envelope, SwitchyardError)] = []
@@ -61,6 +64,9 @@ extension Gateway {
         let principal = try context.requirePrincipal()
         let pattern = try ChannelPattern(request.uri.queryParameters.get("channel") ?? "*")
         if pattern.isLiteral { try principal.requireRead(try ChannelName(pattern.rawValue)) }
+        guard principal.grants.subscribe.contains(where: { $0.mayOverlap(pattern) }) else {
+            return jsonResponse(["groups": .array([])])
+        }
         return jsonResponse(try await RouterReports(router: router).groups(pattern, readable: principal.grants.mayRead))
     }
 }

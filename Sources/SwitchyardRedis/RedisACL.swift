@@ -86,6 +86,42 @@ public struct RedisACL: Sendable {
         "+psubscribe", "+subscribe", "+punsubscribe", "+unsubscribe",
     ]
 
+    /// Commands of the gateway (`switchyard serve`): the publish script and every command it runs,
+    /// replay and latest reads (with the read-by-sequence and info scripts), live subscriptions,
+    /// consumer-group state for `/v1/groups` and the metrics, dead-letter reads, requeues and drops,
+    /// the channel registry and its keyspace scan, and `PING` for the health check. No
+    /// administrative command (`FLUSHALL`, `CONFIG`, `KEYS`, `DEBUG`, `ACL`, …) and no `DEL`.
+    public static let gatewayCommands = [
+        "+evalsha", "+script|load", "+get", "+set", "+incr", "+exists", "+hmget", "+hget", "+hset", "+hincrby", "+pexpire", "+time",
+        "+xadd", "+xtrim", "+xlen", "+xrange", "+xrevrange", "+xdel", "+xack", "+xclaim", "+xautoclaim", "+xpending", "+xreadgroup",
+        "+xgroup|create", "+xinfo|groups", "+xinfo|stream", "+publish", "+spublish", "+psubscribe", "+subscribe", "+punsubscribe",
+        "+unsubscribe", "+sadd", "+sscan", "+scan",
+    ]
+    /// The keys and channels of the gateway: every channel's keys of docs/wire-format.md, the
+    /// channel registry, and every Pub/Sub channel (it publishes and subscribes for its callers,
+    /// whose grants it checks itself). Nothing else in the keyspace.
+    public static let gatewayKeys = [
+        "~stream:{*}", "~seq:{*}", "~latest:{*}", "~meta:{*}", "~dedup:{*}:*", "~rate:{*}:*", "~dlq:{*}",
+        "~" + RedisEngine.channelRegistryKey, "&*",
+    ]
+
+    /// The ACL user the gateway itself connects as: ``gatewayKeys`` and ``gatewayCommands``, after
+    /// the connection basics.
+    /// - Parameters:
+    ///   - name: The user name (after ``userPrefix``). Default `switchyard-gateway`.
+    ///   - password: How it authenticates.
+    /// - Throws: ``SwitchyardError`` `invalid_contract` when the name or prefix holds characters
+    ///   other than letters, digits, `_`, `.` and `-`.
+    public func gatewayUser(named name: String = "switchyard-gateway", password: Password) throws(SwitchyardError) -> User {
+        guard name != "*", ChannelPolicy.isValidServiceName(name), userPrefix.isEmpty || ChannelPolicy.isValidServiceName(userPrefix) else {
+            throw SwitchyardError(.invalidContract, "the gateway's ACL user name '\((userPrefix + name).prefix(80))' may hold only letters, digits, '_', '.' and '-'")
+        }
+        let everything = try ChannelPattern("*")
+        return User(
+            name: userPrefix + name, service: name, produces: [everything], consumes: [everything],
+            rules: ["reset", "on", password.rule] + Self.connectionCommands + Self.gatewayKeys + Self.gatewayCommands)
+    }
+
     /// Prepended to every user name (for example `switchyard-`); the rate-limit key still uses the
     /// bare service name, which is the router's `source`. Default empty.
     public var userPrefix: String
@@ -102,9 +138,15 @@ public struct RedisACL: Sendable {
     }
 
     /// One user per service, in service order.
+    ///
+    /// Service names, the user prefix and contract channels become ACL rules, so each is checked
+    /// first: a name such as `x ~* +@all` would otherwise add rules of its own.
     /// - Parameter password: the password of a service; it may throw (a missing secret), and the error passes through.
-    public func users(for contracts: ContractRegistry, password: (String) throws -> Password) rethrows -> [User] {
-        try Self.services(in: contracts).map { service in
+    /// - Throws: ``SwitchyardError`` `invalid_contract` naming a service (``ChannelPolicy/isValidServiceName(_:)``),
+    ///   a user prefix or a channel pattern (``ChannelPattern/hasOnlyChannelAndGlobCharacters``) that is not safe in a rule.
+    public func users(for contracts: ContractRegistry, password: (String) throws -> Password) throws -> [User] {
+        try validate(contracts)
+        return try Self.services(in: contracts).map { service in
             func patterns(_ list: KeyPath<ChannelPolicy, [String]>) -> [ChannelPattern] {
                 contracts.contracts.filter { $0.policy[keyPath: list].contains(service) || $0.policy[keyPath: list].contains("*") }
                     .map(\.channel)
@@ -115,6 +157,24 @@ public struct RedisACL: Sendable {
                 name: userPrefix + service, service: service, produces: produces, consumes: consumes,
                 rules: ["reset", "on", try password(service).rule] + Self.connectionCommands
                     + Self.selectors(service: service, produces: produces, consumes: consumes))
+        }
+    }
+
+    private func validate(_ contracts: ContractRegistry) throws(SwitchyardError) {
+        guard userPrefix.isEmpty || (userPrefix != "*" && ChannelPolicy.isValidServiceName(userPrefix)) else {
+            throw SwitchyardError(.invalidContract, "the ACL user prefix '\(userPrefix.prefix(80))' may hold only letters, digits, '_', '.' and '-'")
+        }
+        for contract in contracts.contracts {
+            guard contract.channel.hasOnlyChannelAndGlobCharacters else {
+                throw SwitchyardError(.invalidContract, "the contract channel '\(contract.channel.rawValue.prefix(80))' holds characters that cannot stand in an ACL rule")
+            }
+            for (field, names) in [("producers", contract.policy.producers), ("consumers", contract.policy.consumers)] {
+                if let name = names.first(where: { !ChannelPolicy.isValidServiceName($0) }) {
+                    throw SwitchyardError(
+                        .invalidContract,
+                        "the contract of '\(contract.channel.rawValue)' names '\(name.prefix(80))' in '\(field)': a service name holds only letters, digits, '_', '.' and '-'")
+                }
+            }
         }
     }
 

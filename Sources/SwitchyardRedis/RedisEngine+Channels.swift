@@ -4,21 +4,25 @@ import Switchyard
 import Synchronization
 
 /// What an engine knows of the channel registry (`switchyard:channels`, docs/wire-format.md):
-/// the channels it has registered, and when it last scanned the keyspace for each pattern.
+/// the channels it has registered, and its one periodic keyspace scan.
 final class ChannelRegistryState: Sendable {
     struct State {
         var registered: Set<ChannelName> = []
-        var scannedAt: [ChannelPattern: ContinuousClock.Instant] = [:]
+        /// When the last keyspace scan started; `nil` before the first.
+        var scannedAt: ContinuousClock.Instant?
+        /// Streams the last keyspace scan found that could not be added to the registry.
+        var scannedUnregistered: Set<ChannelName> = []
         /// The registry was refused (`NOPERM`): keep publishing, stop trying, warn once.
         var refused = false
     }
 
     let state = Mutex(State())
 
-    /// The channels of `channels` not registered by this engine yet. Called on every publish:
-    /// once every channel is registered it allocates nothing.
-    func unregistered(_ channels: some Sequence<ChannelName>) -> [ChannelName] {
-        let missing = state.withLock { state in state.refused ? [] : channels.filter { !state.registered.contains($0) } }
+    /// The channels of `channels` not registered by this engine yet, or `nil` once the registry
+    /// refused this client. Called on every publish: once every channel is registered it allocates nothing.
+    func unregistered(_ channels: some Sequence<ChannelName>) -> [ChannelName]? {
+        let missing = state.withLock { state in state.refused ? nil : channels.filter { !state.registered.contains($0) } }
+        guard let missing else { return nil }
         return missing.isEmpty ? missing : Set(missing).sorted()
     }
 
@@ -26,16 +30,33 @@ final class ChannelRegistryState: Sendable {
         state.withLock { $0.registered.formUnion(channels) }
     }
 
-    /// Whether `pattern`'s keyspace scan is due, marking it done when it is.
-    func scanDue(_ pattern: ChannelPattern, every interval: Duration?) -> Bool {
+    /// Whether the keyspace scan is due, marking it started when it is; returns when the previous
+    /// one started, to put back if this one fails.
+    func keyspaceScanDue(every interval: Duration?) -> (due: Bool, previous: ContinuousClock.Instant?) {
         let now = ContinuousClock.now
         return state.withLock { state in
-            if let last = state.scannedAt[pattern] {
-                guard let interval, now - last >= interval else { return false }
+            let previous = state.scannedAt
+            if let previous {
+                guard let interval, now - previous >= interval else { return (false, previous) }
             }
-            state.scannedAt[pattern] = now
-            return true
+            state.scannedAt = now
+            return (true, previous)
         }
+    }
+
+    /// Records a finished keyspace scan and the streams it found that the registry lacks.
+    func keyspaceScanFinished(unregistered: Set<ChannelName>) {
+        state.withLock { $0.scannedUnregistered = unregistered }
+    }
+
+    /// Makes the keyspace scan due again after a failed one.
+    func keyspaceScanFailed(previous: ContinuousClock.Instant?) {
+        state.withLock { $0.scannedAt = previous }
+    }
+
+    /// The streams of the last keyspace scan missing from the registry that match `pattern`.
+    func scannedUnregistered(matching pattern: ChannelPattern) -> [ChannelName] {
+        state.withLock { $0.scannedUnregistered.filter { pattern.matches($0) } }
     }
 
     /// Records a refusal; `true` the first time.
@@ -54,23 +75,23 @@ extension RedisEngine {
     public static let channelRegistryKey = "switchyard:channels"
 
     /// The channels with a `stream:{C}` key matching a pattern: `EXISTS` for a pattern without glob
-    /// characters; for a glob, the channel registry, plus a keyspace scan on the first look at the
-    /// pattern and every ``Configuration/keyspaceScanInterval`` after (for streams other writers
-    /// made without registering them; those are registered then).
+    /// characters; for a glob, the members of the channel registry that match it.
+    ///
+    /// Streams that other writers made without registering them are found by one keyspace scan per
+    /// engine (`SCAN MATCH stream:{*} TYPE stream`), run by the first glob lookup and then at most every
+    /// ``Configuration/keyspaceScanInterval``, whatever the patterns: what it finds is registered, so
+    /// every pattern matches it in the registry. A new pattern costs no scan.
     public func channels(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> [ChannelName] {
         var found = Set<ChannelName>()
         do {
+            if patterns.contains(where: { !$0.isLiteral }) { try await scanKeyspaceIfDue() }
             for pattern in patterns {
                 if pattern.isLiteral, let channel = try? ChannelName(pattern.rawValue) {
                     if try await client.execute(GenericCommand("EXISTS", RedisKeys(channel).stream)).int == 1 { found.insert(channel) }
                     continue
                 }
-                let registered = try await registeredChannels(matching: pattern)
-                found.formUnion(registered)
-                guard registry.scanDue(pattern, every: configuration.keyspaceScanInterval) else { continue }
-                let scanned = try await scanStreams(matching: pattern)
-                found.formUnion(scanned)
-                await register(scanned.subtracting(registered))
+                found.formUnion(try await registeredChannels(matching: pattern))
+                found.formUnion(registry.scannedUnregistered(matching: pattern))
             }
         } catch {
             throw SwitchyardError.redis(error, "listing channels")
@@ -80,44 +101,62 @@ extension RedisEngine {
 
     /// The registry's members matching `pattern` (`SSCAN switchyard:channels … MATCH PATTERN`).
     private func registeredChannels(matching pattern: ChannelPattern) async throws -> Set<ChannelName> {
-        try await scanAll(pattern) { cursor in
-            try await client.execute(SSCAN(Self.channelRegistryKey, cursor: cursor, pattern: pattern.rawValue, count: 1000))
-        } named: { name in try? ChannelName(name) }
-    }
-
-    /// The channels of the `stream:{C}` keys matching `pattern` (`SCAN MATCH stream:{PATTERN} TYPE stream`).
-    private func scanStreams(matching pattern: ChannelPattern) async throws -> Set<ChannelName> {
-        try await scanAll(pattern) { cursor in
-            try await client.execute(SCAN(cursor: cursor, pattern: "stream:{\(pattern.rawValue)}", count: 1000, type: "stream"))
-        } named: { key in RedisKeys.channel(ofStreamKey: key) }
-    }
-
-    /// Runs a cursor scan to its end, keeping the names `channel` reads as channels matching `pattern`.
-    private func scanAll(
-        _ pattern: ChannelPattern, _ fetch: (String) async throws -> SCAN.Page, named channel: (String) -> ChannelName?
-    ) async throws -> Set<ChannelName> {
         var found = Set<ChannelName>()
+        try await scanAll { cursor in
+            try await client.execute(SSCAN(Self.channelRegistryKey, cursor: cursor, pattern: pattern.rawValue, count: 1000))
+        } page: { names in
+            for name in names {
+                if let channel = try? ChannelName(name), pattern.matches(channel) { found.insert(channel) }
+            }
+        }
+        return found
+    }
+
+    /// The engine's keyspace scan, when due: every `stream:{C}` key (`SCAN MATCH stream:{*} TYPE
+    /// stream`), registered page by page; what the registry does not take is kept in memory until
+    /// the next scan. Counted in `switchyard_keyspace_scans_total`.
+    private func scanKeyspaceIfDue() async throws {
+        let (due, previous) = registry.keyspaceScanDue(every: configuration.keyspaceScanInterval)
+        guard due else { return }
+        keyspaceScans.increment()
+        var unregistered = Set<ChannelName>()
+        do {
+            try await scanAll { cursor in
+                try await client.execute(SCAN(cursor: cursor, pattern: "stream:{*}", count: 1000, type: "stream"))
+            } page: { keys in
+                let channels = keys.compactMap(RedisKeys.channel(ofStreamKey:))
+                if !(await register(channels)) { unregistered.formUnion(channels) }
+            }
+        } catch {
+            registry.keyspaceScanFailed(previous: previous)
+            throw error
+        }
+        registry.keyspaceScanFinished(unregistered: unregistered)
+    }
+
+    /// Runs a cursor scan to its end, handing each page's names to `page`.
+    private func scanAll(_ fetch: (String) async throws -> SCAN.Page, page: ([String]) async -> Void) async throws {
         var cursor = "0"
         repeat {
-            let page = try await fetch(cursor)
-            for name in page.keys {
-                if let match = channel(name), pattern.matches(match) { found.insert(match) }
-            }
-            cursor = page.cursor
+            let next = try await fetch(cursor)
+            await page(next.keys)
+            cursor = next.cursor
         } while cursor != "0"
-        return found
     }
 
     /// Adds to the registry the channels this engine has not registered yet. A failure never fails
     /// the publish that stored them: an unreachable Redis is tried again with the next publish, and a
     /// refusal (an ACL user without the registry, `NOPERM`) is logged once, after which pattern
     /// consumers find those channels by their keyspace scan.
-    func register(_ channels: some Sequence<ChannelName>) async {
-        let missing = registry.unregistered(channels)
-        guard !missing.isEmpty else { return }
+    /// Returns whether all of them are in the registry now.
+    @discardableResult
+    func register(_ channels: some Sequence<ChannelName>) async -> Bool {
+        guard let missing = registry.unregistered(channels) else { return false }
+        guard !missing.isEmpty else { return true }
         do {
             _ = try await client.execute(SADD(Self.channelRegistryKey, members: missing.map(\.rawValue)))
             registry.markRegistered(missing)
+            return true
         } catch let error as RedisError where error.code == .serverError {
             if registry.refuse() {
                 logger.warning(
@@ -127,5 +166,6 @@ extension RedisEngine {
         } catch {
             logger.debug("a channel could not be registered yet", metadata: ["error": "\(error)"])
         }
+        return false
     }
 }

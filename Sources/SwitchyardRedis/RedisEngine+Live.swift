@@ -17,6 +17,9 @@ extension RedisEngine {
     /// envelope, and after a reconnect or an overflow every matching channel is backfilled (after
     /// the last envelope seen, or from the subscription's start for a channel not seen yet), so the
     /// sequence stays gap-free per channel (for durable channels).
+    /// A message whose envelope names another channel than the one it was published on is dropped
+    /// and counted (`switchyard_live_forged_total`), and changes nothing the feed remembers: anyone
+    /// allowed to `PUBLISH` on one channel could otherwise send an envelope of another.
     /// It returns once the subscription is live on the server.
     /// - Throws: `engine_unavailable` when the subscription is not live within
     ///   ``Configuration/liveConfirmationTimeout`` (is ``run()`` running? is Redis up?).
@@ -69,6 +72,10 @@ extension RedisEngine {
                     switch event {
                     case .message(let message):
                         guard let envelope = liveEnvelopes.envelope(of: message.payload) else { continue }
+                        guard envelope.channel.rawValue == message.channel else {
+                            forgedLiveEvents.increment()
+                            continue
+                        }
                         if let last = lastSeen[envelope.channel] {
                             if envelope.sequenceNumber <= last { continue }
                             if envelope.sequenceNumber > last + 1 {

@@ -31,11 +31,12 @@ public final class RedisEngine: Engine {
         /// How often a consumer following patterns looks for new channels (in the channel registry,
         /// `switchyard:channels`). Default 250 ms, so a new channel is picked up within a second.
         public var patternPollInterval: Duration
-        /// How often ``RedisEngine/channels(matching:)`` also scans the keyspace
-        /// (`SCAN MATCH stream:{PATTERN} TYPE stream`) for streams missing from the channel registry
-        /// (made by writers that do not register channels); what it finds is registered. The first
-        /// look at each pattern always scans; `nil` scans only then. A scan's cost grows with the
-        /// whole keyspace, dedup marks included. Default 5 minutes.
+        /// How often the engine scans the keyspace (`SCAN MATCH stream:{*} TYPE stream`) for streams
+        /// missing from the channel registry (made by writers that do not register channels); what it
+        /// finds is registered. One scan per engine serves every pattern: the first glob lookup of
+        /// ``RedisEngine/channels(matching:)`` runs it, and a later lookup again once this long has
+        /// passed; `nil` scans only the first time. A scan's cost grows with the whole keyspace, dedup
+        /// marks included. Default 5 minutes.
         public var keyspaceScanInterval: Duration?
         /// How often ``run()`` tries Redis again while the spool holds events. Default 200 ms.
         public var spoolRetryInterval: Duration
@@ -76,6 +77,8 @@ public final class RedisEngine: Engine {
     let registry = ChannelRegistryState()
     private let hasRun = Atomic<Bool>(false)
     let hardCapTrims = Counter(label: SwitchyardMetrics.Name.trimHardCap, dimensions: [(SwitchyardMetrics.Label.engine, "redis")])
+    let keyspaceScans = Counter(label: SwitchyardMetrics.Name.keyspaceScans, dimensions: [(SwitchyardMetrics.Label.engine, "redis")])
+    let forgedLiveEvents = Counter(label: SwitchyardMetrics.Name.liveForged, dimensions: [(SwitchyardMetrics.Label.engine, "redis")])
 
     /// Creates an engine; connects to nothing until used or run.
     /// - Parameters:

@@ -44,6 +44,10 @@ public actor Spool {
     private var count = 0
     private var size: UInt64 = 0
     private var replayedOffset: UInt64 = 0
+    /// Bytes read by ``next(limit:)`` since the spool was opened.
+    private(set) var bytesRead: UInt64 = 0
+    /// How much ``next(limit:)`` reads at a time.
+    static let readChunkSize = 64 << 10
     private let gauge = Gauge(label: SwitchyardMetrics.Name.spoolDepth, dimensions: [(SwitchyardMetrics.Label.engine, "redis")])
 
     /// Creates a spool; the file is opened on first use.
@@ -92,23 +96,32 @@ public actor Spool {
         gauge.record(count)
     }
 
-    /// The next events to replay, oldest first.
+    /// The next events to replay, oldest first: read forward from where the last batch ended, in
+    /// chunks of ``readChunkSize`` bytes (doubled for a line longer than that), so replaying a large
+    /// spool reads it about once.
     func next(limit: Int) throws(SwitchyardError) -> Batch {
         let handle = try file()
-        let data: Data
-        do {
-            try handle.seek(toOffset: replayedOffset)
-            data = try handle.readToEnd() ?? Data()
-        } catch {
-            throw SwitchyardError(.engineUnavailable, "reading the spool failed: \(error)")
-        }
         var requests: [AppendRequest] = []
         var offset = replayedOffset
-        var lineStart = data.startIndex
-        while requests.count < limit, let newline = data[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
-            if let request = Self.request(from: data[lineStart..<newline]) { requests.append(request) }
-            offset += UInt64(newline - lineStart + 1)
-            lineStart = newline + 1
+        var chunkSize = Self.readChunkSize
+        do {
+            while requests.count < limit, offset < size {
+                try handle.seek(toOffset: offset)
+                guard let data = try handle.read(upToCount: chunkSize), !data.isEmpty else { break }
+                bytesRead += UInt64(data.count)
+                var lineStart = data.startIndex
+                while requests.count < limit, let newline = data[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+                    if let request = Self.request(from: data[lineStart..<newline]) { requests.append(request) }
+                    offset += UInt64(newline - lineStart + 1)
+                    lineStart = newline + 1
+                }
+                if lineStart == data.startIndex {
+                    guard data.count == chunkSize else { break }
+                    chunkSize *= 2
+                }
+            }
+        } catch {
+            throw SwitchyardError(.engineUnavailable, "reading the spool failed: \(error)")
         }
         return Batch(requests: requests, endOffset: offset)
     }
@@ -132,17 +145,23 @@ public actor Spool {
     }
 
     /// The open file, opening it (and counting what it holds) the first time.
+    ///
+    /// It is created readable and writable by its owner only (0600), since it holds event payloads;
+    /// an existing file is set to 0600 too. A symbolic link at the path is refused (`O_NOFOLLOW`),
+    /// so the spool cannot be pointed at another file.
     private func file() throws(SwitchyardError) -> FileHandle {
         if let handle { return handle }
         let path = configuration.path
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw SwitchyardError(.engineUnavailable, "cannot create the spool file")
+        let descriptor = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            let code = errno
+            if code == ELOOP {
+                throw SwitchyardError(.engineUnavailable, "the spool path \(path) is a symbolic link: refusing it; give the spool file's own path")
             }
+            throw SwitchyardError(.engineUnavailable, "cannot open the spool file \(path): \(String(cString: strerror(code)))")
         }
-        guard let opened = FileHandle(forUpdatingAtPath: path) else {
-            throw SwitchyardError(.engineUnavailable, "cannot open the spool file")
-        }
+        _ = fchmod(descriptor, 0o600)
+        let opened = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         var data = (try? opened.readToEnd()) ?? Data()
         if let last = data.last, last != UInt8(ascii: "\n") {
             // a write cut short by a crash: close its line, so the next record starts on its own (replay skips the fragment)

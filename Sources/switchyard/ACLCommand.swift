@@ -15,7 +15,8 @@ struct ACLCommand: ParsableCommand {
             the environment variable PREFIX + the service name upper-cased with other characters as \
             `_` (SWITCHYARD_REDIS_PASSWORD_TRADE_EXECUTOR for trade_executor) and printed only as its \
             SHA-256 (`#…`). A missing variable exits 1 naming it. --nopass makes users that accept \
-            any password: for throwaway test servers only. See docs/security.md.
+            any password: for throwaway test servers only. --gateway-user NAME adds the user the gateway \
+            itself connects as (every channel's keys, no administrative command). See docs/security.md.
             """)
 
     @Option(help: ArgumentHelp("The contracts folder (default: SWITCHYARD_CONTRACTS, else the shipped contracts).", valueName: "DIR"))
@@ -26,13 +27,18 @@ struct ACLCommand: ParsableCommand {
     var nopass = false
     @Option(help: ArgumentHelp("Prepended to every user name (the rate-limit keys keep the service name).", valueName: "PREFIX"))
     var userPrefix = ""
+    @Option(help: ArgumentHelp("Also print the ACL user the gateway (switchyard serve) connects as, with this name; its password variable is named like a service's.", valueName: "NAME"))
+    var gatewayUser: String?
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         let directory = contracts ?? environment["SWITCHYARD_CONTRACTS"].flatMap { $0.isEmpty ? nil : $0 }
         let registry = try directory.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
         do {
-            print(try Self.lines(registry, environment: environment, passwordEnvPrefix: passwordEnvPrefix, nopass: nopass, userPrefix: userPrefix))
+            print(
+                try Self.lines(
+                    registry, environment: environment, passwordEnvPrefix: passwordEnvPrefix, nopass: nopass, userPrefix: userPrefix,
+                    gatewayUser: gatewayUser))
         } catch let error as MissingPassword {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
@@ -41,15 +47,19 @@ struct ACLCommand: ParsableCommand {
 
     /// The output: a comment naming where it came from, then one line per user.
     static func lines(
-        _ registry: ContractRegistry, environment: [String: String], passwordEnvPrefix: String, nopass: Bool, userPrefix: String
+        _ registry: ContractRegistry, environment: [String: String], passwordEnvPrefix: String, nopass: Bool, userPrefix: String,
+        gatewayUser: String? = nil
     ) throws -> String {
-        let users = try RedisACL(userPrefix: userPrefix).users(for: registry) { service -> RedisACL.Password in
+        func password(_ service: String) throws -> RedisACL.Password {
             if nopass { return .none }
             let name = passwordVariable(service, prefix: passwordEnvPrefix)
             guard let password = environment[name], !password.isEmpty else { throw MissingPassword(variable: name, service: service) }
             return .sha256(SHA256.hash(data: Data(password.utf8)).map { String(format: "%02x", $0) }.joined())
         }
-        var lines = ["# switchyard acl: \(users.count) services\(nopass ? "; nopass: FOR THROWAWAY TEST SERVERS ONLY" : "")"]
+        let acl = RedisACL(userPrefix: userPrefix)
+        var users = try acl.users(for: registry, password: password)
+        if let gatewayUser { users.append(try acl.gatewayUser(named: gatewayUser, password: try password(gatewayUser))) }
+        var lines = ["# switchyard acl: \(users.count) users\(nopass ? "; nopass: FOR THROWAWAY TEST SERVERS ONLY" : "")"]
         lines += users.map(\.line)
         return lines.joined(separator: "\n")
     }

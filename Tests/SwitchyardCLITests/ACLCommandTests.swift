@@ -44,6 +44,32 @@ import Testing
         #expect(nopass.stdout.contains("THROWAWAY TEST SERVERS ONLY") && nopass.stdout.contains("ACL SETUSER sy-trade_executor reset on nopass"))
     }
 
+    @Test("--gateway-user adds the gateway's own user, its password from the same kind of variable")
+    func gatewayUser() throws {
+        let contracts = try makeContracts(producers: ["trade_executor"])
+        defer { try? FileManager.default.removeItem(atPath: contracts) }
+        let result = try run(
+            ["acl", "--contracts", contracts, "--gateway-user", "switchyard-gateway"],
+            environment: [
+                "SWITCHYARD_REDIS_PASSWORD_TRADE_EXECUTOR": "a", "SWITCHYARD_REDIS_PASSWORD_TRADE_MANAGER": "b",
+                "SWITCHYARD_REDIS_PASSWORD_SWITCHYARD_GATEWAY": "secret",
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("ACL SETUSER switchyard-gateway ") })
+        // SHA-256("secret")
+        #expect(line.contains("#2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"))
+        #expect(line.contains("~stream:{*}") && line.contains("&*") && line.contains("+evalsha") && line.contains("+psubscribe"))
+        #expect(!line.contains("+@all") && !line.contains("+flushall") && !line.contains("+config") && !line.contains("+del "))
+
+        let missing = try run(
+            ["acl", "--contracts", contracts, "--gateway-user", "switchyard-gateway"],
+            environment: ["SWITCHYARD_REDIS_PASSWORD_TRADE_EXECUTOR": "a", "SWITCHYARD_REDIS_PASSWORD_TRADE_MANAGER": "b"])
+        #expect(missing.status == 1 && missing.stderr.contains("SWITCHYARD_REDIS_PASSWORD_SWITCHYARD_GATEWAY is not set"), "\(missing.stderr)")
+        let unsafe = try run(["acl", "--contracts", contracts, "--nopass", "--gateway-user", "gw ~* +@all"], environment: [:])
+        #expect(unsafe.status != 0 && unsafe.stdout.isEmpty)
+        #expect(unsafe.stderr.contains("may hold only letters"), "\(unsafe.stderr)")
+    }
+
     @Test("every service named in the shipped contracts gets a user")
     func shipped() throws {
         let result = try run(["acl", "--nopass"], environment: [:])

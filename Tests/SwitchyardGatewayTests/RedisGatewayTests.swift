@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JSONSchema
+import NIOCore
 import RedisClient
 import RedisTestSupport
 import Switchyard
@@ -15,6 +16,34 @@ import Testing
     @Test func publishAndReplayOnTheRedisEngine() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_URL")
         try await RedisServerGate.shared.shared { try await Self.run(configuration) }
+    }
+
+    /// The same routes with the gateway connected as its own ACL user (`switchyard acl --gateway-user`),
+    /// which is refused anything administrative.
+    @Test func publishAndReplayAsTheGatewaysACLUser() async throws {
+        let base = try TestEnvironment.configuration("REDIS_URL")
+        try await RedisServerGate.shared.shared {
+            var configuration = base
+            let admin = try RedisClient(configuration: configuration, logger: TestGateway.logger)
+            let user = try RedisACL().gatewayUser(named: "gw-\(UUID().uuidString.prefix(8).lowercased())", password: .plain("gw-pass"))
+            _ = try await admin.execute(GenericCommand(arguments: user.command.map { ByteBuffer(string: $0) }))
+            configuration.username = user.name
+            configuration.password = "gw-pass"
+            do {
+                try await Self.run(configuration)
+                let limited = try RedisClient(configuration: configuration, logger: TestGateway.logger)
+                for command in [["FLUSHALL"], ["CONFIG", "SET", "appendonly", "no"], ["ACL", "LIST"]] {
+                    let refused = await #expect(throws: RedisError.self) {
+                        try await limited.execute(GenericCommand(arguments: command.map { ByteBuffer(string: $0) }))
+                    }
+                    #expect(refused?.serverErrorPrefix == "NOPERM", "\(command)")
+                }
+            } catch {
+                _ = try? await admin.execute(GenericCommand("ACL", "DELUSER", user.name))
+                throw error
+            }
+            _ = try await admin.execute(GenericCommand("ACL", "DELUSER", user.name))
+        }
     }
 
     static func run(_ configuration: RedisConfiguration) async throws {

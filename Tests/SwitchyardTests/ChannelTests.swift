@@ -39,6 +39,27 @@ import Testing
         #expect(try ChannelPattern("quotes.realtime").literalPrefix == "quotes.realtime")
     }
 
+    @Test func patternsOverlapOnlyWhenOneLiteralPrefixStartsTheOther() throws {
+        func overlap(_ a: String, _ b: String) throws -> Bool { try ChannelPattern(a).mayOverlap(ChannelPattern(b)) }
+        #expect(try overlap("trades:*", "trades:user_1"))
+        #expect(try overlap("trades:user_1", "trades:*"))
+        #expect(try overlap("*", "x123*"))
+        #expect(try overlap("trades:u*", "trades:*x"))
+        #expect(try !overlap("trades:user_1", "x123*"))
+        #expect(try !overlap("quotes.*", "trades:*"))
+        #expect(try !overlap("trades:user_1", "trades:user_2"))
+        // Sound for every channel the two patterns match.
+        for channel in ["trades:user_1", "trades:user_12", "quotes.a", "x1234"] {
+            let name = try ChannelName(channel)
+            for a in ["trades:*", "trades:user_1", "quotes.?", "x123*", "*"] {
+                for b in ["trades:user_1?", "quotes.*", "x*", "trades:[u]*"] {
+                    let (pa, pb) = (try ChannelPattern(a), try ChannelPattern(b))
+                    if pa.matches(name) && pb.matches(name) { #expect(pa.mayOverlap(pb), "\(a) and \(b) both match \(channel)") }
+                }
+            }
+        }
+    }
+
     @Test func literalPatternsHaveNoGlobSyntax() throws {
         #expect(try ChannelPattern("quotes.realtime").isLiteral)
         #expect(try !ChannelPattern("trades:*").isLiteral)

@@ -67,6 +67,27 @@ import Testing
         }
     }
 
+    @Test func serviceNamesAndGlobChannelsThatCouldWidenAnACLAreRefused() throws {
+        let folder = try ContractFolder([
+            "producer.json": ContractFolder.contract("events:a", extra: #""policy": {"producers": ["ok-1.x_y", "x ~* +@all"]},"#),
+            "consumer.json": ContractFolder.contract("events:b", extra: #""policy": {"consumers": ["*", "svc)", ""]},"#),
+            "glob.json": ContractFolder.contract("events:* ~* +@all"),
+        ])
+        do {
+            _ = try ContractRegistry.load(from: folder.path)
+            Issue.record("a folder with unsafe service names loaded")
+        } catch {
+            let text = error.problems.map(\.description)
+            #expect(text.hasProblem("producer.json", "/policy/producers/1", "not a service name"), "\(text)")
+            #expect(!text.contains { $0.contains("/policy/producers/0") }, "\(text)")
+            #expect(text.hasProblem("consumer.json", "/policy/consumers/1", "not a service name"), "\(text)")
+            #expect(text.hasProblem("consumer.json", "/policy/consumers/2", "not a service name"), "\(text)")
+            #expect(text.hasProblem("glob.json", "/channel", "not a channel pattern"), "\(text)")
+        }
+        #expect(ChannelPolicy.isValidServiceName("trade_executor") && ChannelPolicy.isValidServiceName("*"))
+        #expect(!ChannelPolicy.isValidServiceName("a*") && !ChannelPolicy.isValidServiceName("a b") && !ChannelPolicy.isValidServiceName(""))
+    }
+
     @Test func loadsThroughASymlinkedFolder() throws {
         let folder = try ContractFolder(["a.json": ContractFolder.contract("events:a")])
         let link = folder.path + "-link"

@@ -30,6 +30,30 @@ public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
         return String(decoding: bytes[..<end], as: UTF8.self)
     }
 
+    private static let punctuation = Set("_-:.*?[]^\\".utf8)
+
+    /// Whether the pattern holds only the bytes of channel names (`A-Z a-z 0-9 _ - : .`) and of glob
+    /// syntax (`* ? [ ] ^ \`): no space, quote, parenthesis or control byte, so it can stand inside a
+    /// Redis ACL rule (`~stream:{PATTERN}`) without changing the rule.
+    public var hasOnlyChannelAndGlobCharacters: Bool {
+        bytes.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            default:
+                Self.punctuation.contains(byte)
+            }
+        }
+    }
+
+    /// Whether some channel might match both this pattern and `other`: `false` only when their
+    /// literal prefixes differ (neither starts with the other), so no channel can match both.
+    /// A cheap test that spares a lookup of channels nobody may read.
+    public func mayOverlap(_ other: ChannelPattern) -> Bool {
+        let mine = literalPrefix.utf8, theirs = other.literalPrefix.utf8
+        return mine.count <= theirs.count ? theirs.starts(with: mine) : mine.starts(with: theirs)
+    }
+
     /// Whether `channel` matches the pattern.
     public func matches(_ channel: ChannelName) -> Bool {
         matches(channel.rawValue)

@@ -53,6 +53,20 @@ public struct ChannelPolicy: Sendable, Hashable {
     /// Services allowed to consume; `*` means any.
     public var consumers: [String]
 
+    /// Whether `name` may name a service in ``producers`` and ``consumers``: one or more of
+    /// `A-Z`, `a-z`, `0-9`, `_`, `.` and `-` (the name becomes a Redis ACL user and a key, so
+    /// nothing else may pass), or `*` for any service.
+    public static func isValidServiceName(_ name: String) -> Bool {
+        name == "*" || (!name.isEmpty && name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
+                true
+            default: false
+            }
+        })
+    }
+
     /// Creates a policy.
     public init(
         retentionSeconds: Int, maxSizeBytes: Int = defaultMaxSizeBytes, rateLimit: RateLimit = .standard,

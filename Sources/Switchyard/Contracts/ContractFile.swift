@@ -40,6 +40,8 @@ struct ContractFile {
                 let pattern = try ChannelPattern(text)
                 if pattern.isLiteral, !ChannelName.isValid(text) {
                     problem("/channel", "'\(text)' is not a channel name: segments of [A-Za-z0-9_-] joined by ':' or '.'")
+                } else if !pattern.isLiteral, !pattern.hasOnlyChannelAndGlobCharacters {
+                    problem("/channel", "'\(text.prefix(80))' is not a channel pattern: letters, digits, '_', '-', ':', '.' and the glob characters * ? [ ] ^ \\ only")
                 } else {
                     channel = pattern
                 }
@@ -134,7 +136,13 @@ struct ContractFile {
         for (key, path) in [("producers", \ChannelPolicy.producers), ("consumers", \ChannelPolicy.consumers)] {
             guard let list = object[key] else { continue }
             if let names = list.arrayValue?.compactMap(\.stringValue), names.count == list.arrayValue?.count {
-                policy[keyPath: path] = names
+                let invalid = names.indices.filter { !ChannelPolicy.isValidServiceName(names[$0]) }
+                for index in invalid {
+                    problem(
+                        "/policy/\(key)/\(index)",
+                        "'\(names[index].prefix(80))' is not a service name: use letters, digits, '_', '.' and '-' only (or \"*\" for any service)")
+                }
+                if invalid.isEmpty { policy[keyPath: path] = names }
             } else {
                 problem("/policy/\(key)", "'\(key)' must be an array of service names")
             }

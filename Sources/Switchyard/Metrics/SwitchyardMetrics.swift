@@ -44,6 +44,11 @@ public enum SwitchyardMetrics {
         public static let dedupDropped = "switchyard_dedup_dropped_total"
         /// Counter: publishes refused by a rate limit.
         public static let rateLimited = "switchyard_rate_limited_total"
+        /// Counter `{engine}`: keyspace scans for streams missing from the channel registry.
+        public static let keyspaceScans = "switchyard_keyspace_scans_total"
+        /// Counter `{engine}`: live messages dropped because the envelope names another channel
+        /// than the Pub/Sub channel they arrived on.
+        public static let liveForged = "switchyard_live_forged_total"
         /// Gauge `{engine}`: events waiting in the local spool for Redis to come back.
         public static let spoolDepth = "switchyard_spool_depth"
         /// Gauge: 1 when Redis answers, 0 when it does not (absent on the embedded engine).

@@ -16,7 +16,7 @@ struct RedisACLTests {
     @Test("one user per named service; `*` grants every service; passwords never appear in clear unless asked")
     func shippedContracts() throws {
         let contracts = try ContractRegistry.shipped()
-        let users = RedisACL().users(for: contracts) { _ in .sha256(String(repeating: "ab", count: 32)) }
+        let users = try RedisACL().users(for: contracts) { _ in .sha256(String(repeating: "ab", count: 32)) }
         #expect(users.map(\.service) == RedisACL.services(in: contracts))
         #expect(!users.map(\.service).contains("*"))
         let executor = try #require(users.first { $0.service == "trade_executor" })
@@ -28,9 +28,74 @@ struct RedisACLTests {
         #expect(executor.line.hasPrefix("ACL SETUSER trade_executor reset on #abab"))
         #expect(executor.line.contains("~rate:{trades:order_filled}:trade_executor"))
         #expect(executor.line.contains("&trades:order_filled") && executor.line.contains("\"(~dlq:{"))
-        let plain = RedisACL(userPrefix: "sy-").users(for: contracts) { _ in .plain("pw") }
+        let plain = try RedisACL(userPrefix: "sy-").users(for: contracts) { _ in .plain("pw") }
         #expect(plain.allSatisfy { $0.name.hasPrefix("sy-") && $0.rules.contains(">pw") })
         #expect("\(RedisACL.Password.plain("hunter2"))" == "plain(***)")
+    }
+
+    @Test("a service name, user prefix or channel pattern that would add ACL rules is refused, naming it")
+    func unsafeNamesAreRefused() throws {
+        func contracts(_ channel: String, producers: [String] = ["*"]) throws -> ContractRegistry {
+            try ContractRegistry([
+                try Contract(channel: ChannelPattern(channel), schema: Fixtures.schema, policy: ChannelPolicy(retentionSeconds: 60, producers: producers))
+            ])
+        }
+        let service = #expect(throws: SwitchyardError.self) {
+            try RedisACL().users(for: try contracts("test:orders", producers: ["ok", "x ~* +@all"])) { _ in .none }
+        }
+        #expect(service?.code == .invalidContract && service?.message.contains("'x ~* +@all' in 'producers'") == true, "\(service?.message ?? "")")
+        let channel = #expect(throws: SwitchyardError.self) {
+            try RedisACL().users(for: try contracts("test:* ~* +@all", producers: ["svc"])) { _ in .none }
+        }
+        #expect(channel?.code == .invalidContract)
+        let prefix = #expect(throws: SwitchyardError.self) {
+            try RedisACL(userPrefix: "p ~*").users(for: try contracts("test:orders", producers: ["svc"])) { _ in .none }
+        }
+        #expect(prefix?.code == .invalidContract)
+        #expect(try RedisACL(userPrefix: "sy-").users(for: try contracts("test:orders", producers: ["svc.1_a-b"])) { _ in .none }.map(\.name) == ["sy-svc.1_a-b"])
+    }
+
+    @Test("the gateway's own user publishes, replays, subscribes, reads groups and dead letters; administrative commands are refused")
+    func gatewayUser() async throws {
+        try await EngineKind.redis.isolated {
+            let tag = UUID().uuidString.prefix(8).lowercased()
+            let user = try RedisACL().gatewayUser(named: "gw_\(tag)", password: .plain("pw-gw"))
+            let admin = try RedisTestServer.client()
+            _ = try await admin.execute(GenericCommand(arguments: user.command.map { ByteBuffer(string: $0) }))
+            do {
+                try await Self.exerciseGateway(user)
+            } catch {
+                _ = try? await admin.execute(GenericCommand("ACL", "DELUSER", user.name))
+                throw error
+            }
+            _ = try await admin.execute(GenericCommand("ACL", "DELUSER", user.name))
+        }
+    }
+
+    static func exerciseGateway(_ user: RedisACL.User) async throws {
+        let (router, engine) = try Self.router(user.name, password: "pw-gw", contracts: Fixtures.contracts, spool: nil)
+        let channel = Fixtures.channel("test:gw.orders")
+        let live = try await engine.liveEvents(matching: [Fixtures.pattern("test:gw.*")])
+        #expect(try await router.publish(to: channel, payload: Fixtures.payload(1)).sequenceNumber == 1)
+        let received = try await withTimeout(.seconds(60)) { await live.first { _ in true } }
+        #expect(received?.sequenceNumber == 1)
+        #expect(try await router.replay(Fixtures.pattern("test:gw.*")).map(\.sequenceNumber) == [1])
+        #expect(try await router.replay(Fixtures.pattern("test:gw.orders"), since: .sequence(1)).count == 1)
+        #expect(try await router.latest(channel)?.sequenceNumber == 1)
+        #expect(try await router.info(channel).length == 1)
+        try await engine.createGroup("g", on: channel, start: .beginning)
+        let deliveries = try await engine.readGroup(GroupReadRequest(group: "g", consumer: "c", channels: [channel], count: 10, block: nil))
+        #expect(try await engine.groupInfo("g", on: channel).pending == 1)
+        let letter = try #require(deliveries.first)
+        try await engine.deadLetter(DeadLetterRequest(group: "g", delivery: letter, error: ["error_type": "test"], deliveries: 1))
+        let letters = try await engine.deadLetters(channel, limit: 10)
+        #expect(try await engine.requeueDeadLetters(channel, ids: letters.map(\.id)) == 1)
+
+        let raw = try Self.client(user.name, password: "pw-gw")
+        for command in [["FLUSHALL"], ["CONFIG", "GET", "maxmemory"], ["KEYS", "*"], ["DEL", "stream:{\(channel.rawValue)}"], ["GET", "other:key"]] {
+            let refused = await #expect(throws: RedisError.self) { try await raw.execute(GenericCommand(arguments: command.map { ByteBuffer(string: $0) })) }
+            #expect(refused?.serverErrorPrefix == "NOPERM", "\(command)")
+        }
     }
 
     @Test("a service publishes only to its channels and reads only what it consumes; NOPERM is refused, not spooled")
@@ -46,7 +111,7 @@ struct RedisACLTests {
                              policy: ChannelPolicy(retentionSeconds: 60, producers: [consumer], consumers: [consumer])),
             ])
             let admin = try RedisTestServer.client()
-            let users = RedisACL().users(for: contracts) { .plain("pw-\($0)") }
+            let users = try RedisACL().users(for: contracts) { .plain("pw-\($0)") }
             for user in users { _ = try await admin.execute(GenericCommand(arguments: user.command.map { ByteBuffer(string: $0) })) }
             do {
                 try await Self.exercise(users: users, contracts: contracts, mine: mine, theirs: theirs, tag: String(tag), admin: admin)

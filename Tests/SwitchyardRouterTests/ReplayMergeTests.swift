@@ -1,0 +1,77 @@
+import JSONSchema
+import Logging
+import Switchyard
+import Synchronization
+import Testing
+
+/// A real engine with a record of the reads asked of it.
+private final class ReadCountingEngine: Engine {
+    let base: any Engine
+    private let reads = Mutex<(calls: Int, largestLimit: Int, envelopes: Int)>((0, 0, 0))
+
+    init(_ base: any Engine) { self.base = base }
+
+    var calls: Int { reads.withLock { $0.calls } }
+    var largestLimit: Int { reads.withLock { $0.largestLimit } }
+    var envelopesRead: Int { reads.withLock { $0.envelopes } }
+    func reset() { reads.withLock { $0 = (0, 0, 0) } }
+
+    func read(_ channel: ChannelName, from start: ReadStart, limit: Int) async throws(SwitchyardError) -> [StoredEvent] {
+        let events = try await base.read(channel, from: start, limit: limit)
+        reads.withLock { $0 = ($0.calls + 1, max($0.largestLimit, limit), $0.envelopes + events.count) }
+        return events
+    }
+
+    func run() async throws { try await base.run() }
+    func append(_ requests: [AppendRequest]) async throws(SwitchyardError) -> [PublishReceipt] { try await base.append(requests) }
+    func channels(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> [ChannelName] { try await base.channels(matching: patterns) }
+    func latest(_ channel: ChannelName) async throws(SwitchyardError) -> Envelope? { try await base.latest(channel) }
+    func info(_ channel: ChannelName) async throws(SwitchyardError) -> ChannelInfo { try await base.info(channel) }
+    func liveEvents(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> AsyncStream<Envelope> { try await base.liveEvents(matching: patterns) }
+    func createGroup(_ group: String, on channel: ChannelName, start: GroupStart) async throws(SwitchyardError) { try await base.createGroup(group, on: channel, start: start) }
+    func readGroup(_ request: GroupReadRequest) async throws(SwitchyardError) -> [Delivery] { try await base.readGroup(request) }
+    func ack(_ group: String, on channel: ChannelName, positions: [StreamPosition]) async throws(SwitchyardError) -> Int { try await base.ack(group, on: channel, positions: positions) }
+    func claim(_ request: ClaimRequest) async throws(SwitchyardError) -> ClaimResult { try await base.claim(request) }
+    func groupInfo(_ group: String, on channel: ChannelName) async throws(SwitchyardError) -> GroupInfo { try await base.groupInfo(group, on: channel) }
+    func deadLetter(_ request: DeadLetterRequest) async throws(SwitchyardError) { try await base.deadLetter(request) }
+    func deadLetters(_ channel: ChannelName, limit: Int) async throws(SwitchyardError) -> [DeadLetter] { try await base.deadLetters(channel, limit: limit) }
+    func requeueDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int { try await base.requeueDeadLetters(channel, ids: ids) }
+    func dropDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int { try await base.dropDeadLetters(channel, ids: ids) }
+}
+
+@Suite("Replay across many channels")
+struct ReplayMergeTests {
+    @Test("a pattern replay with a small limit over many channels reads bounded pages and returns what a full sort would", arguments: EngineKind.all)
+    func boundedMerge(kind: EngineKind) async throws {
+        try await kind.isolated {
+            let engine = ReadCountingEngine(kind.make(SystemClock(), 1_000_000))
+            let router = Router(
+                contracts: Fixtures.contracts, engine: engine,
+                configuration: RouterConfiguration(source: "tests", enforcesRateLimits: false), logger: Logger(label: "test.router"))
+            let channels = (0..<40).map { Fixtures.channel("test:many.c\($0)") }
+            for round in 1...50 {
+                // Every channel in one batch: many events share a millisecond, ordered by channel then.
+                _ = try await router.publish(channels.shuffled().map { PublishRequest(channel: $0, payload: Fixtures.payload(round)) })
+            }
+            let pattern = Fixtures.pattern("test:many.*")
+            var everything: [Envelope] = []
+            for channel in channels { everything += try await router.replay(try ChannelPattern(channel.rawValue), limit: 100) }
+            #expect(everything.count == 2000)
+            everything.sort { ($0.timestamp, $0.channel, $0.sequenceNumber) < ($1.timestamp, $1.channel, $1.sequenceNumber) }
+
+            for limit in [1, 10, 100, 1000, 5000] {
+                engine.reset()
+                let merged = try await router.replay(pattern, limit: limit)
+                #expect(merged == Array(everything.prefix(limit)), "limit \(limit)")
+                // At most one page per channel beyond what is returned.
+                let page = min(limit, 512, max(16, limit / channels.count))
+                #expect(engine.largestLimit <= page)
+                #expect(engine.envelopesRead <= limit + channels.count * page, "limit \(limit): read \(engine.envelopesRead)")
+            }
+            let since = try await router.replay(pattern, since: .sequence(19), limit: 1000)
+            #expect(since == Array(everything.filter { $0.sequenceNumber >= 19 }.prefix(1000)))
+            let between = try await router.replay(pattern, since: .sequence(3), until: .sequence(4), limit: 70)
+            #expect(between == Array(everything.filter { (3...4).contains($0.sequenceNumber) }.prefix(70)))
+        }
+    }
+}

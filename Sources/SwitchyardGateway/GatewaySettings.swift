@@ -9,6 +9,7 @@ import Switchyard
 /// The config file is JSON with these keys, every one optional:
 /// `host`, `port`, `redis`, `redis_ca`, `contracts`, `tls_cert`, `tls_key`, `signing_keys_file`,
 /// `encryption_keys_file`, `audit_file`, `spool_file` (paths relative to the file's folder), `allow_unknown_channels`,
+/// `ws_max_patterns`, `ws_max_sessions`, `idle_timeout_seconds`,
 /// `auth` with `jwt_keys`, `api_keys` and `anonymous` (see ``AuthConfiguration``), and `alerts` (the
 /// alert rules' settings; docs/configuration.md).
 public struct GatewaySettings: Sendable {
@@ -44,6 +45,12 @@ public struct GatewaySettings: Sendable {
     /// The Redis engine's local spool file: publishes accepted while Redis is unreachable wait
     /// there and are replayed in order when it returns.
     public var spoolFile: String?
+    /// The most channel patterns per WebSocket session (``WebSocketConfiguration/maxPatternsPerSession``).
+    public var wsMaxPatterns: Int?
+    /// The most open WebSocket sessions per caller (``WebSocketConfiguration/maxSessionsPerPrincipal``).
+    public var wsMaxSessions: Int?
+    /// Seconds an HTTP connection may stay idle before it is closed, 0 for never (``GatewayConfiguration/idleTimeout``).
+    public var idleTimeoutSeconds: Int?
 
     /// Where a ring of keys is read from: a file, or text (an environment variable's value).
     public enum KeySource: Sendable, Hashable, CustomStringConvertible {
@@ -97,8 +104,12 @@ public struct GatewaySettings: Sendable {
         host: String? = nil, port: Int? = nil, redis: String? = nil, contracts: String? = nil,
         allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil, alertsEnabled: Bool? = nil, alerts: AlertConfiguration? = nil,
         redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil, signingKeys: KeySource? = nil,
-        encryptionKeys: KeySource? = nil, auditFile: String? = nil, spoolFile: String? = nil
+        encryptionKeys: KeySource? = nil, auditFile: String? = nil, spoolFile: String? = nil,
+        wsMaxPatterns: Int? = nil, wsMaxSessions: Int? = nil, idleTimeoutSeconds: Int? = nil
     ) {
+        self.wsMaxPatterns = wsMaxPatterns
+        self.wsMaxSessions = wsMaxSessions
+        self.idleTimeoutSeconds = idleTimeoutSeconds
         self.spoolFile = spoolFile
         self.signingKeys = signingKeys
         self.encryptionKeys = encryptionKeys
@@ -124,15 +135,17 @@ public struct GatewaySettings: Sendable {
             auth: other.auth ?? auth, alertsEnabled: other.alertsEnabled ?? alertsEnabled, alerts: other.alerts ?? alerts,
             redisCA: other.redisCA ?? redisCA, tlsCert: other.tlsCert ?? tlsCert, tlsKey: other.tlsKey ?? tlsKey,
             signingKeys: other.signingKeys ?? signingKeys, encryptionKeys: other.encryptionKeys ?? encryptionKeys,
-            auditFile: other.auditFile ?? auditFile, spoolFile: other.spoolFile ?? spoolFile)
+            auditFile: other.auditFile ?? auditFile, spoolFile: other.spoolFile ?? spoolFile,
+            wsMaxPatterns: other.wsMaxPatterns ?? wsMaxPatterns, wsMaxSessions: other.wsMaxSessions ?? wsMaxSessions,
+            idleTimeoutSeconds: other.idleTimeoutSeconds ?? idleTimeoutSeconds)
     }
 
     /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`,
     /// `SWITCHYARD_CONTRACTS`, `SWITCHYARD_ALLOW_UNKNOWN_CHANNELS` (`true`/`false`/`1`/`0`),
     /// `SWITCHYARD_REDIS_CA`, `SWITCHYARD_TLS_CERT`, `SWITCHYARD_TLS_KEY`, `SWITCHYARD_SIGNING_KEYS` (the
     /// keys themselves) or `SWITCHYARD_SIGNING_KEYS_FILE`, `SWITCHYARD_ENCRYPTION_KEYS` or
-    /// `SWITCHYARD_ENCRYPTION_KEYS_FILE`, `SWITCHYARD_AUDIT_FILE`, `SWITCHYARD_SPOOL`. Empty variables
-    /// count as unset.
+    /// `SWITCHYARD_ENCRYPTION_KEYS_FILE`, `SWITCHYARD_AUDIT_FILE`, `SWITCHYARD_SPOOL`, `SWITCHYARD_WS_MAX_PATTERNS`,
+    /// `SWITCHYARD_WS_MAX_SESSIONS`, `SWITCHYARD_IDLE_TIMEOUT` (seconds). Empty variables count as unset.
     /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
     public init(environment: [String: String]) throws(GatewayConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -148,6 +161,16 @@ public struct GatewaySettings: Sendable {
             }
             self.port = port
         }
+        func limit(_ name: String, minimum: Int) throws(GatewayConfigurationError) -> Int? {
+            guard let text = value(name) else { return nil }
+            guard let number = Int(text), number >= minimum else {
+                throw GatewayConfigurationError(key: name, "must be an integer of at least \(minimum), not '\(text)'")
+            }
+            return number
+        }
+        wsMaxPatterns = try limit("SWITCHYARD_WS_MAX_PATTERNS", minimum: 1)
+        wsMaxSessions = try limit("SWITCHYARD_WS_MAX_SESSIONS", minimum: 1)
+        idleTimeoutSeconds = try limit("SWITCHYARD_IDLE_TIMEOUT", minimum: 0)
         if let text = value("SWITCHYARD_ALLOW_UNKNOWN_CHANNELS") {
             switch text.lowercased() {
             case "true", "1", "yes": allowUnknownChannels = true
@@ -182,7 +205,8 @@ public struct GatewaySettings: Sendable {
         }
         let top = try ConfigObject(document, path: "", known: [
             "host", "port", "redis", "redis_ca", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
-            "signing_keys_file", "encryption_keys_file", "audit_file", "spool_file",
+            "signing_keys_file", "encryption_keys_file", "audit_file", "spool_file", "ws_max_patterns", "ws_max_sessions",
+            "idle_timeout_seconds",
         ])
         self.init()
         host = try top.string("host")
@@ -200,6 +224,14 @@ public struct GatewaySettings: Sendable {
         encryptionKeys = try top.string("encryption_keys_file").map { .file(Self.resolve($0, in: directory)) }
         auditFile = try top.string("audit_file").map { Self.resolve($0, in: directory) }
         spoolFile = try top.string("spool_file").map { Self.resolve($0, in: directory) }
+        func limit(_ key: String, minimum: Int) throws(GatewayConfigurationError) -> Int? {
+            guard let number = try top.int(key) else { return nil }
+            guard number >= minimum else { throw GatewayConfigurationError(key: key, "must be at least \(minimum)") }
+            return number
+        }
+        wsMaxPatterns = try limit("ws_max_patterns", minimum: 1)
+        wsMaxSessions = try limit("ws_max_sessions", minimum: 1)
+        idleTimeoutSeconds = try limit("idle_timeout_seconds", minimum: 0)
         if let auth = try top.object("auth", known: ["jwt_keys", "api_keys", "anonymous"]) {
             self.auth = try Self.auth(auth, directory: directory)
         }
@@ -355,5 +387,8 @@ extension GatewayConfiguration {
         encryptionKeys = try settings.encryptionKeys?.load(purpose: .encryption, key: "encryption_keys_file")
         auditFile = settings.auditFile
         spoolFile = settings.spoolFile
+        if let patterns = settings.wsMaxPatterns { webSocket.maxPatternsPerSession = patterns }
+        if let sessions = settings.wsMaxSessions { webSocket.maxSessionsPerPrincipal = sessions }
+        if let seconds = settings.idleTimeoutSeconds { idleTimeout = seconds == 0 ? nil : .seconds(seconds) }
     }
 }

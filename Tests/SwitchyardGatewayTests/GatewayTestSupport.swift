@@ -34,7 +34,7 @@ struct TestGateway {
         allowsUnknownChannels: Bool = false, engine: (any Engine)? = nil,
         webSocket: WebSocketConfiguration = WebSocketConfiguration(), authenticator: any Authenticator = OpenAuthenticator(),
         contracts: ContractRegistry? = nil, metricsRegistry: PrometheusCollectorRegistry? = nil, health: GatewayConfiguration.Health? = nil,
-        alerts: AlertConfiguration? = nil, signingKeys: KeyRing? = nil, audit: AuditTrail? = nil
+        alerts: AlertConfiguration? = nil, signingKeys: KeyRing? = nil, audit: AuditTrail? = nil, idleTimeout: Duration? = .seconds(60)
     ) throws {
         let engine = engine ?? EmbeddedEngine(logger: Self.logger)
         router = Switchyard.Router(
@@ -47,7 +47,7 @@ struct TestGateway {
             router: router,
             configuration: GatewayConfiguration(
                 port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, webSocket: webSocket,
-                metricsRegistry: metricsRegistry, health: health, alerts: alerts),
+                metricsRegistry: metricsRegistry, health: health, alerts: alerts, idleTimeout: idleTimeout),
             logger: Self.logger)
     }
 

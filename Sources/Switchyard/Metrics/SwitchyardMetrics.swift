@@ -58,6 +58,9 @@ public enum SwitchyardMetrics {
         public static let wsConflated = "switchyard_ws_conflated_total"
         /// Counter: WebSocket sessions closed because the client could not keep up.
         public static let wsDisconnectedSlow = "switchyard_ws_disconnected_slow_total"
+        /// Counter `{reason}`: WebSocket requests refused by a limit: `patterns` (a subscribe past
+        /// the patterns per session), `sessions` (a session past the sessions per principal).
+        public static let wsRefused = "switchyard_ws_refused_total"
         /// Counter `{channel}`: events stored (OPA's name for ``publishes``).
         public static let redisPublishes = "redis_publishes_total"
         /// Counter `{channel}`: publishes refused (OPA's name for ``publishErrors``, without the reason).

@@ -39,6 +39,7 @@ struct Gateway: Sendable {
         routes.get("/readyz") { _, _ in await self.readiness() }
         addConsoleRoutes(to: routes)
         routes.ws("/v1/ws", shouldUpgrade: { request, context in
+            if request.headers[.upgrade]?.lowercased() == "websocket" { try await UnmaskedFrameGuard.install(on: context.channel) }
             return .upgrade([:])
         }) { inbound, outbound, context in
             let caller = WebSocketSessionCounter.caller(context.requestContext.principal, remoteAddress: context.requestContext.remoteAddress)

@@ -49,8 +49,10 @@ public enum LoadGenerator {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let service: any Service
         if startsGateway {
+            // The clients are one anonymous caller: as many sessions as the run asks for.
+            let webSocket = WebSocketConfiguration(maxSessionsPerPrincipal: max(1, configuration.webSocketClients))
             service = try buildApplication(
-                router: router, configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, authenticator: OpenAuthenticator()), logger: logger,
+                router: router, configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, authenticator: OpenAuthenticator(), webSocket: webSocket), logger: logger,
                 onServerRunning: { channel in
                     portContinuation.yield(channel.localAddress?.port ?? 0)
                     portContinuation.finish()

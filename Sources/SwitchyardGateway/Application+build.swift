@@ -121,7 +121,8 @@ public func buildApplication(
         refusals: refusals
     ).addRoutes(to: routes)
     let http: HTTPServerBuilder = .http1WebSocketUpgrade(
-        webSocketRouter: routes, configuration: .init(ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes)))
+        webSocketRouter: routes,
+        configuration: .init(http1: .init(idleTimeout: configuration.idleTimeout.map { TimeAmount($0) }), ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes)))
     return Application(
         router: routes,
         server: try configuration.tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http,

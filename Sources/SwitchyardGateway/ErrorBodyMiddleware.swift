@@ -10,6 +10,9 @@ extension SwitchyardError.Code {
     public static let badRequest = SwitchyardError.Code("bad_request")
     /// The gateway failed in a way that is not the client's fault (HTTP 500).
     public static let internalError = SwitchyardError.Code("internal_error")
+    /// The caller reached a per-connection or per-caller limit: patterns per WebSocket session,
+    /// sessions per principal (HTTP 429).
+    public static let limitExceeded = SwitchyardError.Code("limit_exceeded")
 }
 
 extension SwitchyardError {
@@ -17,7 +20,7 @@ extension SwitchyardError {
     public var httpStatus: HTTPResponse.Status {
         switch code {
         case .validationError: .unprocessableContent
-        case .rateLimited: .tooManyRequests
+        case .rateLimited, .limitExceeded: .tooManyRequests
         case .payloadTooLarge: .contentTooLarge
         case .unknownChannel, .notFound, .groupNotFound: .notFound
         case .malformedJSON, .invalidChannel, .badRequest, .invalidPosition: .badRequest

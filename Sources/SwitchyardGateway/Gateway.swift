@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import JSONSchema
 import NIOCore
+import NIOWebSocket
 import Switchyard
 import SwitchyardPostgres
 import SwitchyardRedis
@@ -20,6 +21,8 @@ struct Gateway: Sendable {
     var webSocketMetrics: WebSocketMetrics? = nil
     /// Counts the requests refused before authentication.
     var refusals: GatewayRefusals? = nil
+    /// The open `/v1/ws` sessions per caller.
+    var webSocketSessions = WebSocketSessionCounter()
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
@@ -37,7 +40,22 @@ struct Gateway: Sendable {
         routes.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
         routes.get("/readyz") { _, _ in await self.readiness() }
         addConsoleRoutes(to: routes)
-        routes.ws("/v1/ws") { inbound, outbound, context in
+        routes.ws("/v1/ws", shouldUpgrade: { request, context in
+            if request.headers[.upgrade]?.lowercased() == "websocket" { try await UnmaskedFrameGuard.install(on: context.channel) }
+            return .upgrade([:])
+        }) { inbound, outbound, context in
+            let caller = WebSocketSessionCounter.caller(context.requestContext.principal, remoteAddress: context.requestContext.remoteAddress)
+            let limit = self.configuration.webSocket.maxSessionsPerPrincipal
+            guard self.webSocketSessions.reserve(caller, limit: limit) else {
+                self.webSocketMetrics?.refusedSessions.increment()
+                let error = SwitchyardError(
+                    .limitExceeded, "this caller has \(limit) WebSocket sessions open already, the most it may have; close one first",
+                    details: ["max_sessions": .int(Int64(limit))])
+                try? await outbound.write(.text(String(decoding: ServerFrame.error(error, id: nil), as: UTF8.self)))
+                try? await outbound.close(WebSocketErrorCode(codeNumber: Int(WebSocketCloseCode.policyViolation)), reason: "too many sessions for this caller")
+                return
+            }
+            defer { self.webSocketSessions.release(caller) }
             let session = WebSocketSession(
                 router: self.router, configuration: self.configuration, strictMode: self.strictMode, fanout: self.fanout,
                 channel: context.requestContext.channel, principal: context.requestContext.principal,

@@ -45,8 +45,13 @@ public struct GatewayConfiguration: Sendable {
     /// `GET /metrics` serves the values of the last refresh and never waits on the engine.
     /// Default 15 s.
     public var metricsRefreshInterval: Duration
-    /// The `/v1/ws` sessions' queue limit, heartbeat interval and inbound limits.
+    /// The `/v1/ws` sessions' queue limit, heartbeat interval, inbound and per-caller limits.
     public var webSocket: WebSocketConfiguration
+    /// How long an HTTP connection may stay open with no request in progress before the gateway
+    /// closes it; `nil` never closes it. Default 60 s: longer than any client's keep-alive pause
+    /// worth keeping, short enough that idle connections cannot pile up. A WebSocket session is not
+    /// an idle HTTP connection: its heartbeats and queue limit keep it in check.
+    public var idleTimeout: Duration?
     /// A PostgreSQL URL for strict mode: publishes go through the outbox and reach the engine only
     /// after commit (docs/postgres.md); `nil` (the default) publishes directly.
     public var postgresURL: String?
@@ -112,8 +117,10 @@ public struct GatewayConfiguration: Sendable {
         authenticator: any Authenticator = ClosedAuthenticator(), browser: BrowserPolicy = BrowserPolicy(),
         metricsToken: String? = nil, metricsRefreshInterval: Duration = .seconds(15), webSocket: WebSocketConfiguration = WebSocketConfiguration(), postgresURL: String? = nil,
         metricsRegistry: PrometheusCollectorRegistry? = nil, health: Health? = nil, demo: DemoStack.Configuration? = nil,
-        alerts: AlertConfiguration? = nil, redisCAFile: String? = nil, tls: TLSConfiguration? = nil
+        alerts: AlertConfiguration? = nil, redisCAFile: String? = nil, tls: TLSConfiguration? = nil,
+        idleTimeout: Duration? = .seconds(60)
     ) {
+        self.idleTimeout = idleTimeout
         self.demo = demo
         self.alerts = alerts
         self.redisCAFile = redisCAFile

@@ -10,6 +10,7 @@ import Switchyard
 /// `host`, `port`, `redis`, `redis_ca`, `contracts`, `tls_cert`, `tls_key`, `signing_keys_file`,
 /// `encryption_keys_file`, `audit_file`, `spool_file` (paths relative to the file's folder), `allow_unknown_channels`,
 /// `allowed_hosts`, `allowed_origins` (see ``BrowserPolicy``), `allow_anonymous_publish`, `metrics_token`,
+/// `ws_max_patterns`, `ws_max_sessions`, `idle_timeout_seconds`,
 /// `auth` with `jwt_keys`, `api_keys`, `anonymous`, `issuer` and `audience` (see ``AuthConfiguration``), and
 /// `alerts` (the alert rules' settings; docs/configuration.md).
 public struct GatewaySettings: Sendable {
@@ -54,6 +55,12 @@ public struct GatewaySettings: Sendable {
     public var allowAnonymousPublish: Bool?
     /// The bearer token `GET /metrics` requires.
     public var metricsToken: String?
+    /// The most channel patterns per WebSocket session (``WebSocketConfiguration/maxPatternsPerSession``).
+    public var wsMaxPatterns: Int?
+    /// The most open WebSocket sessions per caller (``WebSocketConfiguration/maxSessionsPerPrincipal``).
+    public var wsMaxSessions: Int?
+    /// Seconds an HTTP connection may stay idle before it is closed, 0 for never (``GatewayConfiguration/idleTimeout``).
+    public var idleTimeoutSeconds: Int?
 
     /// Where a ring of keys is read from: a file, or text (an environment variable's value).
     public enum KeySource: Sendable, Hashable, CustomStringConvertible {
@@ -108,8 +115,12 @@ public struct GatewaySettings: Sendable {
         allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil, alertsEnabled: Bool? = nil, alerts: AlertConfiguration? = nil,
         redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil, signingKeys: KeySource? = nil,
         encryptionKeys: KeySource? = nil, auditFile: String? = nil, spoolFile: String? = nil, allowedHosts: [String]? = nil,
-        allowedOrigins: [String]? = nil, allowAnonymousPublish: Bool? = nil, metricsToken: String? = nil
+        allowedOrigins: [String]? = nil, allowAnonymousPublish: Bool? = nil, metricsToken: String? = nil,
+        wsMaxPatterns: Int? = nil, wsMaxSessions: Int? = nil, idleTimeoutSeconds: Int? = nil
     ) {
+        self.wsMaxPatterns = wsMaxPatterns
+        self.wsMaxSessions = wsMaxSessions
+        self.idleTimeoutSeconds = idleTimeoutSeconds
         self.spoolFile = spoolFile
         self.allowedHosts = allowedHosts
         self.allowedOrigins = allowedOrigins
@@ -141,7 +152,9 @@ public struct GatewaySettings: Sendable {
             signingKeys: other.signingKeys ?? signingKeys, encryptionKeys: other.encryptionKeys ?? encryptionKeys,
             auditFile: other.auditFile ?? auditFile, spoolFile: other.spoolFile ?? spoolFile,
             allowedHosts: other.allowedHosts ?? allowedHosts, allowedOrigins: other.allowedOrigins ?? allowedOrigins,
-            allowAnonymousPublish: other.allowAnonymousPublish ?? allowAnonymousPublish, metricsToken: other.metricsToken ?? metricsToken)
+            allowAnonymousPublish: other.allowAnonymousPublish ?? allowAnonymousPublish, metricsToken: other.metricsToken ?? metricsToken,
+            wsMaxPatterns: other.wsMaxPatterns ?? wsMaxPatterns, wsMaxSessions: other.wsMaxSessions ?? wsMaxSessions,
+            idleTimeoutSeconds: other.idleTimeoutSeconds ?? idleTimeoutSeconds)
     }
 
     /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`,
@@ -150,8 +163,9 @@ public struct GatewaySettings: Sendable {
     /// keys themselves) or `SWITCHYARD_SIGNING_KEYS_FILE`, `SWITCHYARD_ENCRYPTION_KEYS` or
     /// `SWITCHYARD_ENCRYPTION_KEYS_FILE`, `SWITCHYARD_AUDIT_FILE`, `SWITCHYARD_SPOOL`,
     /// `SWITCHYARD_ALLOWED_HOSTS` and `SWITCHYARD_ALLOWED_ORIGINS` (comma-separated),
-    /// `SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH` (`true`/`false`), `SWITCHYARD_METRICS_TOKEN`. Empty
-    /// variables count as unset.
+    /// `SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH` (`true`/`false`), `SWITCHYARD_METRICS_TOKEN`,
+    /// `SWITCHYARD_WS_MAX_PATTERNS`, `SWITCHYARD_WS_MAX_SESSIONS`, `SWITCHYARD_IDLE_TIMEOUT` (seconds).
+    /// Empty variables count as unset.
     /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
     public init(environment: [String: String]) throws(GatewayConfigurationError) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -172,6 +186,16 @@ public struct GatewaySettings: Sendable {
             }
             self.port = port
         }
+        func limit(_ name: String, minimum: Int) throws(GatewayConfigurationError) -> Int? {
+            guard let text = value(name) else { return nil }
+            guard let number = Int(text), number >= minimum else {
+                throw GatewayConfigurationError(key: name, "must be an integer of at least \(minimum), not '\(text)'")
+            }
+            return number
+        }
+        wsMaxPatterns = try limit("SWITCHYARD_WS_MAX_PATTERNS", minimum: 1)
+        wsMaxSessions = try limit("SWITCHYARD_WS_MAX_SESSIONS", minimum: 1)
+        idleTimeoutSeconds = try limit("SWITCHYARD_IDLE_TIMEOUT", minimum: 0)
         func flag(_ name: String) throws(GatewayConfigurationError) -> Bool? {
             guard let text = value(name) else { return nil }
             switch text.lowercased() {
@@ -210,7 +234,7 @@ public struct GatewaySettings: Sendable {
         let top = try ConfigObject(document, path: "", known: [
             "host", "port", "redis", "redis_ca", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
             "signing_keys_file", "encryption_keys_file", "audit_file", "spool_file", "allowed_hosts", "allowed_origins",
-            "allow_anonymous_publish", "metrics_token",
+            "allow_anonymous_publish", "metrics_token", "ws_max_patterns", "ws_max_sessions", "idle_timeout_seconds",
         ])
         self.init()
         host = try top.string("host")
@@ -228,6 +252,14 @@ public struct GatewaySettings: Sendable {
         encryptionKeys = try top.string("encryption_keys_file").map { .file(Self.resolve($0, in: directory)) }
         auditFile = try top.string("audit_file").map { Self.resolve($0, in: directory) }
         spoolFile = try top.string("spool_file").map { Self.resolve($0, in: directory) }
+        func limit(_ key: String, minimum: Int) throws(GatewayConfigurationError) -> Int? {
+            guard let number = try top.int(key) else { return nil }
+            guard number >= minimum else { throw GatewayConfigurationError(key: key, "must be at least \(minimum)") }
+            return number
+        }
+        wsMaxPatterns = try limit("ws_max_patterns", minimum: 1)
+        wsMaxSessions = try limit("ws_max_sessions", minimum: 1)
+        idleTimeoutSeconds = try limit("idle_timeout_seconds", minimum: 0)
         allowedHosts = try top.value("allowed_hosts") == nil ? nil : try top.strings("allowed_hosts")
         allowedOrigins = try top.value("allowed_origins") == nil ? nil : try top.strings("allowed_origins")
         allowAnonymousPublish = try top.bool("allow_anonymous_publish")
@@ -401,5 +433,8 @@ extension GatewayConfiguration {
         encryptionKeys = try settings.encryptionKeys?.load(purpose: .encryption, key: "encryption_keys_file")
         auditFile = settings.auditFile
         spoolFile = settings.spoolFile
+        if let patterns = settings.wsMaxPatterns { webSocket.maxPatternsPerSession = patterns }
+        if let sessions = settings.wsMaxSessions { webSocket.maxSessionsPerPrincipal = sessions }
+        if let seconds = settings.idleTimeoutSeconds { idleTimeout = seconds == 0 ? nil : .seconds(seconds) }
     }
 }

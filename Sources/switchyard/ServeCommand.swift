@@ -54,6 +54,12 @@ struct ServeCommand: AsyncParsableCommand {
         "The local spool file: with --redis and no --postgres, publishes made while Redis is unreachable wait there and are stored in order when it returns (default: SWITCHYARD_SPOOL).",
         valueName: "FILE"))
     var spool: String?
+    @Option(help: ArgumentHelp("The most channel patterns one WebSocket session may subscribe to (default: SWITCHYARD_WS_MAX_PATTERNS, else 100).", valueName: "N"))
+    var wsMaxPatterns: Int?
+    @Option(help: ArgumentHelp("The most WebSocket sessions one caller may have open; anonymous callers count per IP address (default: SWITCHYARD_WS_MAX_SESSIONS, else 32).", valueName: "N"))
+    var wsMaxSessions: Int?
+    @Option(help: ArgumentHelp("Seconds an HTTP connection may stay idle before it is closed, 0 for never (default: SWITCHYARD_IDLE_TIMEOUT, else 60).", valueName: "SECONDS"))
+    var idleTimeout: Int?
     @Option(help: ArgumentHelp("The contracts folder (default: SWITCHYARD_CONTRACTS, else the shipped contracts).", valueName: "DIR"))
     var contracts: String?
     @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); see docs/configuration.md.", valueName: "FILE"))
@@ -139,7 +145,8 @@ struct ServeCommand: AsyncParsableCommand {
             redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey, signingKeys: keys.signingKeysFile.map { .file($0) },
             encryptionKeys: keys.encryptionKeysFile.map { .file($0) }, auditFile: auditFile,
             spoolFile: spool, allowedHosts: allowedHost.isEmpty ? nil : allowedHost,
-            allowedOrigins: allowedOrigin.isEmpty ? nil : allowedOrigin, allowAnonymousPublish: allowAnonymousPublish ? true : nil))
+            allowedOrigins: allowedOrigin.isEmpty ? nil : allowedOrigin, allowAnonymousPublish: allowAnonymousPublish ? true : nil,
+            wsMaxPatterns: wsMaxPatterns, wsMaxSessions: wsMaxSessions, idleTimeoutSeconds: idleTimeout))
         // The demo's events are simulated: its console may requeue dead letters without a token.
         if demo, settings.auth == nil, settings.allowAnonymousPublish == nil { settings.allowAnonymousPublish = true }
         return settings
@@ -147,6 +154,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if let wsMaxPatterns, wsMaxPatterns < 1 { throw ValidationError("--ws-max-patterns must be at least 1") }
+        if let wsMaxSessions, wsMaxSessions < 1 { throw ValidationError("--ws-max-sessions must be at least 1") }
+        if let idleTimeout, idleTimeout < 0 { throw ValidationError("--idle-timeout must be 0 (never) or more seconds") }
         if demo, redis != nil || postgres != nil {
             throw ValidationError("--demo runs on the embedded engine: it publishes simulated trades, so it does not take --redis or --postgres")
         }

@@ -162,6 +162,27 @@ import Testing
         #expect(try await GatewayConfiguration(settings: file).redisURL == "redis://127.0.0.1:6379")
     }
 
+    @Test func theConnectionLimitsComeFromTheFileTheEnvironmentAndFlags() async throws {
+        let defaults = try await GatewayConfiguration(settings: GatewaySettings())
+        #expect(defaults.webSocket.maxPatternsPerSession == 100 && defaults.webSocket.maxSessionsPerPrincipal == 32)
+        #expect(defaults.idleTimeout == .seconds(60))
+
+        let file = try parse(#"{"ws_max_patterns": 10, "ws_max_sessions": 4, "idle_timeout_seconds": 30}"#)
+        let environment = try GatewaySettings(environment: ["SWITCHYARD_WS_MAX_SESSIONS": "8", "SWITCHYARD_IDLE_TIMEOUT": "0"])
+        let resolved = file.overridden(by: environment).overridden(by: GatewaySettings(wsMaxPatterns: 20))
+        let configuration = try await GatewayConfiguration(settings: resolved)
+        #expect(configuration.webSocket.maxPatternsPerSession == 20)
+        #expect(configuration.webSocket.maxSessionsPerPrincipal == 8)
+        #expect(configuration.idleTimeout == nil, "0 turns the idle timeout off")
+        #expect(try await GatewayConfiguration(settings: file).idleTimeout == .seconds(30))
+
+        #expect(failure(#"{"ws_max_patterns": 0}"#) == "ws_max_patterns: must be at least 1")
+        #expect(failure(#"{"ws_max_sessions": "many"}"#) == "ws_max_sessions: must be an integer")
+        #expect(failure(#"{"idle_timeout_seconds": -1}"#) == "idle_timeout_seconds: must be at least 0")
+        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_WS_MAX_PATTERNS": "0"]) }
+        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_IDLE_TIMEOUT": "soon"]) }
+    }
+
     @Test func environmentValuesAreChecked() {
         #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_PORT": "http"]) }
         #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "maybe"]) }

@@ -35,7 +35,7 @@ struct TestGateway {
         webSocket: WebSocketConfiguration = WebSocketConfiguration(), authenticator: any Authenticator = OpenAuthenticator(),
         contracts: ContractRegistry? = nil, metricsRegistry: PrometheusCollectorRegistry? = nil, health: GatewayConfiguration.Health? = nil,
         alerts: AlertConfiguration? = nil, signingKeys: KeyRing? = nil, audit: AuditTrail? = nil, browser: BrowserPolicy = BrowserPolicy(),
-        metricsToken: String? = nil
+        metricsToken: String? = nil, idleTimeout: Duration? = .seconds(60)
     ) throws {
         let engine = engine ?? EmbeddedEngine(logger: Self.logger)
         router = Switchyard.Router(
@@ -49,7 +49,7 @@ struct TestGateway {
             configuration: GatewayConfiguration(
                 port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, browser: browser,
                 metricsToken: metricsToken, metricsRefreshInterval: .milliseconds(50), webSocket: webSocket,
-                metricsRegistry: metricsRegistry, health: health, alerts: alerts),
+                metricsRegistry: metricsRegistry, health: health, alerts: alerts, idleTimeout: idleTimeout),
             logger: Self.logger)
     }
 

@@ -52,6 +52,16 @@ import Testing
         }
     }
 
+    @Test func aResumeOfAChannelWithoutReadGrantIsRefusedAndSendsNothing() async throws {
+        try await RedisServerGate.shared.shared {
+            let engine = RedisEngine(
+                client: try RedisClient(configuration: try TestEnvironment.configuration(), logger: TestGateway.logger), logger: TestGateway.logger)
+            let gateway = try TestGateway(allowsUnknownChannels: true, engine: engine, authenticator: try await TestAuth.authenticator())
+            try await WebSocketGrantTests.resumeOfAnUnreadableChannelIsRefused(
+                gateway, secret: Self.channel("orders.secret"), readable: Self.channel("trades"))
+        }
+    }
+
     @Test func aResumePointTrimmedAwayIsAnnouncedWithAGapFrame() async throws {
         try await RedisServerGate.shared.shared {
             let channel = Self.channel("events")

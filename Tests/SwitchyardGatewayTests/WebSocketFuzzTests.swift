@@ -44,7 +44,9 @@ struct RawWebSocket {
         case eof
     }
 
-    static func connect(port: Int) async throws -> RawWebSocket {
+    /// Connects and upgrades; `early` is sent in the same write as the upgrade request, before
+    /// the server has answered it.
+    static func connect(port: Int, early: [UInt8] = []) async throws -> RawWebSocket {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
@@ -52,7 +54,7 @@ struct RawWebSocket {
         let socket = RawWebSocket(channel: channel, collector: collector)
         try await socket.write(Array((
             "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8) + early)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let head: String? = collector.state.withLock { (state) -> String? in
@@ -163,10 +165,6 @@ struct RawWebSocket {
         case closed
         /// Either; garbage whose meaning depends on where the bytes fall.
         case errorOrClose
-        /// Anything but a crash or a lost publish. An unmasked client frame must close the
-        /// connection (RFC 6455 5.1), but the WebSocket library hands data frames to the gateway
-        /// without their mask, so the gateway cannot tell; docs/testing.md lists this.
-        case tolerated
     }
 
     static let maxMessage = 4096
@@ -194,7 +192,7 @@ struct RawWebSocket {
             return ("mutated JSON", RawWebSocket.frame(opcode: 0x1, text), .errorOrClose)
         case 1: return ("random text payload", RawWebSocket.frame(opcode: 0x1, bytes(Int.random(in: 0..<300, using: &random))), .errorOrClose)
         case 2: return ("binary frame", RawWebSocket.frame(opcode: 0x2, bytes(Int.random(in: 0..<64, using: &random))), .errorFrame)
-        case 3: return ("unmasked frame", RawWebSocket.frame(opcode: 0x1, Array("{}".utf8), masked: false), .tolerated)
+        case 3: return ("unmasked frame", RawWebSocket.frame(opcode: 0x1, Array("{}".utf8), masked: false), .closed)
         case 4: return ("reserved bits", RawWebSocket.frame(opcode: 0x1, Array("{}".utf8), rsv: UInt8.random(in: 1...7, using: &random)), .closed)
         case 5:
             let opcode = [0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF].randomElement(using: &random)!
@@ -254,6 +252,35 @@ struct RawWebSocket {
             #expect(text.contains(#""type":"subscribed""#), "\(text)")
             try? await socket.channel.close()
         }
+    }
+
+    /// RFC 6455 5.1: a server closes the connection when a client frame is not masked, whether the
+    /// frame comes after a masked one or in the same packet as the upgrade request; the frame's
+    /// publish is not stored.
+    @Test func anUnmaskedClientFrameClosesTheConnectionWithProtocolError() async throws {
+        let gateway = try TestGateway(allowsUnknownChannels: true)
+        let router = gateway.router
+        try await gateway.live { client in
+            let port = try #require(client.port)
+            let unmasked = RawWebSocket.frame(
+                opcode: 0x1, Array(#"{"type":"publish","channel":"mask:unmasked","data":{"n":1},"id":1}"#.utf8), masked: false)
+
+            let socket = try await RawWebSocket.connect(port: port)
+            try await socket.write(RawWebSocket.frame(opcode: 0x1, Array(#"{"type":"publish","channel":"mask:masked","data":{"n":1},"id":1}"#.utf8)))
+            guard case .text(let text)? = try await socket.reply(within: 30) else { Issue.record("no reply to a masked publish"); return }
+            #expect(text.contains(#""type":"published""#), "\(text)")
+            try await socket.write(unmasked)
+            let reply = try await socket.reply(within: 30)
+            #expect(reply == .close(1002), "\(String(describing: reply))")
+            try? await socket.channel.close()
+
+            let early = try await RawWebSocket.connect(port: port, early: unmasked)
+            let earlyReply = try await early.reply(within: 30)
+            #expect(earlyReply == .close(1002), "\(String(describing: earlyReply))")
+            try? await early.channel.close()
+        }
+        #expect(try await router.replay(try ChannelPattern("mask:unmasked")).isEmpty, "an unmasked frame's publish is not stored")
+        #expect(try await router.replay(try ChannelPattern("mask:masked")).count == 1)
     }
 
     @Test func brokenFramesGetAnErrorOrACloseAndAcceptedPublishesSurvive() async throws {
@@ -330,8 +357,6 @@ struct RawWebSocket {
                     #expect(closed, "round \(round) \(name): the connection stayed open")
                 case .errorOrClose:
                     #expect(sawError || closed || probeAcked, "round \(round) \(name)")
-                case .tolerated:
-                    break
                 }
                 outcomes["\(name.split(separator: " ").prefix(3).joined(separator: " ")): \(probeAcked ? "usable" : closed ? "closed" : "open")", default: 0] += 1
                 try? await socket.channel.close()

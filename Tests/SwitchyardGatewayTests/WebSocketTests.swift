@@ -15,6 +15,29 @@ import Testing
         try await router.publish(to: try ChannelName(channel), payload: ["n": .int(Int64(n))])
     }
 
+    /// Event ids are chosen by publishers and unique only within a channel: the shared frame of an
+    /// event of `dup:a` is never sent for the event of `dup:b` with the same id and sequence number.
+    @Test func theSameEventIDOnTwoChannelsSendsEachChannelItsOwnEvent() async throws {
+        let gateway = try TestGateway(allowsUnknownChannels: true)
+        let router = gateway.router
+        let id = EventID.generate()
+        try await router.publish(to: try ChannelName("dup:a"), payload: ["from": "a"], eventID: id)
+        try await gateway.live { client in
+            try await client.conversation { conversation in
+                // The history of dup:a makes its frame, kept for every session.
+                try await conversation.subscribe(["dup:a"], resume: ["dup:a": 0])
+                let a = try await conversation.events(1)
+                #expect(a.map(\.channel.rawValue) == ["dup:a"])
+                try await conversation.subscribe(["dup:b"])
+                try await router.publish(to: try ChannelName("dup:b"), payload: ["from": "b"], eventID: id)
+                let b = try await conversation.events(1)
+                #expect(b.map(\.channel.rawValue) == ["dup:b"])
+                #expect(b.map { $0.data["from"] } == ["b"])
+                #expect(b.first?.eventID == id && b.first?.sequenceNumber == a.first?.sequenceNumber)
+            }
+        }
+    }
+
     @Test func aWildcardSubscriptionReceivesEventFramesAndUnsubscribeStopsThem() async throws {
         let gateway = try TestGateway(allowsUnknownChannels: true)
         let router = gateway.router

@@ -22,8 +22,10 @@ let arguments = CommandLine.arguments
 if arguments.count == 3, arguments[1] == "serve", let port = Int(arguments[2]) {
     var serverLogger = Logger(label: "switchyard")
     serverLogger.logLevel = .warning
+    // Every bench client is the same anonymous caller: lift the sessions-per-caller limit.
     let configuration = GatewayConfiguration(
-        port: port, redisURL: ProcessInfo.processInfo.environment["BENCH_REDIS_URL"], authenticator: OpenAuthenticator())
+        port: port, redisURL: ProcessInfo.processInfo.environment["BENCH_REDIS_URL"], authenticator: OpenAuthenticator(),
+        webSocket: WebSocketConfiguration(maxSessionsPerPrincipal: .max))
     try await buildApplication(configuration: configuration, logger: serverLogger).runService()
     exit(0)
 }

@@ -67,6 +67,9 @@ public enum SwitchyardMetrics {
         /// not serve (`host`), an `Origin` it does not allow (`origin`), a write without a JSON
         /// content type (`content_type`), a `/metrics` scrape without its token (`metrics_token`).
         public static let gatewayRefused = "switchyard_gateway_refused_total"
+        /// Counter `{reason}`: WebSocket requests refused by a limit: `patterns` (a subscribe past
+        /// the patterns per session), `sessions` (a session past the sessions per principal).
+        public static let wsRefused = "switchyard_ws_refused_total"
         /// Counter `{channel}`: events stored (OPA's name for ``publishes``).
         public static let redisPublishes = "redis_publishes_total"
         /// Counter `{channel}`: publishes refused (OPA's name for ``publishErrors``, without the reason).

@@ -5,13 +5,15 @@ import Switchyard
 ///
 /// An event that reaches a thousand connections is written to JSON once: the sessions get the same
 /// `ByteBuffer`, whose storage NIO writes to each socket without copying. The cache holds the last
-/// `capacity` events by `event_id` and sequence number, and forgets the oldest first.
+/// `capacity` events by channel, `event_id` and sequence number (callers choose event ids, and
+/// they are unique only within a channel), and forgets the oldest first.
 ///
 /// Each event is verified once, when its frame is made (``Switchyard/Router/verify(_:)``): an event
 /// of a critical channel whose signature does not verify gets a `refused` frame in its place, so
 /// the session's sequence numbers still advance and the client sees what was withheld and why.
 final class EventFrameCache: Sendable {
     private struct Key: Hashable {
+        let channel: ChannelName
         let eventID: EventID
         let sequenceNumber: Int64
     }
@@ -30,7 +32,7 @@ final class EventFrameCache: Sendable {
 
     /// The `{"type":"event","envelope":…}` frame of `envelope`, or its `refused` frame.
     func frame(for envelope: Envelope) -> ByteBuffer {
-        let key = Key(eventID: envelope.eventID, sequenceNumber: envelope.sequenceNumber)
+        let key = Key(channel: envelope.channel, eventID: envelope.eventID, sequenceNumber: envelope.sequenceNumber)
         return frames.value(for: key, orMake: { makeFrame(for: envelope) })
     }
 

@@ -15,12 +15,25 @@ public struct WebSocketConfiguration: Sendable {
     /// connection with 1009 (message too big). It also bounds outbound frames, so it must hold the
     /// largest envelope. Default 4 MiB.
     public var maxFrameBytes: Int
+    /// The most channel patterns one session may be subscribed to at once; a `subscribe` that would
+    /// pass it is answered with a `limit_exceeded` error frame and changes nothing. Every pattern is
+    /// live work on the engine (on Redis, a `PSUBSCRIBE` matched against every publish), and a
+    /// dashboard needs a handful. Default 100.
+    public var maxPatternsPerSession: Int
+    /// The most sessions one caller may have open at once: a principal's subject, or, for anonymous
+    /// access, the peer's IP address. The session past it gets a `limit_exceeded` error frame and
+    /// is closed with ``WebSocketCloseCode/policyViolation``. Default 32: a trader's tabs and
+    /// services, far below what it takes to exhaust the gateway's file descriptors.
+    public var maxSessionsPerPrincipal: Int
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
         queueLimit: Int = 1024, heartbeatInterval: Duration = .seconds(15),
-        maxInboundMessageBytes: Int = 1_114_112, maxFrameBytes: Int = 4 << 20
+        maxInboundMessageBytes: Int = 1_114_112, maxFrameBytes: Int = 4 << 20,
+        maxPatternsPerSession: Int = 100, maxSessionsPerPrincipal: Int = 32
     ) {
+        self.maxPatternsPerSession = maxPatternsPerSession
+        self.maxSessionsPerPrincipal = maxSessionsPerPrincipal
         self.queueLimit = queueLimit
         self.heartbeatInterval = heartbeatInterval
         self.maxInboundMessageBytes = maxInboundMessageBytes
@@ -38,4 +51,7 @@ public enum WebSocketCloseCode {
     public static let goingAway: UInt16 = 1001
     /// 1011: the engine failed while serving the subscription; reconnect and resume.
     public static let serverError: UInt16 = 1011
+    /// 1008: the caller has ``WebSocketConfiguration/maxSessionsPerPrincipal`` sessions open
+    /// already; close one before opening another.
+    public static let policyViolation: UInt16 = 1008
 }

@@ -4,12 +4,17 @@ import Switchyard
 import Synchronization
 
 /// The `/v1/ws` sessions' metrics: open sessions, conflated events per channel label, sessions
-/// closed for being too slow. Created once per gateway; the labelled counters are cached.
+/// closed for being too slow, requests refused by a limit. Created once per gateway; the labelled
+/// counters are cached.
 final class WebSocketMetrics: Sendable {
     let factory: any MetricsFactory
     let contracts: ContractRegistry
     let connections: Metrics.Gauge
     let disconnectedSlow: Metrics.Counter
+    /// `switchyard_ws_refused_total{reason="patterns"}`: subscribes past the patterns per session.
+    let refusedPatterns: Metrics.Counter
+    /// `switchyard_ws_refused_total{reason="sessions"}`: sessions past the sessions per principal.
+    let refusedSessions: Metrics.Counter
     private let open = Atomic<Int>(0)
     private let conflatedCounters = Mutex<[String: Metrics.Counter]>([:])
 
@@ -18,6 +23,8 @@ final class WebSocketMetrics: Sendable {
         self.contracts = contracts
         connections = Metrics.Gauge(label: SwitchyardMetrics.Name.wsConnections, factory: factory)
         disconnectedSlow = Metrics.Counter(label: SwitchyardMetrics.Name.wsDisconnectedSlow, factory: factory)
+        refusedPatterns = Metrics.Counter(label: SwitchyardMetrics.Name.wsRefused, dimensions: [(SwitchyardMetrics.Label.reason, "patterns")], factory: factory)
+        refusedSessions = Metrics.Counter(label: SwitchyardMetrics.Name.wsRefused, dimensions: [(SwitchyardMetrics.Label.reason, "sessions")], factory: factory)
     }
 
     /// A session opened.

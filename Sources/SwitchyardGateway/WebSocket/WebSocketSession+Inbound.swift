@@ -72,6 +72,12 @@ extension WebSocketSession {
                         .forbidden, "no read grant covers these patterns",
                         details: ["patterns": .array(refused.map { .string($0.rawValue) })])
                 }
+                let unreadable = resume.keys.filter { !grants.mayRead($0) }.sorted()
+                guard unreadable.isEmpty else {
+                    throw SwitchyardError(
+                        .forbidden, "no read grant covers these resumed channels",
+                        details: ["channels": .array(unreadable.map { .string($0.rawValue) })])
+                }
                 input.yield(.change(.add(patterns, resume: resume, id: id)))
             case .unsubscribe(let patterns, let id):
                 input.yield(.change(.remove(patterns, id: id)))

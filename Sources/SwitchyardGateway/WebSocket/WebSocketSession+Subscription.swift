@@ -32,7 +32,18 @@ extension WebSocketSession {
         let reply: [UInt8]
         switch change {
         case .add(let added, let given, let id):
-            for pattern in added where !next.contains(pattern) { next.append(pattern) }
+            let limit = configuration.webSocket.maxPatternsPerSession
+            for pattern in added where !next.contains(pattern) {
+                next.append(pattern)
+                if next.count > limit { break }
+            }
+            guard next.count <= limit else {
+                metrics?.refusedPatterns.increment()
+                send(ServerFrame.error(SwitchyardError(
+                    .limitExceeded, "a session may be subscribed to at most \(limit) patterns; this subscribe would pass that",
+                    details: ["max_patterns": .int(Int64(limit)), "subscribed": .int(Int64(patterns.count))]), id: id))
+                return !isClosed
+            }
             resume = given
             reply = ServerFrame.subscribed(added, id: id)
         case .remove(let removed, let id):

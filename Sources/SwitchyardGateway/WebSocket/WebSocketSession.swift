@@ -249,6 +249,7 @@ final class WebSocketSession: Sendable {
     /// page, announcing with a `gap` frame what the stream no longer holds.
     /// - Returns: `false` once the session is closing.
     func catchUp(_ channel: ChannelName, after last: Int64, before: Int64? = nil) async -> Bool {
+        guard grants.mayRead(channel) else { return !isClosed }
         var next = last + 1
         while before.map({ next < $0 }) ?? true {
             let page: [Envelope]
@@ -269,8 +270,12 @@ final class WebSocketSession: Sendable {
 
     var isClosed: Bool { state.withLock { $0.close != nil } }
 
+    /// Queues `envelope` when it is the next of its channel, or handles the jump as `jump` says.
+    /// Every event a session sends passes here, so the read grant is checked here too: an event of
+    /// a channel the principal may not read is skipped, whichever path (live, fill, resume) it came by.
     func admit(_ envelope: Envelope, frame: ByteBuffer? = nil, onJump jump: Jump) -> Admission {
         let channel = envelope.channel
+        guard grants.mayRead(channel) else { return .skipped }
         let sequence = envelope.sequenceNumber
         let conflatable = fanout.isConflatable(channel)
         let frame = frame ?? fanout.eventFrames.frame(for: envelope)

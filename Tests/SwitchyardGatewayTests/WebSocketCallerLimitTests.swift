@@ -1,0 +1,111 @@
+import HummingbirdTesting
+import HummingbirdWSClient
+import JSONSchema
+import NIOCore
+import NIOPosix
+import Prometheus
+import Switchyard
+import SwitchyardGateway
+import Synchronization
+import Testing
+
+/// The per-connection and per-caller limits: patterns per WebSocket session, sessions per
+/// principal, and the HTTP idle timeout. Each refusal is clear to the client and counted in
+/// `switchyard_ws_refused_total{reason}`.
+@Suite struct WebSocketCallerLimitTests {
+    @Test func aSubscribePastThePatternLimitIsRefusedCountedAndChangesNothing() async throws {
+        let gateway = try TestGateway(
+            allowsUnknownChannels: true, webSocket: WebSocketConfiguration(maxPatternsPerSession: 3),
+            metricsRegistry: PrometheusCollectorRegistry())
+        let router = gateway.router
+        try await gateway.live { client in
+            try await client.conversation { conversation in
+                try await conversation.subscribe(["p:1", "p:2"])
+                try await conversation.send(#"{"type":"subscribe","patterns":["p:3","p:4"],"id":"over"}"#)
+                let refusal = try await conversation.frame()
+                #expect(refusal["type"] == "error" && refusal["id"] == "over")
+                #expect(refusal["error"]?["error_type"] == "limit_exceeded")
+                #expect(refusal["error"]?["details"]?["max_patterns"] == 3)
+                let metrics = try await client.exposition()
+                #expect(metrics["switchyard_ws_refused_total", ["reason": "patterns"]] == 1, "\(metrics.lines(containing: "ws_refused"))")
+
+                // Up to the limit is fine, and the refused subscribe added nothing.
+                try await conversation.subscribe(["p:3", "p:1"])
+                try await WebSocketTests.publish(router, "p:4", 1)
+                try await WebSocketTests.publish(router, "p:3", 1)
+                let events = try await conversation.events(1)
+                #expect(events.map(\.channel.rawValue) == ["p:3"])
+            }
+        }
+    }
+
+    @Test func aSessionPastTheLimitPerPrincipalIsClosedWithAnErrorAndCounted() async throws {
+        let gateway = try TestGateway(
+            webSocket: WebSocketConfiguration(maxSessionsPerPrincipal: 2), authenticator: try await TestAuth.authenticator(),
+            metricsRegistry: PrometheusCollectorRegistry())
+        let alice = try await TestAuth.hs256(TestAuth.claims("alice", subscribe: ["trades:*"]))
+        let bob = try await TestAuth.hs256(TestAuth.claims("bob", subscribe: ["trades:*"]))
+        try await gateway.live { client in
+            @Sendable func session(_ token: String, _ body: @escaping @Sendable (inout Conversation) async throws -> Void) async throws -> WebSocketCloseFrame? {
+                try await client.ws("/v1/ws?token=\(token)") { inbound, outbound, _ in
+                    var conversation = Conversation(inbound, outbound)
+                    try await body(&conversation)
+                }
+            }
+            try await session(alice) { first in
+                try await first.subscribe(["trades:*"])
+                _ = try await session(alice) { second in
+                    try await second.subscribe(["trades:*"])
+                    let refused = try await session(alice) { third in
+                        let frame = try await third.frame()
+                        #expect(frame["type"] == "error" && frame["error"]?["error_type"] == "limit_exceeded", "\(frame.text)")
+                        #expect(frame["error"]?["details"]?["max_sessions"] == 2)
+                        #expect(try await third.next() == nil, "the session is closed after the error")
+                    }
+                    #expect(refused?.closeCode == .policyViolation, "\(String(describing: refused))")
+                    // Another principal is counted apart.
+                    _ = try await session(bob) { other in try await other.subscribe(["trades:*"]) }
+                    let metrics = try await client.exposition()
+                    #expect(metrics["switchyard_ws_refused_total", ["reason": "sessions"]] == 1, "\(metrics.lines(containing: "ws_refused"))")
+                }
+            }
+            // Closed sessions no longer count: alice may open one again.
+            let reopened = try await eventually {
+                (try? await session(alice) { again in try await again.subscribe(["trades:*"]) }) != nil
+            }
+            #expect(reopened)
+        }
+    }
+
+    /// Anonymous callers have no subject of their own: they are counted per peer address.
+    @Test func anonymousSessionsAreCountedPerAddress() async throws {
+        let gateway = try TestGateway(webSocket: WebSocketConfiguration(maxSessionsPerPrincipal: 1))
+        try await gateway.live { client in
+            try await client.conversation { first in
+                try await first.subscribe(["trades:*"])
+                let refused = try await client.conversation { second in
+                    let frame = try await second.frame()
+                    #expect(frame["error"]?["error_type"] == "limit_exceeded")
+                }
+                #expect(refused?.closeCode == .policyViolation)
+            }
+        }
+    }
+
+    /// A connection left idle after its request is closed by the server; without the timeout it
+    /// would stay open until the test's deadline.
+    @Test func anIdleHTTPConnectionIsClosed() async throws {
+        let gateway = try TestGateway(idleTimeout: .seconds(1))
+        try await gateway.live { client in
+            let port = try #require(client.port)
+            let collector = RawWebSocket.Collector()
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
+                .connect(host: "127.0.0.1", port: port).get()
+            try await channel.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            while !collector.state.withLock({ $0.closed }) { try await Task.sleep(for: .milliseconds(20)) }
+            let answer = collector.state.withLock { String(buffer: $0.bytes) }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "the request was answered before the close: \(answer.prefix(40))")
+        }
+    }
+}

@@ -56,13 +56,14 @@ import Testing
                 try await first.subscribe(["trades:*"])
                 _ = try await session(alice) { second in
                     try await second.subscribe(["trades:*"])
-                    let refused = try await session(alice) { third in
-                        let frame = try await third.frame()
-                        #expect(frame["type"] == "error" && frame["error"]?["error_type"] == "limit_exceeded", "\(frame.text)")
-                        #expect(frame["error"]?["details"]?["max_sessions"] == 2)
-                        #expect(try await third.next() == nil, "the session is closed after the error")
-                    }
-                    #expect(refused?.closeCode == .policyViolation, "\(String(describing: refused))")
+                    // Read on a raw socket: the refusal follows the 101 answer at once, in the same packet.
+                    let third = try await RawWebSocket.connect(port: try #require(client.port), path: "/v1/ws?token=\(alice)")
+                    guard case .text(let text)? = try await third.reply(within: 30) else { Issue.record("no error frame"); return }
+                    let frame = try JSONValue(parsing: Array(text.utf8))
+                    #expect(frame["type"] == "error" && frame["error"]?["error_type"] == "limit_exceeded", "\(text)")
+                    #expect(frame["error"]?["details"]?["max_sessions"] == 2)
+                    #expect(try await third.reply(within: 30) == .close(WebSocketCloseCode.policyViolation))
+                    try? await third.channel.close()
                     // Another principal is counted apart.
                     _ = try await session(bob) { other in try await other.subscribe(["trades:*"]) }
                     let metrics = try await client.exposition()
@@ -83,11 +84,11 @@ import Testing
         try await gateway.live { client in
             try await client.conversation { first in
                 try await first.subscribe(["trades:*"])
-                let refused = try await client.conversation { second in
-                    let frame = try await second.frame()
-                    #expect(frame["error"]?["error_type"] == "limit_exceeded")
-                }
-                #expect(refused?.closeCode == .policyViolation)
+                let second = try await RawWebSocket.connect(port: try #require(client.port))
+                guard case .text(let text)? = try await second.reply(within: 30) else { Issue.record("no error frame"); return }
+                #expect(text.contains(#""error_type":"limit_exceeded""#), "\(text)")
+                #expect(try await second.reply(within: 30) == .close(WebSocketCloseCode.policyViolation))
+                try? await second.channel.close()
             }
         }
     }

@@ -120,9 +120,18 @@ public func buildApplication(
         webSocketMetrics: WebSocketMetrics(factory: configuration.metricsFactory(router: router), contracts: router.contracts),
         refusals: refusals
     ).addRoutes(to: routes)
-    let http: HTTPServerBuilder = .http1WebSocketUpgrade(
-        webSocketRouter: routes,
-        configuration: .init(http1: .init(idleTimeout: configuration.idleTimeout.map { TimeAmount($0) }), ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes)))
+    let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+        http1: .init(idleTimeout: configuration.idleTimeout.map { TimeAmount($0) }), ws: .init(maxFrameSize: configuration.webSocket.maxFrameBytes))
+    let http: HTTPServerBuilder
+    if let idleTimeout = configuration.idleTimeout {
+        // Hummingbird's idle timeout starts after a first request head: until then, this deadline.
+        let webSocketResponder = routes.buildResponder()
+        http = .requestHeadDeadline(TimeAmount(idleTimeout), refusals: refusals) { responder in
+            HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration)
+        }
+    } else {
+        http = .http1WebSocketUpgrade(webSocketRouter: routes, configuration: channelConfiguration)
+    }
     return Application(
         router: routes,
         server: try configuration.tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0) } ?? http,

@@ -49,6 +49,20 @@ enum RawHTTP {
         throw RawWebSocket.UpgradeRefused(head: "no answer within 30 s")
     }
 
+    /// The whole answer to `GET path` with `Connection: close`: head and body, read until the
+    /// server closes. Fails after 30 s.
+    static func get(port: Int, _ path: String) async throws -> String {
+        let collector = Collector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
+            .connect(host: "127.0.0.1", port: port).get()
+        defer { channel.close(promise: nil) }
+        try await channel.writeAndFlush(ByteBuffer(string: request("GET", path, host: "127.0.0.1:\(port)")))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, !collector.received.withLock({ $0.closed }) { try await Task.sleep(for: .milliseconds(5)) }
+        return collector.received.withLock { String(decoding: $0.bytes, as: UTF8.self) }
+    }
+
     /// A WebSocket handshake for `/v1/ws` with the given extra header lines.
     static func upgrade(host: String, _ lines: [String] = []) -> String {
         "GET /v1/ws HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -192,7 +192,8 @@ import Testing
             var behind = Exposition("")
             let seen = try await eventually {
                 behind = try await client.exposition()
-                return behind["switchyard_consumer_lag_entries", series] == 2
+                // One refresh sets the group gauges, then the Redis ones: wait for a whole pass.
+                return behind["switchyard_consumer_lag_entries", series] == 2 && (!(engine is RedisEngine) || behind["switchyard_redis_up"] != nil)
             }
             #expect(seen, "\(behind.lines(containing: "laggards"))")
             #expect((behind["switchyard_consumer_lag_seconds", series] ?? 0) >= 0.05)

@@ -52,7 +52,7 @@ import Testing
                     try await body(&conversation)
                 }
             }
-            try await session(alice) { first in
+            _ = try await session(alice) { first in
                 try await first.subscribe(["trades:*"])
                 _ = try await session(alice) { second in
                     try await second.subscribe(["trades:*"])
@@ -107,6 +107,42 @@ import Testing
             while !collector.state.withLock({ $0.closed }) { try await Task.sleep(for: .milliseconds(20)) }
             let answer = collector.state.withLock { String(buffer: $0.bytes) }
             #expect(answer.hasPrefix("HTTP/1.1 200"), "the request was answered before the close: \(answer.prefix(40))")
+        }
+    }
+
+    /// A client that connects and sends nothing, or sends its request head a byte at a time and
+    /// never finishes it (slowloris), is closed once the idle timeout has passed, and counted.
+    @Test func aConnectionThatNeverFinishesItsRequestHeadIsClosed() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let gateway = try TestGateway(metricsRegistry: registry, idleTimeout: .seconds(1))
+        try await gateway.live { client in
+            let port = try #require(client.port)
+            func connect() async throws -> (any Channel, RawWebSocket.Collector) {
+                let collector = RawWebSocket.Collector()
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
+                    .connect(host: "127.0.0.1", port: port).get()
+                return (channel, collector)
+            }
+            let (silent, silentCollector) = try await connect()
+            let (slow, slowCollector) = try await connect()
+            // A byte every 200 ms: the connection is never quiet for a whole second.
+            let head = Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 200)
+            var sent = 0
+            let started = ContinuousClock.now
+            while !slowCollector.state.withLock({ $0.closed }), ContinuousClock.now - started < .seconds(30), sent < head.count {
+                try? await slow.writeAndFlush(ByteBuffer(bytes: [head[sent]]))
+                sent += 1
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(slowCollector.state.withLock { $0.closed && $0.bytes.readableBytes == 0 }, "the slow head was closed, unanswered, after \(sent) bytes")
+            #expect(silentCollector.state.withLock { $0.closed }, "the silent connection was closed")
+            // The test client's own connection, unused so far, is closed by the same deadline (a
+            // third count): ask on a new one.
+            let metrics = Exposition(try await RawHTTP.get(port: port, "/metrics"))
+            #expect((metrics["switchyard_gateway_refused_total", ["reason": "request_head_timeout"]] ?? 0) >= 2)
+            silent.close(promise: nil)
+            slow.close(promise: nil)
         }
     }
 }

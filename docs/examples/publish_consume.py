@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import time
+from typing import Any
 
 import redis
 
@@ -65,7 +66,7 @@ class Publisher:
         tag = "{" + channel + "}"
         now = int(time.time() * 1000)
         keys = [f"stream:{tag}", f"seq:{tag}", f"latest:{tag}", f"rate:{tag}:{self.source}", f"meta:{tag}"]
-        args = [channel, self.retention_ms, self.dedup_window_ms, self.hard_cap, "publish", "1",
+        args: list[str | int | float] = [channel, self.retention_ms, self.dedup_window_ms, self.hard_cap, "publish", "1",
                 self.rate_per_second, self.burst, now, len(events)]
         for event_id, data, metadata in events:
             keys.append(f"dedup:{tag}:{event_id}")
@@ -97,7 +98,7 @@ def consume(client: redis.Redis, channel: str, group: str, consumer: str, block_
             raise
     envelopes: list[dict] = []
     while True:
-        reply = client.xreadgroup(group, consumer, {stream: ">"}, count=100, block=block_ms)
+        reply: Any = client.xreadgroup(group, consumer, {stream: ">"}, count=100, block=block_ms)
         if not reply:
             return envelopes
         for _, entries in reply:

@@ -48,6 +48,10 @@ import Testing
         #expect(try !overlap("trades:user_1", "x123*"))
         #expect(try !overlap("quotes.*", "trades:*"))
         #expect(try !overlap("trades:user_1", "trades:user_2"))
+        // A plain name overlaps a pattern only when the pattern matches it.
+        #expect(try !overlap("trades:user_1", "trades:user_1?"))
+        #expect(try overlap("trades:user_1", "trades:user_?"))
+        #expect(try !overlap("trades:user_1?", "trades:user_1"))
         // Sound for every channel the two patterns match.
         for channel in ["trades:user_1", "trades:user_12", "quotes.a", "x1234"] {
             let name = try ChannelName(channel)

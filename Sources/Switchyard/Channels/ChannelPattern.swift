@@ -46,10 +46,13 @@ public struct ChannelPattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Whether some channel might match both this pattern and `other`: `false` only when their
-    /// literal prefixes differ (neither starts with the other), so no channel can match both.
-    /// A cheap test that spares a lookup of channels nobody may read.
+    /// Whether some channel might match both this pattern and `other`: exact when either is a
+    /// plain name (the name matches the other pattern); otherwise `false` only when their literal
+    /// prefixes differ (neither starts with the other), so no channel can match both. A cheap test
+    /// that spares a lookup of channels nobody may read.
     public func mayOverlap(_ other: ChannelPattern) -> Bool {
+        if isLiteral { return other.matches(rawValue) }
+        if other.isLiteral { return matches(other.rawValue) }
         let mine = literalPrefix.utf8, theirs = other.literalPrefix.utf8
         return mine.count <= theirs.count ? theirs.starts(with: mine) : mine.starts(with: theirs)
     }

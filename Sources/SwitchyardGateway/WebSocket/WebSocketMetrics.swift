@@ -16,7 +16,7 @@ final class WebSocketMetrics: Sendable {
     /// `switchyard_ws_refused_total{reason="sessions"}`: sessions past the sessions per principal.
     let refusedSessions: Metrics.Counter
     private let open = Atomic<Int>(0)
-    private let conflatedCounters = Mutex<[String: Metrics.Counter]>([:])
+    private let conflatedCounters: LabelledCounters
 
     init(factory: any MetricsFactory, contracts: ContractRegistry) {
         self.factory = factory
@@ -25,6 +25,7 @@ final class WebSocketMetrics: Sendable {
         disconnectedSlow = Metrics.Counter(label: SwitchyardMetrics.Name.wsDisconnectedSlow, factory: factory)
         refusedPatterns = Metrics.Counter(label: SwitchyardMetrics.Name.wsRefused, dimensions: [(SwitchyardMetrics.Label.reason, "patterns")], factory: factory)
         refusedSessions = Metrics.Counter(label: SwitchyardMetrics.Name.wsRefused, dimensions: [(SwitchyardMetrics.Label.reason, "sessions")], factory: factory)
+        conflatedCounters = LabelledCounters(label: SwitchyardMetrics.Name.wsConflated, dimension: SwitchyardMetrics.Label.channel, factory: factory)
     }
 
     /// A session opened.
@@ -39,15 +40,7 @@ final class WebSocketMetrics: Sendable {
 
     /// Counts events of `channel` replaced by a newer one in a slow session's queue.
     func conflated(_ channel: ChannelName, count: Int) {
-        let label = SwitchyardMetrics.channelLabel(for: channel, in: contracts)
-        let counter = conflatedCounters.withLock { cache in
-            if let counter = cache[label] { return counter }
-            let counter = Metrics.Counter(
-                label: SwitchyardMetrics.Name.wsConflated, dimensions: [(SwitchyardMetrics.Label.channel, label)], factory: factory)
-            cache[label] = counter
-            return counter
-        }
-        counter.increment(by: Int64(count))
+        conflatedCounters.increment(SwitchyardMetrics.channelLabel(for: channel, in: contracts), by: count)
     }
 }
 

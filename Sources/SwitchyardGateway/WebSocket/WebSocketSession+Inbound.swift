@@ -111,15 +111,3 @@ extension WebSocketSession {
         }
     }
 }
-
-extension ChannelPattern {
-    /// Whether some channel could match both this grant pattern and `pattern`: a conservative
-    /// test (literal prefixes that agree), exact when either pattern is a plain name.
-    func mayOverlap(_ pattern: ChannelPattern) -> Bool {
-        if isLiteral { return pattern.matches(rawValue) }
-        if pattern.isLiteral { return matches(pattern.rawValue) }
-        let mine = literalPrefix
-        let theirs = pattern.literalPrefix
-        return mine.hasPrefix(theirs) || theirs.hasPrefix(mine)
-    }
-}

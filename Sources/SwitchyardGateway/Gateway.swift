@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
@@ -41,7 +42,11 @@ struct Gateway: Sendable {
         routes.get("/readyz") { _, _ in await self.readiness() }
         addConsoleRoutes(to: routes)
         routes.ws("/v1/ws", shouldUpgrade: { request, context in
-            if request.headers[.upgrade]?.lowercased() == "websocket" { try await UnmaskedFrameGuard.install(on: context.channel) }
+            // NIO upgrades when any token of the Upgrade header is `websocket` (`h2c, websocket`).
+            let tokens = request.headers[values: .upgrade].flatMap { $0.split(separator: ",") }
+            if tokens.contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == "websocket" }) {
+                try await UnmaskedFrameGuard.install(on: context.channel)
+            }
             return .upgrade([:])
         }) { inbound, outbound, context in
             let caller = WebSocketSessionCounter.caller(context.requestContext.principal, remoteAddress: context.requestContext.remoteAddress)
@@ -183,6 +188,7 @@ struct Gateway: Sendable {
         var eventID: EventID?
         if let value = object["event_id"] {
             guard case .string(let text) = value, let id = EventID(text) else { throw invalid("event_id", "must be a UUID") }
+            guard IdempotencyKey.isCallerChoosable(id) else { throw invalid("event_id", IdempotencyKey.reservedVersionReason) }
             eventID = id
         }
         return PublishRequest(channel: channel, payload: data, metadata: metadata, eventID: eventID)
@@ -194,6 +200,9 @@ struct Gateway: Sendable {
         if let text = request.uri.queryParameters.get("event_id") {
             guard let id = EventID(text) else {
                 throw SwitchyardError.validation(missing: [], invalid: [("event_id", "must be a UUID")], message: "Invalid request")
+            }
+            guard IdempotencyKey.isCallerChoosable(id) else {
+                throw SwitchyardError.validation(missing: [], invalid: [("event_id", IdempotencyKey.reservedVersionReason)], message: "Invalid request")
             }
             return id
         }

@@ -10,8 +10,19 @@ import Switchyard
 /// same id, on every gateway process, so a retried request is stored once within the dedup
 /// window; another caller using the same key gets another id, so it cannot claim the key first and
 /// have the rightful publish dropped as a duplicate. A client that wants to choose the event id
-/// itself passes it as the `event_id` query parameter.
+/// itself passes it as the `event_id` query parameter. Version 8 is reserved for these derived ids:
+/// an `event_id` a caller chooses must be of another version (``isCallerChoosable(_:)``), or a
+/// publisher could compute another caller's id and take it first.
 public enum IdempotencyKey {
+    /// Whether a caller may choose `id` as an event id: any UUID version but 8, the version of
+    /// the ids derived from `Idempotency-Key`.
+    public static func isCallerChoosable(_ id: EventID) -> Bool {
+        id.version != 8
+    }
+
+    /// Why a caller-chosen event id is refused.
+    static let reservedVersionReason = "must not be a version 8 UUID: version 8 is reserved for ids derived from Idempotency-Key; use a UUIDv4 or v7"
+
     /// The event id for `caller`'s key, or `nil` for an empty key.
     /// - Parameters:
     ///   - key: The `Idempotency-Key` header's value.

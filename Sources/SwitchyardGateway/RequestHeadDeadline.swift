@@ -8,7 +8,8 @@ import NIOCore
 /// Hummingbird's idle timeout starts only once a first request head has been read, so without
 /// this a client that connects and sends nothing, or sends a header a byte at a time, holds its
 /// connection for ever (slowloris). The check looks at the raw bytes for the first `CRLF CRLF`
-/// and then leaves the pipeline; from there on the idle timeout applies. Each close is counted in
+/// after the request line has begun (empty lines before it, which HTTP parsers skip, do not
+/// count) and then leaves the pipeline; from there on the idle timeout applies. Each close is counted in
 /// `switchyard_gateway_refused_total{reason="request_head_timeout"}`.
 struct RequestHeadDeadlineChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
@@ -49,6 +50,9 @@ final class RequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler 
     private var deadline: Scheduled<Void>?
     /// How many bytes of `\r\n\r\n` the bytes read so far end with.
     private var matched = 0
+    /// Whether a byte other than CR or LF has come: HTTP parsers skip empty lines before the
+    /// request line, so a `\r\n\r\n` before it ends no head.
+    private var started = false
 
     init(timeout: TimeAmount, refusals: GatewayRefusals) {
         self.timeout = timeout
@@ -72,6 +76,11 @@ final class RequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         let complete = buffer.readableBytesView.contains { byte in
+            guard started || byte == 13 || byte == 10 else {
+                started = true
+                return false
+            }
+            guard started else { return false }
             matched = Self.advance(matched, byte)
             return matched == 4
         }

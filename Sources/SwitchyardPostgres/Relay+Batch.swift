@@ -114,6 +114,9 @@ extension Relay {
             throw SwitchyardError.validation(missing: [], invalid: [("metadata", "must be a JSON object")])
         }
         let checked = try payloadGuard.check(channel: channel, payload: payload)
+        // A row written past `Outbox.emit` (by hand, or before metadata was checked) is
+        // quarantined here rather than refused by the router, which would stop the relay.
+        try payloadGuard.checkMetadata(metadataObject, channel: channel, payloadSize: checked.sizeBytes)
         let request = PublishRequest(channel: channel, payload: checked.payload, metadata: metadataObject, eventID: eventID, source: row.source.flatMap { $0.isEmpty ? nil : $0 })
         return (request, checked.schemaID)
     }

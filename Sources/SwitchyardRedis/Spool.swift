@@ -148,7 +148,8 @@ public actor Spool {
     ///
     /// It is created readable and writable by its owner only (0600), since it holds event payloads;
     /// an existing file is set to 0600 too. A symbolic link at the path is refused (`O_NOFOLLOW`),
-    /// so the spool cannot be pointed at another file.
+    /// so the spool cannot be pointed at another file, and so is a file another user owns (which
+    /// could have been made readable or writable by others before the service opened it).
     private func file() throws(SwitchyardError) -> FileHandle {
         if let handle { return handle }
         let path = configuration.path
@@ -160,7 +161,13 @@ public actor Spool {
             }
             throw SwitchyardError(.engineUnavailable, "cannot open the spool file \(path): \(String(cString: strerror(code)))")
         }
-        _ = fchmod(descriptor, 0o600)
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_uid == geteuid(), fchmod(descriptor, 0o600) == 0 else {
+            close(descriptor)
+            throw SwitchyardError(
+                .engineUnavailable,
+                "the spool file \(path) belongs to another user or cannot be made private (0600): refusing it; give a path in a folder only this service can write")
+        }
         let opened = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         var data = (try? opened.readToEnd()) ?? Data()
         if let last = data.last, last != UInt8(ascii: "\n") {

@@ -50,6 +50,28 @@ import Testing
         #expect(IdempotencyKey.eventID(for: "", caller: "risk-service") == nil)
     }
 
+    /// A caller cannot choose a version 8 event id, the version of ids derived from
+    /// Idempotency-Key: computing another caller's derived id and publishing it first gets 422.
+    @Test func aCallerChosenEventIDMayNotBeADerivedOne() async throws {
+        let gateway = try TestGateway(authenticator: NamedAuthenticator())
+        let derived = try #require(IdempotencyKey.eventID(for: "order-77-fill-1", caller: "victim"))
+        try await gateway.live { client in
+            let attacker: HTTPFields = [HTTPField.Name("X-Test-Subject")!: "attacker"]
+            let query = try await client.send(.post, "/v1/channels/trades:fill/events?event_id=\(derived)", body: #"{"qty":9}"#, headers: attacker)
+            #expect(query.status == .unprocessableContent && query.json["details"]?["invalid_fields"]?["event_id"] != nil, "\(query.json)")
+            let batch = try await client.send(
+                .post, "/v1/events:batch", body: #"{"events":[{"channel":"trades:fill","data":{"qty":9},"event_id":"\#(derived)"}]}"#, headers: attacker)
+            #expect(batch.status == .unprocessableContent, "\(batch.json)")
+            let port = try #require(client.port)
+            let socket = try await Conversation.publish(port: port, channel: "trades:fill", data: #"{"qty":9},"event_id":"\#(derived)""#)
+            #expect(socket["error_type"] == "validation_error", "\(socket.text)")
+            let victim = try await client.send(
+                .post, "/v1/channels/trades:fill/events", body: #"{"qty":1}"#,
+                headers: [HTTPField.Name("Idempotency-Key")!: "order-77-fill-1", HTTPField.Name("X-Test-Subject")!: "victim"])
+            #expect(victim.status == .created && victim.json["event_id"]?.stringValue == derived.description, "\(victim.json)")
+        }
+    }
+
     /// Another publisher of the channel sends the victim's key first: the victim's publish is
     /// still stored, under an id of its own, and the victim's retry is the duplicate.
     @Test func anotherCallerCannotClaimAnIdempotencyKeyFirst() async throws {

@@ -104,9 +104,35 @@ import Testing
                 .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
                 .connect(host: "127.0.0.1", port: port).get()
             try await channel.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
-            while !collector.state.withLock({ $0.closed }) { try await Task.sleep(for: .milliseconds(20)) }
+            let started = ContinuousClock.now
+            while !collector.state.withLock({ $0.closed }), ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(collector.state.withLock { $0.closed }, "the idle connection was closed within 30 s")
             let answer = collector.state.withLock { String(buffer: $0.bytes) }
             #expect(answer.hasPrefix("HTTP/1.1 200"), "the request was answered before the close: \(answer.prefix(40))")
+        }
+    }
+
+    /// A resume of the largest sequence number (whose next one does not exist) and a resume of
+    /// more channels than a subscribe may hold are refused with an error frame; the gateway keeps
+    /// serving the session.
+    @Test func outOfRangeAndOversizedResumesAreRefused() async throws {
+        let gateway = try TestGateway(allowsUnknownChannels: true)
+        try await gateway.live { client in
+            let port = try #require(client.port)
+            let socket = try await RawWebSocket.connect(port: port)
+            func send(_ text: String) async throws -> JSONValue? {
+                try await socket.write(RawWebSocket.frame(opcode: 0x1, Array(text.utf8)))
+                guard case .text(let reply)? = try await socket.reply(within: 30) else { return nil }
+                return try JSONValue(parsing: Array(reply.utf8))
+            }
+            let largest = try await send(#"{"type":"subscribe","patterns":["resume:a"],"resume":{"resume:a":\#(Int64.max)}}"#)
+            #expect(largest?["type"] == "error" && largest?["error"]?["details"]?["invalid_fields"]?["resume.resume:a"] != nil, "\(largest?.text ?? "nothing")")
+            // 1,001 channels: one more than a subscribe may resume.
+            let names = (0...1000).map { #""resume:c\#($0)":1"# }.joined(separator: ",")
+            let many = try await send(#"{"type":"subscribe","patterns":["resume:*"],"resume":{\#(names)}}"#)
+            #expect(many?["error"]?["error_type"] == "limit_exceeded", "\(many?.text ?? "nothing")")
+            let fine = try await send(#"{"type":"subscribe","patterns":["resume:a"],"resume":{"resume:a":0}}"#)
+            #expect(fine?["type"] == "subscribed", "\(fine?.text ?? "nothing")")
         }
     }
 
@@ -126,6 +152,9 @@ import Testing
             }
             let (silent, silentCollector) = try await connect()
             let (slow, slowCollector) = try await connect()
+            // Empty lines before the request line end no head: HTTP parsers skip them.
+            let (blank, blankCollector) = try await connect()
+            try await blank.writeAndFlush(ByteBuffer(string: "\r\n\r\n\r\n"))
             // A byte every 200 ms: the connection is never quiet for a whole second.
             let head = Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 200)
             var sent = 0
@@ -137,11 +166,13 @@ import Testing
             }
             #expect(slowCollector.state.withLock { $0.closed && $0.bytes.readableBytes == 0 }, "the slow head was closed, unanswered, after \(sent) bytes")
             #expect(silentCollector.state.withLock { $0.closed }, "the silent connection was closed")
+            #expect(blankCollector.state.withLock { $0.closed }, "the connection that sent only empty lines was closed")
             // The test client's own connection, unused so far, is closed by the same deadline (a
-            // third count): ask on a new one.
+            // fourth count): ask on a new one.
             let metrics = Exposition(try await RawHTTP.get(port: port, "/metrics"))
-            #expect((metrics["switchyard_gateway_refused_total", ["reason": "request_head_timeout"]] ?? 0) >= 2)
+            #expect((metrics["switchyard_gateway_refused_total", ["reason": "request_head_timeout"]] ?? 0) >= 3)
             silent.close(promise: nil)
+            blank.close(promise: nil)
             slow.close(promise: nil)
         }
     }

@@ -46,14 +46,14 @@ struct RawWebSocket {
 
     /// Connects and upgrades; `early` is sent in the same write as the upgrade request, before
     /// the server has answered it.
-    static func connect(port: Int, path: String = "/v1/ws", early: [UInt8] = []) async throws -> RawWebSocket {
+    static func connect(port: Int, path: String = "/v1/ws", upgrade: String = "websocket", early: [UInt8] = []) async throws -> RawWebSocket {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
             .connect(host: "127.0.0.1", port: port).get()
         let socket = RawWebSocket(channel: channel, collector: collector)
         try await socket.write(Array((
-            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: \(upgrade)\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8) + early)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -278,6 +278,13 @@ struct RawWebSocket {
             let earlyReply = try await early.reply(within: 30)
             #expect(earlyReply == .close(1002), "\(String(describing: earlyReply))")
             try? await early.channel.close()
+
+            // NIO upgrades when any token of the Upgrade header is websocket: the check applies then too.
+            let listed = try await RawWebSocket.connect(port: port, upgrade: "h2c, WebSocket")
+            try await listed.write(unmasked)
+            let listedReply = try await listed.reply(within: 30)
+            #expect(listedReply == .close(1002), "\(String(describing: listedReply))")
+            try? await listed.channel.close()
         }
         #expect(try await router.replay(try ChannelPattern("mask:unmasked")).isEmpty, "an unmasked frame's publish is not stored")
         #expect(try await router.replay(try ChannelPattern("mask:masked")).count == 1)

@@ -38,6 +38,30 @@ struct RelayTests {
         }
     }
 
+    @Test("a row whose metadata breaks the rules (a credential, too large) is quarantined; the relay goes on with the rows behind it")
+    func badMetadataIsQuarantined() async throws {
+        try await TestDatabase.with { db in
+            let channel = db.channel("meta")
+            let big = String(repeating: "m", count: PayloadGuard.maxMetadataBytes + 1)
+            try await db.client.withConnection { connection in
+                for (n, metadata) in [(1, #"{"session":"s-1"}"#), (2, #"{"user":{"api_key":"k"}}"#), (3, #"{"note":"\#(big)"}"#), (4, "{}")] {
+                    try await connection.query(
+                        "INSERT INTO switchyard.outbox (channel, payload, metadata) VALUES (\(channel.rawValue), \(#"{"n":\#(n)}"#)::jsonb, \(metadata)::jsonb)",
+                        logger: db.logger)
+                }
+            }
+            try await db.running(try db.relay()) { () async throws in
+                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+            }
+            #expect(try await db.stored(channel).map { $0.data["n"] } == [1, 4])
+            var errors: [String] = []
+            for try await error in try await db.client.query("SELECT error::text FROM switchyard.quarantine ORDER BY outbox_id").decode(String.self) {
+                errors.append(try JSONValue(parsing: error)["error_type"]?.stringValue ?? "?")
+            }
+            #expect(errors == ["validation_error", "payload_too_large"])
+        }
+    }
+
     @Test("the writer's source column is the envelope's source; a row without one takes the relay's")
     func source() async throws {
         try await TestDatabase.with { db in

@@ -52,6 +52,7 @@ import Testing
     @Test(arguments: [
         ("event_id", nil, "event_id", true), ("event_id", "nope", "event_id", false), ("channel", "a::b", "channel", false),
         ("channel", nil, "channel", true), ("sequence_number", 1.5, "sequence_number", false), ("sequence_number", 0, "sequence_number", false),
+        ("sequence_number", .int(.max), "sequence_number", false),
         ("timestamp", "yesterday", "timestamp", false), ("schema", nil, "schema", true), ("schema", 3, "schema", false),
         ("data", nil, "data", true), ("metadata", "x", "metadata", false), ("source", nil, "source", true),
     ] as [(String, JSONValue?, String, Bool)])

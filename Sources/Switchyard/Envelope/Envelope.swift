@@ -94,8 +94,9 @@ public struct Envelope: Sendable, Hashable {
         var reader = EnvelopeReader(object)
         let eventID = reader.read("event_id", "must be a UUID") { $0.stringValue.flatMap(EventID.init) }
         let channel = reader.read("channel", "must be a channel name") { $0.stringValue.flatMap { try? ChannelName($0) } }
-        let sequence = reader.read("sequence_number", "must be an integer of at least 1") { value -> Int64? in
-            if case .int(let number) = value, number >= 1 { number } else { nil }
+        // Below Int64.max, so that the next number (`sequence_number + 1`) always exists.
+        let sequence = reader.read("sequence_number", "must be an integer from 1 to \(Int64.max - 1)") { value -> Int64? in
+            if case .int(let number) = value, number >= 1, number < .max { number } else { nil }
         }
         let timestamp = reader.read("timestamp", "must be an RFC 3339 date-time") { $0.stringValue.flatMap { Timestamp(rfc3339: $0) } }
         let source = reader.read("source", "must be a string") { $0.stringValue }

@@ -119,6 +119,7 @@ public struct PayloadGuard: Sendable {
 
     /// Checks an envelope's `metadata` before it is stored: at most ``maxMetadataBytes``, no
     /// credential field at any depth, and with the payload within the channel's `max_size_bytes`.
+    /// The W3C trace context members (`traceparent`, `tracestate`) are left out of the sizes.
     /// - Parameters:
     ///   - metadata: The metadata.
     ///   - channel: The channel, whose policy gives the size limit.
@@ -128,7 +129,12 @@ public struct PayloadGuard: Sendable {
     public func checkMetadata(_ metadata: JSONObject, channel: ChannelName, payloadSize: Int) throws(SwitchyardError) {
         guard !metadata.isEmpty else { return }
         let value = JSONValue.object(metadata)
-        let size = value.serializedByteCount
+        // The trace context a router or relay adds on the way (bounded by the W3C formats) does
+        // not count: a check made before it was added must hold after.
+        var counted = metadata
+        counted[TraceContext.traceparentKey] = nil
+        counted[TraceContext.tracestateKey] = nil
+        let size = counted.isEmpty ? 0 : JSONValue.object(counted).serializedByteCount
         guard size <= Self.maxMetadataBytes else {
             throw SwitchyardError(
                 .payloadTooLarge, "the metadata has \(size) bytes; metadata may have at most \(Self.maxMetadataBytes)",

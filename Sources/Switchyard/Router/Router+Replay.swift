@@ -3,9 +3,11 @@ extension Router {
     /// bounds (both inclusive), oldest first, at most `limit`. Across channels, events are
     /// ordered by timestamp, then channel, then sequence number.
     ///
-    /// Several channels are merged lazily: each is read in pages of at most
-    /// ``replayMergePageSize(limit:channels:)`` events, and reading stops once `limit` events are
-    /// taken, so a replay holds about `limit` plus one page per channel, however long the channels are.
+    /// Several channels are merged lazily: each is read first in a page of
+    /// ``replayMergePageSize(limit:channels:)`` events (the limit shared out among the channels, at
+    /// least one), and a channel whose page was all taken reads its next page twice as large, up
+    /// to 512; reading stops once `limit` events are taken. So a replay reads at most about three
+    /// times `limit` plus one event per channel, however many and however long the channels are.
     /// - Parameters:
     ///   - channelOrPattern: A channel name or glob.
     ///   - since: Where to start: ``ReplayBound/beginning``, a sequence number (per channel) or a time.
@@ -43,16 +45,16 @@ extension Router {
         events.reserveCapacity(min(limit, 4096))
         while events.count < limit, var cursor = heap.popFirst() {
             events.append(cursor.take())
-            if cursor.head == nil { try await cursor.fill(from: engine, pageSize: pageSize, until: until) }
+            if cursor.head == nil { try await cursor.fill(from: engine, pageSize: min(limit, 512, cursor.page.count * 2), until: until) }
             if cursor.head != nil { heap.insert(cursor) }
         }
         return events
     }
 
-    /// The page size of a replay over `channels` channels: the limit shared out among them, at
-    /// least 16 and at most 512 (and never more than the limit).
+    /// The first page size of a replay over `channels` channels: the limit shared out among
+    /// them, at least 1 and at most 512 (and never more than the limit).
     static func replayMergePageSize(limit: Int, channels: Int) -> Int {
-        min(limit, 512, max(16, limit / max(1, channels)))
+        min(limit, 512, max(1, limit / max(1, channels)))
     }
 }
 

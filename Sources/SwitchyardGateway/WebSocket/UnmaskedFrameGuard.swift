@@ -10,10 +10,13 @@ import NIOWebSocket
 /// when the upgrade completes, before the first frame is decoded, the watcher puts the check right
 /// behind the frame decoder and leaves.
 enum UnmaskedFrameGuard {
-    /// Adds the watcher to an upgrading connection; returns once it is in place.
+    /// Adds the watcher to an upgrading connection, unless it has one already; returns once it is
+    /// in place.
     static func install(on channel: any Channel) async throws {
         try await channel.eventLoop.submit {
-            try channel.pipeline.syncOperations.addHandler(UpgradeWatcher(), position: .last)
+            let pipeline = channel.pipeline.syncOperations
+            guard (try? pipeline.handler(type: UpgradeWatcher.self)) == nil else { return }
+            try pipeline.addHandler(UpgradeWatcher(), position: .last)
         }.get()
     }
 

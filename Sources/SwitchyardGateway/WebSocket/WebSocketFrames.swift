@@ -7,6 +7,9 @@ enum ClientFrame {
     case unsubscribe(patterns: [ChannelPattern], id: JSONValue?)
     case publish(channel: ChannelName, data: JSONValue, metadata: JSONObject, eventID: EventID?, id: JSONValue?)
 
+    /// The most channels one `subscribe` may resume: each is a read of the channel's history.
+    static let maxResumeChannels = 1000
+
     /// The `id` a client may send a frame with, echoed in the reply.
     static func id(in document: JSONValue) -> JSONValue? {
         guard let id = document["id"], id.stringValue != nil || id.isNumber else { return nil }
@@ -27,9 +30,16 @@ enum ClientFrame {
             var resume: [ChannelName: Int64] = [:]
             if let value = document["resume"] {
                 guard case .object(let object) = value else { throw Self.invalid("resume", "must be an object of channel to last sequence number seen") }
+                guard object.count <= Self.maxResumeChannels else {
+                    throw SwitchyardError(
+                        .limitExceeded, "a subscribe may resume at most \(Self.maxResumeChannels) channels",
+                        details: ["max_resume_channels": .int(Int64(Self.maxResumeChannels)), "resume": .int(Int64(object.count))])
+                }
                 for (name, number) in object {
                     let channel = try ChannelName(name)
-                    guard case .int(let last) = number, last >= 0 else { throw Self.invalid("resume.\(name)", "must be a non-negative integer") }
+                    guard case .int(let last) = number, last >= 0, last < .max else {
+                        throw Self.invalid("resume.\(name)", "must be an integer from 0 to \(Int64.max - 1)")
+                    }
                     resume[channel] = last
                 }
             }
@@ -50,6 +60,7 @@ enum ClientFrame {
             var eventID: EventID?
             if let value = document["event_id"] {
                 guard let text = value.stringValue, let parsed = EventID(text) else { throw Self.invalid("event_id", "must be a UUID") }
+                guard IdempotencyKey.isCallerChoosable(parsed) else { throw Self.invalid("event_id", IdempotencyKey.reservedVersionReason) }
                 eventID = parsed
             }
             self = .publish(channel: channel, data: data, metadata: metadata, eventID: eventID, id: id)

@@ -9,10 +9,11 @@ import Synchronization
 final class WebSocketSessionCounter: Sendable {
     private let open = Mutex<[String: Int]>([:])
 
-    /// Who a session counts against: the principal's subject, or `anonymous@IP` for anonymous access.
+    /// Who a session counts against: `subject:SUBJECT` for a principal, `address:IP` for anonymous
+    /// access. The prefixes keep the two apart: no token subject can name an address's count.
     static func caller(_ principal: Principal?, remoteAddress: SocketAddress?) -> String {
-        if let principal, !principal.isAnonymous { return principal.subject }
-        return "\(Principal.anonymousSubject)@\(remoteAddress?.ipAddress ?? "unknown")"
+        if let principal, !principal.isAnonymous { return "subject:" + principal.subject }
+        return "address:" + (remoteAddress?.ipAddress ?? "unknown")
     }
 
     /// Counts one more session of `caller` unless it already has `limit` open.

@@ -33,6 +33,17 @@ struct SpoolFileTests {
         #expect(try FileManager.default.attributesOfItem(atPath: existing)[.posixPermissions] as? Int == 0o600)
     }
 
+    @Test("a spool file another user owns is refused: it could have been opened to others before", .enabled(if: geteuid() == 0, "needs root to give the file away"))
+    func aFileAnotherUserOwnsIsRefused() async throws {
+        let path = Self.temporaryPath("foreign")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o666]))
+        #expect(chown(path, 65534, 65534) == 0)
+        let refused = await #expect(throws: SwitchyardError.self) { try await Spool(configuration: .init(path: path)).append([Self.request(1)]) }
+        #expect(refused?.message.contains("another user") == true, "\(String(describing: refused))")
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == 0, "nothing was written to it")
+    }
+
     @Test("a symbolic link at the spool path is refused with an error naming it, and its target is untouched")
     func symlinkIsRefused() async throws {
         let target = Self.temporaryPath("target")

@@ -24,50 +24,54 @@ import Testing
         }
     }
 
-    /// Runs the gateway in a service group, holds a subscribed connection, shuts the group down
-    /// gracefully, and checks that the connection was closed and the group returned.
+    /// Runs the gateway in a service group on a free port, holds a subscribed connection, shuts
+    /// the group down gracefully, and checks that the connection was closed and the group
+    /// returned. Fails after 90 s rather than hanging, and at once when the server cannot start.
     static func shutdown(engine: any Engine) async throws {
         let router = Switchyard.Router(
             contracts: try TestGateway.contracts(), engine: engine,
             configuration: RouterConfiguration(source: "gateway-tests", allowsUnknownChannels: true), logger: TestGateway.logger)
-        let port = Int.random(in: 40_000..<60_000)
         let channel = "trades:shutdown_\(UUID().uuidString.prefix(8).lowercased())"
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(
-            router: router, configuration: GatewayConfiguration(port: port, allowsUnknownChannels: true, authenticator: OpenAuthenticator()), logger: TestGateway.logger)
+            router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: OpenAuthenticator()),
+            logger: TestGateway.logger,
+            onServerRunning: { server in
+                portContinuation.yield(server.localAddress?.port ?? 0)
+                portContinuation.finish()
+            })
         let group = ServiceGroup(services: [app], logger: TestGateway.logger)
-        let (frames, frameContinuation) = AsyncStream.makeStream(of: String.self)
-        try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                return nil
-            }
-            tasks.addTask {
-                var attempt = 0
-                while true {
-                    do {
-                        return try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/ws", logger: TestGateway.logger) { inbound, outbound, _ in
-                            try await outbound.write(.text(#"{"type":"subscribe","patterns":["\#(channel)"]}"#))
-                            for try await message in inbound.messages(maxSize: 1 << 20) {
-                                guard case .text(let text) = message, let frame = try? JSONValue(parsing: Array(text.utf8)) else { continue }
-                                frameContinuation.yield(frame["type"] == "error" ? text : frame["type"]?.stringValue ?? "")
-                            }
+        try await withDeadline(90) {
+            let (frames, frameContinuation) = AsyncStream.makeStream(of: String.self)
+            try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { tasks in
+                tasks.addTask {
+                    defer { portContinuation.finish() }
+                    try await group.run()
+                    return nil
+                }
+                var portIterator = ports.makeAsyncIterator()
+                let port = try #require(await portIterator.next(), "the gateway did not start listening")
+                tasks.addTask {
+                    // However the connection ends, the frames end: the test reads them below.
+                    defer { frameContinuation.finish() }
+                    return try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/ws", logger: TestGateway.logger) { inbound, outbound, _ in
+                        try await outbound.write(.text(#"{"type":"subscribe","patterns":["\#(channel)"]}"#))
+                        for try await message in inbound.messages(maxSize: 1 << 20) {
+                            guard case .text(let text) = message, let frame = try? JSONValue(parsing: Array(text.utf8)) else { continue }
+                            frameContinuation.yield(frame["type"] == "error" ? text : frame["type"]?.stringValue ?? "")
                         }
-                    } catch {
-                        attempt += 1
-                        if attempt > 100 { throw error }
-                        try await Task.sleep(for: .milliseconds(100))
                     }
                 }
+                var types = frames.makeAsyncIterator()
+                let first = await types.next()
+                #expect(first == "subscribed", "the first frame was \(first ?? "none")")
+                try await router.publish(to: try ChannelName(channel), payload: ["n": 1])
+                #expect(await types.next() == "event")
+                await group.triggerGracefulShutdown()
+                var close: WebSocketCloseFrame?
+                for try await result in tasks { if let result { close = result } }
+                #expect(close?.closeCode == .normalClosure || close?.closeCode == .goingAway, "\(String(describing: close))")
             }
-            var types = frames.makeAsyncIterator()
-            let first = await types.next()
-            #expect(first == "subscribed", "the first frame was \(first ?? "none")")
-            try await router.publish(to: try ChannelName(channel), payload: ["n": 1])
-            #expect(await types.next() == "event")
-            await group.triggerGracefulShutdown()
-            var close: WebSocketCloseFrame?
-            for try await result in tasks { if let result { close = result } }
-            #expect(close?.closeCode == .normalClosure || close?.closeCode == .goingAway, "\(String(describing: close))")
         }
     }
 }

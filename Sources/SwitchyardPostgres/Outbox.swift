@@ -101,7 +101,7 @@ public struct OutboxTransaction: Sendable {
         if metadata[TraceContext.traceparentKey] == nil, let current = ServiceContext.current {
             metadata = TraceContext.inject(current, into: metadata)
         }
-        try payloadGuard.checkMetadata(metadata, channel: channel, payloadSize: checked.sizeBytes)
+        try payloadGuard.checkMetadata(metadata, channel: channel, with: checked)
         let metadataText = JSONValue.object(metadata).serialized()
         try await connection.query(
             """

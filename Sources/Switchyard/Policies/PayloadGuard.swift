@@ -122,11 +122,12 @@ public struct PayloadGuard: Sendable {
     /// The W3C trace context members (`traceparent`, `tracestate`) are left out of the sizes.
     /// - Parameters:
     ///   - metadata: The metadata.
-    ///   - channel: The channel, whose policy gives the size limit.
-    ///   - payloadSize: The size of the checked payload (``CheckedPayload/sizeBytes``).
+    ///   - channel: The channel, named in the refusal.
+    ///   - checked: The channel's payload as ``check(channel:payload:)-(_,JSONValue)`` passed it: its
+    ///     size and its policy's `max_size_bytes`.
     /// - Throws: ``SwitchyardError``: `payload_too_large` (details `metadata_size_bytes` and the
     ///   limit) or `validation_error` naming `metadata.FIELD` for a credential.
-    public func checkMetadata(_ metadata: JSONObject, channel: ChannelName, payloadSize: Int) throws(SwitchyardError) {
+    public func checkMetadata(_ metadata: JSONObject, channel: ChannelName, with checked: CheckedPayload) throws(SwitchyardError) {
         guard !metadata.isEmpty else { return }
         let value = JSONValue.object(metadata)
         // The trace context a router or relay adds on the way (bounded by the W3C formats) does
@@ -140,7 +141,8 @@ public struct PayloadGuard: Sendable {
                 .payloadTooLarge, "the metadata has \(size) bytes; metadata may have at most \(Self.maxMetadataBytes)",
                 details: ["metadata_size_bytes": .int(Int64(size)), "max_metadata_bytes": .int(Int64(Self.maxMetadataBytes))])
         }
-        let policy = registry.contract(for: channel)?.policy ?? ChannelPolicy.defaults(for: channel.rawValue)
+        let payloadSize = checked.sizeBytes
+        let policy = checked.policy
         guard payloadSize + size <= policy.maxSizeBytes else {
             throw SwitchyardError(
                 .payloadTooLarge,

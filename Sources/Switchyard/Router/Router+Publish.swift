@@ -134,7 +134,7 @@ extension Router {
         channel: ChannelName, payload: JSONValue, metadata: JSONObject, eventID: EventID?, source: String?
     ) throws(SwitchyardError) -> (AppendRequest, size: Int) {
         let checked = try payloadGuard.check(channel: channel, payload: payload)
-        try payloadGuard.checkMetadata(metadata, channel: channel, payloadSize: checked.sizeBytes)
+        try payloadGuard.checkMetadata(metadata, channel: channel, with: checked)
         let policy = policy(for: channel, checked: checked)
         let rules = AppendRules(
             retention: .seconds(policy.retentionSeconds), dedupWindow: configuration.dedupWindow,

@@ -221,7 +221,6 @@ final class WebSocketSession: Sendable {
     /// jump from the stream (``deliver(_:)``).
     func offer(_ envelope: Envelope, frame: ByteBuffer) {
         let channel = envelope.channel
-        guard grants.mayRead(channel) else { return }
         switch admit(envelope, frame: frame, onJump: .deferToTask) {
         case .deferred:
             if deferredLimitPassed() { overflow("events wait at \(channel.rawValue)") } else { input.yield(.deferred(envelope)) }
@@ -237,7 +236,6 @@ final class WebSocketSession: Sendable {
     /// and announcing with a `gap` frame what the stream no longer holds.
     /// - Returns: `false` once the session is closing.
     func deliver(_ envelope: Envelope) async -> Bool {
-        guard grants.mayRead(envelope.channel) else { return true }
         guard case .fill(let last) = admit(envelope, onJump: .reportFill) else {
             return !isClosed
         }
@@ -271,7 +269,7 @@ final class WebSocketSession: Sendable {
     var isClosed: Bool { state.withLock { $0.close != nil } }
 
     /// Queues `envelope` when it is the next of its channel, or handles the jump as `jump` says.
-    /// Every event a session sends passes here, so the read grant is checked here too: an event of
+    /// Every event a session sends passes here, so the read grant is checked here, once: an event of
     /// a channel the principal may not read is skipped, whichever path (live, fill, resume) it came by.
     func admit(_ envelope: Envelope, frame: ByteBuffer? = nil, onJump jump: Jump) -> Admission {
         let channel = envelope.channel

@@ -27,6 +27,7 @@ struct Gateway: Sendable {
 
     func addRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.post("/v1/channels/:channel/events") { request, context in try await self.publish(request, context) }
+        routes.post("/v1/publish") { request, context in try await self.publishMessage(request, context) }
         routes.post("/v1/events:batch") { request, context in try await self.publishBatch(request, context) }
         routes.get("/v1/replay") { request, context in try await self.replay(request, context) }
         routes.get("/replay") { request, context in try await self.replay(request, context) }
@@ -80,28 +81,61 @@ struct Gateway: Sendable {
 
     // MARK: Publish
 
-    /// `POST /v1/channels/{channel}/events`: the body is the payload; needs a publish grant.
+    /// `POST /v1/channels/{channel}/events`: the body is the payload, or a whole message in REC.IO's
+    /// `{"topic","timestamp","data","metadata"}` shape whose `topic` is the channel; needs a publish grant.
     func publish(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let channel = try channelParameter(context)
         try requirePublish(principal, channel)
+        let body: ByteBuffer
+        do { body = try await collect(request, limit: payloadLimit(for: channel)) } catch let error as SwitchyardError {
+            router.countRefusedPublish(error, channel: channel, source: principal.subject)
+            throw error
+        }
+        return try await publish(body, to: channel, request, principal)
+    }
+
+    /// `POST /v1/publish`: the body is a whole message in REC.IO's `{"topic","timestamp","data","metadata"}`
+    /// shape (seed 000), published on the channel its `topic` names; needs a publish grant for it.
+    func publishMessage(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let body = try await collect(request, limit: ChannelPolicy.defaultMaxSizeBytes + configuration.bodySlackBytes)
+        guard case .object(let message) = try parseJSON(body) else {
+            throw SwitchyardError.validation(missing: [], invalid: [("$", "the message must be a JSON object")])
+        }
+        guard case .string(let topic)? = message["topic"] else {
+            throw SwitchyardError.validation(
+                missing: message["topic"] == nil ? ["topic"] : [], invalid: message["topic"] == nil ? [] : [("topic", "must be a channel name")])
+        }
+        let channel = try ChannelName(topic)
+        try requirePublish(principal, channel)
+        guard body.readableBytes <= payloadLimit(for: channel) else {
+            let error = SwitchyardError(
+                .payloadTooLarge, "the message has \(body.readableBytes) bytes; channel '\(channel)' accepts at most \(payloadLimit(for: channel))",
+                details: ["size_bytes": .int(Int64(body.readableBytes)), "max_request_bytes": .int(Int64(payloadLimit(for: channel)))])
+            router.countRefusedPublish(error, channel: channel, source: principal.subject)
+            throw error
+        }
+        return try await publish(body, to: channel, request, principal)
+    }
+
+    private func publish(_ body: ByteBuffer, to channel: ChannelName, _ request: Request, _ principal: Principal) async throws -> Response {
         let eventID = try publishEventID(request, caller: principal)
         let metadata = try traceMetadata(request)
         let checked: CheckedPayload
         do {
-            let body = try await collect(request, limit: payloadLimit(for: channel))
             checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
                 .check(channel: channel, payload: body.readableBytesView)
-        } catch let error as SwitchyardError {
+        } catch {
             router.countRefusedPublish(error, channel: channel, source: principal.subject)
             throw error
         }
-        var item = PublishRequest(channel: channel, payload: checked.payload, metadata: metadata, eventID: eventID)
+        var item = PublishRequest(channel: channel, payload: checked.publishable, metadata: metadata, eventID: eventID)
         item.source = principal.publishSource
         let receipt = if let strictMode {
             try await strictMode.publish([item])[0]
         } else {
-            try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: principal.publishSource)
+            try await router.publish(to: channel, payload: checked.publishable, metadata: metadata, eventID: eventID, source: principal.publishSource)
         }
         return jsonResponse(RouterReports.receipt(receipt), status: Self.publishStatus([receipt]))
     }

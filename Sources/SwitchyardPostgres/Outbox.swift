@@ -96,12 +96,14 @@ public struct OutboxTransaction: Sendable {
     ) async throws -> EventID {
         let checked = try payloadGuard.check(channel: channel, payload: payload)
         let id = eventID ?? EventID.generate()
-        let payloadText = checked.payload.serialized()
+        // A whole REC.IO message is kept whole, so the relay's publish reads its `timestamp` and
+        // `metadata` as a direct publish does.
+        let payloadText = checked.publishable.serialized()
         var metadata = metadata
         if metadata[TraceContext.traceparentKey] == nil, let current = ServiceContext.current {
             metadata = TraceContext.inject(current, into: metadata)
         }
-        try payloadGuard.checkMetadata(metadata, channel: channel, with: checked)
+        try payloadGuard.checkMetadata(checked.metadata(merging: metadata), channel: channel, with: checked)
         let metadataText = JSONValue.object(metadata).serialized()
         try await connection.query(
             """

@@ -116,8 +116,9 @@ extension Relay {
         let checked = try payloadGuard.check(channel: channel, payload: payload)
         // A row written past `Outbox.emit` (by hand, or before metadata was checked) is
         // quarantined here rather than refused by the router, which would stop the relay.
-        try payloadGuard.checkMetadata(metadataObject, channel: channel, with: checked)
-        let request = PublishRequest(channel: channel, payload: checked.payload, metadata: metadataObject, eventID: eventID, source: row.source.flatMap { $0.isEmpty ? nil : $0 })
+        try payloadGuard.checkMetadata(checked.metadata(merging: metadataObject), channel: channel, with: checked)
+        // A whole REC.IO message goes to the router whole, which keeps its `timestamp` and `metadata`.
+        let request = PublishRequest(channel: channel, payload: checked.publishable, metadata: metadataObject, eventID: eventID, source: row.source.flatMap { $0.isEmpty ? nil : $0 })
         return (request, checked.schemaID)
     }
 

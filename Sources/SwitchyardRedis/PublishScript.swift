@@ -67,21 +67,14 @@ struct PublishScript: Sendable {
 
     /// The envelope's JSON, in wire order, around the sequence number and timestamp the script writes.
     static func envelopeParts(_ request: AppendRequest) -> (prefix: [UInt8], suffix: [UInt8]) {
-        var prefix = Array(#"{"event_id":""#.utf8)
-        prefix.append(contentsOf: request.eventID.description.utf8)
-        prefix.append(contentsOf: #"","channel":"#.utf8)
-        JSONValue.string(request.channel.rawValue).write(into: &prefix)
-        prefix.append(contentsOf: #","sequence_number":"#.utf8)
-        var suffix = Array(#","source":"#.utf8)
+        var prefix: [UInt8] = []
+        prefix.reserveCapacity(128)
+        Envelope.writePrefix(eventID: request.eventID, channel: request.channel, into: &prefix)
+        var suffix: [UInt8] = []
         suffix.reserveCapacity(256)
-        JSONValue.string(request.source).write(into: &suffix)
-        suffix.append(contentsOf: #","schema":"#.utf8)
-        JSONValue.string(request.schema).write(into: &suffix)
-        suffix.append(contentsOf: #","data":"#.utf8)
-        request.data.write(into: &suffix)
-        suffix.append(contentsOf: #","metadata":"#.utf8)
-        JSONValue.object(request.metadata).write(into: &suffix)
-        suffix.append(UInt8(ascii: "}"))
+        Envelope.writeSuffix(
+            eventTime: request.eventTime, source: request.source, schema: request.schema, data: request.data,
+            metadata: request.metadata, into: &suffix)
         return (prefix, suffix)
     }
 

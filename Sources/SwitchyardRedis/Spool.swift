@@ -198,11 +198,12 @@ public actor Spool {
             rules["rate_per_second"] = .int(Int64(limit.perSecond))
             rules["rate_burst"] = .int(Int64(limit.burst))
         }
-        let object: JSONObject = [
+        var object: JSONObject = [
             "event_id": .string(request.eventID.description), "channel": .string(request.channel.rawValue),
             "accepted_at_ms": .int(request.timestamp.unixMilliseconds), "source": .string(request.source),
             "schema": .string(request.schema), "data": request.data, "metadata": .object(request.metadata), "rules": .object(rules),
         ]
+        if let eventTime = request.eventTime { object["event_time"] = .string(eventTime) }
         return JSONValue.object(object).serialized()
     }
 
@@ -222,6 +223,7 @@ public actor Spool {
             eventID: eventID, channel: channel, timestamp: Timestamp(unixMilliseconds: accepted),
             source: object["source"]?.stringValue ?? "", schema: object["schema"]?.stringValue ?? "",
             data: object["data"] ?? .null, metadata: object["metadata"]?.objectValue ?? [:],
-            rules: AppendRules(retention: .milliseconds(retention), dedupWindow: .milliseconds(window), rateLimit: limit, durable: durable))
+            rules: AppendRules(retention: .milliseconds(retention), dedupWindow: .milliseconds(window), rateLimit: limit, durable: durable),
+            eventTime: object["event_time"]?.stringValue)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import JSONSchema
 import Testing
 
@@ -21,7 +22,22 @@ import Testing
         #expect(envelope.schema == "trades:order_filled@1")
         #expect(envelope.data["filled_price"] == .double(0.65))
         #expect(envelope.metadata["user_id"] == "user_0001")
-        #expect(envelope.encoded() == Self.designExample)
+        #expect(envelope.topic == "trades:order_filled" && envelope.eventTime == nil)
+        let withTopic = Self.designExample.replacingOccurrences(
+            of: #""channel":"trades:order_filled","#, with: #""channel":"trades:order_filled","topic":"trades:order_filled","#)
+        #expect(envelope.encoded() == withTopic, "the design's members in its order, with topic after channel")
+    }
+
+    @Test func eventTimeComesAfterTheTimestampAndRoundTrips() throws {
+        let envelope = Envelope(
+            eventID: .generate(), channel: try ChannelName("market_data:btc_price"), sequenceNumber: 3, timestamp: .now(),
+            source: "btc_price_watchdog", schema: "market_data:btc_price@1", data: ["price": 43250.5], eventTime: "2025-01-27T10:30:00Z")
+        let text = envelope.encoded()
+        #expect(text.contains(#""timestamp":"\#(envelope.timestamp)","event_time":"2025-01-27T10:30:00Z","source":"#))
+        #expect(try Envelope(decoding: text) == envelope)
+        #expect(text == envelope.jsonValue.serialized())
+        let broken = text.replacingOccurrences(of: #""event_time":"2025-01-27T10:30:00Z""#, with: #""event_time":5"#)
+        #expect(throws: SwitchyardError.self) { try Envelope(decoding: broken) }
     }
 
     @Test func directEncodingMatchesTheJSONValue() throws {
@@ -39,7 +55,7 @@ import Testing
             """
         let envelope = try Envelope(decoding: shuffled)
         #expect(envelope.encoded() == """
-            {"event_id":"0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f","channel":"events:x","sequence_number":1,\
+            {"event_id":"0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f","channel":"events:x","topic":"events:x","sequence_number":1,\
             "timestamp":"2026-01-27T10:30:05.000Z","source":"s","schema":"x@1","data":{"b":1,"a":2},"metadata":{}}
             """)
     }

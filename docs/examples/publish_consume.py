@@ -70,7 +70,8 @@ class Publisher:
                 self.rate_per_second, self.burst, now, len(events)]
         for event_id, data, metadata in events:
             keys.append(f"dedup:{tag}:{event_id}")
-            prefix = '{"event_id":' + compact(event_id) + ',"channel":' + compact(channel) + ',"sequence_number":'
+            prefix = ('{"event_id":' + compact(event_id) + ',"channel":' + compact(channel)
+                      + ',"topic":' + compact(channel) + ',"sequence_number":')
             suffix = (',"source":' + compact(self.source) + ',"schema":' + compact(schema)
                       + ',"data":' + compact(data) + ',"metadata":' + compact(metadata) + "}")
             args += [now, prefix, suffix]

@@ -42,6 +42,8 @@ def signed_bytes(envelope, key_id):
         "channel": envelope["channel"], "data": envelope["data"], "event_id": envelope["event_id"], "key_id": key_id,
         "metadata": metadata, "schema": envelope["schema"], "source": envelope["source"],
     }
+    if "event_time" in envelope:
+        document["event_time"] = envelope["event_time"]
     return DOMAIN + canonical(document).encode("utf-8")
 
 

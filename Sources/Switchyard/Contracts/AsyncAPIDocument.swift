@@ -76,12 +76,14 @@ public enum AsyncAPIDocument {
     /// The envelope's schema, as on the wire.
     public static let envelopeSchema: JSONValue = [
         "type": "object",
-        "required": ["event_id", "channel", "sequence_number", "timestamp", "source", "schema", "data"],
+        "required": ["event_id", "channel", "topic", "sequence_number", "timestamp", "source", "schema", "data"],
         "properties": [
             "event_id": ["type": "string", "format": "uuid", "description": "UUIDv7; the dedup key"],
             "channel": ["type": "string"],
+            "topic": ["type": "string", "description": "the channel again, as REC.IO's {topic, timestamp, data, metadata} names it"],
             "sequence_number": ["type": "integer", "minimum": 1, "description": "per channel, strictly increasing, gap-free"],
             "timestamp": ["type": "string", "format": "date-time", "description": "RFC 3339, milliseconds, UTC"],
+            "event_time": ["type": "string", "description": "the publisher's own time, from a whole message's timestamp"],
             "source": ["type": "string"],
             "schema": ["type": "string", "description": "CONTRACT@VERSION"],
             "data": ["type": "object"],

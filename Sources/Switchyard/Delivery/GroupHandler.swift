@@ -71,7 +71,8 @@ struct GroupHandler: Sendable {
                 deliveries += 1
             }
         }
-        await deadLetter(delivery, error: failure, deliveries: deliveries, router: router)
+        let body = DeadLetter.processingError(failure, service: router.configuration.source, envelope: delivery.envelope, deliveries: deliveries)
+        await deadLetter(delivery, error: body, deliveries: deliveries, router: router)
         return false
     }
 

@@ -24,11 +24,14 @@ public struct AppendRequest: Sendable {
     public var metadata: JSONObject
     /// How the engine stores it.
     public var rules: AppendRules
+    /// The publisher's own time for the event (a whole message's `timestamp`), kept as the
+    /// envelope's `event_time`; `nil` when it gave none.
+    public var eventTime: String?
 
     /// Creates a request.
     public init(
         eventID: EventID, channel: ChannelName, timestamp: Timestamp, source: String, schema: String,
-        data: JSONValue, metadata: JSONObject = [:], rules: AppendRules
+        data: JSONValue, metadata: JSONObject = [:], rules: AppendRules, eventTime: String? = nil
     ) {
         self.eventID = eventID
         self.channel = channel
@@ -38,13 +41,14 @@ public struct AppendRequest: Sendable {
         self.data = data
         self.metadata = metadata
         self.rules = rules
+        self.eventTime = eventTime
     }
 
     /// The envelope this request becomes once the engine gives it a sequence number and time.
     public func envelope(sequenceNumber: Int64, timestamp: Timestamp) -> Envelope {
         Envelope(
             eventID: eventID, channel: channel, sequenceNumber: sequenceNumber, timestamp: timestamp,
-            source: source, schema: schema, data: data, metadata: metadata)
+            source: source, schema: schema, data: data, metadata: metadata, eventTime: eventTime)
     }
 }
 

@@ -9,7 +9,11 @@ public struct DeadLetter: Sendable, Hashable {
     public let envelope: Envelope
     /// The group that gave up.
     public let group: String
-    /// Why: the `{"error_type","message","details"}` body of the last failure.
+    /// Why. A handler that kept failing gives seed 000's processing error,
+    /// `{"error_type":"processing_error","service","message","original_message","retry_count","details"}`
+    /// (see ``processingError(_:service:envelope:deliveries:)``); an event refused before its
+    /// handler ran (a signature or sealed field that does not verify) gives that refusal's
+    /// `{"error_type","message","details"}` body.
     public let error: JSONValue
     /// How many times the group had been delivered the event.
     public let deliveries: Int
@@ -31,6 +35,22 @@ public struct DeadLetter: Sendable, Hashable {
         [
             ("envelope", envelope.encoded()), ("group", group), ("error", error.serialized()),
             ("deliveries", String(deliveries)), ("failed_at", failedAt.description),
+        ]
+    }
+}
+
+extension DeadLetter {
+    /// Seed 000's processing error for an event a group gave up on:
+    /// `{"error_type":"processing_error","service","message","original_message","retry_count","details"}`.
+    ///
+    /// `service` is the consuming service, `message` the last failure's message, `original_message`
+    /// the event as delivered, `retry_count` the deliveries after the first, and `details` the last
+    /// failure's whole `{"error_type","message","details"}` body.
+    public static func processingError(_ failure: JSONValue, service: String, envelope: Envelope, deliveries: Int) -> JSONValue {
+        [
+            "error_type": .string(SwitchyardError.Code.processingError.rawValue), "service": .string(service),
+            "message": failure["message"] ?? "the handler failed", "original_message": envelope.jsonValue,
+            "retry_count": .int(Int64(max(0, deliveries - 1))), "details": failure,
         ]
     }
 }

@@ -7,6 +7,9 @@ extension SwitchyardError.Code {
     public static let engineUnavailable = SwitchyardError.Code("engine_unavailable")
     /// A handler threw an error that is not a ``SwitchyardError`` (a dead letter's reason).
     public static let handlerError = SwitchyardError.Code("handler_error")
+    /// A group gave up on an event whose handler kept failing: the dead letter's `error`, in seed
+    /// 000's shape, with the last `handler_error` (or other failure) in its `details`.
+    public static let processingError = SwitchyardError.Code("processing_error")
     /// A stream position that the engine did not make.
     public static let invalidPosition = SwitchyardError.Code("invalid_position")
 }

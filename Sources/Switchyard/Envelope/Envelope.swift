@@ -3,11 +3,14 @@ import JSONSchema
 /// The envelope every event travels in, with exactly the wire names of DESIGN.md.
 ///
 /// ```json
-/// {"event_id":"0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f","channel":"trades:order_filled","sequence_number":42,
-///  "timestamp":"2026-01-27T10:30:05.123Z","source":"trade_executor","schema":"trades:order_filled@1",
-///  "data":{…},"metadata":{"user_id":"user_0001"}}
+/// {"event_id":"0193a2c4-7b1e-7c3a-9f1e-3b2d1c0a9e8f","channel":"trades:order_filled","topic":"trades:order_filled",
+///  "sequence_number":42,"timestamp":"2026-01-27T10:30:05.123Z","event_time":"2026-01-27T10:30:05Z",
+///  "source":"trade_executor","schema":"trades:order_filled@1","data":{…},"metadata":{"user_id":"user_0001"}}
 /// ```
-/// It encodes its members in that order, always; decoding ignores members it does not know.
+/// It encodes its members in that order, always; `event_time` only when the publisher gave one.
+/// `topic` repeats `channel`, so that a consumer written against REC.IO's message shape
+/// (`{"topic","timestamp","data","metadata"}`, see ``TopicMessage``) finds every member it reads.
+/// Decoding ignores members it does not know.
 public struct Envelope: Sendable, Hashable {
     /// The event's identifier (a UUIDv7 when Switchyard made it); the dedup key.
     public var eventID: EventID
@@ -25,11 +28,17 @@ public struct Envelope: Sendable, Hashable {
     public var data: JSONValue
     /// Trace context, session, user and other context that is not payload.
     public var metadata: JSONObject
+    /// The publisher's own time for the event, as it sent it (a whole message's `timestamp`);
+    /// `nil` when it gave none. ``timestamp`` is when Switchyard stored it.
+    public var eventTime: String?
+
+    /// The channel, under the name REC.IO's message shape gives it.
+    public var topic: String { channel.rawValue }
 
     /// Creates an envelope.
     public init(
         eventID: EventID, channel: ChannelName, sequenceNumber: Int64, timestamp: Timestamp,
-        source: String, schema: String, data: JSONValue, metadata: JSONObject = [:]
+        source: String, schema: String, data: JSONValue, metadata: JSONObject = [:], eventTime: String? = nil
     ) {
         self.eventID = eventID
         self.channel = channel
@@ -39,20 +48,21 @@ public struct Envelope: Sendable, Hashable {
         self.schema = schema
         self.data = data
         self.metadata = metadata
+        self.eventTime = eventTime
     }
 
     /// The envelope as a JSON value, members in wire order.
     public var jsonValue: JSONValue {
-        .object([
-            "event_id": .string(eventID.description),
-            "channel": .string(channel.rawValue),
-            "sequence_number": .int(sequenceNumber),
-            "timestamp": .string(timestamp.description),
-            "source": .string(source),
-            "schema": .string(schema),
-            "data": data,
-            "metadata": .object(metadata),
-        ])
+        var members: [(key: String, value: JSONValue)] = [
+            ("event_id", .string(eventID.description)),
+            ("channel", .string(channel.rawValue)),
+            ("topic", .string(channel.rawValue)),
+            ("sequence_number", .int(sequenceNumber)),
+            ("timestamp", .string(timestamp.description)),
+        ]
+        if let eventTime { members.append(("event_time", .string(eventTime))) }
+        members += [("source", .string(source)), ("schema", .string(schema)), ("data", data), ("metadata", .object(metadata))]
+        return .object(JSONObject(members))
     }
 
     /// The envelope's compact JSON text, as stored in `stream:{CHANNEL}` and published on `CHANNEL`.
@@ -65,15 +75,36 @@ public struct Envelope: Sendable, Hashable {
     /// Appends the envelope's compact JSON text to `bytes`, members in wire order.
     public func write(into bytes: inout [UInt8]) {
         bytes.reserveCapacity(bytes.count + 256)
-        bytes.append(contentsOf: #"{"event_id":""#.utf8)
-        bytes.append(contentsOf: eventID.description.utf8)
-        bytes.append(contentsOf: #"","channel":"#.utf8)
-        JSONValue.string(channel.rawValue).write(into: &bytes)
-        bytes.append(contentsOf: #","sequence_number":"#.utf8)
+        Self.writePrefix(eventID: eventID, channel: channel, into: &bytes)
         bytes.append(contentsOf: String(sequenceNumber).utf8)
         bytes.append(contentsOf: #","timestamp":""#.utf8)
         bytes.append(contentsOf: timestamp.description.utf8)
-        bytes.append(contentsOf: #"","source":"#.utf8)
+        bytes.append(UInt8(ascii: "\""))
+        Self.writeSuffix(eventTime: eventTime, source: source, schema: schema, data: data, metadata: metadata, into: &bytes)
+    }
+
+    /// Appends the members before the sequence number's value: `{"event_id":…,"channel":…,"topic":…,"sequence_number":`.
+    public static func writePrefix(eventID: EventID, channel: ChannelName, into bytes: inout [UInt8]) {
+        bytes.append(contentsOf: #"{"event_id":""#.utf8)
+        bytes.append(contentsOf: eventID.description.utf8)
+        bytes.append(contentsOf: #"","channel":"#.utf8)
+        let name = JSONValue.string(channel.rawValue)
+        name.write(into: &bytes)
+        bytes.append(contentsOf: #","topic":"#.utf8)
+        name.write(into: &bytes)
+        bytes.append(contentsOf: #","sequence_number":"#.utf8)
+    }
+
+    /// Appends the members after the timestamp, to the closing brace:
+    /// `,"event_time":…` (when given) `,"source":…,"schema":…,"data":…,"metadata":…}`.
+    public static func writeSuffix(
+        eventTime: String?, source: String, schema: String, data: JSONValue, metadata: JSONObject, into bytes: inout [UInt8]
+    ) {
+        if let eventTime {
+            bytes.append(contentsOf: #","event_time":"#.utf8)
+            JSONValue.string(eventTime).write(into: &bytes)
+        }
+        bytes.append(contentsOf: #","source":"#.utf8)
         JSONValue.string(source).write(into: &bytes)
         bytes.append(contentsOf: #","schema":"#.utf8)
         JSONValue.string(schema).write(into: &bytes)
@@ -102,6 +133,7 @@ public struct Envelope: Sendable, Hashable {
         let source = reader.read("source", "must be a string") { $0.stringValue }
         let schema = reader.read("schema", "must be a string") { $0.stringValue }
         let data = reader.read("data", "must be present") { $0 }
+        let eventTime = reader.read("event_time", "must be a string", optional: true) { $0.stringValue }
         let metadata = reader.read("metadata", "must be an object", optional: true) { value -> JSONObject? in
             switch value {
             case .null: [:]
@@ -114,7 +146,7 @@ public struct Envelope: Sendable, Hashable {
         }
         self.init(
             eventID: eventID, channel: channel, sequenceNumber: sequence, timestamp: timestamp,
-            source: source, schema: schema, data: data, metadata: metadata ?? [:])
+            source: source, schema: schema, data: data, metadata: metadata ?? [:], eventTime: eventTime)
     }
 
     /// Reads an envelope from its UTF-8 JSON bytes, as stored in a stream entry or a pub/sub message.

@@ -46,7 +46,7 @@ public struct PayloadGuard: Sendable {
         } catch {
             throw SwitchyardError(.malformedJSON, "the payload is not valid JSON: \(error)")
         }
-        return try checkValue(value, size: payload.count, contract: contract, policy: policy)
+        return try checkValue(value, size: payload.count, channel: channel, contract: contract, policy: policy)
     }
 
     /// Checks a payload already parsed; its size is that of its compact JSON text.
@@ -55,7 +55,7 @@ public struct PayloadGuard: Sendable {
         let (contract, policy) = try resolve(channel)
         let size = payload.serializedByteCount
         try checkSize(size, policy: policy, channel: channel)
-        return try checkValue(payload, size: size, contract: contract, policy: policy)
+        return try checkValue(payload, size: size, channel: channel, contract: contract, policy: policy)
     }
 
     private func resolve(_ channel: ChannelName) throws(SwitchyardError) -> (Contract?, ChannelPolicy) {
@@ -78,7 +78,16 @@ public struct PayloadGuard: Sendable {
         if size > ChannelPolicy.recommendedSizeBytes { largeMessages.increment() }
     }
 
-    private func checkValue(_ value: JSONValue, size: Int, contract: Contract?, policy: ChannelPolicy) throws(SwitchyardError) -> CheckedPayload {
+    private func checkValue(
+        _ value: JSONValue, size: Int, channel: ChannelName, contract: Contract?, policy: ChannelPolicy
+    ) throws(SwitchyardError) -> CheckedPayload {
+        if case .object(let object) = value, TopicMessage.isTopicMessage(object) {
+            let message = try TopicMessage(object, channel: channel)
+            let checked = try checkValue(message.data, size: message.data.serializedByteCount, channel: channel, contract: contract, policy: policy)
+            return CheckedPayload(
+                payload: checked.payload, contract: contract, policy: policy, sizeBytes: checked.sizeBytes,
+                message: message)
+        }
         guard case .object = value else {
             throw SwitchyardError.validation(missing: [], invalid: [("$", "the payload must be a JSON object")])
         }
@@ -173,6 +182,32 @@ public struct CheckedPayload: Sendable {
     public let policy: ChannelPolicy
     /// The payload's size in bytes.
     public let sizeBytes: Int
+    /// The whole message, when the payload came in REC.IO's `{"topic","timestamp","data","metadata"}`
+    /// shape; `payload` is then its `data`.
+    public let message: TopicMessage?
+
+    init(payload: JSONValue, contract: Contract?, policy: ChannelPolicy, sizeBytes: Int, message: TopicMessage? = nil) {
+        self.payload = payload
+        self.contract = contract
+        self.policy = policy
+        self.sizeBytes = sizeBytes
+        self.message = message
+    }
+
+    /// What to hand on to a router or outbox that checks it again: the whole message when the
+    /// payload came as one (so its `timestamp` and `metadata` are kept), else the payload.
+    public var publishable: JSONValue { message?.jsonValue ?? payload }
+
+    /// The publisher's own time, from a whole message's `timestamp`; the envelope's `event_time`.
+    public var eventTime: String? { message?.timestamp }
+
+    /// `metadata` with the whole message's `metadata` members under it: what the caller passed
+    /// beside the payload wins over what the message carried.
+    public func metadata(merging metadata: JSONObject) -> JSONObject {
+        guard var merged = message?.metadata, !merged.isEmpty else { return metadata }
+        for (key, value) in metadata { merged[key] = value }
+        return merged
+    }
 
     /// The `schema` member for the envelope: the contract's id, or an empty string without a contract.
     public var schemaID: String { contract?.id ?? "" }

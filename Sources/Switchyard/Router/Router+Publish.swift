@@ -8,7 +8,10 @@ extension Router {
     /// order they started, before this returns.
     /// - Parameters:
     ///   - channel: The channel.
-    ///   - payload: A JSON object satisfying the channel's contract.
+    ///   - payload: A JSON object satisfying the channel's contract, or a whole message in REC.IO's
+    ///     `{"topic","timestamp","data","metadata"}` shape (``TopicMessage``): its `topic` must be
+    ///     the channel, its `data` is the payload, its `metadata` is merged under `metadata`, and its
+    ///     `timestamp` becomes the envelope's `event_time`.
     ///   - metadata: Trace context, session, user.
     ///   - eventID: The event id; a new UUIDv7 when `nil`. The same id within the dedup window is stored once.
     ///   - source: The envelope `source` (and the rate limit's key); ``RouterConfiguration/source`` when `nil`.
@@ -134,6 +137,7 @@ extension Router {
         channel: ChannelName, payload: JSONValue, metadata: JSONObject, eventID: EventID?, source: String?
     ) throws(SwitchyardError) -> (AppendRequest, size: Int) {
         let checked = try payloadGuard.check(channel: channel, payload: payload)
+        let metadata = checked.metadata(merging: metadata)
         try payloadGuard.checkMetadata(metadata, channel: channel, with: checked)
         let policy = policy(for: channel, checked: checked)
         let rules = AppendRules(
@@ -143,7 +147,8 @@ extension Router {
         let request = try secured(
             AppendRequest(
                 eventID: eventID ?? nextEventID(at: now), channel: channel, timestamp: now,
-                source: source ?? configuration.source, schema: checked.schemaID, data: checked.payload, metadata: metadata, rules: rules),
+                source: source ?? configuration.source, schema: checked.schemaID, data: checked.payload, metadata: metadata, rules: rules,
+                eventTime: checked.eventTime),
             contract: checked.contract, policy: policy)
         return (request, checked.sizeBytes)
     }

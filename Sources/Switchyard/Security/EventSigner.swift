@@ -8,9 +8,9 @@ import JSONSchema
 /// `"signature":{"alg":"HMAC-SHA256","key_id":"2026-02","value":"<base64 of the 32-byte MAC>"}`,
 /// over the bytes of ``signedBytes(eventID:channel:source:schema:data:metadata:keyID:)``: the
 /// line `switchyard-signature-v1`, a newline, then the ``CanonicalJSON`` text of
-/// `{"channel","data","event_id","key_id","metadata","schema","source"}`, the metadata without its
-/// `signature` member. The sequence number and timestamp are not signed: the store assigns them
-/// after the publisher has signed.
+/// `{"channel","data","event_id","key_id","metadata","schema","source"}` (with `"event_time"` too
+/// when the publisher gave one), the metadata without its `signature` member. The sequence number
+/// and timestamp are not signed: the store assigns them after the publisher has signed.
 public struct EventSigner: Sendable {
     /// The metadata member that holds the signature.
     public static let metadataKey = "signature"
@@ -29,25 +29,30 @@ public struct EventSigner: Sendable {
 
     /// The bytes a signature is computed over.
     public static func signedBytes(
-        eventID: EventID, channel: ChannelName, source: String, schema: String, data: JSONValue, metadata: JSONObject, keyID: String
+        eventID: EventID, channel: ChannelName, source: String, schema: String, data: JSONValue, metadata: JSONObject, keyID: String,
+        eventTime: String? = nil
     ) -> [UInt8] {
         var unsigned = metadata
         unsigned[metadataKey] = nil
-        let document: JSONValue = .object([
+        var document: JSONObject = [
             "channel": .string(channel.rawValue), "data": data, "event_id": .string(eventID.description), "key_id": .string(keyID),
             "metadata": .object(unsigned), "schema": .string(schema), "source": .string(source),
-        ])
+        ]
+        if let eventTime { document["event_time"] = .string(eventTime) }
         var bytes = Array(domain.utf8)
-        CanonicalJSON.write(document, into: &bytes)
+        CanonicalJSON.write(.object(document), into: &bytes)
         return bytes
     }
 
     /// The `signature` member for an event, made with the current key.
     public func signature(
-        eventID: EventID, channel: ChannelName, source: String, schema: String, data: JSONValue, metadata: JSONObject
+        eventID: EventID, channel: ChannelName, source: String, schema: String, data: JSONValue, metadata: JSONObject,
+        eventTime: String? = nil
     ) -> JSONValue {
         let key = keys.current
-        let bytes = Self.signedBytes(eventID: eventID, channel: channel, source: source, schema: schema, data: data, metadata: metadata, keyID: key.id)
+        let bytes = Self.signedBytes(
+            eventID: eventID, channel: channel, source: source, schema: schema, data: data, metadata: metadata, keyID: key.id,
+            eventTime: eventTime)
         let mac = HMAC<SHA256>.authenticationCode(for: bytes, using: key.key)
         return .object([
             "alg": .string(Self.algorithm), "key_id": .string(key.id), "value": .string(Data(mac).base64EncodedString()),
@@ -59,7 +64,7 @@ public struct EventSigner: Sendable {
         var request = request
         request.metadata[Self.metadataKey] = signature(
             eventID: request.eventID, channel: request.channel, source: request.source, schema: request.schema, data: request.data,
-            metadata: request.metadata)
+            metadata: request.metadata, eventTime: request.eventTime)
         return request
     }
 
@@ -91,7 +96,7 @@ public struct EventSigner: Sendable {
         }
         let bytes = Self.signedBytes(
             eventID: envelope.eventID, channel: envelope.channel, source: envelope.source, schema: envelope.schema, data: envelope.data,
-            metadata: envelope.metadata, keyID: keyID)
+            metadata: envelope.metadata, keyID: keyID, eventTime: envelope.eventTime)
         guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: bytes, using: key.key) else {
             throw SwitchyardError(
                 .invalidSignature, "the signature does not match the event: it was changed after it was signed, or signed with another secret",

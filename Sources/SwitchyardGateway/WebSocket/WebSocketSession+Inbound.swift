@@ -97,10 +97,10 @@ extension WebSocketSession {
                 }
                 let receipt = if let strictMode {
                     try await strictMode.publish([
-                        PublishRequest(channel: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: publishSource)
+                        PublishRequest(channel: channel, payload: checked.publishable, metadata: metadata, eventID: eventID, source: publishSource)
                     ])[0]
                 } else {
-                    try await router.publish(to: channel, payload: checked.payload, metadata: metadata, eventID: eventID, source: publishSource)
+                    try await router.publish(to: channel, payload: checked.publishable, metadata: metadata, eventID: eventID, source: publishSource)
                 }
                 send(ServerFrame.published(receipt, id: id))
             }

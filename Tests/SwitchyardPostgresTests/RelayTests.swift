@@ -85,6 +85,34 @@ struct RelayTests {
         }
     }
 
+    @Test("a whole REC.IO message written to the outbox keeps its timestamp as event_time and its metadata, from Swift and from plain SQL")
+    func wholeMessage() async throws {
+        try await TestDatabase.with { db in
+            let channel = db.channel("whole")
+            let message: JSONValue = [
+                "topic": .string(channel.rawValue), "timestamp": "2025-01-27T10:30:05Z", "data": ["n": 1], "metadata": ["user_id": "user_0001"],
+            ]
+            try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: message) }
+            guard case .object(var second) = message else { return }
+            second["data"] = ["n": 2]
+            let text = JSONValue.object(second).serialized()
+            try await db.client.query("INSERT INTO switchyard.outbox (channel, payload) VALUES (\(channel.rawValue), \(text)::jsonb)")
+            let refused = await #expect(throws: SwitchyardError.self) {
+                try await db.outbox.withTransaction { tx in
+                    try await tx.emit(to: channel, payload: ["topic": .string(channel.rawValue), "metadata": [:]])
+                }
+            }
+            #expect(refused?.details["missing_fields"] == ["timestamp", "data"])
+            try await db.running(try db.relay()) { () async throws in
+                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+            }
+            let stored = try await db.stored(channel)
+            #expect(stored.map(\.data) == [["n": 1], ["n": 2]])
+            #expect(stored.map(\.eventTime) == ["2025-01-27T10:30:05Z", "2025-01-27T10:30:05Z"])
+            #expect(stored.allSatisfy { $0.metadata["user_id"] == "user_0001" })
+        }
+    }
+
     @Test("a transaction that commits late is neither skipped nor overtaken by a later one")
     func lateCommit() async throws {
         try await TestDatabase.with { db in

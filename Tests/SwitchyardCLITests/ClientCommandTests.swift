@@ -227,10 +227,16 @@ import Testing
             let envelope = try JSONValue(parsing: replay.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
             #expect(envelope["data"] == ["price": 1.5])
             #expect(envelope["source"] == "switchyard-cli")
+            let whole = #"{"topic":"\#(channel)","timestamp":"2025-01-27T10:30:00Z","data":{"price":2.5},"metadata":{"version":"1.0"}}"#
+            let message = try run(["publish"] + target + [channel, whole])
+            #expect(message.status == 0 && (try? json(message)["sequence_number"]) == 2, "\(message.stdout)\(message.stderr)")
+            let second = try JSONValue(parsing: try run(["replay"] + target + [channel, "--json", "--since", "2"]).stdout)
+            #expect(second["topic"] == .string(channel) && second["event_time"] == "2025-01-27T10:30:00Z")
+            #expect(second["data"] == ["price": 2.5] && second["metadata"]?["version"] == "1.0")
             try Self.redisCLI(["XGROUP", "CREATE", "stream:{\(channel)}", "ops", "0"])
             let lag = try json(try run(["lag"] + target + [channel, "--json"]))
             #expect(lag["groups"]?.arrayValue?.first?["group"] == "ops")
-            #expect(lag["groups"]?.arrayValue?.first?["lag"] == 1)
+            #expect(lag["groups"]?.arrayValue?.first?["lag"] == 2)
             try Self.redisCLI(["XADD", "dlq:{\(channel)}", "*", "envelope", envelope.serialized(), "group", "ops",
                                "error", #"{"error_type":"handler_error","message":"bad tick","details":{}}"#, "deliveries", "3",
                                "failed_at", "2026-01-27T10:30:05.123Z"])

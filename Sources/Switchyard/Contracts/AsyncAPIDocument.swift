@@ -89,7 +89,7 @@ public enum AsyncAPIDocument {
         ],
     ]
 
-    /// A contract's policy as JSON (`x-switchyard`): retention, size, rate limit, delivery, keys.
+    /// A contract's policy as JSON (`x-switchyard`): retention, size, rate limit, delivery, live message, keys.
     public static func policy(_ contract: Contract) -> JSONValue {
         let policy = contract.policy
         return [
@@ -99,6 +99,7 @@ public enum AsyncAPIDocument {
             "max_size_bytes": .int(Int64(policy.maxSizeBytes)),
             "rate_limit": ["per_second": .int(Int64(policy.rateLimit.perSecond)), "burst": .int(Int64(policy.rateLimit.burst))],
             "delivery": .string(policy.delivery.rawValue),
+            "live_message": .string(policy.liveMessage.rawValue),
             "conflatable": .bool(policy.conflatable),
             "critical": .bool(policy.critical),
             "producers": .array(policy.producers.map { .string($0) }),

@@ -32,6 +32,7 @@ struct BridgeCommand: AsyncParsableCommand {
     var pattern: [String] = []
     @Flag(help: "Store messages on channels no contract covers (with --pattern), with the default policy.")
     var allowUnknownChannels = false
+    @OptionGroup var keys: KeyOptions
 
     func validate() throws {
         if claimWindow <= 0 { throw ValidationError("--claim-window must be positive") }
@@ -54,11 +55,14 @@ struct BridgeCommand: AsyncParsableCommand {
         let patterns = try pattern.map { text in
             do { return try ChannelPattern(text) } catch { throw ValidationError("--pattern '\(text)': \(error.message)") }
         }
+        let (signingKeys, encryptionKeys) = try keys.rings(ProcessInfo.processInfo.environment)
         let client = try RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
         let engine = RedisEngine(client: client, logger: logger)
         let router = Router(
             contracts: contracts, engine: engine,
-            configuration: RouterConfiguration(source: source, allowsUnknownChannels: allowUnknownChannels), logger: logger)
+            configuration: RouterConfiguration(
+                source: source, allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys, encryptionKeys: encryptionKeys),
+            logger: logger)
         let bridge = RedisBridge(
             router: router, engine: engine,
             configuration: RedisBridge.Configuration(

@@ -130,7 +130,8 @@ public final class RedisBridge: Service {
                 for try await event in subscription {
                     switch event {
                     case .message(let message):
-                        self.counters[await self.take(message)]?.increment()
+                        let outcome = await self.take(message)
+                        self.counters[outcome]?.increment()
                     case .gap(let gap):
                         self.logger.warning("the bridge may have missed plain publishes", metadata: ["reason": "\(gap.reason)"])
                     }
@@ -170,7 +171,7 @@ public final class RedisBridge: Service {
         }
         let payload: JSONValue
         do {
-            payload = try JSONValue(parsing: Array(bytes.readableBytesView))
+            payload = try JSONValue(parsing: bytes.readableBytesView)
         } catch {
             let refusal = SwitchyardError.validation(missing: [], invalid: [("$", "not valid JSON: \(error)")], message: "Invalid JSON")
             return await refuse(bytes, on: channel, from: message.channel, refusal)

@@ -177,7 +177,7 @@ struct RedisBridgeTests {
         try await EngineKind.redis.isolated {
             let stack = Stack()
             let check = try RedisTestServer.client()
-            let raw = try RedisTestServer.client()
+            let raw = stack.engine.client  // its subscriber runs with the engine
             let live = try await stack.engine.liveEvents(matching: [try ChannelPattern(stack.quotes.rawValue)])
             try await Self.running(stack.bridge) {
                 try await withThrowingTaskGroup(of: [String].self) { group in

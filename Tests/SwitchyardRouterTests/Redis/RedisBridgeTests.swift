@@ -203,23 +203,36 @@ struct RedisBridgeTests {
                     try await Self.publish(stack.quotes, #"{"ticker": "MSFT", "timestamp": "2026-01-20T14:30:01Z", "price": 410.25, "volume": 1000, "source": "alpaca"}"#, with: check)
                     #expect(try await eventually { stack.count(.stored) == 1 })
                     try await stack.router.publish(to: stack.quotes, payload: Self.quote)
-                    let seen = try await withTimeout(.seconds(30)) { try await group.next()! }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(30))
+                        return []
+                    }
+                    let seen = try await group.next() ?? []
+                    group.cancelAll()
                     let tickers = try seen.map { try JSONValue(parsing: $0)["ticker"] }
                     #expect(tickers == ["AAPL", "AAPL", "MSFT", "AAPL"], "bare payloads, the plain publisher's once")
                     #expect(try JSONValue(parsing: seen[0]) == Self.quote)
                 }
-                var envelopes: [Envelope] = []
-                for await envelope in live {
-                    envelopes.append(envelope)
-                    if envelopes.count == 4 { break }
+                let envelopes = try await withTimeout(.seconds(30)) {
+                    var envelopes: [Envelope] = []
+                    for await envelope in live {
+                        envelopes.append(envelope)
+                        if envelopes.count == 4 { break }
+                    }
+                    return envelopes
                 }
+                try #require(envelopes.count == 4)
                 #expect(envelopes.map(\.sequenceNumber) == [1, 2, 3, 4])
                 #expect(envelopes.map(\.source) == ["tests", "tests", "bridge", "tests"])
                 #expect(envelopes[2].data["ticker"] == "MSFT")
                 // A Router subscription from the start replays and follows with the same envelopes.
-                var subscription = stack.router.subscribe([try ChannelPattern(stack.quotes.rawValue)], from: [stack.quotes: 1]).makeAsyncIterator()
-                var followed: [Int64] = []
-                while followed.count < 4, let next = try await subscription.next() { followed.append(next.sequenceNumber) }
+                let (router, quotes) = (stack.router, stack.quotes)
+                let followed = try await withTimeout(.seconds(30)) {
+                    var subscription = router.subscribe([try ChannelPattern(quotes.rawValue)], from: [quotes: 1]).makeAsyncIterator()
+                    var followed: [Int64] = []
+                    while followed.count < 4, let next = try await subscription.next() { followed.append(next.sequenceNumber) }
+                    return followed
+                }
                 #expect(followed == [1, 2, 3, 4])
             }
             #expect(stack.count(.skipped) == 3 && stack.count(.stored) == 1)

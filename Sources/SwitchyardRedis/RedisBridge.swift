@@ -123,18 +123,23 @@ public final class RedisBridge: Service {
     /// - Throws: the Redis client's error when the subscription cannot be made.
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
-            defer { self.subscribed.store(false, ordering: .relaxed) }
-            try await self.engine.client.subscribe(toPatterns: self.patterns.map(\.rawValue)) { subscription in
-                self.subscribed.store(true, ordering: .relaxed)
-                self.logger.info("the bridge takes plain publishes", metadata: ["patterns": "\(self.patterns.count)", "source": "\(self.configuration.source)"])
-                for try await event in subscription {
-                    switch event {
-                    case .message(let message):
-                        let outcome = await self.take(message)
-                        self.counters[outcome]?.increment()
-                    case .gap(let gap):
-                        self.logger.warning("the bridge may have missed plain publishes", metadata: ["reason": "\(gap.reason)"])
-                    }
+            do { try await self.follow() } catch { if !Task.isCancelled { throw error } }
+        }
+    }
+
+    /// Subscribes and takes every message until the subscription ends.
+    private func follow() async throws {
+        defer { subscribed.store(false, ordering: .relaxed) }
+        try await engine.client.subscribe(toPatterns: patterns.map(\.rawValue)) { subscription in
+            subscribed.store(true, ordering: .relaxed)
+            logger.info("the bridge takes plain publishes", metadata: ["patterns": "\(patterns.count)", "source": "\(configuration.source)"])
+            for try await event in subscription {
+                switch event {
+                case .message(let message):
+                    let outcome = await take(message)
+                    counters[outcome]?.increment()
+                case .gap(let gap):
+                    logger.warning("the bridge may have missed plain publishes", metadata: ["reason": "\(gap.reason)"])
                 }
             }
         }

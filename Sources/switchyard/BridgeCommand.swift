@@ -53,7 +53,7 @@ struct BridgeCommand: AsyncParsableCommand {
     func buildBridge(redisURL: String, logger: Logger) throws -> [any Service] {
         let contracts = try global.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
         let patterns = try pattern.map { text in
-            do { return try ChannelPattern(text) } catch { throw ValidationError("--pattern '\(text)': \(error.message)") }
+            do { return try ChannelPattern(text) } catch { throw ValidationError("--pattern '\(text)': \(error)") }
         }
         let (signingKeys, encryptionKeys) = try keys.rings(ProcessInfo.processInfo.environment)
         let client = try RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)

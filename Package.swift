@@ -69,6 +69,8 @@ let package = Package(
                 "RESP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources/publish.lua"), .copy("Resources/dead_letter.lua")]
         ),

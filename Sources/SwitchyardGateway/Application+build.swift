@@ -72,7 +72,9 @@ extension GatewayConfiguration {
 /// before it. With ``GatewayConfiguration/health`` set, the process's ``Switchyard/HealthReporter``
 /// and a ``Switchyard/HealthTracker`` run as services too; with ``GatewayConfiguration/alerts``
 /// set, an ``Switchyard/AlertMonitor`` does (its unresponsive rule needs `health`); with
-/// ``GatewayConfiguration/demo`` set, so does a ``DemoStack`` publishing through the router.
+/// ``GatewayConfiguration/demo`` set, so does a ``DemoStack`` publishing through the router; with
+/// ``GatewayConfiguration/bridge`` set, a ``SwitchyardRedis/RedisBridge`` (the router's engine must
+/// then be a ``SwitchyardRedis/RedisEngine``, else it throws ``GatewayConfigurationError``).
 /// With ``GatewayConfiguration/tls`` set, it serves HTTPS and WSS only. The router's audit trail,
 /// when it has one, runs as a service too, started first and stopped last. `onServerRunning` is
 /// called with the listening channel once the server accepts connections (its local address
@@ -107,6 +109,12 @@ public func buildApplication(
     }
     if let demo = configuration.demo {
         services.append(DemoStack(router: router, configuration: demo, logger: logger))
+    }
+    if let bridge = configuration.bridge {
+        guard let engine = router.engine as? RedisEngine else {
+            throw GatewayConfigurationError(key: "bridge", "the bridge takes plain publishes from Redis: it needs the Redis engine (--redis or REDIS_URL)")
+        }
+        services.append(RedisBridge(router: router, engine: engine, configuration: bridge, logger: logger, metricsFactory: router.configuration.metricsFactory))
     }
     let monitor = configuration.alerts.map { alerts in
         AlertMonitor(router: router, healthTracker: tracker, configuration: alerts, logger: logger) { await EngineProbe.signals(router) }

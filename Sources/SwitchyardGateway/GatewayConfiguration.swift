@@ -1,6 +1,7 @@
 import NIOSSL
 import Prometheus
 import Switchyard
+import SwitchyardRedis
 
 /// How `switchyard serve` runs: where it listens, which engine and contracts it uses.
 public struct GatewayConfiguration: Sendable {
@@ -65,6 +66,10 @@ public struct GatewayConfiguration: Sendable {
     /// A simulated trading stack (``DemoStack``) run as one of the application's services, for
     /// `switchyard serve --demo`; `nil` (the default) runs none.
     public var demo: DemoStack.Configuration?
+    /// The Redis bridge (``SwitchyardRedis/RedisBridge``), run as one of the application's services:
+    /// it stores what unchanged plain-Redis publishers `PUBLISH` on contract channels
+    /// (`switchyard serve --bridge`, docs/migration.md). Needs ``redisURL``. Default `nil`: no bridge.
+    public var bridge: RedisBridge.Configuration? = nil
     /// The alert rules behind `GET /v1/alerts`, published to `system:error_alert`; `nil` runs none.
     /// Default `nil`; `switchyard serve` turns them on with the config file's `alerts` settings.
     public var alerts: AlertConfiguration?

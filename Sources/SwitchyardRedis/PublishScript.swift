@@ -44,7 +44,7 @@ struct PublishScript: Sendable {
             ByteBuffer(string: String(first.rules.retention.milliseconds)),
             ByteBuffer(string: String(first.rules.dedupWindow.milliseconds)),
             ByteBuffer(string: String(max(0, configuration.maxEntriesPerChannel))),
-            ByteBuffer(string: "publish"),
+            ByteBuffer(string: Self.live(first.rules)),
             ByteBuffer(string: first.rules.durable ? "1" : "0"),
             ByteBuffer(string: String(limit?.perSecond ?? 0)),
             ByteBuffer(string: String(limit?.burst ?? 0)),
@@ -63,6 +63,13 @@ struct PublishScript: Sendable {
         }
         self.keys = keyList
         self.arguments = arguments
+    }
+
+    /// The script's `LIVE` argument: `publish` (the envelope on C), or in payload mode `payload` (the
+    /// bare payload on C, the envelope on the companion channel) or `companion` (the envelope only).
+    static func live(_ rules: AppendRules) -> String {
+        guard rules.liveMessage == .payload else { return "publish" }
+        return rules.payloadAlreadyLive ? "companion" : "payload"
     }
 
     /// The envelope's JSON, in wire order, around the sequence number and timestamp the script writes.

@@ -22,6 +22,28 @@ extension RedisEngine {
             channel: channel, group: group, position: StreamPosition(entry.id), envelope: text, error: reason, deliveries: 1)
     }
 
+    /// Adds a message the bridge refused to `dlq:{C}`, as it was: `envelope` holds the message's
+    /// bytes, `group` the bridge's source, `error` the `validation_error` body, `deliveries` 0, and
+    /// `refused_on` the Pub/Sub channel it came on. It has no `stream_id`, so requeue leaves it.
+    func deadLetterRefusedMessage(
+        _ message: ByteBuffer, channel: ChannelName, pubSubChannel: String, group: String, error: JSONValue
+    ) async throws(SwitchyardError) {
+        var arguments = [ByteBuffer(string: "XADD"), ByteBuffer(string: RedisKeys(channel).deadLetters), ByteBuffer(string: "*")]
+        for (name, value) in [
+            ("envelope", message), ("group", ByteBuffer(string: group)), ("error", ByteBuffer(string: error.serialized())),
+            ("deliveries", ByteBuffer(string: "0")), ("failed_at", ByteBuffer(string: clock.now().description)),
+            ("refused_on", ByteBuffer(string: pubSubChannel)),
+        ] {
+            arguments.append(ByteBuffer(string: name))
+            arguments.append(value)
+        }
+        do {
+            _ = try await client.execute(GenericCommand(arguments: arguments))
+        } catch {
+            throw SwitchyardError.redis(error, "dead-lettering a refused message on \(channel)")
+        }
+    }
+
     private func moveToDeadLetters(
         channel: ChannelName, group: String, position: StreamPosition, envelope: String, error: JSONValue, deliveries: Int
     ) async throws(SwitchyardError) {
@@ -36,7 +58,10 @@ extension RedisEngine {
         }
     }
 
-    /// `XRANGE dlq:{C} - + COUNT limit`; entries whose envelope cannot be read are skipped.
+    /// `XRANGE dlq:{C} - + COUNT limit`; entries whose envelope cannot be read are skipped, except
+    /// messages the bridge refused (field `refused_on`): their envelope has sequence number 0, the
+    /// message as `data` (its JSON, or the text as a string when it is not JSON), the bridge's source,
+    /// and `metadata.refused_on` naming the Pub/Sub channel.
     public func deadLetters(_ channel: ChannelName, limit: Int) async throws(SwitchyardError) -> [DeadLetter] {
         guard limit > 0 else { return [] }
         let entries: [StreamEntry]
@@ -47,13 +72,26 @@ extension RedisEngine {
         }
         return entries.compactMap { entry in
             func text(_ name: String) -> String? { entry[field: name].map { String(buffer: $0) } }
-            guard let envelope = Self.envelope(of: entry), let group = text("group") else { return nil }
-            let error = text("error").flatMap { try? JSONValue(parsing: $0) } ?? .null
+            guard let group = text("group") else { return nil }
             let failedAt = text("failed_at").flatMap { Timestamp(rfc3339: $0) } ?? Timestamp(unixMilliseconds: Int64(entry.id.milliseconds))
+            guard let envelope = Self.envelope(of: entry) ?? Self.refusedMessage(entry, channel: channel, group: group, at: failedAt) else { return nil }
+            let error = text("error").flatMap { try? JSONValue(parsing: $0) } ?? .null
             return DeadLetter(
                 id: StreamPosition(entry.id), envelope: envelope, group: group, error: error,
                 deliveries: text("deliveries").flatMap { Int($0) } ?? 0, failedAt: failedAt)
         }
+    }
+
+    /// The envelope a bridge's dead letter is listed with (see ``deadLetters(_:limit:)``), or `nil` for another entry.
+    static func refusedMessage(_ entry: StreamEntry, channel: ChannelName, group: String, at time: Timestamp) -> Envelope? {
+        guard let refusedOn = entry[field: "refused_on"].map({ String(buffer: $0) }) else { return nil }
+        let bytes = entry[field: "envelope"] ?? ByteBuffer()
+        let data = (try? JSONValue(parsing: Array(bytes.readableBytesView))) ?? .string(String(buffer: bytes))
+        // The id is derived from the dead letter's own, so a listing shows the same id every time.
+        let id = EventID(high: (UInt64(entry.id.milliseconds) << 16) | 0x7000, low: 0x8000_0000_0000_0000 | (UInt64(entry.id.sequence) & 0x3fff_ffff_ffff_ffff))
+        return Envelope(
+            eventID: id, channel: channel, sequenceNumber: 0, timestamp: time, source: group, schema: "", data: data,
+            metadata: ["refused_on": .string(refusedOn)])
     }
 
     /// Puts each dead letter back in its group's pending list with `XCLAIM ... FORCE`, idle since

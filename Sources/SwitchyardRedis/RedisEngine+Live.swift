@@ -17,7 +17,11 @@ extension RedisEngine {
     /// envelope, and after a reconnect or an overflow every matching channel is backfilled (after
     /// the last envelope seen, or from the subscription's start for a channel not seen yet), so the
     /// sequence stays gap-free per channel (for durable channels).
-    /// A message whose envelope names another channel than the one it was published on is dropped
+    /// The engine also subscribes to each pattern's companion (`switchyard:envelope:PATTERN`), where
+    /// payload-mode channels' envelopes are published; their bare payloads on `C` are not envelopes
+    /// and are passed over.
+    /// A message whose envelope names another channel than the one it was published on (for the
+    /// companion, `C` of `switchyard:envelope:C`) is dropped
     /// and counted (`switchyard_live_forged_total`), and changes nothing the feed remembers: anyone
     /// allowed to `PUBLISH` on one channel could otherwise send an envelope of another.
     /// It returns once the subscription is live on the server.
@@ -50,6 +54,16 @@ extension RedisEngine {
         return stream
     }
 
+    /// The prefix of a channel's companion Pub/Sub channel, `switchyard:envelope:C`: in payload
+    /// mode (`"live_message": "payload"`) `publish.lua` publishes the bare payload on `C` and the
+    /// envelope there, and the live feed reads it as `C`'s.
+    public static let companionChannelPrefix = "switchyard:envelope:"
+
+    /// The channel a live message belongs to: `C` for a message on `C` or on its companion channel.
+    static func channel(ofLiveMessageOn pubSubChannel: String) -> String {
+        pubSubChannel.hasPrefix(companionChannelPrefix) ? String(pubSubChannel.dropFirst(companionChannelPrefix.count)) : pubSubChannel
+    }
+
     /// Forwards one subscriber's events until its stream ends or the engine stops.
     func serve(_ request: LiveRequest) async {
         await withTaskGroup(of: Void.self) { group in
@@ -65,14 +79,15 @@ extension RedisEngine {
         defer { request.ready.finish() }
         let since = clock.now()
         do {
-            try await client.subscribe(toPatterns: request.patterns.map(\.rawValue)) { subscription in
+            let patterns = request.patterns.map(\.rawValue)
+            try await client.subscribe(toPatterns: patterns + patterns.map { Self.companionChannelPrefix + $0 }) { subscription in
                 request.ready.yield()
                 var lastSeen: [ChannelName: Int64] = [:]
                 for try await event in subscription {
                     switch event {
                     case .message(let message):
                         guard let envelope = liveEnvelopes.envelope(of: message.payload) else { continue }
-                        guard envelope.channel.rawValue == message.channel else {
+                        guard envelope.channel.rawValue == Self.channel(ofLiveMessageOn: message.channel) else {
                             forgedLiveEvents.increment()
                             continue
                         }

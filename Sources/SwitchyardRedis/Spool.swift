@@ -198,6 +198,11 @@ public actor Spool {
             rules["rate_per_second"] = .int(Int64(limit.perSecond))
             rules["rate_burst"] = .int(Int64(limit.burst))
         }
+        // Only payload mode is written, so lines of envelope-mode channels stay as they were.
+        if request.rules.liveMessage != .envelope {
+            rules["live_message"] = .string(request.rules.liveMessage.rawValue)
+            rules["payload_already_live"] = .bool(request.rules.payloadAlreadyLive)
+        }
         var object: JSONObject = [
             "event_id": .string(request.eventID.description), "channel": .string(request.channel.rawValue),
             "accepted_at_ms": .int(request.timestamp.unixMilliseconds), "source": .string(request.source),
@@ -219,11 +224,14 @@ public actor Spool {
             limit = ChannelPolicy.RateLimit(perSecond: Int(perSecond), burst: Int(burst))
         }
         let durable: Bool = if case .bool(let value)? = rules["durable"] { value } else { true }
+        let live = ChannelPolicy.LiveMessage.all.first { $0.rawValue == rules["live_message"]?.stringValue } ?? .envelope
+        let alreadyLive: Bool = if case .bool(let value)? = rules["payload_already_live"] { value } else { false }
         return AppendRequest(
             eventID: eventID, channel: channel, timestamp: Timestamp(unixMilliseconds: accepted),
             source: object["source"]?.stringValue ?? "", schema: object["schema"]?.stringValue ?? "",
             data: object["data"] ?? .null, metadata: object["metadata"]?.objectValue ?? [:],
-            rules: AppendRules(retention: .milliseconds(retention), dedupWindow: .milliseconds(window), rateLimit: limit, durable: durable),
+            rules: AppendRules(retention: .milliseconds(retention), dedupWindow: .milliseconds(window), rateLimit: limit, durable: durable,
+                liveMessage: live, payloadAlreadyLive: alreadyLive),
             eventTime: object["event_time"]?.stringValue)
     }
 }

@@ -6,6 +6,7 @@ import Metrics
 import Prometheus
 import Switchyard
 import SwitchyardGateway
+import SwitchyardRedis
 
 /// `switchyard serve`: the HTTP API v1 on the embedded engine, or on Redis with `--redis`.
 struct ServeCommand: AsyncParsableCommand {
@@ -32,7 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
             channels and checks them on every read; --encryption-keys-file (or \
             SWITCHYARD_ENCRYPTION_KEYS[_FILE]) seals the fields contracts mark sensitive; the audit trail \
             goes to PostgreSQL with --postgres, else to --audit-file (or SWITCHYARD_AUDIT_FILE) \
-            (docs/security.md).
+            (docs/security.md). --bridge stores what unchanged plain-Redis publishers PUBLISH on contract \
+            channels, as `switchyard bridge` does (docs/migration.md).
             """)
 
     @Option(help: "The address to listen on (default: SWITCHYARD_HOST, else 127.0.0.1).")
@@ -80,6 +82,10 @@ struct ServeCommand: AsyncParsableCommand {
     var postgres: String?
     @Flag(help: "Run a simulated trading stack (prices, orders, fills, positions, P&L, heartbeats, two consumer groups) on the embedded engine; open http://HOST:PORT/ to watch it. Without an auth section, loopback clients may publish and requeue too.")
     var demo = false
+    @Flag(help: "Run the Redis bridge in the server: store what unchanged plain-Redis publishers PUBLISH on contract channels (needs --redis or REDIS_URL; docs/migration.md).")
+    var bridge = false
+    @Option(help: ArgumentHelp("With --bridge: the envelope source of bridged events and the group of its dead letters (default: bridge).", valueName: "NAME"))
+    var bridgeSource: String?
     @Option(help: ArgumentHelp("The demo's random seed: the same seed gives the same simulated events (default: a random one).", valueName: "N"))
     var demoSeed: UInt64?
 
@@ -106,6 +112,13 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.postgresURL = nil
             configuration.demo = DemoStack.Configuration(seed: demoSeed)
         }
+        if bridge {
+            guard configuration.redisURL != nil else {
+                FileHandle.standardError.write(Data("error: --bridge takes plain publishes from Redis: give --redis URL or set REDIS_URL\n".utf8))
+                throw ExitCode(1)
+            }
+            configuration.bridge = RedisBridge.Configuration(source: bridgeSource ?? "bridge")
+        }
         if let spool = configuration.spoolFile, configuration.effectiveSpoolFile == nil {
             logger.notice(
                 "the spool is not used: it keeps publishes while Redis is unreachable, so it needs --redis, and with --postgres the outbox keeps them",
@@ -129,6 +142,7 @@ struct ServeCommand: AsyncParsableCommand {
             "encryption": "\(configuration.encryptionKeys.map { "\($0)" } ?? "off")",
             "audit": "\(configuration.postgresURL != nil ? "postgres" : configuration.auditFile ?? "off")",
             "spool": "\(configuration.effectiveSpoolFile ?? "off")",
+            "bridge": "\(configuration.bridge.map(\.source) ?? "off")",
         ])
         try await app.runService()
     }
@@ -161,5 +175,10 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--demo runs on the embedded engine: it publishes simulated trades, so it does not take --redis or --postgres")
         }
         if demoSeed != nil, !demo { throw ValidationError("--demo-seed needs --demo") }
+        if bridge, demo { throw ValidationError("--bridge takes plain publishes from Redis: --demo runs on the embedded engine") }
+        if bridgeSource != nil, !bridge { throw ValidationError("--bridge-source needs --bridge") }
+        if let bridgeSource, !ChannelPolicy.isValidServiceName(bridgeSource) || bridgeSource == "*" {
+            throw ValidationError("--bridge-source must be a service name: letters, digits, '_', '.' and '-'")
+        }
     }
 }

@@ -9,7 +9,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, ContractsCommand.self,
             PublishCommand.self, ReplayCommand.self, LagCommand.self, DLQCommand.self, TailCommand.self,
-            MigrateCommand.self, RelayCommand.self, ReconcileCommand.self, ACLCommand.self, AuditCommand.self,
+            MigrateCommand.self, RelayCommand.self, BridgeCommand.self, ReconcileCommand.self, ACLCommand.self, AuditCommand.self,
             BenchCommand.self, ChaosWorkerCommand.self,
         ]
     )

@@ -251,6 +251,42 @@ import Testing
         }
     }
 
+    @Test func bridgeStoresPlainPublishesAndDeadLettersTheRest() async throws {
+        let redis = try TestEnvironment.value("REDIS_URL")
+        try await RedisServerGate.shared.shared {
+            let channel = Self.channel()
+            let bridge = Process()
+            bridge.executableURL = URL(fileURLWithPath: CLITests.binary)
+            bridge.arguments = ["bridge", "--redis", redis, "--allow-unknown-channels", "--pattern", channel, "--source", "cli-bridge"]
+            bridge.standardOutput = Pipe()
+            bridge.standardError = Pipe()
+            try bridge.run()
+            defer { if bridge.isRunning { bridge.terminate() } }
+            // Pub/Sub keeps nothing: publish until the bridge, once subscribed, has stored one.
+            var stored = false
+            for _ in 0..<300 where !stored {
+                try Self.redisCLI(["PUBLISH", channel, #"{"price":1.5}"#])
+                try await Task.sleep(for: .milliseconds(100))
+                let replay = try run(["replay", "--redis", redis, "--allow-unknown-channels", channel, "--json"])
+                stored = replay.status == 0 && replay.stdout.contains(#""source":"cli-bridge""#)
+            }
+            #expect(stored, "the bridge stored a plain publish")
+            try Self.redisCLI(["PUBLISH", channel, "not json"])
+            var letters: [JSONValue] = []
+            for _ in 0..<100 where letters.isEmpty {
+                try await Task.sleep(for: .milliseconds(100))
+                letters = try json(try run(["dlq", "list", "--redis", redis, channel, "--json"]))["dead_letters"]?.arrayValue ?? []
+            }
+            #expect(letters.first?["group"] == "cli-bridge" && letters.first?["error"]?["error_type"] == "validation_error")
+            bridge.terminate()
+            bridge.waitUntilExit()
+            #expect(bridge.terminationStatus == 0, "SIGTERM stops the bridge cleanly")
+        }
+        #expect(try run(["bridge", "--redis", redis, "--claim-window", "0"]).status == 64)
+        #expect(try run(["serve", "--bridge", "--demo"]).status == 64)
+        #expect(try run(["serve", "--bridge"], environment: ["REDIS_URL": ""]).status == 1)
+    }
+
     @Test func unreachableServersExitThree() throws {
         let port = try Self.freePort()
         let server = try run(["replay", "--server", "http://127.0.0.1:\(port)", "--timeout", "10", "trades:*"])

@@ -67,6 +67,28 @@ import Testing
         }
     }
 
+    @Test func liveMessageIsEnvelopeByDefaultAndPayloadWhenAsked() throws {
+        let folder = try ContractFolder([
+            "quotes.json": ContractFolder.contract("quotes.realtime", extra: #""policy": {"live_message": "payload"},"#),
+            "plain.json": ContractFolder.contract("signals.generated"),
+        ])
+        let registry = try ContractRegistry.load(from: folder.path)
+        #expect(registry.contract(for: try ChannelName("quotes.realtime"))?.policy.liveMessage == .payload)
+        #expect(registry.contract(for: try ChannelName("signals.generated"))?.policy.liveMessage == .envelope)
+        #expect(ContractLinter.lint(directory: folder.path).isEmpty)
+
+        let broken = try ContractFolder([
+            "bad.json": ContractFolder.contract("quotes.realtime", extra: #""policy": {"live_message": "bare"},"#),
+            "sealed.json": """
+                {"channel": "transfers:x", "policy": {"live_message": "payload"}, "sensitive_fields": ["account"],
+                 "schema": {"type": "object", "properties": {"account": {"type": "string"}}}, "examples": {"valid": [{"account": "a"}]}}
+                """,
+        ])
+        let text = ContractLinter.lint(directory: broken.path).map(\.description)
+        #expect(text.hasProblem("bad.json", "/policy/live_message", "must be \"envelope\" or \"payload\""), "\(text)")
+        #expect(text.hasProblem("sealed.json", "/policy/live_message", "sensitive_fields"), "\(text)")
+    }
+
     @Test func serviceNamesAndGlobChannelsThatCouldWidenAnACLAreRefused() throws {
         let folder = try ContractFolder([
             "producer.json": ContractFolder.contract("events:a", extra: #""policy": {"producers": ["ok-1.x_y", "x ~* +@all"]},"#),

@@ -91,7 +91,7 @@ public enum AsyncAPIDocument {
         ],
     ]
 
-    /// A contract's policy as JSON (`x-switchyard`): retention, size, rate limit, delivery, keys.
+    /// A contract's policy as JSON (`x-switchyard`): retention, size, rate limit, delivery, live message, keys.
     public static func policy(_ contract: Contract) -> JSONValue {
         let policy = contract.policy
         return [
@@ -101,6 +101,7 @@ public enum AsyncAPIDocument {
             "max_size_bytes": .int(Int64(policy.maxSizeBytes)),
             "rate_limit": ["per_second": .int(Int64(policy.rateLimit.perSecond)), "burst": .int(Int64(policy.rateLimit.burst))],
             "delivery": .string(policy.delivery.rawValue),
+            "live_message": .string(policy.liveMessage.rawValue),
             "conflatable": .bool(policy.conflatable),
             "critical": .bool(policy.critical),
             "producers": .array(policy.producers.map { .string($0) }),

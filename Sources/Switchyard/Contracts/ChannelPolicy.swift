@@ -16,6 +16,21 @@ public struct ChannelPolicy: Sendable, Hashable {
         public var description: String { rawValue }
     }
 
+    /// What a channel's live Pub/Sub message carries on the channel's own name.
+    public struct LiveMessage: Sendable, Hashable, CustomStringConvertible {
+        /// The wire name: `envelope` or `payload`.
+        public let rawValue: String
+        /// The envelope (the default): what Switchyard's own subscribers read.
+        public static let envelope = LiveMessage(rawValue: "envelope")
+        /// The bare payload (the envelope's `data`), for subscribers written for plain Redis
+        /// Pub/Sub; the envelope goes to the companion channel `switchyard:envelope:CHANNEL`,
+        /// where Switchyard's live feed reads it (docs/wire-format.md).
+        public static let payload = LiveMessage(rawValue: "payload")
+        /// Every live message mode.
+        public static let all: [LiveMessage] = [.envelope, .payload]
+        public var description: String { rawValue }
+    }
+
     /// A token bucket: a steady rate and the burst it may reach.
     public struct RateLimit: Sendable, Hashable {
         /// Tokens added per second.
@@ -52,6 +67,9 @@ public struct ChannelPolicy: Sendable, Hashable {
     public var producers: [String]
     /// Services allowed to consume; `*` means any.
     public var consumers: [String]
+    /// What the live Pub/Sub message on the channel's name carries: the envelope, or the bare
+    /// payload for unchanged plain-Redis subscribers during a migration (docs/migration.md).
+    public var liveMessage: LiveMessage
 
     /// Whether `name` may name a service in ``producers`` and ``consumers``: one or more of
     /// `A-Z`, `a-z`, `0-9`, `_`, `.` and `-` (the name becomes a Redis ACL user and a key, so
@@ -71,8 +89,9 @@ public struct ChannelPolicy: Sendable, Hashable {
     public init(
         retentionSeconds: Int, maxSizeBytes: Int = defaultMaxSizeBytes, rateLimit: RateLimit = .standard,
         delivery: Delivery = .durable, conflatable: Bool = false, critical: Bool = false,
-        producers: [String] = ["*"], consumers: [String] = ["*"]
+        producers: [String] = ["*"], consumers: [String] = ["*"], liveMessage: LiveMessage = .envelope
     ) {
+        self.liveMessage = liveMessage
         self.retentionSeconds = retentionSeconds
         self.maxSizeBytes = maxSizeBytes
         self.rateLimit = rateLimit

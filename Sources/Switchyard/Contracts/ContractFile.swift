@@ -4,7 +4,7 @@ import JSONSchema
 struct ContractFile {
     static let topLevelKeys: Set<String> = ["channel", "version", "description", "origin", "schema", "policy", "sensitive_fields", "examples"]
     static let policyKeys: Set<String> = [
-        "retention", "max_size_bytes", "rate_limit", "delivery", "conflatable", "critical", "producers", "consumers",
+        "retention", "max_size_bytes", "rate_limit", "delivery", "conflatable", "critical", "producers", "consumers", "live_message",
     ]
 
     let path: String
@@ -127,6 +127,13 @@ struct ContractFile {
                 policy.delivery = known
             } else {
                 problem("/policy/delivery", "'delivery' must be \"durable\" or \"live\"")
+            }
+        }
+        if let live = object["live_message"] {
+            if let text = live.stringValue, let known = ChannelPolicy.LiveMessage.all.first(where: { $0.rawValue == text }) {
+                policy.liveMessage = known
+            } else {
+                problem("/policy/live_message", "'live_message' must be \"envelope\" or \"payload\"")
             }
         }
         for (key, path) in [("conflatable", \ChannelPolicy.conflatable), ("critical", \ChannelPolicy.critical)] {

@@ -6,7 +6,8 @@ import JSONSchema
 /// validates each schema against the draft-07 meta-schema, runs each contract's examples (valid
 /// ones must pass, invalid ones must fail), refuses schemas that declare credential fields, and
 /// reports patterns that overlap with equal literal prefixes, where the winner would be decided
-/// only by the order of their text.
+/// only by the order of their text, and payload mode (`live_message`) on a contract with
+/// sensitive fields (plain subscribers would get sealed values).
 public enum ContractLinter {
     /// Every problem in the folder; empty when it is clean.
     public static func lint(directory: String, credentialFields: [String] = PayloadGuard.defaultCredentialFields) -> [ContractProblem] {
@@ -38,6 +39,11 @@ public enum ContractLinter {
             } catch {
                 problems.append(ContractProblem(file: file, location: "/examples/valid/\(index)", message: "the example does not validate: \(error.body.serialized())"))
             }
+        }
+        if contract.policy.liveMessage == .payload, !contract.sensitiveFields.isEmpty {
+            problems.append(ContractProblem(
+                file: file, location: "/policy/live_message",
+                message: "payload mode publishes the stored payload to plain subscribers, and its sensitive_fields are sealed there: they could not read them"))
         }
         for (index, example) in contract.invalidExamples.enumerated() where contract.validator.isValid(example.payload) {
             problems.append(ContractProblem(file: file, location: "/examples/invalid/\(index)", message: "the example validates, but should not (\(example.why))"))

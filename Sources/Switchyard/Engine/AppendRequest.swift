@@ -63,12 +63,24 @@ public struct AppendRules: Sendable, Hashable {
     public var rateLimit: ChannelPolicy.RateLimit?
     /// Whether the event is stored in the stream (`durable`) or only pushed live.
     public var durable: Bool
+    /// What the live message on the channel's own name carries; an engine without an external
+    /// Pub/Sub (the embedded one) ignores it. Default ``ChannelPolicy/LiveMessage/envelope``.
+    public var liveMessage: ChannelPolicy.LiveMessage
+    /// In payload mode, that the payload was already published on the channel by someone else
+    /// (a plain publisher the bridge stores for): only the envelope's companion message is sent,
+    /// so unchanged subscribers do not see the payload twice. Ignored in envelope mode.
+    public var payloadAlreadyLive: Bool
 
     /// Creates rules.
-    public init(retention: Duration, dedupWindow: Duration, rateLimit: ChannelPolicy.RateLimit?, durable: Bool = true) {
+    public init(
+        retention: Duration, dedupWindow: Duration, rateLimit: ChannelPolicy.RateLimit?, durable: Bool = true,
+        liveMessage: ChannelPolicy.LiveMessage = .envelope, payloadAlreadyLive: Bool = false
+    ) {
         self.retention = retention
         self.dedupWindow = dedupWindow
         self.rateLimit = rateLimit
         self.durable = durable
+        self.liveMessage = liveMessage
+        self.payloadAlreadyLive = payloadAlreadyLive
     }
 }

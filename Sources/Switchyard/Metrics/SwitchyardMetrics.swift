@@ -49,6 +49,10 @@ public enum SwitchyardMetrics {
         /// Counter `{engine}`: live messages dropped because the envelope names another channel
         /// than the Pub/Sub channel they arrived on.
         public static let liveForged = "switchyard_live_forged_total"
+        /// Counter `{result}`: messages the Redis bridge took from plain publishers, by what became
+        /// of them: `stored`, `duplicate` (another bridge stored it), `refused` (dead-lettered),
+        /// `skipped` (Switchyard's own live message) or `failed` (Redis could not be reached).
+        public static let bridgeMessages = "switchyard_bridge_messages_total"
         /// Gauge `{engine}`: events waiting in the local spool for Redis to come back.
         public static let spoolDepth = "switchyard_spool_depth"
         /// Gauge: 1 when Redis answers, 0 when it does not (absent on the embedded engine).
@@ -88,6 +92,8 @@ public enum SwitchyardMetrics {
         public static let reason = "reason"
         /// The engine: `redis` or `embedded`.
         public static let engine = "engine"
+        /// What became of a message the bridge took: `stored`, `duplicate`, `refused`, `skipped`, `failed`.
+        public static let result = "result"
     }
 
     /// The `channel` label value when no contract covers a channel.

@@ -14,14 +14,22 @@ public struct PublishRequest: Sendable {
     /// The envelope `source`; the router's ``RouterConfiguration/source`` when `nil`. A gateway
     /// sets it to the authenticated caller.
     public var source: String?
+    /// That the payload was already published on the channel's Pub/Sub name by its plain publisher
+    /// (set by the bridge): on a channel whose contract sets `"live_message": "payload"` the store
+    /// then publishes only the envelope, on the companion channel. Default `false`.
+    public var payloadAlreadyLive: Bool
 
     /// Creates a request.
-    public init(channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil) {
+    public init(
+        channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil,
+        payloadAlreadyLive: Bool = false
+    ) {
         self.channel = channel
         self.payload = payload
         self.metadata = metadata
         self.eventID = eventID
         self.source = source
+        self.payloadAlreadyLive = payloadAlreadyLive
     }
 }
 

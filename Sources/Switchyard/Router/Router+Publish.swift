@@ -75,7 +75,7 @@ extension Router {
             do {
                 let (request, size) = try appendRequest(
                     channel: item.channel, payload: item.payload, metadata: Self.traced(item.metadata, spans[index]),
-                    eventID: item.eventID, source: item.source)
+                    eventID: item.eventID, source: item.source, payloadAlreadyLive: item.payloadAlreadyLive)
                 requests.append(request)
                 sizes.append(size)
             } catch {
@@ -134,7 +134,7 @@ extension Router {
     }
 
     private func appendRequest(
-        channel: ChannelName, payload: JSONValue, metadata: JSONObject, eventID: EventID?, source: String?
+        channel: ChannelName, payload: JSONValue, metadata: JSONObject, eventID: EventID?, source: String?, payloadAlreadyLive: Bool = false
     ) throws(SwitchyardError) -> (AppendRequest, size: Int) {
         let checked = try payloadGuard.check(channel: channel, payload: payload)
         let metadata = checked.metadata(merging: metadata)
@@ -142,7 +142,8 @@ extension Router {
         let policy = policy(for: channel, checked: checked)
         let rules = AppendRules(
             retention: .seconds(policy.retentionSeconds), dedupWindow: configuration.dedupWindow,
-            rateLimit: configuration.enforcesRateLimits ? policy.rateLimit : nil, durable: policy.delivery != .live)
+            rateLimit: configuration.enforcesRateLimits ? policy.rateLimit : nil, durable: policy.delivery != .live,
+            liveMessage: policy.liveMessage, payloadAlreadyLive: payloadAlreadyLive)
         let now = configuration.clock.now()
         let request = try secured(
             AppendRequest(

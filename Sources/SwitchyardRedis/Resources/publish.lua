@@ -5,7 +5,7 @@
 -- KEYS[5] meta:{C} (hash: last_ms, retention_ms, trimmed_undelivered)
 -- KEYS[5+i] dedup:{C}:EVENT_ID_i
 -- ARGV[1] channel        ARGV[2] retention ms     ARGV[3] dedup window ms   ARGV[4] hard cap (entries, 0 = none)
--- ARGV[5] live: "publish" | "spublish" | "none"   ARGV[6] "1" store in the stream, "0" live only
+-- ARGV[5] live: "publish" | "spublish" | "none" | "payload" | "companion" (payload mode, below)   ARGV[6] "1" store in the stream, "0" live only
 -- ARGV[7] rate per second (0 = no limit)          ARGV[8] burst             ARGV[9] now (unix ms; "" = server TIME)
 -- ARGV[10] N, then per event i: ARGV[10+3i-2] accepted-at (unix ms), ARGV[10+3i-1] the envelope's JSON up to
 --   and including `"sequence_number":`, ARGV[10+3i] the rest from `,"source":` on.
@@ -99,6 +99,47 @@ if not last then
   local newest = store and redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
   if newest then last = parse(newest[1]) end
 end
+-- payload mode: "payload" PUBLISHes the bare payload (the envelope's data) on C for plain
+-- subscribers, after marking its bytes as Switchyard's own for a bridge (bridge:echo:{C}:SHA1, 60 s);
+-- "companion" skips that (the plain publisher already sent it). Both PUBLISH the envelope on
+-- switchyard:envelope:C, where Switchyard's live feed reads it.
+local function skip_string(s, i) -- s[i] is the opening quote; returns the index after the closing one
+  i = i + 1
+  while true do
+    local j = string.find(s, '["\\]', i)
+    if string.sub(s, j, j) == '"' then return j + 1 end
+    i = j + 2
+  end
+end
+local function skip_value(s, i)
+  local c = string.sub(s, i, i)
+  if c == '"' then return skip_string(s, i) end
+  if c ~= '{' and c ~= '[' then return string.find(s, '[,}%]]', i) end
+  local depth = 0
+  while true do
+    local j = string.find(s, '["{}%[%]]', i)
+    if string.sub(s, j, j) == '"' then
+      i = skip_string(s, j)
+    else
+      if string.find('{[', string.sub(s, j, j), 1, true) then depth = depth + 1 else depth = depth - 1 end
+      i = j + 1
+      if depth == 0 then return i end
+    end
+  end
+end
+local function publish_payload_mode(i, envelope)
+  if live == 'payload' then
+    local suffix = ARGV[10 + 3 * i] -- [,"event_time":"…"],"source":"…","schema":"…","data":DATA,"metadata":{…}}
+    local at = 1
+    if string.sub(suffix, 1, 14) == ',"event_time":' then at = skip_string(suffix, 15) end
+    local start = skip_string(suffix, skip_string(suffix, at + 10) + 10) + 8
+    local data = string.sub(suffix, start, skip_value(suffix, start) - 1)
+    redis.call('SET', 'bridge:echo:{' .. channel .. '}:' .. redis.sha1hex(data), '1', 'PX', 60000)
+    redis.call('PUBLISH', channel, data)
+  end
+  redis.call('PUBLISH', 'switchyard:envelope:' .. channel, envelope)
+end
+
 local replies = {}
 for i = 1, n do
   local existing = mark(i)
@@ -116,7 +157,8 @@ for i = 1, n do
     redis.call('SET', KEYS[3], envelope, 'PX', math.max(1, retention))
     redis.call('SET', KEYS[5 + i], seq .. ' ' .. id .. ' ' .. ms .. ' ' .. (now + window), 'PX', math.max(1, window))
     if live == 'publish' then redis.call('PUBLISH', channel, envelope)
-    elseif live == 'spublish' then redis.call('SPUBLISH', channel, envelope) end
+    elseif live == 'spublish' then redis.call('SPUBLISH', channel, envelope)
+    elseif live == 'payload' or live == 'companion' then publish_payload_mode(i, envelope) end
     replies[i] = {1, seq, id, ms}
   end
 end

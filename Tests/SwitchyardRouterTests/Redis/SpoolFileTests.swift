@@ -18,6 +18,20 @@ struct SpoolFileTests {
         NSTemporaryDirectory() + "switchyard-\(name)-\(UUID().uuidString).spool"
     }
 
+    @Test("a spooled event keeps its live message mode, and a line of an envelope-mode channel is as it was")
+    func liveMessageModeSurvivesTheSpool() throws {
+        var request = Self.request(1)
+        #expect(!Spool.line(request).contains("live_message"))
+        request.rules.liveMessage = .payload
+        request.rules.payloadAlreadyLive = true
+        let back = try #require(Spool.request(from: Data(Spool.line(request).utf8)))
+        #expect(back.rules == request.rules)
+        #expect(PublishScript.live(back.rules) == "companion")
+        request.rules.payloadAlreadyLive = false
+        #expect(PublishScript.live(request.rules) == "payload")
+        #expect(PublishScript.live(Self.request(2).rules) == "publish")
+    }
+
     @Test("the spool file is created readable and writable by its owner only, and an existing file is made so")
     func modeIs0600() async throws {
         let path = Self.temporaryPath("mode")

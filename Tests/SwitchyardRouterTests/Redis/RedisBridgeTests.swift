@@ -195,11 +195,14 @@ struct RedisBridgeTests {
                         (try await check.execute(GenericCommand("PUBSUB", "NUMSUB", stack.quotes.rawValue)).elements?.last?.int ?? 0) >= 1
                     })
                     // Three from Switchyard, one from an unchanged plain publisher.
-                    for price in [185.5, 186.0] {
-                        var quote = Self.quote.objectValue!
-                        quote["price"] = .double(price)
-                        try await stack.router.publish(to: stack.quotes, payload: .object(quote))
-                    }
+                    var quote = Self.quote.objectValue!
+                    quote["price"] = 185.5
+                    try await stack.router.publish(to: stack.quotes, payload: .object(quote))
+                    // A whole {topic, timestamp, data, metadata} message: its envelope has an event_time.
+                    quote["price"] = 186.0
+                    try await stack.router.publish(to: stack.quotes, payload: [
+                        "topic": .string(stack.quotes.rawValue), "timestamp": "2026-01-20T14:30:00Z", "data": .object(quote), "metadata": [:],
+                    ])
                     try await Self.publish(stack.quotes, #"{"ticker": "MSFT", "timestamp": "2026-01-20T14:30:01Z", "price": 410.25, "volume": 1000, "source": "alpaca"}"#, with: check)
                     #expect(try await eventually { stack.count(.stored) == 1 })
                     try await stack.router.publish(to: stack.quotes, payload: Self.quote)
@@ -212,6 +215,7 @@ struct RedisBridgeTests {
                     let tickers = try seen.map { try JSONValue(parsing: $0)["ticker"] }
                     #expect(tickers == ["AAPL", "AAPL", "MSFT", "AAPL"], "bare payloads, the plain publisher's once")
                     #expect(try JSONValue(parsing: seen[0]) == Self.quote)
+                    #expect(try JSONValue(parsing: seen[1]) == .object(quote), "the bare data, after an event_time")
                 }
                 let envelopes = try await withTimeout(.seconds(30)) {
                     var envelopes: [Envelope] = []
@@ -225,6 +229,7 @@ struct RedisBridgeTests {
                 #expect(envelopes.map(\.sequenceNumber) == [1, 2, 3, 4])
                 #expect(envelopes.map(\.source) == ["tests", "tests", "bridge", "tests"])
                 #expect(envelopes[2].data["ticker"] == "MSFT")
+                #expect(envelopes[1].eventTime == "2026-01-20T14:30:00Z" && envelopes[1].data["price"] == 186.0)
                 // A Router subscription from the start replays and follows with the same envelopes.
                 let (router, quotes) = (stack.router, stack.quotes)
                 let followed = try await withTimeout(.seconds(30)) {

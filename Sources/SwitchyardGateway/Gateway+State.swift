@@ -3,6 +3,7 @@ import JSONSchema
 import Switchyard
 
 extension Gateway {
+    /// Registers the named state routes ([docs/state.md](docs/state.md)).
     func addStateRoutes(to routes: Hummingbird.Router<GatewayRequestContext>) {
         routes.get("/v1/state") { _, context in try await self.stateKeys(context) }
         routes.put("/v1/state/:key") { request, context in try await self.putState(request, context) }

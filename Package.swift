@@ -59,7 +59,7 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Resources/contracts")]
+            resources: [.copy("Resources/contracts"), .copy("Resources/state")]
         ),
         .target(
             name: "SwitchyardRedis",

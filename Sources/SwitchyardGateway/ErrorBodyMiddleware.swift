@@ -22,8 +22,8 @@ extension SwitchyardError {
         case .validationError: .unprocessableContent
         case .rateLimited, .limitExceeded: .tooManyRequests
         case .payloadTooLarge: .contentTooLarge
-        case .unknownChannel, .notFound, .groupNotFound: .notFound
-        case .malformedJSON, .invalidChannel, .badRequest, .invalidPosition: .badRequest
+        case .unknownChannel, .unknownStateKey, .notFound, .groupNotFound: .notFound
+        case .malformedJSON, .invalidChannel, .invalidStateKey, .badRequest, .invalidPosition: .badRequest
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
         case .unsupportedMediaType: .unsupportedMediaType

@@ -41,6 +41,7 @@ struct Gateway: Sendable {
         routes.get("/v1/openapi.json") { _, _ in try OpenAPIDocument.response() }
         routes.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
         routes.get("/readyz") { _, _ in await self.readiness() }
+        addStateRoutes(to: routes)
         addConsoleRoutes(to: routes)
         routes.ws("/v1/ws", shouldUpgrade: { request, context in
             // NIO upgrades when any token of the Upgrade header is `websocket` (`h2c, websocket`).

@@ -12,8 +12,8 @@ struct PublishScript: Sendable {
     let channel: ChannelName
     let rules: AppendRules
     let source: String
-    let keys: [String]
-    let arguments: [ByteBuffer]
+    var keys: [String]
+    var arguments: [ByteBuffer]
 
     /// The calls for a batch: one per channel, in the order each channel first appears; events keep their order.
     static func calls(for requests: [AppendRequest], now: Int64, configuration: RedisEngine.Configuration, enforcesRateLimits: Bool) -> [PublishScript] {

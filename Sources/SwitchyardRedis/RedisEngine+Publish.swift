@@ -52,9 +52,11 @@ extension RedisEngine {
     }
 
     /// Runs the publish script for every channel of the batch in one pipeline, loading it on `NOSCRIPT`.
-    func store(_ requests: [AppendRequest], enforcesRateLimits: Bool) async throws(StoreFailure) -> [PublishReceipt] {
+    /// - Parameter state: A state key the script sets with the event (a batch of one channel only).
+    func store(_ requests: [AppendRequest], enforcesRateLimits: Bool, state: StateAssignment? = nil) async throws(StoreFailure) -> [PublishReceipt] {
         let now = clock.now().unixMilliseconds
-        let calls = PublishScript.calls(for: requests, now: now, configuration: configuration, enforcesRateLimits: enforcesRateLimits)
+        var calls = PublishScript.calls(for: requests, now: now, configuration: configuration, enforcesRateLimits: enforcesRateLimits)
+        if let state { calls[calls.count - 1].setting(state) }
         var replies: [Result<RESPValue, RedisError>]
         do {
             replies = try await client.withConnection { connection in

@@ -7,7 +7,7 @@ import Switchyard
 import SwitchyardGateway
 import SwitchyardRedis
 
-/// Where the client subcommands (`publish`, `replay`, `lag`, `dlq`) send their requests: a running
+/// Where the client subcommands (`publish`, `replay`, `lag`, `dlq`, `state`) send their requests: a running
 /// server over the HTTP API, or Redis directly.
 struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The server's URL (default: SWITCHYARD_SERVER, else http://127.0.0.1:8080).", valueName: "URL"))
@@ -73,6 +73,8 @@ protocol ClientBackend: Sendable {
     func groups(channel: String?) async throws(ClientFailure) -> JSONValue
     func deadLetters(channel: String, limit: Int?) async throws(ClientFailure) -> JSONValue
     func actOnDeadLetters(channel: String, action: String, ids: [String]) async throws(ClientFailure) -> JSONValue
+    func setState(key: String, value: [UInt8]) async throws(ClientFailure) -> JSONValue
+    func state(key: String) async throws(ClientFailure) -> JSONValue
 }
 
 /// Runs a client operation: prints a refusal's structured error on standard output and its

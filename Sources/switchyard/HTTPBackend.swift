@@ -31,6 +31,14 @@ struct HTTPBackend: ClientBackend {
         return try await send("POST", "/v1/dlq/\(Self.pathSegment(channel))", body: Array(body.serialized().utf8))
     }
 
+    func setState(key: String, value: [UInt8]) async throws(ClientFailure) -> JSONValue {
+        try await send("PUT", "/v1/state/\(Self.pathSegment(key))", body: value)
+    }
+
+    func state(key: String) async throws(ClientFailure) -> JSONValue {
+        try await send("GET", "/v1/state/\(Self.pathSegment(key))")
+    }
+
     static func pathSegment(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.:~*"))) ?? text
     }

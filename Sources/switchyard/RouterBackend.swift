@@ -45,6 +45,25 @@ struct RouterBackend: ClientBackend {
         }
     }
 
+    func setState(key: String, value: [UInt8]) async throws(ClientFailure) -> JSONValue {
+        try await call { () async throws(SwitchyardError) -> JSONValue in
+            let name = try StateKey(key)
+            let parsed: JSONValue
+            do { parsed = try JSONValue(parsing: value) } catch { throw SwitchyardError(.malformedJSON, "the value is not valid JSON: \(error)") }
+            return RouterReports.stateReceipt(try await router.state.set(name, parsed))
+        }
+    }
+
+    func state(key: String) async throws(ClientFailure) -> JSONValue {
+        try await call { () async throws(SwitchyardError) -> JSONValue in
+            let name = try StateKey(key)
+            guard let value = try await router.state.get(name) else {
+                throw SwitchyardError(.notFound, "state key '\(name)' has no value (missing or expired)", details: ["key": .string(name.rawValue)])
+            }
+            return RouterReports.stateValue(value)
+        }
+    }
+
     /// A replay bound as the HTTP API takes it: a sequence number or an RFC 3339 time.
     static func bound(_ text: String?, _ name: String) throws(SwitchyardError) -> ReplayBound? {
         guard let text, !text.isEmpty else { return nil }

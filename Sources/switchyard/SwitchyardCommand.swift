@@ -8,7 +8,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
         abstract: "Switchyard: a real-time event router for trading systems.",
         subcommands: [
             ServeCommand.self, ContractsCommand.self,
-            PublishCommand.self, ReplayCommand.self, LagCommand.self, DLQCommand.self, TailCommand.self,
+            PublishCommand.self, ReplayCommand.self, StateCommand.self, LagCommand.self, DLQCommand.self, TailCommand.self,
             MigrateCommand.self, RelayCommand.self, BridgeCommand.self, ReconcileCommand.self, ACLCommand.self, AuditCommand.self,
             BenchCommand.self, ChaosWorkerCommand.self,
         ]

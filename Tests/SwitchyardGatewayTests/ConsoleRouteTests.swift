@@ -31,7 +31,7 @@ import Testing
             #expect(page.text.hasPrefix("<!doctype html>"))
             #expect(page.text.contains(#"<script type="module" src="/console/app.js">"#))
             #expect(page.text.contains(#"href="/console/app.css""#))
-            for id in ["channels-body", "groups-body", "tail-body", "dlq-body", "alerts-body", "ws-status"] {
+            for id in ["channels-body", "groups-body", "tail-body", "dlq-body", "alerts-body", "state-body", "ws-status"] {
                 #expect(page.text.contains(#"id="\#(id)""#), "the page lacks #\(id)")
             }
         }
@@ -39,7 +39,7 @@ import Testing
 
     @Test func scriptsAndStyleSheetAreServedWithTheirContentTypes() async throws {
         try await TestGateway().test { client in
-            #expect(ConsoleAssets.contentTypes.count == 8)
+            #expect(ConsoleAssets.contentTypes.count == 9)
             var scripts = ""
             for (name, type) in ConsoleAssets.contentTypes where name != "index.html" {
                 let file = try await Self.fetch(client, "/console/\(name)")

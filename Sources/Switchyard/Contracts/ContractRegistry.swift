@@ -27,12 +27,7 @@ public struct ContractRegistry: Sendable {
         }
         self.contracts = contracts.sorted { $0.channel.rawValue < $1.channel.rawValue }
         self.exact = seen.filter { $0.value.channel.isLiteral }
-        self.patterns = self.contracts.filter { !$0.channel.isLiteral }.sorted {
-            let (left, right) = ($0.channel.literalPrefix.utf8.count, $1.channel.literalPrefix.utf8.count)
-            if left != right { return left > right }
-            let (leftLength, rightLength) = ($0.channel.rawValue.utf8.count, $1.channel.rawValue.utf8.count)
-            return leftLength != rightLength ? leftLength > rightLength : $0.channel.rawValue < $1.channel.rawValue
-        }
+        self.patterns = self.contracts.filter { !$0.channel.isLiteral }.sorted { $0.channel.isMoreSpecific(than: $1.channel) }
     }
 
     /// The contract that covers `channel`, or `nil` when none does.

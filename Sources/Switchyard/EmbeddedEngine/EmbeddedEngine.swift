@@ -60,6 +60,7 @@ public final class EmbeddedEngine: Engine {
                     let count = state.channels[name]!.trim(now: now, hardCap: configuration.maxEntriesPerChannel)
                     if count > 0 { capped.append((name, count)) }
                 }
+                state.expireStateKeys(now: now)
                 return capped
             }
             report(capped)
@@ -72,8 +73,11 @@ public final class EmbeddedEngine: Engine {
     }
 
     /// Appends without suspending: the backtest path.
+    /// - Parameters:
+    ///   - requests: The events.
+    ///   - assignment: A state key set under the same lock when the last event is stored (not a duplicate).
     /// - Throws: ``SwitchyardError`` `rate_limited`, storing nothing.
-    public func appendNow(_ requests: [AppendRequest]) throws(SwitchyardError) -> [PublishReceipt] {
+    public func appendNow(_ requests: [AppendRequest], then assignment: StateAssignment? = nil) throws(SwitchyardError) -> [PublishReceipt] {
         let now = clock.now().unixMilliseconds
         let hardCap = configuration.maxEntriesPerChannel
         let (receipts, wake, capped) = try state.withLock { state throws(SwitchyardError) in
@@ -91,6 +95,7 @@ public final class EmbeddedEngine: Engine {
                 if !state.subscribers.isEmpty { state.notifySubscribers(envelope) }
                 if !state.waiters.isEmpty { wake += state.signalWaiters(on: request.channel, isNew: isNew) }
             }
+            if let assignment, receipts.last?.duplicate == false { state.setState(assignment, now: now) }
             return (receipts, wake, capped)
         }
         for continuation in wake { continuation.resume() }

@@ -22,6 +22,7 @@ struct EmbeddedEngineState {
     var buckets: [RateKey: TokenBucket] = [:]
     var subscribers: [Int: LiveSubscriber] = [:]
     var waiters: [Int: Waiter] = [:]
+    var stateKeys: [StateKey: StateSlot] = [:]
     var nextToken = 0
 
     mutating func token() -> Int {

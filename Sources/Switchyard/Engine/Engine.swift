@@ -73,4 +73,15 @@ public protocol Engine: Sendable {
 
     /// Removes dead letters; returns how many were found.
     func dropDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int
+
+    /// Sets a state key to a JSON value with its TTL, replacing what it held.
+    func setState(_ assignment: StateAssignment) async throws(SwitchyardError)
+
+    /// A state key's value and remaining TTL, or `nil` when it is missing or expired.
+    func state(_ key: StateKey) async throws(SwitchyardError) -> StoredState?
+
+    /// Appends one event and, in the same atomic step, sets a state key when the event is stored:
+    /// not when the rate limit refuses it, nor when it is a duplicate (the first publish set it).
+    /// - Throws: ``SwitchyardError``, as ``append(_:)`` does.
+    func append(_ request: AppendRequest, then assignment: StateAssignment) async throws(SwitchyardError) -> PublishReceipt
 }

@@ -100,7 +100,7 @@ public struct PayloadGuard: Sendable {
         return CheckedPayload(payload: value, contract: contract, policy: policy, sizeBytes: size)
     }
 
-    private func findCredentials(in value: JSONValue, path: inout [String], into found: inout [(field: String, reason: String)]) {
+    func findCredentials(in value: JSONValue, path: inout [String], into found: inout [(field: String, reason: String)]) {
         switch value {
         case .object(let object):
             for (key, member) in object {

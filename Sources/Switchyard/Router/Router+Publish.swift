@@ -15,21 +15,29 @@ extension Router {
     ///   - metadata: Trace context, session, user.
     ///   - eventID: The event id; a new UUIDv7 when `nil`. The same id within the dedup window is stored once.
     ///   - source: The envelope `source` (and the rate limit's key); ``RouterConfiguration/source`` when `nil`.
+    ///   - stateWrite: A state key to set in the same atomic step, only when the event is stored:
+    ///     not when the publish is refused or rate-limited, nor for a duplicate (the first publish
+    ///     set it). Its value is checked as ``StateStore/set(_:_:)`` checks it, before anything is stored.
     /// - Returns: Where the event is; for a duplicate, the first publish's receipt marked as such.
     /// - Throws: ``SwitchyardError``: `unknown_channel`, `payload_too_large`, `validation_error`
-    ///   (the wire shape; nothing is stored), or `rate_limited` with ``SwitchyardError/retryAfter``.
+    ///   (the wire shape; nothing is stored), or `rate_limited` with ``SwitchyardError/retryAfter``;
+    ///   with a state write also `unknown_state_key`, and `engine_unavailable` when Redis is unreachable
+    ///   (a publish with a state write is never spooled).
     @discardableResult
     public func publish(
-        to channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil
+        to channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil,
+        state stateWrite: StateWrite? = nil
     ) async throws(SwitchyardError) -> PublishReceipt {
         let started = ContinuousClock.now
         let span = Self.startPublishSpan(channel: channel, metadata: metadata)
         defer { span.end() }
         let request: AppendRequest
         let size: Int
+        var assignment: (StateAssignment, family: String)?
         do {
             (request, size) = try appendRequest(
                 channel: channel, payload: payload, metadata: Self.traced(metadata, span), eventID: eventID, source: source)
+            if let stateWrite { assignment = try state.check(stateWrite.key, stateWrite.value) }
         } catch {
             metrics.refused(channel, error)
             auditRefused([(channel, eventID, source)], error)
@@ -37,13 +45,14 @@ extension Router {
             throw error
         }
         let receipts: [PublishReceipt]
-        do { receipts = try await store([request]) } catch {
+        do { receipts = try await store([request], then: assignment?.0) } catch {
             metrics.refused(channel, error)
             auditRefused([(channel, request.eventID, request.source)], error)
             span.fail(error)
             throw error
         }
         metrics.latency(ContinuousClock.now - started, channels: [channel])
+        if let assignment, !receipts[0].duplicate { state.wrote(family: assignment.family) }
         Self.describe(span, receipts[0])
         await delivered([request], receipts, sizes: [size])
         return receipts[0]
@@ -128,8 +137,9 @@ extension Router {
 
     /// Stores through the engine; the embedded engine is called synchronously, so a backtest
     /// publish has no suspension point before its handlers run.
-    private func store(_ requests: [AppendRequest]) async throws(SwitchyardError) -> [PublishReceipt] {
-        if let embedded { return try embedded.appendNow(requests) }
+    private func store(_ requests: [AppendRequest], then assignment: StateAssignment? = nil) async throws(SwitchyardError) -> [PublishReceipt] {
+        if let embedded { return try embedded.appendNow(requests, then: assignment) }
+        if let assignment { return [try await engine.append(requests[0], then: assignment)] }
         return try await engine.append(requests)
     }
 

@@ -33,6 +33,8 @@ public final class Router: Service {
     let signer: EventSigner?
     let sealer: FieldSealer?
     let nextInlineToken = Atomic<Int>(0)
+    /// The named state keys (``StateStore``): `router.state.set(key, value)`, `router.state.get(key)`.
+    public let state: StateStore
 
     /// Creates a router; starts nothing.
     /// - Parameters:
@@ -50,6 +52,9 @@ public final class Router: Service {
         self.metrics = RouterMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory, contracts: contracts)
         self.signer = configuration.signingKeys.map(EventSigner.init)
         self.sealer = configuration.encryptionKeys.map(FieldSealer.init)
+        self.state = StateStore(
+            keys: configuration.stateKeys, engine: engine, payloadGuard: payloadGuard,
+            metrics: StateMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory))
         if case .seeded(let seed) = configuration.eventIDs {
             seededIDs = Mutex(SeededEventIDs(seed: seed))
             usesSeededIDs = true

@@ -69,6 +69,10 @@ public struct RouterConfiguration: Sendable {
     /// Where publishes, refusals, dead letters, requeues and drops are recorded; `nil` (the
     /// default) records nothing. Run the trail as a service of its own (``AuditTrail/run()``).
     public var audit: AuditTrail?
+    /// The state-key table: which keys ``Router/state`` and publish-and-set accept, their TTLs and
+    /// schemas. Default the shipped table (``StateKeyRegistry/shipped()``); keys it does not cover
+    /// are accepted only with ``allowsUnknownChannels``.
+    public var stateKeys: StateKeyRegistry = .shippedOnce
 
     /// Creates a configuration.
     public init(

@@ -24,6 +24,7 @@ enum ConsoleAssets {
         "api.js": "text/javascript; charset=utf-8",
         "panels.js": "text/javascript; charset=utf-8",
         "live.js": "text/javascript; charset=utf-8",
+        "state-keys.js": "text/javascript; charset=utf-8",
     ]
 
     /// The files, read from the bundle on first use.

@@ -10,6 +10,7 @@
 -- ARGV[10] N, then per event i: ARGV[10+3i-2] accepted-at (unix ms), ARGV[10+3i-1] the envelope's JSON up to
 --   and including `"sequence_number":`, ARGV[10+3i] the rest from `,"source":` on.
 -- The script writes `SEQ,"timestamp":"RFC3339"` between them, SEQ = INCR seq:{C}, the time = the stream id's ms.
+-- Optional, after those: KEYS[6+N] a state key, ARGV[11+3N] its value, ARGV[12+3N] its TTL ms (see below).
 -- Returns {1, 0, trimmed_undelivered, {stored 1|0, seq, stream id, ms}...} or {0, retry_after_ms, 0} when the
 -- token bucket refuses the batch (nothing is stored).
 local channel, retention, window, cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -163,6 +164,14 @@ for i = 1, n do
   end
 end
 redis.call('HSET', KEYS[5], 'last_ms', last, 'retention_ms', retention)
+
+-- optional state key, set with the last event when it was stored (not for a duplicate):
+-- KEYS[6+N] the key (no hash tag), ARGV[11+3N] its JSON value, ARGV[12+3N] its TTL in ms (0 = no expiry)
+if #KEYS > 5 + n and replies[n][1] == 1 then
+  local ttl = tonumber(ARGV[12 + 3 * n])
+  if ttl > 0 then redis.call('SET', KEYS[6 + n], ARGV[11 + 3 * n], 'PX', ttl)
+  else redis.call('SET', KEYS[6 + n], ARGV[11 + 3 * n]) end
+end
 
 -- the hard cap: trims even undelivered entries, and counts those
 local overrun = 0

@@ -4,6 +4,7 @@
 import { $, state, POLL_MS, ALERT_CHANNEL, ALERT_EVENTS_MAX, CHANNEL_NAME, SPARK_POINTS } from "./state.js";
 import { el, number, time, note, sparkline, severityClass } from "./dom.js";
 import { api, explain, HTTPError } from "./api.js";
+import { refreshStateKeys } from "./state-keys.js";
 
 async function refreshChannels() {
   const body = await api("/v1/channels");
@@ -160,7 +161,7 @@ export async function poll() {
   const guard = (name, promise) => promise.catch((error) => { failures.push(`${name}: ${explain(error)}`); return null; });
   const [channels] = await Promise.all([
     guard("channels", refreshChannels()), guard("groups", refreshGroups()),
-    guard("alerts", refreshAlerts()), guard("services", refreshServices()),
+    guard("alerts", refreshAlerts()), guard("services", refreshServices()), guard("state keys", refreshStateKeys()),
   ]);
   if (channels) await guard("dead letters", refreshDeadLetters(channels));
   const status = $("poll-status");

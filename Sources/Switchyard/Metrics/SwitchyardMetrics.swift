@@ -92,7 +92,8 @@ public enum SwitchyardMetrics {
         public static let reason = "reason"
         /// The engine: `redis` or `embedded`.
         public static let engine = "engine"
-        /// What became of a message the bridge took: `stored`, `duplicate`, `refused`, `skipped`, `failed`.
+        /// An outcome: for the bridge, what became of a message it took (`stored`, `duplicate`,
+        /// `refused`, `skipped`, `failed`); for a state read, `hit` or `miss`.
         public static let result = "result"
     }
 

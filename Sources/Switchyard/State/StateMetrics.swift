@@ -12,8 +12,6 @@ extension SwitchyardMetrics.Name {
 extension SwitchyardMetrics.Label {
     /// A state key's family: the key or pattern of the state-key entry that covers it.
     public static let family = "family"
-    /// A state read's outcome: `hit` or `miss`.
-    public static let result = "result"
 }
 
 /// The state keys' counters, one per (family, result), created on first use and cached; the

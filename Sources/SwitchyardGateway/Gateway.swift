@@ -141,8 +141,9 @@ struct Gateway: Sendable {
         return jsonResponse(RouterReports.receipt(receipt), status: Self.publishStatus([receipt]))
     }
 
-    /// `POST /v1/events:batch`: `{"events":[{"channel","data","metadata"?,"event_id"?}]}`; needs
-    /// a publish grant for every event's channel, else nothing is stored.
+    /// `POST /v1/events:batch`: `{"events":[{"channel","data","metadata"?,"event_id"?,"state"?}]}`; needs
+    /// a publish grant for every event's channel, else nothing is stored. A batch of one event may
+    /// carry `"state":{"key","value"}`, set atomically with the event.
     func publishBatch(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let body = try await collect(request, limit: configuration.maxBatchBodyBytes)
@@ -168,6 +169,12 @@ struct Gateway: Sendable {
             item.source = principal.publishSource
             requests.append(item)
         }
+        if let write = try stateWrite(in: events, principal: principal) {
+            let item = requests[0]
+            let receipt = try await router.publish(
+                to: item.channel, payload: item.payload, metadata: item.metadata, eventID: item.eventID, source: item.source, state: write)
+            return jsonResponse(["receipts": [RouterReports.receipt(receipt)]], status: Self.publishStatus([receipt]))
+        }
         let receipts: [PublishReceipt]
         if let strictMode {
             do { receipts = try await strictMode.publish(requests) } catch let error as SwitchyardError {
@@ -180,6 +187,24 @@ struct Gateway: Sendable {
             receipts = try await router.publish(requests)
         }
         return jsonResponse(["receipts": .array(receipts.map(RouterReports.receipt))], status: Self.publishStatus(receipts))
+    }
+
+    /// The `state` member of a batch's event, `{"key","value"}`: seed 001's publish-then-set as one
+    /// atomic step, the key set only when the event is stored. Allowed on a batch of one event,
+    /// without strict mode; needs a publish grant for the key.
+    private func stateWrite(in events: [JSONValue], principal: Principal) throws(SwitchyardError) -> StateWrite? {
+        guard let index = events.firstIndex(where: { $0["state"] != nil }) else { return nil }
+        func invalid(_ field: String, _ reason: String) -> SwitchyardError {
+            SwitchyardError.validation(missing: [], invalid: [("events.\(index).state\(field)", reason)])
+        }
+        guard events.count == 1 else { throw invalid("", "is allowed only on a batch of one event") }
+        guard strictMode == nil else { throw invalid("", "is not available in strict mode: the outbox cannot set a state key") }
+        guard case .object(let member)? = events[index]["state"] else { throw invalid("", "must be an object {\"key\", \"value\"}") }
+        guard case .string(let name)? = member["key"] else { throw invalid(".key", "must be a state key") }
+        guard let value = member["value"] else { throw invalid(".value", "is required") }
+        let key = try StateKey(name)
+        try requirePublish(principal, key, attempted: "state_write")
+        return StateWrite(key: key, value: value)
     }
 
     /// 200 when every event was a duplicate, 202 when the local spool holds some until Redis

@@ -45,6 +45,35 @@ import Testing
         }
     }
 
+    /// Seed 001's `publish('position:updated', …)` then `set('position:snapshot', …)`, as one batch
+    /// event with a `state` member: the key is set only when the event is stored.
+    @Test func aBatchOfOneEventSetsItsStateKeyWithTheEvent() async throws {
+        let gateway = try TestGateway(authenticator: try await TestAuth.authenticator())
+        var monitor = TestAuth.bearer(try await TestAuth.hs256(TestAuth.claims("position_monitor", publish: ["trades:fill", "position:*"], subscribe: ["position:*"])))
+        monitor[.contentType] = "application/json"
+        var fillsOnly = TestAuth.bearer(try await TestAuth.hs256(TestAuth.claims("fills", publish: ["trades:fill"])))
+        fillsOnly[.contentType] = "application/json"
+        try await gateway.test { [monitor, fillsOnly] client in
+            func batch(_ qty: String, _ wallet: Int, extra: String = "") -> String {
+                #"{"events":[{"channel":"trades:fill","data":{"qty":\#(qty)},"state":{"key":"position:snapshot","value":{"wallet":{"ETH":\#(wallet)}}}}\#(extra)]}"#
+            }
+            let stored = try await client.send(.post, "/v1/events:batch", body: batch("1", 10), headers: monitor)
+            #expect(stored.status == .created && stored.json["receipts"]?.arrayValue?.first?["sequence_number"] == 1)
+            let first = try await client.send(.get, "/v1/state/position:snapshot", headers: monitor)
+            #expect(first.json["value"] == ["wallet": ["ETH": 10]] && first.json["ttl_seconds"] == 3600)
+
+            let refused = try await client.send(.post, "/v1/events:batch", body: batch(#""one""#, 11), headers: monitor)
+            #expect(refused.status == .unprocessableContent && refused.errorType == "validation_error")
+            let two = try await client.send(.post, "/v1/events:batch", body: batch("2", 12, extra: #",{"channel":"trades:fill","data":{"qty":3}}"#), headers: monitor)
+            #expect(two.status == .unprocessableContent && two.json["details"]?["invalid_fields"]?["events.0.state"] != nil)
+            let noGrant = try await client.send(.post, "/v1/events:batch", body: batch("4", 13), headers: fillsOnly)
+            #expect(noGrant.status == .forbidden && noGrant.json["details"]?["grant"] == "publish")
+            let after = try await client.send(.get, "/v1/state/position:snapshot", headers: monitor)
+            #expect(after.json["value"] == ["wallet": ["ETH": 10]], "no refused publish set the key")
+            #expect(try await gateway.router.latest(try ChannelName("trades:fill"))?.sequenceNumber == 1, "only the first event was stored")
+        }
+    }
+
     @Test func badValuesAreRefused() async throws {
         let (gateway, writer, _) = try await Self.setUp()
         try await gateway.test { client in

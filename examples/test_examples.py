@@ -88,7 +88,9 @@ def switchyard(*arguments: str, port: Optional[int] = None) -> Iterator[str]:
         port = port or free_port()
         command += ["--port", str(port)]
         url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Only what the arguments say: scripts/test exports REDIS_URL and POSTGRES_URL, which serve would read.
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("REDIS_", "POSTGRES_", "SWITCHYARD_"))}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
     try:
         if url:
             deadline = time.monotonic() + 60
@@ -156,6 +158,33 @@ def test_opa(tmp_path: Path) -> None:
     assert report["health_stored"] == 1 and report["scores_stored"] == 1
     assert report["gateway_receipt_sequence"] == 6
     assert report["seed_integration_test_ticker"] == "AAPL"
+
+
+def test_backtester_live(tmp_path: Path) -> None:
+    with redis_server(tmp_path) as server, switchyard("serve", "--redis", server.url, "--allow-anonymous-publish") as gateway:
+        report = run_example("backtester.py", "--mode", "live", "--gateway", gateway, "--redis", server.url, "--steps", "3")
+    assert report["sequences"] == {channel: [1, 2, 3] for channel in
+                                   ["position:updated", "exposure:calculated", "risk:calculated", "pnl:calculated", "strategy:instructions"]}
+    ttl = report["redis"]["ttl"]
+    assert all(3595 <= ttl[key] <= 3600 for key in ["position:snapshot", "exposure:current", "risk:current", "pnl:current", "strategy:rebalancing"])
+    assert ttl["config:strategy"] == -1
+    assert report["redis"]["position_snapshot_wallet"] == {"ETH": 9.98, "USDC": 25_000.0}
+
+
+def test_backtester_backtest_on_the_embedded_engine() -> None:
+    with switchyard("serve", "--allow-anonymous-publish") as gateway:
+        report = run_example("backtester.py", "--mode", "backtest", "--gateway", gateway, "--steps", "3")
+    assert report["sequences"]["strategy:instructions"] == [1, 2, 3]
+    assert report["ttl_seconds"]["position:snapshot"] >= 3595 and report["ttl_seconds"]["config:strategy"] is None
+    assert "redis" not in report
+
+
+def test_backtester_live_needs_redis() -> None:
+    with switchyard("serve", "--allow-anonymous-publish") as gateway:
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / "backtester.py"), "--mode", "live", "--gateway", gateway, "--redis", f"redis://127.0.0.1:{free_port()}"],
+            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "Redis required for live trading!" in result.stderr
 
 
 def test_signal_service_buffers_while_redis_is_down(tmp_path: Path) -> None:

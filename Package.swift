@@ -245,7 +245,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchyardTests",
-            dependencies: ["Switchyard", "JSONSchema", "RedisClient", "RedisTestSupport"]
+            dependencies: ["Switchyard", "JSONSchema", "RedisClient", "RedisTestSupport"],
+            resources: [.copy("Fixtures/seeds")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -74,7 +74,7 @@ import Testing
     func shipped() throws {
         let result = try run(["acl", "--nopass"], environment: [:])
         #expect(result.status == 0, "\(result.stderr)")
-        for service in ["trade_executor", "frontend", "system_monitor", "position_monitor", "opa-quotes-streamer", "signal_service"] {
+        for service in ["trade_executor", "frontend", "btc_price_watchdog", "position_monitor", "opa-quotes-streamer", "signal_service"] {
             #expect(result.stdout.contains("ACL SETUSER \(service) "), "\(service)")
         }
     }

@@ -72,7 +72,7 @@ import Testing
         #expect(result.status == 1)
         let body = try JSONValue(parsing: result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(body["error_type"] == "validation_error")
-        #expect(body["details"]?["missing_fields"]?.arrayValue?.contains("fill_id") == true)
+        #expect(body["details"]?["missing_fields"]?.arrayValue == [])
         #expect(body["details"]?["invalid_fields"]?["filled_quantity"] != nil)
     }
 

@@ -50,7 +50,7 @@ import Testing
             let published = try cli.run(["publish", "--server", server, "trades:order_filled", Self.fill])
             #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
             eventID = try cli.json(published)["event_id"]?.stringValue ?? ""
-            let refused = try cli.run(["publish", "--server", server, "trades:order_filled", #"{"order_id":"ord_1"}"#])
+            let refused = try cli.run(["publish", "--server", server, "trades:order_filled", #"{"order_id":"ord_1","filled_quantity":"ten"}"#])
             #expect(refused.status == 1)
             let replay = try cli.run(["replay", "--server", server, "trades:order_filled", "--json"])
             let envelope = try JSONValue(parsing: replay.stdout.split(separator: "\n").first.map(String.init) ?? "")

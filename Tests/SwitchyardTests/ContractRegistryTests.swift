@@ -139,7 +139,8 @@ import Testing
         ("trades:order_filled", 3600, false, true), ("orders.executed", 3600, false, true), ("positions.updated", 3600, false, true),
         ("signals.generated", 3600, false, true), ("system:health_check", 86_400, false, false), ("system.health", 86_400, false, false),
         ("user:session", 1800, false, false), ("risk:calculated", 3600, false, false), ("events:logged", 86_400, false, false),
-        ("capacity.scores", 86_400, false, false), ("price:x", 86_400, false, false),
+        ("capacity.scores", 86_400, false, false), ("price:x", 86_400, false, false), ("prices:btc", 300, true, false),
+        ("positions:user_0001", 3600, false, true), ("settings:user_0001", 3600, false, true), ("system:events", 86_400, false, false),
     ])
     func familyDefaults(_ channel: String, _ retention: Int, _ conflatable: Bool, _ critical: Bool) {
         let policy = ChannelPolicy.defaults(for: channel)

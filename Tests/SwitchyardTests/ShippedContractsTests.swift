@@ -7,12 +7,17 @@ import Testing
 @Suite struct ShippedContractsTests {
     static let registry = try! ContractRegistry.shipped()
 
+    /// Every channel the seeds name: REC.IO's 19 topics (seed 000) and its channels of seed 002,
+    /// the backtester's six (001), OPA's three (003) and the signal service's four (004).
     static let requiredChannels = [
-        "market_data:btc_price", "market_data:kalshi_events", "trades:new_order", "trades:order_filled", "trades:order_cancelled",
-        "trades:position_update", "trades:pnl_update", "trades:*", "system:health_check", "system:service_status",
-        "system:error_alert", "system:performance_metrics", "user:*", "position:updated", "exposure:calculated",
-        "risk:calculated", "pnl:calculated", "strategy:instructions", "events:logged", "quotes.realtime", "capacity.scores",
-        "system.health", "signals.generated", "orders.executed", "positions.updated", "price.updated.*",
+        "market_data:btc_price", "market_data:kalshi_events", "market_data:strike_updates", "market_data:position_changes",
+        "trades:new_order", "trades:order_filled", "trades:order_cancelled", "trades:position_update", "trades:pnl_update",
+        "system:health_check", "system:service_status", "system:error_alert", "system:performance_metrics",
+        "user:login", "user:logout", "user:session_update", "user:preferences_change", "user:*",
+        "trades:*", "trades:updates", "trades:created", "prices:btc", "positions:*", "settings:*", "system:health", "system:events",
+        "position:updated", "exposure:calculated", "risk:calculated", "pnl:calculated", "strategy:instructions", "events:logged",
+        "quotes.realtime", "capacity.scores", "system.health",
+        "signals.generated", "orders.executed", "positions.updated", "price.updated.*",
     ]
 
     @Test func coverEveryChannelOfTheSourceSystems() {
@@ -36,7 +41,28 @@ import Testing
             #expect(throws: Never.self) { try contract.validate(example) }
         }
         for (payload, why) in contract.invalidExamples {
-            #expect(throws: SwitchyardError.self, "\(why)") { try contract.validate(payload) }
+            let error = #expect(throws: SwitchyardError.self, "\(why)") { try contract.validate(payload) }
+            #expect(error?.body["error_type"] == "validation_error", "\(why)")
+            let field = Self.offendingField(why)
+            let missing = error?.details["missing_fields"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let invalid = error?.details["invalid_fields"]?.objectValue?.keys ?? []
+            #expect(missing.contains(field) || invalid.contains(field), "\(channel): '\(why)' names \(field), the error names \(missing) \(invalid)")
+        }
+    }
+
+    /// The field an invalid example breaks: by convention the first word of its `why`, a dotted
+    /// path (`metadata.changes_count`) or `$` for the payload itself.
+    static func offendingField(_ why: String) -> String {
+        String(why.prefix { $0 != " " && $0 != ":" })
+    }
+
+    @Test func payloadsStayOpenBecauseNoSeedClosesAnObject() {
+        func closed(_ schema: JSONValue) -> Bool {
+            if schema["additionalProperties"] == false { return true }
+            return schema["properties"]?.objectValue?.members.contains { closed($0.value) } ?? false
+        }
+        for contract in Self.registry.contracts {
+            #expect(!closed(contract.schema), "\(contract.channel) sets additionalProperties false")
         }
     }
 

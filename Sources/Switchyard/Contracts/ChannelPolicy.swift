@@ -106,8 +106,8 @@ public struct ChannelPolicy: Sendable, Hashable {
     ///
     /// | family | retention | delivery |
     /// |---|---|---|
-    /// | `market_data:*`, `quotes.*`, `price.*` | 5 minutes | durable, conflatable |
-    /// | `trades:*`, `orders.*`, `positions.*`, `signals.*` | 1 hour | durable, lossless, critical |
+    /// | `market_data:*`, `prices:*`, `quotes.*`, `price.*` | 5 minutes | durable, conflatable |
+    /// | `trades:*`, `positions:*`, `settings:*`, `orders.*`, `positions.*`, `signals.*` | 1 hour | durable, lossless, critical |
     /// | `system:*`, `system.*` | 24 hours | durable |
     /// | `user:*` | 30 minutes | durable |
     /// | `position:*`, `exposure:*`, `risk:*`, `pnl:*`, `strategy:*` | 1 hour | durable |
@@ -116,9 +116,9 @@ public struct ChannelPolicy: Sendable, Hashable {
         let family = channelOrPattern.prefix { $0 != ":" && $0 != "." }
         let separator = channelOrPattern.dropFirst(family.count).first
         switch (family, separator) {
-        case ("market_data", ":"), ("quotes", "."), ("price", "."):
+        case ("market_data", ":"), ("prices", ":"), ("quotes", "."), ("price", "."):
             return ChannelPolicy(retentionSeconds: 300, conflatable: true)
-        case ("trades", ":"), ("orders", "."), ("positions", "."), ("signals", "."):
+        case ("trades", ":"), ("positions", ":"), ("settings", ":"), ("orders", "."), ("positions", "."), ("signals", "."):
             return ChannelPolicy(retentionSeconds: 3600, critical: true)
         case ("system", ":"), ("system", "."):
             return ChannelPolicy(retentionSeconds: 86_400)

@@ -15,8 +15,8 @@ seed writes them, with plain redis-py and nothing of Switchyard:
 
 Beside them, with nothing changed in either, Switchyard's bridge checks every message against its
 contract and stores it: the program then reads what Switchyard kept (`stream:{quotes.realtime}`,
-with gap-free sequence numbers, and the refused quote in `dlq:{quotes.realtime}` with seed 000's
-`validation_error`). Last, a quote published through the gateway (a publisher already moved to
+with gap-free sequence numbers, read by a consumer group, and the refused quote in
+`dlq:{quotes.realtime}` with seed 000's `validation_error`). Last, a quote published through the gateway (a publisher already moved to
 Switchyard) reaches the unchanged subscriber as the bare quote, because OPA's contracts ask for
 `"live_message": "payload"`; and seed 003's own integration test runs as written.
 
@@ -147,6 +147,14 @@ def main() -> None:
     letters = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange("dlq:{quotes.realtime}"))
     refusal = json.loads(letters[0][1][b"error"]) if letters else {}
     wait_for(lambda: bool(stored(client, "system.health")) and bool(stored(client, "capacity.scores")))
+    # What the subscriber gains once it moves to a consumer group: every quote, even those sent
+    # while it was down, acked one by one.
+    client.xgroup_create("stream:{quotes.realtime}", "opa-capacity-api", id="0")
+    replies = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
+                   client.xreadgroup("opa-capacity-api", "capacity-api-1", {"stream:{quotes.realtime}": ">"}, count=100))
+    group_tickers = [json.loads(fields[b"envelope"])["data"]["ticker"] for _, entries in replies for _, fields in entries]
+    for _, entries in replies:
+        client.xack("stream:{quotes.realtime}", "opa-capacity-api", *[entry_id for entry_id, _ in entries])
 
     # A publisher moved to Switchyard: the unchanged subscriber still gets the bare quote.
     request = urllib.request.Request(
@@ -166,6 +174,7 @@ def main() -> None:
         "stored_tickers": [event["data"]["ticker"] for event in quotes],
         "stored_source": sorted({event["source"] for event in quotes}),
         "refused": {"error_type": refusal.get("error_type"), "invalid_fields": sorted(refusal.get("details", {}).get("invalid_fields", {}))},
+        "group_tickers": group_tickers,
         "health_stored": len(stored(client, "system.health")),
         "scores_stored": len(stored(client, "capacity.scores")),
         "gateway_receipt_sequence": receipt.get("sequence_number"),
@@ -177,6 +186,7 @@ def main() -> None:
         and report["stored_tickers"][: len(TICKERS)] == TICKERS
         and report["stored_sequences"] == list(range(1, len(quotes) + 1))
         and report["refused"] == {"error_type": "validation_error", "invalid_fields": ["ticker"]}
+        and group_tickers == TICKERS
         and report["health_stored"] == 1 and report["scores_stored"] == 1
         and receipt.get("sequence_number") == len(TICKERS) + 1
         and integration == "AAPL"

@@ -155,6 +155,7 @@ def test_opa(tmp_path: Path) -> None:
     assert report["stored_tickers"][:5] == ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL"]
     assert report["stored_sequences"] == list(range(1, len(report["stored_sequences"]) + 1))
     assert report["refused"] == {"error_type": "validation_error", "invalid_fields": ["ticker"]}
+    assert report["group_tickers"] == ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL"], "the plain publisher's quotes reach a consumer group"
     assert report["health_stored"] == 1 and report["scores_stored"] == 1
     assert report["gateway_receipt_sequence"] == 6
     assert report["seed_integration_test_ticker"] == "AAPL"

@@ -117,8 +117,12 @@ struct EngineConformanceTests {
                 #expect(letter.deliveries == 3)
                 #expect(attempts.value == 3)
                 #expect(letter.envelope.data["n"] == .int(13))
-                #expect(letter.error["error_type"] == "validation_error")
-                #expect(letter.error["details"]?["missing_fields"] == ["price"])
+                // Seed 000's processing_error, the handler's own error in its details.
+                #expect(letter.error["error_type"] == "processing_error")
+                #expect(letter.error["service"] == "tests" && letter.error["retry_count"] == 2)
+                #expect(letter.error["original_message"]?["data"]?["n"] == .int(13))
+                #expect(letter.error["details"]?["error_type"] == "validation_error")
+                #expect(letter.error["details"]?["details"]?["missing_fields"] == ["price"])
                 #expect(letter.fields.map(\.name) == ["envelope", "group", "error", "deliveries", "failed_at"])
                 #expect(handled.envelopes.map { $0.data["n"] } == [.int(12), .int(14)])
 

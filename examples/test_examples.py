@@ -17,7 +17,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, cast
+from typing import Any, Iterator, Optional
 
 import pytest
 import redis
@@ -113,14 +113,15 @@ def switchyard(*arguments: str, port: Optional[int] = None) -> Iterator[str]:
             process.kill()
 
 
-def wait_for_subscribers(server: RedisServer, pattern: str, timeout: float = 30.0) -> None:
-    """Waits until a client is subscribed to a pattern (the bridge, once it has started)."""
+def wait_for_bridge(server: RedisServer, timeout: float = 30.0) -> None:
+    """Waits until the bridge has subscribed: it `PSUBSCRIBE`s every shipped contract's channel or
+    pattern at once, so `PUBSUB NUMPAT` reaches at least their number."""
+    contracts = len(list((ROOT / "contracts").rglob("*.json")))
     client = redis.Redis(port=server.port)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            counts = cast(list[tuple[bytes, int]], client.pubsub_numsub(pattern))
-            if any(name.decode() == pattern for name, _ in counts) or client.pubsub_numpat() > 0:
+            if int(client.pubsub_numpat()) >= contracts:
                 return
         except redis.ConnectionError:
             pass
@@ -149,7 +150,7 @@ def test_recio(tmp_path: Path) -> None:
 def test_opa(tmp_path: Path) -> None:
     with redis_server(tmp_path) as server, \
             switchyard("serve", "--redis", server.url, "--bridge", "--allow-anonymous-publish") as gateway:
-        wait_for_subscribers(server, "quotes.realtime")
+        wait_for_bridge(server)
         report = run_example("opa.py", "--redis", server.url, "--gateway", gateway)
     assert report["subscriber_tickers"] == ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "aapl", "TSLA"]
     assert report["stored_tickers"][:5] == ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL"]
@@ -191,7 +192,7 @@ def test_backtester_live_needs_redis() -> None:
 def test_signal_service_buffers_while_redis_is_down(tmp_path: Path) -> None:
     signals = 12
     with redis_server(tmp_path) as server, switchyard("bridge", "--redis", server.url):
-        wait_for_subscribers(server, "signals.generated")
+        wait_for_bridge(server)
         process = subprocess.Popen(
             [sys.executable, str(EXAMPLES / "signal_service.py"), "--redis", server.url, "--signals", str(signals), "--interval", "0.3"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

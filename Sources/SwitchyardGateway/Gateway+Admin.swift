@@ -1,10 +1,8 @@
 import Foundation
 import Hummingbird
 import JSONSchema
-import RedisClient
 import Switchyard
 import SwitchyardPostgres
-import SwitchyardRedis
 
 extension Gateway {
     /// `GET /v1/dlq/{channel}?limit=…`: the channel's dead letters, oldest first; needs a subscribe grant.
@@ -55,20 +53,18 @@ extension Gateway {
         ])
     }
 
-    /// `GET /readyz`: 200 when the engine answers (a `PING` through the Redis engine's client,
+    /// `GET /readyz`: 200 when the engine reports itself reachable (the Redis engine: a `PING`
     /// within 2 seconds), else 503 with `engine_unavailable`.
     func readiness() async -> Response {
         if let strictMode, await !strictMode.isReady() {
             return SwitchyardError(.engineUnavailable, "PostgreSQL does not answer, or is not migrated yet", details: ["engine": "postgres"]).response()
         }
-        guard router.engine is RedisEngine else {
-            return jsonResponse(["status": "ready", "engine": "embedded"])
+        let health = await router.engine.health()
+        guard health.reachable else {
+            let message = health.engine == "redis" ? "Redis does not answer PING" : "the \(health.engine) engine does not answer"
+            return SwitchyardError(.engineUnavailable, message, details: ["engine": .string(health.engine)]).response()
         }
-        let answered = await EngineProbe.signals(router).engineReachable
-        guard answered else {
-            return SwitchyardError(.engineUnavailable, "Redis does not answer PING", details: ["engine": "redis"]).response()
-        }
-        return jsonResponse(["status": "ready", "engine": "redis"])
+        return jsonResponse(["status": "ready", "engine": .string(health.engine)])
     }
 }
 

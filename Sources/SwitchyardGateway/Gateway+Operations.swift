@@ -5,10 +5,8 @@ import Metrics
 import NIOCore
 import Prometheus
 import ServiceLifecycle
-import RedisClient
 import Switchyard
 import SwitchyardPostgres
-import SwitchyardRedis
 import Synchronization
 
 extension Gateway {
@@ -45,21 +43,9 @@ extension Gateway {
 
 /// The signals a heartbeat's status and `switchyard_redis_up` come from.
 enum EngineProbe {
-    /// Redis answers PING within 2 s (the embedded engine is always reachable), and the spool's state.
+    /// What the engine reports: reachable (the embedded engine always is), and its spool.
     static func signals(_ router: Switchyard.Router) async -> HealthSignals {
-        guard let redis = router.engine as? RedisEngine else { return HealthSignals(engineReachable: true) }
-        let answered = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await redis.client.execute(PING())) != nil }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        let depth = (try? await redis.spoolDepth) ?? 0
-        return HealthSignals(engineReachable: answered, spoolConfigured: redis.configuration.spool != nil, spoolDepth: depth)
+        await router.engine.health().signals
     }
 }
 
@@ -97,11 +83,11 @@ struct MetricsRefresher: Service {
             Gauge(label: SwitchyardMetrics.Name.postgresUp, factory: factory).record(status.reachable ? 1 : 0)
             if let lag = status.relayLagSeconds { Gauge(label: SwitchyardMetrics.Name.relayLag, factory: factory).record(lag) }
         }
-        if router.engine is RedisEngine {
-            let signals = await EngineProbe.signals(router)
-            Gauge(label: SwitchyardMetrics.Name.redisUp, factory: factory).record(signals.engineReachable ? 1 : 0)
+        let health = await router.engine.health()
+        if health.engine == "redis" {
+            Gauge(label: SwitchyardMetrics.Name.redisUp, factory: factory).record(health.reachable ? 1 : 0)
             Gauge(label: SwitchyardMetrics.Name.spoolDepth, dimensions: [(SwitchyardMetrics.Label.engine, "redis")], factory: factory)
-                .record(signals.spoolDepth)
+                .record(health.spoolDepth)
         }
         return complete
     }

@@ -7,7 +7,6 @@ import NIOCore
 import NIOWebSocket
 import Switchyard
 import SwitchyardPostgres
-import SwitchyardRedis
 
 /// The HTTP API v1 over a router: one method per route, registered by ``addRoutes(to:)``.
 struct Gateway: Sendable {
@@ -211,7 +210,7 @@ struct Gateway: Sendable {
     /// returns (their receipts have `stream_id` `spooled` and `sequence_number` 0), else 201.
     static func publishStatus(_ receipts: [PublishReceipt]) -> HTTPResponse.Status {
         if receipts.allSatisfy(\.duplicate) { return .ok }
-        if receipts.contains(where: { $0.streamID == RedisEngine.spooledPosition }) { return .accepted }
+        if receipts.contains(where: \.isSpooled) { return .accepted }
         return .created
     }
 

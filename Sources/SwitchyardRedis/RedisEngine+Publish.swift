@@ -38,8 +38,9 @@ extension RedisEngine {
         }
     }
 
-    /// The position in the receipt of a spooled publish: the event has no stream id yet.
-    public static let spooledPosition = StreamPosition("spooled")
+    /// The position in the receipt of a spooled publish: the event has no stream id yet
+    /// (``Switchyard/StreamPosition/spooled``).
+    public static let spooledPosition = StreamPosition.spooled
 
     static func spooledReceipt(_ request: AppendRequest) -> PublishReceipt {
         PublishReceipt(eventID: request.eventID, channel: request.channel, sequenceNumber: 0, streamID: spooledPosition, timestamp: request.timestamp)

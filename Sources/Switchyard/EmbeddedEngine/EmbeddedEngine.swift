@@ -222,3 +222,10 @@ extension Duration {
         return seconds &* 1000 &+ attoseconds / 1_000_000_000_000_000
     }
 }
+
+extension EmbeddedEngine {
+    /// In process, so always reachable; it has no spool.
+    public func health() async -> EngineHealth {
+        EngineHealth(engine: "embedded", reachable: true)
+    }
+}

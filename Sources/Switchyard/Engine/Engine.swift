@@ -84,4 +84,15 @@ public protocol Engine: Sendable {
     /// not when the rate limit refuses it, nor when it is a duplicate (the first publish set it).
     /// - Throws: ``SwitchyardError``, as ``append(_:)`` does.
     func append(_ request: AppendRequest, then assignment: StateAssignment) async throws(SwitchyardError) -> PublishReceipt
+
+    /// Whether the engine answers now, and its spool; never throws: an engine that cannot tell
+    /// reports itself unreachable.
+    func health() async -> EngineHealth
+}
+
+extension Engine {
+    /// An engine that is always reachable and has no spool, named after its type.
+    public func health() async -> EngineHealth {
+        EngineHealth(engine: String(describing: Self.self), reachable: true)
+    }
 }

@@ -204,7 +204,7 @@ struct PublishTally: Sendable {
 
     mutating func acked(_ receipts: [PublishReceipt]) {
         acked += receipts.count
-        spooled += receipts.filter { $0.streamID == RedisEngine.spooledPosition }.count
+        spooled += receipts.filter(\.isSpooled).count
     }
 
     mutating func refused(_ count: Int, code: String) {

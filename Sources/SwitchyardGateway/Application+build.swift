@@ -92,6 +92,7 @@ public func buildApplication(
     routes.add(middleware: BrowserPolicyMiddleware(policy: configuration.browser, refusals: refusals))
     routes.add(middleware: AuthenticationMiddleware(authenticator: configuration.authenticator))
     let fanout = LiveFanout(router: router, eventFrames: EventFrameCache(router: router), logger: logger)
+    let publisher: any Publisher = strictMode ?? router
     // The audit trail first: services stop in reverse order, so it writes the router's last records.
     var services: [any Service] = (router.configuration.audit.map { [$0] } ?? []) + [router] + (strictMode.map { [$0] } ?? []) + [fanout]
     var tracker: HealthTracker?
@@ -121,10 +122,10 @@ public func buildApplication(
     }
     if let monitor { services.append(monitor) }
     if let registry = configuration.metricsRegistry {
-        services.append(MetricsRefresher(router: router, registry: registry, strictMode: strictMode, interval: configuration.metricsRefreshInterval))
+        services.append(MetricsRefresher(router: router, registry: registry, publisher: publisher, interval: configuration.metricsRefreshInterval))
     }
     Gateway(
-        router: router, configuration: configuration, fanout: fanout, strictMode: strictMode, healthTracker: tracker, alertMonitor: monitor,
+        router: router, configuration: configuration, fanout: fanout, publisher: publisher, healthTracker: tracker, alertMonitor: monitor,
         webSocketMetrics: WebSocketMetrics(factory: configuration.metricsFactory(router: router), contracts: router.contracts),
         refusals: refusals
     ).addRoutes(to: routes)

@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import JSONSchema
 import Switchyard
-import SwitchyardPostgres
 
 extension Gateway {
     /// `GET /v1/dlq/{channel}?limit=…`: the channel's dead letters, oldest first; needs a subscribe grant.
@@ -56,9 +55,7 @@ extension Gateway {
     /// `GET /readyz`: 200 when the engine reports itself reachable (the Redis engine: a `PING`
     /// within 2 seconds), else 503 with `engine_unavailable`.
     func readiness() async -> Response {
-        if let strictMode, await !strictMode.isReady() {
-            return SwitchyardError(.engineUnavailable, "PostgreSQL does not answer, or is not migrated yet", details: ["engine": "postgres"]).response()
-        }
+        if let refusal = await publisher.readiness() { return refusal.response() }
         let health = await router.engine.health()
         guard health.reachable else {
             let message = health.engine == "redis" ? "Redis does not answer PING" : "the \(health.engine) engine does not answer"

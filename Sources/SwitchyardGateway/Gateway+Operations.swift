@@ -6,7 +6,6 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Switchyard
-import SwitchyardPostgres
 import Synchronization
 
 extension Gateway {
@@ -58,7 +57,8 @@ enum EngineProbe {
 struct MetricsRefresher: Service {
     let router: Switchyard.Router
     let registry: PrometheusCollectorRegistry
-    let strictMode: StrictMode?
+    /// Where publishes go; strict mode reports `switchyard_postgres_up` and the relay's lag.
+    let publisher: any Publisher
     let interval: Duration
 
     func run() async throws {
@@ -78,11 +78,7 @@ struct MetricsRefresher: Service {
     func refresh() async -> Bool {
         let complete = (try? await router.refreshGroupMetrics()) != nil
         let factory = PrometheusMetricsFactory.switchyard(registry: registry)
-        if let strictMode {
-            let status = await strictMode.status()
-            Gauge(label: SwitchyardMetrics.Name.postgresUp, factory: factory).record(status.reachable ? 1 : 0)
-            if let lag = status.relayLagSeconds { Gauge(label: SwitchyardMetrics.Name.relayLag, factory: factory).record(lag) }
-        }
+        await publisher.refreshGauges(factory)
         let health = await router.engine.health()
         if health.engine == "redis" {
             Gauge(label: SwitchyardMetrics.Name.redisUp, factory: factory).record(health.reachable ? 1 : 0)

@@ -6,7 +6,6 @@ import JSONSchema
 import NIOCore
 import NIOWebSocket
 import Switchyard
-import SwitchyardPostgres
 
 /// The HTTP API v1 over a router: one method per route, registered by ``addRoutes(to:)``.
 struct Gateway: Sendable {
@@ -14,8 +13,8 @@ struct Gateway: Sendable {
     let configuration: GatewayConfiguration
     /// The live feeds WebSocket sessions share.
     let fanout: LiveFanout
-    /// Strict mode: publishes go through the PostgreSQL outbox.
-    var strictMode: StrictMode? = nil
+    /// Where publishes go: the router, or strict mode's outbox in front of it.
+    var publisher: any Publisher
     var healthTracker: HealthTracker? = nil
     var alertMonitor: AlertMonitor? = nil
     var webSocketMetrics: WebSocketMetrics? = nil
@@ -63,7 +62,7 @@ struct Gateway: Sendable {
             }
             defer { self.webSocketSessions.release(caller) }
             let session = WebSocketSession(
-                router: self.router, configuration: self.configuration, strictMode: self.strictMode, fanout: self.fanout,
+                router: self.router, configuration: self.configuration, publisher: self.publisher, fanout: self.fanout,
                 channel: context.requestContext.channel, principal: context.requestContext.principal,
                 metrics: self.webSocketMetrics, logger: context.logger)
             await session.run(inbound: inbound, outbound: outbound)
@@ -130,13 +129,8 @@ struct Gateway: Sendable {
             router.countRefusedPublish(error, channel: channel, source: principal.subject)
             throw error
         }
-        var item = PublishRequest(channel: channel, payload: checked.publishable, metadata: metadata, eventID: eventID)
-        item.source = principal.publishSource
-        let receipt = if let strictMode {
-            try await strictMode.publish([item])[0]
-        } else {
-            try await router.publish(to: channel, payload: checked.publishable, metadata: metadata, eventID: eventID, source: principal.publishSource)
-        }
+        let item = PublishRequest(channel: channel, payload: checked.publishable, metadata: metadata, eventID: eventID, source: principal.publishSource)
+        let receipt = try await publisher.publish(item)
         return jsonResponse(RouterReports.receipt(receipt), status: Self.publishStatus([receipt]))
     }
 
@@ -169,21 +163,15 @@ struct Gateway: Sendable {
             requests.append(item)
         }
         if let write = try stateWrite(in: events, principal: principal) {
-            let item = requests[0]
-            let receipt = try await router.publish(
-                to: item.channel, payload: item.payload, metadata: item.metadata, eventID: item.eventID, source: item.source, state: write)
+            let receipt = try await publisher.publish(requests[0], state: write)
             return jsonResponse(["receipts": [RouterReports.receipt(receipt)]], status: Self.publishStatus([receipt]))
         }
         let receipts: [PublishReceipt]
-        if let strictMode {
-            do { receipts = try await strictMode.publish(requests) } catch let error as SwitchyardError {
-                // The router audits its own refusals; the outbox's contract check is audited here.
-                let item = error.details["index"].flatMap { index in index.doubleValue.map { requests[Int($0)] } } ?? requests.first
-                router.auditRefusal(error, channel: item?.channel, who: principal.subject, eventID: item?.eventID)
-                throw error
-            }
-        } else {
-            receipts = try await router.publish(requests)
+        do { receipts = try await publisher.publish(requests) } catch let error as SwitchyardError where !publisher.auditsRefusals {
+            // The router audits its own refusals; the outbox's contract check is audited here.
+            let item = error.details["index"].flatMap { index in index.doubleValue.map { requests[Int($0)] } } ?? requests.first
+            router.auditRefusal(error, channel: item?.channel, who: principal.subject, eventID: item?.eventID)
+            throw error
         }
         return jsonResponse(["receipts": .array(receipts.map(RouterReports.receipt))], status: Self.publishStatus(receipts))
     }
@@ -197,7 +185,7 @@ struct Gateway: Sendable {
             SwitchyardError.validation(missing: [], invalid: [("events.\(index).state\(field)", reason)])
         }
         guard events.count == 1 else { throw invalid("", "is allowed only on a batch of one event") }
-        guard strictMode == nil else { throw invalid("", "is not available in strict mode: the outbox cannot set a state key") }
+        guard publisher.setsStateKeys else { throw invalid("", "is not available in strict mode: the outbox cannot set a state key") }
         guard case .object(let member)? = events[index]["state"] else { throw invalid("", "must be an object {\"key\", \"value\"}") }
         guard case .string(let name)? = member["key"] else { throw invalid(".key", "must be a state key") }
         guard let value = member["value"] else { throw invalid(".value", "is required") }

@@ -49,6 +49,13 @@ import Testing
                     #expect(refused.errorType == "validation_error")
                     let latest = try await client.send(.get, "/v1/channels/\(channel)/latest")
                     #expect(latest.json["event_id"] == first.json["event_id"])
+                    // The outbox cannot set a state key with its row: a publish-and-set is refused, and stores nothing.
+                    let withState = try await client.send(
+                        .post, "/v1/events:batch",
+                        body: #"{"events":[{"channel":"\#(channel)","data":{"qty":2},"state":{"key":"position:snapshot","value":{}}}]}"#)
+                    #expect(withState.status == .unprocessableContent && withState.json["details"]?["invalid_fields"]?["events.0.state"] != nil)
+                    let after = try await client.send(.get, "/v1/channels/\(channel)/latest")
+                    #expect(after.json["event_id"] == first.json["event_id"])
                 }
             }
         }

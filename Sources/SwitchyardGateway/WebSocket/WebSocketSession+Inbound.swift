@@ -95,13 +95,8 @@ extension WebSocketSession {
                     router.countRefusedPublish(error, channel: channel, source: publishSource)
                     throw error
                 }
-                let receipt = if let strictMode {
-                    try await strictMode.publish([
-                        PublishRequest(channel: channel, payload: checked.publishable, metadata: metadata, eventID: eventID, source: publishSource)
-                    ])[0]
-                } else {
-                    try await router.publish(to: channel, payload: checked.publishable, metadata: metadata, eventID: eventID, source: publishSource)
-                }
+                let receipt = try await publisher.publish(
+                    PublishRequest(channel: channel, payload: checked.publishable, metadata: metadata, eventID: eventID, source: publishSource))
                 send(ServerFrame.published(receipt, id: id))
             }
         } catch let error as SwitchyardError {

@@ -5,7 +5,6 @@ import JSONSchema
 import Logging
 import ServiceLifecycle
 import Switchyard
-import SwitchyardPostgres
 import Synchronization
 
 /// One `/v1/ws` connection: reads the client's frames, runs its subscription, and sends events
@@ -64,8 +63,8 @@ final class WebSocketSession: Sendable {
 
     let router: Switchyard.Router
     let configuration: GatewayConfiguration
-    /// Where `publish` frames go in strict mode: through the outbox, like HTTP publishes.
-    let strictMode: StrictMode?
+    /// Where `publish` frames go: the router, or strict mode's outbox, like HTTP publishes.
+    let publisher: any Publisher
     /// The gateway's shared live feeds.
     let fanout: LiveFanout
     /// The upgraded connection: frames are written to it on its event loop.
@@ -83,13 +82,13 @@ final class WebSocketSession: Sendable {
     let input: AsyncStream<Input>.Continuation
 
     init(
-        router: Switchyard.Router, configuration: GatewayConfiguration, strictMode: StrictMode?, fanout: LiveFanout,
+        router: Switchyard.Router, configuration: GatewayConfiguration, publisher: any Publisher, fanout: LiveFanout,
         channel: any Channel, principal: Principal?, metrics: WebSocketMetrics? = nil, logger: Logger
     ) {
         self.router = router
         self.metrics = metrics
         self.configuration = configuration
-        self.strictMode = strictMode
+        self.publisher = publisher
         self.fanout = fanout
         self.channel = channel
         self.grants = principal?.grants ?? .none

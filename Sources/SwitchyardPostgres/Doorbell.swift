@@ -1,3 +1,4 @@
+import Switchyard
 import Synchronization
 
 /// Wakes one waiter, or the next one when nobody waits: LISTEN/NOTIFY rings it, the relay waits on it.
@@ -24,12 +25,7 @@ final class Doorbell: Sendable {
 
     /// Returns when the bell rings (or rang since the last wait), after `timeout`, or when cancelled.
     func wait(timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForRing() }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
+        _ = await result(within: timeout) { await self.waitForRing() }
     }
 
     private func waitForRing() async {

@@ -28,34 +28,26 @@ final class ReceiptBoard: Sendable {
     /// The receipt posted for `eventID` within `timeout`, or `nil`.
     func wait(for eventID: EventID, timeout: Duration) async -> PublishReceipt? {
         let id = nextID.add(1, ordering: .relaxed).newValue
-        return await withTaskGroup(of: PublishReceipt?.self) { group in
-            group.addTask {
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { continuation in
-                        let cancelled = self.waiters.withLock { waiters -> Bool in
-                            if Task.isCancelled { return true }
-                            waiters[eventID, default: []].append(Waiter(id: id, continuation: continuation))
-                            return false
-                        }
-                        if cancelled { continuation.resume(returning: nil) }
+        let posted = await result(within: timeout) { () async -> PublishReceipt? in
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let cancelled = self.waiters.withLock { waiters -> Bool in
+                        if Task.isCancelled { return true }
+                        waiters[eventID, default: []].append(Waiter(id: id, continuation: continuation))
+                        return false
                     }
-                } onCancel: {
-                    let waiter = self.waiters.withLock { waiters -> Waiter? in
-                        guard var list = waiters[eventID], let index = list.firstIndex(where: { $0.id == id }) else { return nil }
-                        let waiter = list.remove(at: index)
-                        waiters[eventID] = list.isEmpty ? nil : list
-                        return waiter
-                    }
-                    waiter?.continuation.resume(returning: nil)
+                    if cancelled { continuation.resume(returning: nil) }
                 }
+            } onCancel: {
+                let waiter = self.waiters.withLock { waiters -> Waiter? in
+                    guard var list = waiters[eventID], let index = list.firstIndex(where: { $0.id == id }) else { return nil }
+                    let waiter = list.remove(at: index)
+                    waiters[eventID] = list.isEmpty ? nil : list
+                    return waiter
+                }
+                waiter?.continuation.resume(returning: nil)
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
         }
+        return posted ?? nil
     }
 }

@@ -130,16 +130,7 @@ public final class StrictMode: Service {
     }
 
     private func answers(within timeout: Duration, _ query: @escaping @Sendable () async throws -> Void) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await query()) != nil }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        await result(within: timeout) { (try? await query()) != nil } ?? false
     }
 
     /// Publishes through the outbox: checks every payload, inserts the rows and commits them in

@@ -34,19 +34,10 @@ extension RedisEngine {
         continuation.onTermination = { _ in endedContinuation.finish() }
         liveRequestsContinuation.yield(LiveRequest(patterns: patterns, continuation: continuation, ended: ended, ready: readyContinuation))
         let timeout = configuration.liveConfirmationTimeout
-        let confirmed = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await _ in ready { return true }
-                return false
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let confirmed = await result(within: timeout) { () async -> Bool in
+            for await _ in ready { return true }
+            return false
+        } ?? false
         guard confirmed else {
             continuation.finish()
             throw SwitchyardError(.engineUnavailable, "the live subscription was not confirmed in time: is the engine's run() running and Redis up?")

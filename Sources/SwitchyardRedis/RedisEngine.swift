@@ -126,16 +126,7 @@ public final class RedisEngine: Engine {
 
     /// Redis answers `PING` within 2 seconds, and the spool's state.
     public func health() async -> EngineHealth {
-        let answered = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await self.client.execute(PING())) != nil }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let answered = await result(within: .seconds(2)) { (try? await self.client.execute(PING())) != nil } ?? false
         let depth = (try? await spoolDepth) ?? 0
         return EngineHealth(engine: "redis", reachable: answered, spoolConfigured: configuration.spool != nil, spoolDepth: depth)
     }

@@ -75,17 +75,8 @@ struct RouterBackend: ClientBackend {
     /// Runs a router call within the timeout; `engine_unavailable` and the timeout mean Redis
     /// cannot be reached.
     private func call(_ body: @escaping @Sendable () async throws(SwitchyardError) -> JSONValue) async throws(ClientFailure) -> JSONValue {
-        let outcome = await withTaskGroup(of: Result<JSONValue, SwitchyardError>?.self) { group in
-            group.addTask { () async -> Result<JSONValue, SwitchyardError>? in
-                do throws(SwitchyardError) { return .success(try await body()) } catch { return .failure(error) }
-            }
-            group.addTask { [timeout] in
-                try? await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        let outcome = await result(within: .milliseconds(Int64(timeout * 1000))) { () async -> Result<JSONValue, SwitchyardError> in
+            do throws(SwitchyardError) { return .success(try await body()) } catch { return .failure(error) }
         }
         switch outcome {
         case .success(let value)?: return value

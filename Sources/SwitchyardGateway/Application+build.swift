@@ -101,7 +101,7 @@ public func buildApplication(
             router: router, configuration: .init(service: health.service, channel: health.channel, interval: health.interval),
             logger: logger
         ) {
-            var signals = await EngineProbe.signals(router)
+            var signals = await router.engine.health().signals
             signals.activeConnections = inFlight.count
             return signals
         }
@@ -118,7 +118,7 @@ public func buildApplication(
         services.append(RedisBridge(router: router, engine: engine, configuration: bridge, logger: logger, metricsFactory: router.configuration.metricsFactory))
     }
     let monitor = configuration.alerts.map { alerts in
-        AlertMonitor(router: router, healthTracker: tracker, configuration: alerts, logger: logger) { await EngineProbe.signals(router) }
+        AlertMonitor(router: router, healthTracker: tracker, configuration: alerts, logger: logger) { await router.engine.health().signals }
     }
     if let monitor { services.append(monitor) }
     if let registry = configuration.metricsRegistry {

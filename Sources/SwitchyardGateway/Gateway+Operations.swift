@@ -40,14 +40,6 @@ extension Gateway {
     }
 }
 
-/// The signals a heartbeat's status and `switchyard_redis_up` come from.
-enum EngineProbe {
-    /// What the engine reports: reachable (the embedded engine always is), and its spool.
-    static func signals(_ router: Switchyard.Router) async -> HealthSignals {
-        await router.engine.health().signals
-    }
-}
-
 /// Refreshes, on a timer, the gauges `GET /metrics` serves that are read from the engine: the
 /// consumer groups' lag and pending entries, `switchyard_redis_up` and `switchyard_spool_depth`,
 /// and in strict mode `switchyard_postgres_up` and `switchyard_relay_lag_seconds`.

@@ -91,7 +91,9 @@ struct Gateway: Sendable {
             router.countRefusedPublish(error, channel: channel, source: principal.subject)
             throw error
         }
-        return try await publish(body, to: channel, request, principal)
+        return try await publish(to: channel, request, principal) { payloadGuard throws(SwitchyardError) in
+            try payloadGuard.check(channel: channel, payload: body.readableBytesView)
+        }
     }
 
     /// `POST /v1/publish`: the body is a whole message in REC.IO's `{"topic","timestamp","data","metadata"}`
@@ -99,7 +101,8 @@ struct Gateway: Sendable {
     func publishMessage(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let body = try await collect(request, limit: ChannelPolicy.defaultMaxSizeBytes + configuration.bodySlackBytes)
-        guard case .object(let message) = try parseJSON(body) else {
+        let document = try parseJSON(body)
+        guard case .object(let message) = document else {
             throw SwitchyardError.validation(missing: [], invalid: [("$", "the message must be a JSON object")])
         }
         guard case .string(let topic)? = message["topic"] else {
@@ -115,16 +118,22 @@ struct Gateway: Sendable {
             router.countRefusedPublish(error, channel: channel, source: principal.subject)
             throw error
         }
-        return try await publish(body, to: channel, request, principal)
+        // The body is parsed already: the whole message is checked as that value.
+        return try await publish(to: channel, request, principal) { payloadGuard throws(SwitchyardError) in
+            try payloadGuard.check(channel: channel, payload: document)
+        }
     }
 
-    private func publish(_ body: ByteBuffer, to channel: ChannelName, _ request: Request, _ principal: Principal) async throws -> Response {
+    /// Checks the body with `check`, then publishes it and answers with the receipt.
+    private func publish(
+        to channel: ChannelName, _ request: Request, _ principal: Principal,
+        check: (PayloadGuard) throws(SwitchyardError) -> CheckedPayload
+    ) async throws -> Response {
         let eventID = try publishEventID(request, caller: principal)
         let metadata = try traceMetadata(request)
         let checked: CheckedPayload
         do {
-            checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
-                .check(channel: channel, payload: body.readableBytesView)
+            checked = try check(PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels))
         } catch {
             router.countRefusedPublish(error, channel: channel, source: principal.subject)
             throw error

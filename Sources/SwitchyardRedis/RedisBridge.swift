@@ -1,5 +1,4 @@
 import Crypto
-import Foundation
 import JSONSchema
 import Logging
 import Metrics
@@ -225,8 +224,8 @@ public final class RedisBridge: Service {
     /// Checks the echo mark and takes the claim, in one script.
     private func claim(_ bytes: ByteBuffer, on channel: ChannelName) async throws -> Claim {
         let raw = Array(bytes.readableBytesView)
-        let sha1 = Insecure.SHA1.hash(data: raw).map { String(format: "%02x", $0) }.joined()
-        let sha256 = SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined()
+        let sha1 = Self.hex(Insecure.SHA1.hash(data: raw))
+        let sha256 = Self.hex(SHA256.hash(data: raw))
         let tag = "{\(channel.rawValue)}"
         let reply = try await engine.client.execute(
             Self.claimScript, keys: ["bridge:echo:\(tag):\(sha1)", "bridge:claim:\(tag):\(sha256)"],
@@ -236,6 +235,17 @@ public final class RedisBridge: Service {
         case 2: return .echo
         default: return .taken
         }
+    }
+
+    /// A digest in lowercase hex, as Lua's `redis.sha1hex` writes it.
+    static func hex(_ digest: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in digest {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// KEYS[1] the echo mark, KEYS[2] the claim; ARGV[1] the claim's lifetime in ms.

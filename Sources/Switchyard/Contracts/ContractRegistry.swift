@@ -10,8 +10,7 @@ import JSONSchema
 public struct ContractRegistry: Sendable {
     /// Every contract, in the order of their channel text.
     public let contracts: [Contract]
-    private let exact: [String: Contract]
-    private let patterns: [Contract]
+    private let table: PatternTable<Contract>
 
     /// Builds a registry from contracts.
     /// - Throws: ``SwitchyardError`` (`invalid_contract`) when two contracts claim the same channel or pattern.
@@ -26,14 +25,12 @@ public struct ContractRegistry: Sendable {
             seen[contract.channel.rawValue] = contract
         }
         self.contracts = contracts.sorted { $0.channel.rawValue < $1.channel.rawValue }
-        self.exact = seen.filter { $0.value.channel.isLiteral }
-        self.patterns = self.contracts.filter { !$0.channel.isLiteral }.sorted { $0.channel.isMoreSpecific(than: $1.channel) }
+        self.table = PatternTable(contracts, pattern: \.channel)
     }
 
     /// The contract that covers `channel`, or `nil` when none does.
     public func contract(for channel: ChannelName) -> Contract? {
-        if let contract = exact[channel.rawValue] { return contract }
-        return patterns.first { $0.channel.matches(channel) }
+        table.entry(for: channel)
     }
 
     /// Loads every `*.json` file under `directory`, recursively, in path order.

@@ -8,8 +8,7 @@ import JSONSchema
 public struct StateKeyRegistry: Sendable {
     /// Every entry, in the order of their key text.
     public let entries: [StateKeyEntry]
-    private let exact: [String: StateKeyEntry]
-    private let patterns: [StateKeyEntry]
+    private let table: PatternTable<StateKeyEntry>
 
     /// Builds a table.
     /// - Throws: ``SwitchyardError`` (`invalid_contract`) when two entries name the same key or pattern.
@@ -22,8 +21,7 @@ public struct StateKeyRegistry: Sendable {
             seen[entry.key.rawValue] = entry
         }
         self.entries = entries.sorted { $0.key.rawValue < $1.key.rawValue }
-        exact = seen.filter { $0.value.key.isLiteral }
-        patterns = entries.filter { !$0.key.isLiteral }.sorted { $0.key.isMoreSpecific(than: $1.key) }
+        table = PatternTable(entries, pattern: \.key)
     }
 
     /// An empty table: every key is unknown.
@@ -31,8 +29,7 @@ public struct StateKeyRegistry: Sendable {
 
     /// The entry that covers `key`, or `nil` when none does.
     public func entry(for key: StateKey) -> StateKeyEntry? {
-        if let entry = exact[key.rawValue] { return entry }
-        return patterns.first { $0.key.matches(key) }
+        table.entry(for: key)
     }
 
     /// Loads a state-key file (`{"keys": [{"key", "ttl", "origin", "description", "schema"}, …]}`).

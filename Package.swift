@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "SwitchyardRedis", targets: ["SwitchyardRedis"]),
         .library(name: "SwitchyardGateway", targets: ["SwitchyardGateway"]),
         .library(name: "SwitchyardPostgres", targets: ["SwitchyardPostgres"]),
+        .library(name: "SwitchyardServer", targets: ["SwitchyardServer"]),
+        // The load generator behind `switchyard bench`, shared with the harness in Benchmarks/.
         .library(name: "SwitchyardBench", targets: ["SwitchyardBench"]),
     ],
     dependencies: [
@@ -78,9 +80,6 @@ let package = Package(
             name: "SwitchyardGateway",
             dependencies: [
                 "Switchyard",
-                "SwitchyardRedis",
-                "SwitchyardPostgres",
-                "RedisClient",
                 "JSONSchema",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -115,10 +114,40 @@ let package = Package(
             ]
         ),
         .target(
+            name: "SwitchyardDemo",
+            dependencies: [
+                "Switchyard",
+                "JSONSchema",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "SwitchyardServer",
+            dependencies: [
+                "Switchyard",
+                "SwitchyardGateway",
+                "SwitchyardRedis",
+                "SwitchyardPostgres",
+                "SwitchyardDemo",
+                "RedisClient",
+                "JSONSchema",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "SwitchyardBench",
             dependencies: [
                 "Switchyard",
                 "SwitchyardRedis",
+                "SwitchyardServer",
                 "SwitchyardGateway",
                 "RedisClient",
                 "JSONSchema",
@@ -133,6 +162,8 @@ let package = Package(
             dependencies: [
                 "SwitchyardBench",
                 "Switchyard",
+                "SwitchyardServer",
+                "SwitchyardDemo",
                 "SwitchyardGateway",
                 "SwitchyardPostgres",
                 "SwitchyardRedis",
@@ -146,6 +177,21 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "switchyard-chaos-worker",
+            dependencies: [
+                "Switchyard",
+                "SwitchyardServer",
+                "SwitchyardPostgres",
+                "SwitchyardRedis",
+                "RedisClient",
+                "JSONSchema",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -178,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "SwitchyardCLITests",
             dependencies: [
-                "switchyard", "JSONSchema", "Switchyard", "SwitchyardRedis", "SwitchyardGateway", "SwitchyardBench", "RedisClient", "RedisTestSupport",
+                "switchyard", "JSONSchema", "Switchyard", "SwitchyardRedis", "SwitchyardGateway", "SwitchyardServer", "SwitchyardBench", "RedisClient", "RedisTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -188,6 +234,8 @@ let package = Package(
             name: "SwitchyardGatewayTests",
             dependencies: [
                 "SwitchyardGateway",
+                "SwitchyardServer",
+                "SwitchyardDemo",
                 "Switchyard",
                 "SwitchyardRedis",
                 "RedisClient",

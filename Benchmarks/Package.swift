@@ -31,6 +31,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Switchyard", package: "Switchyard"),
                 .product(name: "SwitchyardGateway", package: "Switchyard"),
+                .product(name: "SwitchyardServer", package: "Switchyard"),
                 .product(name: "SwitchyardBench", package: "Switchyard"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -2,7 +2,7 @@
 """The chaos suite's driver: scripts/chaos runs it (docs/chaos.md).
 
 Each scenario starts the servers it needs (redis-server with AOF, PostgreSQL) on free loopback
-ports in a temporary folder, runs the real `switchyard` binary (serve, relay, chaos-worker) against
+ports in a temporary folder, runs the real `switchyard` binary (serve, relay) and the suite's `switchyard-chaos-worker` against
 them, does harm (SIGKILL, restarts, dropped packets, clients that stop reading), then checks what
 Redis and PostgreSQL hold against what the publishers were told. It prints one line per scenario,
 
@@ -66,8 +66,9 @@ def wait_until(condition, timeout, interval=0.1):
 class Suite:
     """What every scenario shares: the binary, the temporary folder, the processes to stop."""
 
-    def __init__(self, binary, pg_bin, quick, keep):
+    def __init__(self, binary, worker_binary, pg_bin, quick, keep):
         self.binary = binary
+        self.worker_binary = worker_binary
         self.pg_bin = pg_bin
         self.quick = quick
         self.tmp = tempfile.mkdtemp(prefix="switchyard-chaos.")
@@ -90,7 +91,12 @@ class Suite:
         return process
 
     def worker(self, args, name):
+        """Runs the switchyard binary with ARGS."""
         return self.spawn([self.binary, *args], name)
+
+    def chaos_worker(self, args, name):
+        """Runs the suite's publisher or consumer (switchyard-chaos-worker) with ARGS."""
+        return self.spawn([self.worker_binary, *args], name)
 
     def output(self, name):
         with open(self.path(f"{name}.out")) as f:
@@ -308,17 +314,17 @@ def consumers_sigkill(suite, pg):
     channels = [f"chaos:s1_{i}" for i in range(4)]
     acked_file = suite.path("s1.acked")
     deliveries = suite.path("s1.deliveries")
-    publisher = suite.worker(["chaos-worker", "publish", "--redis", server.url, "--channels", ",".join(channels),
+    publisher = suite.chaos_worker(["publish", "--redis", server.url, "--channels", ",".join(channels),
                               "--count", str(total), "--rate", str(rate), "--no-rate-limits", "--acked", acked_file],
                              "s1-publisher")
-    consumer_args = ["chaos-worker", "consume", "--redis", server.url, "--postgres", database, "--group", "ledger",
+    consumer_args = ["consume", "--redis", server.url, "--postgres", database, "--group", "ledger",
                      "--pattern", "chaos:s1_*", "--deliveries", deliveries, "--visibility-timeout", "3",
                      "--max-deliveries", "1000", "--concurrency", "4", "--batch-size", "50"]
     serial = [0]
 
     def start_consumer():
         serial[0] += 1
-        return suite.worker([*consumer_args, "--consumer", f"c{serial[0]}"], f"s1-consumer-{serial[0]}")
+        return suite.chaos_worker([*consumer_args, "--consumer", f"c{serial[0]}"], f"s1-consumer-{serial[0]}")
 
     consumers = [start_consumer() for _ in range(3)]
     kills = 0
@@ -373,7 +379,7 @@ def redis_sigkill(suite, pg):
     server = RedisServer(suite, "redis-s2")
     channels = [f"chaos:s2_{i}" for i in range(4)]
     acked_file = suite.path("s2.acked")
-    publisher = suite.worker(["chaos-worker", "publish", "--redis", server.url, "--channels", ",".join(channels),
+    publisher = suite.chaos_worker(["publish", "--redis", server.url, "--channels", ",".join(channels),
                               "--count", str(seconds * rate), "--rate", str(rate), "--spool", suite.path("s2.spool"),
                               "--acked", acked_file, "--command-timeout", "2", "--connect-timeout", "1"], "s2-publisher")
     kills = 0
@@ -588,7 +594,7 @@ async def slow_clients(url, quotes, orders, total, suite, server, serve, rss):
 
     reader = asyncio.create_task(read_fast())
     rate = 1_500
-    publisher = suite.worker(["chaos-worker", "publish", "--redis", server.url, "--channels", f"{quotes},{orders}",
+    publisher = suite.chaos_worker(["publish", "--redis", server.url, "--channels", f"{quotes},{orders}",
                               "--count", str(total), "--rate", str(rate), "--no-rate-limits", "--pad", "2000"], "s4-publisher")
     while publisher.poll() is None:
         await asyncio.sleep(0.5)
@@ -650,11 +656,11 @@ def steady_load(suite, pg):
     batch = int(os.environ.get("CHAOS_STEADY_BATCH", 5 if suite.quick else 1))
     server = RedisServer(suite, "redis-s5")
     channels = [f"chaos:s5_svc{i}" for i in range(services)]
-    consumers = [suite.worker(["chaos-worker", "consume", "--redis", server.url, "--group", "risk", "--pattern", "chaos:s5_*",
+    consumers = [suite.chaos_worker(["consume", "--redis", server.url, "--group", "risk", "--pattern", "chaos:s5_*",
                                "--consumer", f"risk-{i}", "--concurrency", "10", "--batch-size", "500"], f"s5-consumer-{i}")
                  for i in range(2)]
     time.sleep(1)
-    publishers = [suite.worker(["chaos-worker", "publish", "--redis", server.url, "--channels", channel, "--source", f"svc{i}",
+    publishers = [suite.chaos_worker(["publish", "--redis", server.url, "--channels", channel, "--source", f"svc{i}",
                                 "--count", str(seconds * rate), "--rate", str(rate), "--batch", str(batch),
                                 "--acked", suite.path(f"s5-{i}.acked")],
                                f"s5-publisher-{i}")
@@ -750,7 +756,7 @@ def redis_unreachable(suite, pg):
     hole = Blackhole(server.port)
     hole.lift()
     suite.cleanups.append(hole.lift)
-    publisher = suite.worker(["chaos-worker", "publish", "--redis", server.url, "--channels", ",".join(channels),
+    publisher = suite.chaos_worker(["publish", "--redis", server.url, "--channels", ",".join(channels),
                               "--count", str(seconds * rate), "--rate", str(rate), "--spool", suite.path("s6.spool"),
                               "--acked", acked_file, "--command-timeout", "1", "--connect-timeout", "1"], "s6-publisher")
     outages = 0
@@ -789,6 +795,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="the bounded mode CI runs")
     parser.add_argument("--only", help="comma-separated scenario names")
     parser.add_argument("--binary", required=True, help="the switchyard binary")
+    parser.add_argument("--worker-binary", help="the switchyard-chaos-worker binary (default: beside --binary)")
     parser.add_argument("--pg-bin", required=True, help="PostgreSQL's bin folder")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, spools)")
     args = parser.parse_args()
@@ -797,7 +804,8 @@ def main():
     if unknown:
         parser.error(f"unknown scenarios {unknown}; there are {list(SCENARIOS)}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    suite = Suite(args.binary, args.pg_bin, args.quick, args.keep)
+    worker_binary = args.worker_binary or os.path.join(os.path.dirname(args.binary), "switchyard-chaos-worker")
+    suite = Suite(args.binary, worker_binary, args.pg_bin, args.quick, args.keep)
     ok = True
     try:
         pg = Postgres(suite)

@@ -8,6 +8,7 @@ import ServiceLifecycle
 import Switchyard
 import SwitchyardGateway
 import SwitchyardRedis
+import SwitchyardServer
 import Synchronization
 
 /// Runs one benchmark: publishers on a fixed schedule, consumer groups and WebSocket clients
@@ -32,16 +33,13 @@ public enum LoadGenerator {
     ) async throws -> BenchReport {
         if !configuration.problems.isEmpty { throw BenchError(configuration.problems.joined(separator: "; ")) }
         let plan = try Plan(configuration, contracts: contracts)
-        let engine: any Engine
-        var redisClient: RedisClient?
+        let engineSettings: EngineSettings
         switch configuration.target {
-        case .embedded:
-            engine = EmbeddedEngine(logger: logger)
-        case .redis(let url):
-            let client = try RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
-            redisClient = client
-            engine = RedisEngine(client: client, logger: logger)
+        case .embedded: engineSettings = EngineSettings()
+        case .redis(let url): engineSettings = EngineSettings(redisURL: url)
         }
+        let engine = try engineSettings.makeEngine(logger: logger)
+        let redisClient = (engine as? RedisEngine)?.client
         let router = Router(
             contracts: contracts, engine: engine,
             configuration: RouterConfiguration(source: "switchyard-bench", enforcesRateLimits: false), logger: logger)

@@ -133,7 +133,7 @@ struct Gateway: Sendable {
         let metadata = try traceMetadata(request)
         let checked: CheckedPayload
         do {
-            checked = try check(PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels))
+            checked = try check(PayloadGuard(registry: router.contracts, allowsUnknownChannels: router.configuration.allowsUnknownChannels))
         } catch {
             router.countRefusedPublish(error, channel: channel, source: principal.subject)
             throw error

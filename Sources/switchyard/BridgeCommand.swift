@@ -5,6 +5,7 @@ import RedisClient
 import ServiceLifecycle
 import Switchyard
 import SwitchyardRedis
+import SwitchyardServer
 
 /// `switchyard bridge`: stores what unchanged plain-Redis publishers `PUBLISH` on contract
 /// channels as Switchyard events, until SIGTERM or SIGINT (docs/migration.md).
@@ -51,15 +52,13 @@ struct BridgeCommand: AsyncParsableCommand {
 
     /// The router (which runs the engine and its client) and the bridge, in start order.
     func buildBridge(redisURL: String, logger: Logger) throws -> [any Service] {
-        let contracts = try global.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
         let patterns = try pattern.map { text in
             do { return try ChannelPattern(text) } catch { throw ValidationError("--pattern '\(text)': \(error)") }
         }
         let (signingKeys, encryptionKeys) = try keys.rings(ProcessInfo.processInfo.environment)
-        let client = try RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
-        let engine = RedisEngine(client: client, logger: logger)
-        let router = Router(
-            contracts: contracts, engine: engine,
+        let engine = try EngineSettings(redisURL: redisURL).makeRedisEngine(logger: logger)
+        let router = try makeRouter(
+            on: engine, contractsDirectory: global.contracts,
             configuration: RouterConfiguration(
                 source: source, allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys, encryptionKeys: encryptionKeys),
             logger: logger)

@@ -6,6 +6,7 @@ import RedisClient
 import Switchyard
 import SwitchyardGateway
 import SwitchyardRedis
+import SwitchyardServer
 
 /// Where the client subcommands (`publish`, `replay`, `lag`, `dlq`, `state`) send their requests: a running
 /// server over the HTTP API, or Redis directly.
@@ -33,21 +34,20 @@ struct ClientOptions: ParsableArguments {
     func backend() throws -> any ClientBackend {
         let environment = ProcessInfo.processInfo.environment
         if let redis {
-            var configuration: RedisConfiguration
-            do { configuration = try RedisConfiguration(url: redis) } catch { throw ValidationError("--redis: \(error)") }
-            configuration.connectTimeout = .milliseconds(Int64(timeout * 1000))
+            let settings = EngineSettings(redisURL: redis, failFast: true, connectTimeout: .milliseconds(Int64(timeout * 1000)))
+            do { _ = try settings.redisConfiguration() } catch { throw ValidationError("--redis: \(error)") }
             let logger = Logger(label: "switchyard-cli")
-            let registry: ContractRegistry
-            do { registry = try contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped() } catch {
+            let (signingKeys, encryptionKeys) = try keys.rings(environment)
+            let router: Switchyard.Router
+            do {
+                router = try makeRouter(
+                    engine: settings, contractsDirectory: contracts,
+                    configuration: RouterConfiguration(
+                        source: "switchyard-cli", allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys, encryptionKeys: encryptionKeys),
+                    logger: logger)
+            } catch let error as ContractFolderError {
                 throw ValidationError("the contracts cannot be loaded:\n\(error)")
             }
-            let (signingKeys, encryptionKeys) = try keys.rings(environment)
-            let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: logger), configuration: .init(failFast: true), logger: logger)
-            let router = Switchyard.Router(
-                contracts: registry, engine: engine,
-                configuration: RouterConfiguration(
-                    source: "switchyard-cli", allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys, encryptionKeys: encryptionKeys),
-                logger: logger)
             return RouterBackend(router: router, timeout: timeout)
         }
         let text = server ?? environment["SWITCHYARD_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Switchyard
 import SwitchyardGateway
+import SwitchyardServer
 
 /// The signing and encryption keys of the commands that publish (`serve`, `relay`, `reconcile`,
 /// and the client commands with `--redis`): a flag naming a file, else `SWITCHYARD_SIGNING_KEYS`
@@ -18,15 +19,15 @@ struct KeyOptions: ParsableArguments {
     var encryptionKeysFile: String?
 
     /// Where the signing keys come from: the flag, else the environment.
-    func signingSource(_ environment: [String: String]) throws(GatewayConfigurationError) -> GatewaySettings.KeySource? {
+    func signingSource(_ environment: [String: String]) throws(GatewayConfigurationError) -> ServerSettings.KeySource? {
         if let signingKeysFile { return .file(signingKeysFile) }
-        return try GatewaySettings.KeySource(environment: environment, variable: GatewaySettings.KeySource.signingVariable)
+        return try ServerSettings.KeySource(environment: environment, variable: ServerSettings.KeySource.signingVariable)
     }
 
     /// Where the encryption keys come from: the flag, else the environment.
-    func encryptionSource(_ environment: [String: String]) throws(GatewayConfigurationError) -> GatewaySettings.KeySource? {
+    func encryptionSource(_ environment: [String: String]) throws(GatewayConfigurationError) -> ServerSettings.KeySource? {
         if let encryptionKeysFile { return .file(encryptionKeysFile) }
-        return try GatewaySettings.KeySource(environment: environment, variable: GatewaySettings.KeySource.encryptionVariable)
+        return try ServerSettings.KeySource(environment: environment, variable: ServerSettings.KeySource.encryptionVariable)
     }
 
     /// The key rings, loaded.

@@ -7,6 +7,7 @@ import RedisClient
 import Switchyard
 import SwitchyardPostgres
 import SwitchyardRedis
+import SwitchyardServer
 
 /// `switchyard reconcile`: compares the PostgreSQL archive with the Redis streams for a time
 /// window, lists what either side lacks, and with `--repair` re-publishes what Redis lacks.
@@ -42,15 +43,13 @@ struct ReconcileCommand: AsyncParsableCommand {
         } ?? Timestamp.now()
         var logger = Logger(label: "switchyard")
         logger.logLevel = .warning
-        let contracts = try global.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
         let (signingKeys, encryptionKeys) = try keys.rings(environment)
-        let redisClient = try RedisClient(configuration: try RedisConfiguration(url: redisText), logger: logger)
-        let engine = RedisEngine(client: redisClient, configuration: RedisEngine.Configuration(failFast: true), logger: logger)
+        let engine = try EngineSettings(redisURL: redisText, failFast: true).makeRedisEngine(logger: logger)
         let postgresClient = PostgresClient(configuration: try PostgresURL(postgresText).clientConfiguration, backgroundLogger: logger)
         // Repairs are publishes: audited in switchyard.audit, written before the command exits.
         let audit = AuditTrail(sink: PostgresAuditSink(client: postgresClient, logger: logger), logger: logger)
-        let router = Router(
-            contracts: contracts, engine: engine,
+        let router = try makeRouter(
+            on: engine, contractsDirectory: global.contracts,
             configuration: RouterConfiguration(
                 source: "switchyard-reconcile", enforcesRateLimits: false, allowsUnknownChannels: true, signingKeys: signingKeys,
                 encryptionKeys: encryptionKeys, audit: audit),

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import Switchyard
 import SwitchyardPostgres
 import SwitchyardRedis
+import SwitchyardServer
 
 /// `switchyard relay`: runs the outbox relay alone, from PostgreSQL to Redis, until SIGTERM or SIGINT.
 /// `switchyard serve --postgres` runs the same relay inside the server.
@@ -34,14 +35,12 @@ struct RelayCommand: AsyncParsableCommand {
         guard let redisText = redis ?? environment["REDIS_URL"] else { throw ValidationError("give --redis URL or set REDIS_URL") }
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
-        let contracts = try global.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
         let (signingKeys, encryptionKeys) = try keys.rings(environment)
-        let client = try RedisClient(configuration: try RedisConfiguration(url: redisText), logger: logger)
         let postgresURL = try PostgresURL(postgresText)
         // What the relay publishes and quarantines is audited in switchyard.audit, beside the archive.
         let audit = AuditTrail(sink: PostgresAuditSink(url: postgresURL, logger: logger), logger: logger)
-        let router = Router(
-            contracts: contracts, engine: RedisEngine(client: client, logger: logger),
+        let router = try makeRouter(
+            engine: EngineSettings(redisURL: redisText), contractsDirectory: global.contracts,
             configuration: RouterConfiguration(
                 source: source, enforcesRateLimits: false, allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys,
                 encryptionKeys: encryptionKeys, audit: audit),

@@ -5,8 +5,10 @@ import Logging
 import Metrics
 import Prometheus
 import Switchyard
+import SwitchyardDemo
 import SwitchyardGateway
 import SwitchyardRedis
+import SwitchyardServer
 
 /// `switchyard serve`: the HTTP API v1 on the embedded engine, or on Redis with `--redis`.
 struct ServeCommand: AsyncParsableCommand {
@@ -90,11 +92,11 @@ struct ServeCommand: AsyncParsableCommand {
     var demoSeed: UInt64?
 
     func run() async throws {
-        var configuration: GatewayConfiguration
-        let settings: GatewaySettings
+        var configuration: ServerConfiguration
+        let settings: ServerSettings
         do {
             settings = try self.settings(environment: ProcessInfo.processInfo.environment)
-            configuration = try await GatewayConfiguration(settings: settings)
+            configuration = try await ServerConfiguration(settings: settings)
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
@@ -105,56 +107,57 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
         if demo {
-            if configuration.redisURL != nil || configuration.postgresURL != nil {
+            if configuration.engine.redisURL != nil || configuration.postgresURL != nil {
                 logger.notice("--demo runs on the embedded engine: the Redis and PostgreSQL settings are ignored")
             }
-            configuration.redisURL = nil
+            configuration.engine.redisURL = nil
             configuration.postgresURL = nil
             configuration.demo = DemoStack.Configuration(seed: demoSeed)
         }
         if bridge {
-            guard configuration.redisURL != nil else {
+            guard configuration.engine.redisURL != nil else {
                 FileHandle.standardError.write(Data("error: --bridge takes plain publishes from Redis: give --redis URL or set REDIS_URL\n".utf8))
                 throw ExitCode(1)
             }
             configuration.bridge = RedisBridge.Configuration(source: bridgeSource ?? "bridge")
         }
-        if let spool = configuration.spoolFile, configuration.effectiveSpoolFile == nil {
+        if let spool = configuration.engine.spoolFile, configuration.effectiveEngine.spoolFile == nil {
             logger.notice(
                 "the spool is not used: it keeps publishes while Redis is unreachable, so it needs --redis, and with --postgres the outbox keeps them",
                 metadata: ["spool": "\(spool)"])
         }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory.switchyard(registry: registry))
-        configuration.metricsRegistry = registry
-        configuration.health = GatewayConfiguration.Health(service: configuration.source)
+        configuration.gateway.metricsRegistry = registry
+        configuration.gateway.health = GatewayConfiguration.Health(service: configuration.source)
         if settings.alertsEnabled ?? true {
             var alerts = settings.alerts ?? AlertConfiguration()
             alerts.service = configuration.source
-            configuration.alerts = alerts
+            configuration.gateway.alerts = alerts
         }
         let app = try buildApplication(configuration: configuration, logger: logger)
+        let gateway = configuration.gateway
         logger.info("switchyard serve", metadata: [
-            "engine": "\(configuration.redisURL == nil ? "embedded" : "redis")",
-            "address": "\(configuration.host):\(configuration.port)", "console": "http://\(configuration.host):\(configuration.port)/",
-            "tls": "\(configuration.tls != nil)",
+            "engine": "\(configuration.engine.redisURL == nil ? "embedded" : "redis")",
+            "address": "\(gateway.host):\(gateway.port)", "console": "http://\(gateway.host):\(gateway.port)/",
+            "tls": "\(gateway.tls != nil)",
             "signing": "\(configuration.signingKeys.map { "\($0)" } ?? "off")",
             "encryption": "\(configuration.encryptionKeys.map { "\($0)" } ?? "off")",
             "audit": "\(configuration.postgresURL != nil ? "postgres" : configuration.auditFile ?? "off")",
-            "spool": "\(configuration.effectiveSpoolFile ?? "off")",
+            "spool": "\(configuration.effectiveEngine.spoolFile ?? "off")",
             "bridge": "\(configuration.bridge.map(\.source) ?? "off")",
         ])
         try await app.runService()
     }
 
     /// The settings: flags over the environment over the config file over the defaults.
-    func settings(environment: [String: String]) throws(GatewayConfigurationError) -> GatewaySettings {
-        var layers = GatewaySettings()
+    func settings(environment: [String: String]) throws(GatewayConfigurationError) -> ServerSettings {
+        var layers = ServerSettings()
         if let path = config ?? environment["SWITCHYARD_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            layers = try GatewaySettings(file: path)
+            layers = try ServerSettings(file: path)
         }
-        layers = layers.overridden(by: try GatewaySettings(environment: environment))
-        var settings = layers.overridden(by: GatewaySettings(
+        layers = layers.overridden(by: try ServerSettings(environment: environment))
+        var settings = layers.overridden(by: ServerSettings(
             host: host, port: port, redis: redis, contracts: contracts, allowUnknownChannels: allowUnknownChannels ? true : nil,
             redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey, signingKeys: keys.signingKeysFile.map { .file($0) },
             encryptionKeys: keys.encryptionKeysFile.map { .file($0) }, auditFile: auditFile,

@@ -6,6 +6,7 @@ import Logging
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import SwitchyardServer
 import Synchronization
 
 /// `switchyard tail PATTERN… [--since SEQ|RFC3339] [--json] [--server URL | --redis URL]`.
@@ -79,10 +80,9 @@ struct TailCommand: AsyncParsableCommand {
     private func tailRedis(url: String, patterns: [ChannelPattern], start: TailStart?, printer: inout TailPrinter) async throws {
         var logger = Logger(label: "switchyard-tail")
         logger.logLevel = .error
-        let client = try RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
-        let engine = RedisEngine(client: client, logger: logger)
-        let contracts = try options.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
-        let router = Switchyard.Router(contracts: contracts, engine: engine, configuration: RouterConfiguration(source: "switchyard-tail"), logger: logger)
+        let engine = try EngineSettings(redisURL: url).makeRedisEngine(logger: logger)
+        let router = try makeRouter(
+            on: engine, contractsDirectory: options.contracts, configuration: RouterConfiguration(source: "switchyard-tail"), logger: logger)
         let output = try await withThrowingTaskGroup(of: TailPrinter?.self) { group -> TailPrinter? in
             group.addTask {
                 try await router.run()

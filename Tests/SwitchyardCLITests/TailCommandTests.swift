@@ -58,7 +58,7 @@ import Testing
         let router = Switchyard.Router(
             contracts: try ContractRegistry([]), engine: EmbeddedEngine(logger: Self.logger),
             configuration: RouterConfiguration(source: "tail-tests", allowsUnknownChannels: true), logger: Self.logger)
-        let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: OpenAuthenticator()), logger: Self.logger)
+        let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), logger: Self.logger)
         let channel = try ChannelName("events:tail_ws")
         for n in 1...3 { try await router.publish(to: channel, payload: ["n": .int(Int64(n))]) }
         try await app.test(.live) { client in
@@ -78,7 +78,7 @@ import Testing
         let router = Switchyard.Router(
             contracts: try ContractRegistry([]), engine: engine,
             configuration: RouterConfiguration(source: "tail-tests", allowsUnknownChannels: true, signingKeys: keys), logger: Self.logger)
-        let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: OpenAuthenticator()), logger: Self.logger)
+        let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), logger: Self.logger)
         // trades:* is critical by default: the router signs; an event appended around it is not signed.
         let channel = try ChannelName("trades:tail_signed")
         try await router.publish(to: channel, payload: ["n": 1])
@@ -99,7 +99,7 @@ import Testing
         let router = Switchyard.Router(
             contracts: try ContractRegistry([]), engine: EmbeddedEngine(logger: Self.logger),
             configuration: RouterConfiguration(source: "tail-tests", allowsUnknownChannels: true), logger: Self.logger)
-        let configuration = GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: QueryTokenAuthenticator())
+        let configuration = GatewayConfiguration(port: 0, authenticator: QueryTokenAuthenticator())
         let app = try buildApplication(router: router, configuration: configuration, logger: Self.logger)
         let channel = try ChannelName("events:tail_token")
         try await router.publish(to: channel, payload: ["n": 1])

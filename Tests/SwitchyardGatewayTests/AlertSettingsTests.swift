@@ -1,12 +1,13 @@
 import Foundation
 import Switchyard
 import SwitchyardGateway
+import SwitchyardServer
 import Testing
 
 /// The config file's `alerts` object.
 @Suite struct AlertSettingsTests {
-    func parse(_ text: String) throws(GatewayConfigurationError) -> GatewaySettings {
-        try GatewaySettings(parsing: Array(text.utf8))
+    func parse(_ text: String) throws(GatewayConfigurationError) -> ServerSettings {
+        try ServerSettings(parsing: Array(text.utf8))
     }
 
     func failure(_ text: String) -> String {
@@ -19,7 +20,7 @@ import Testing
     }
 
     @Test func theExampleFileSetsSomeRulesAndKeepsTheOthersDefaults() throws {
-        let settings = try GatewaySettings(file: GatewaySettingsTests.repositoryRoot + "/docs/examples/switchyard.json")
+        let settings = try ServerSettings(file: ServerSettingsTests.repositoryRoot + "/docs/examples/switchyard.json")
         let alerts = try #require(settings.alerts)
         #expect(settings.alertsEnabled == nil)
         #expect(alerts.interval == .seconds(5))

@@ -7,6 +7,7 @@ import JWTKit
 import NIOCore
 import Switchyard
 import SwitchyardGateway
+import SwitchyardServer
 import Testing
 
 /// Tokens, API keys and anonymous access through the gateway's authenticator.
@@ -159,7 +160,7 @@ import Testing
             let answer = try await client.send(.get, "/v1/channels", headers: TestAuth.bearer(one))
             #expect(answer.status == .ok, "\(answer.json)")
         }
-        let settings = try GatewaySettings(parsing: Array(#"{"auth": {"issuer": "https://auth.example.com", "audience": "switchyard"}}"#.utf8))
+        let settings = try ServerSettings(parsing: Array(#"{"auth": {"issuer": "https://auth.example.com", "audience": "switchyard"}}"#.utf8))
         #expect(settings.auth?.issuer == "https://auth.example.com" && settings.auth?.audience == "switchyard")
     }
 

@@ -8,6 +8,7 @@ import NIOPosix
 import Prometheus
 import Switchyard
 import SwitchyardGateway
+import SwitchyardServer
 import Synchronization
 import Testing
 
@@ -198,7 +199,7 @@ enum RawHTTP {
     }
 
     @Test func anonymousLoopbackClientsReadButDoNotPublishByDefault() async throws {
-        let configuration = try await GatewayConfiguration(settings: GatewaySettings())
+        let configuration = try await ServerConfiguration(settings: ServerSettings()).gateway
         let gateway = try TestGateway(authenticator: configuration.authenticator)
         try await gateway.router.publish(to: try ChannelName("trades:fill"), payload: ["qty": 1])
         try await gateway.live { client in
@@ -216,25 +217,25 @@ enum RawHTTP {
     }
 
     @Test func allowAnonymousPublishTurnsPublishingOnForTheDefaultAuthOnly() async throws {
-        let settings = GatewaySettings(allowAnonymousPublish: true)
-        let gateway = try TestGateway(authenticator: try await GatewayConfiguration(settings: settings).authenticator)
+        let settings = ServerSettings(allowAnonymousPublish: true)
+        let gateway = try TestGateway(authenticator: try await ServerConfiguration(settings: settings).gateway.authenticator)
         try await gateway.live { client in
             let answer = try await client.send(.post, "/v1/channels/trades:fill/events", body: #"{"qty":2}"#)
             #expect(answer.status == .created, "\(answer.json)")
         }
-        let withAuth = GatewaySettings(auth: TestAuth.configuration(), allowAnonymousPublish: true)
-        let refused = await #expect(throws: GatewayConfigurationError.self) { _ = try await GatewayConfiguration(settings: withAuth) }
+        let withAuth = ServerSettings(auth: TestAuth.configuration(), allowAnonymousPublish: true)
+        let refused = await #expect(throws: GatewayConfigurationError.self) { _ = try await ServerConfiguration(settings: withAuth) }
         #expect(refused?.description.contains("auth.anonymous.grants.publish") == true, "\(String(describing: refused))")
-        let environment = try GatewaySettings(environment: ["SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH": "true"])
+        let environment = try ServerSettings(environment: ["SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH": "true"])
         #expect(environment.allowAnonymousPublish == true)
-        let file = try GatewaySettings(parsing: Array(#"{"allow_anonymous_publish": true}"#.utf8))
+        let file = try ServerSettings(parsing: Array(#"{"allow_anonymous_publish": true}"#.utf8))
         #expect(file.allowAnonymousPublish == true)
     }
 
     @Test func anonymousWithoutGrantsInTheConfigFileMeansNoGrants() async throws {
-        let settings = try GatewaySettings(parsing: Array(#"{"auth": {"anonymous": {"enabled": true}}}"#.utf8))
+        let settings = try ServerSettings(parsing: Array(#"{"auth": {"anonymous": {"enabled": true}}}"#.utf8))
         #expect(settings.auth?.anonymous.grants == Grants.none)
-        let gateway = try TestGateway(authenticator: try await GatewayConfiguration(settings: settings).authenticator)
+        let gateway = try TestGateway(authenticator: try await ServerConfiguration(settings: settings).gateway.authenticator)
         try await gateway.router.publish(to: try ChannelName("trades:fill"), payload: ["qty": 1])
         try await gateway.live { client in
             let replay = try await client.send(.get, "/v1/replay?channel=trades:fill&since=1")
@@ -244,7 +245,7 @@ enum RawHTTP {
     }
 
     @Test func aRequestAProxyForwardedIsNotALoopbackClient() async throws {
-        let configuration = try await GatewayConfiguration(settings: GatewaySettings())
+        let configuration = try await ServerConfiguration(settings: ServerSettings()).gateway
         let gateway = try TestGateway(authenticator: configuration.authenticator)
         try await gateway.live { client in
             #expect(try await client.send(.get, "/v1/channels").status == .ok)

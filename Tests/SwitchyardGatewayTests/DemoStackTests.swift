@@ -4,7 +4,9 @@ import RedisTestSupport
 import Switchyard
 import Testing
 
-@testable import SwitchyardGateway
+import SwitchyardGateway
+
+@testable import SwitchyardDemo
 
 /// `switchyard serve --demo`'s simulated trading stack on the embedded engine.
 @Suite struct DemoStackTests {

@@ -11,6 +11,7 @@ import RedisClient
 import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
+import SwitchyardServer
 import Synchronization
 import Testing
 
@@ -100,9 +101,10 @@ import Testing
     @Test("serve's engine reaches Redis over rediss:// trusting the configured CA")
     func redisOverTLS() async throws {
         let channel = "tlstest:\(UUID().uuidString.prefix(8).lowercased())"
-        let configuration = GatewayConfiguration(
-            port: 0, redisURL: try TestEnvironment.value("REDIS_TLS_URL"), allowsUnknownChannels: true, authenticator: OpenAuthenticator(),
-            redisCAFile: try TestEnvironment.value("REDIS_TLS_CA"))
+        let configuration = ServerConfiguration(
+            gateway: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()),
+            engine: EngineSettings(redisURL: try TestEnvironment.value("REDIS_TLS_URL"), redisCAFile: try TestEnvironment.value("REDIS_TLS_CA")),
+            allowsUnknownChannels: true)
         let app = try buildApplication(configuration: configuration, logger: TestGateway.logger)
         try await RedisServerGate.shared.shared {
             try await withDeadline(90) {
@@ -118,14 +120,14 @@ import Testing
 
     @Test("a Redis CA with a plain redis:// URL, or a certificate without its key, is a configuration error")
     func misconfigurations() async throws {
-        let plain = GatewayConfiguration(port: 0, redisURL: "redis://127.0.0.1:6379", redisCAFile: "/nonexistent/ca.pem")
+        let plain = ServerConfiguration(engine: EngineSettings(redisURL: "redis://127.0.0.1:6379", redisCAFile: "/nonexistent/ca.pem"))
         #expect(throws: RedisError.self) { _ = try buildApplication(configuration: plain, logger: TestGateway.logger) }
-        let settings = try GatewaySettings(parsing: Array(#"{"tls_cert":"cert.pem","redis_ca":"ca.pem"}"#.utf8), directory: "/etc/switchyard")
+        let settings = try ServerSettings(parsing: Array(#"{"tls_cert":"cert.pem","redis_ca":"ca.pem"}"#.utf8), directory: "/etc/switchyard")
         #expect(settings.tlsCert == "/etc/switchyard/cert.pem" && settings.redisCA == "/etc/switchyard/ca.pem")
-        let missingKey = await #expect(throws: GatewayConfigurationError.self) { _ = try await GatewayConfiguration(settings: settings) }
+        let missingKey = await #expect(throws: GatewayConfigurationError.self) { _ = try await ServerConfiguration(settings: settings) }
         #expect(missingKey?.key == "tls_key")
         let unreadable = await #expect(throws: GatewayConfigurationError.self) {
-            _ = try await GatewayConfiguration(settings: GatewaySettings(tlsCert: "/nonexistent/cert.pem", tlsKey: "/nonexistent/key.pem"))
+            _ = try await ServerConfiguration(settings: ServerSettings(tlsCert: "/nonexistent/cert.pem", tlsKey: "/nonexistent/key.pem"))
         }
         #expect(unreadable?.key == "tls_cert")
     }

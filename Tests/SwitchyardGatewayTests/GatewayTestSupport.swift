@@ -47,7 +47,7 @@ struct TestGateway {
         app = try buildApplication(
             router: router,
             configuration: GatewayConfiguration(
-                port: 0, allowsUnknownChannels: allowsUnknownChannels, authenticator: authenticator, browser: browser,
+                port: 0, authenticator: authenticator, browser: browser,
                 metricsToken: metricsToken, metricsRefreshInterval: .milliseconds(50), webSocket: webSocket,
                 metricsRegistry: metricsRegistry, health: health, alerts: alerts, idleTimeout: idleTimeout),
             logger: Self.logger)

@@ -9,6 +9,7 @@ import RedisClient
 import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
+import SwitchyardServer
 import SwitchyardRedis
 import Synchronization
 import Testing
@@ -94,10 +95,10 @@ import Testing
             let metrics = Exposition(String(buffer: right.body))
             #expect(metrics["switchyard_gateway_refused_total", ["reason": "metrics_token"]] == 2)
         }
-        let settings = try GatewaySettings(environment: ["SWITCHYARD_METRICS_TOKEN": token])
-        #expect(try await GatewayConfiguration(settings: settings).metricsToken == token)
+        let settings = try ServerSettings(environment: ["SWITCHYARD_METRICS_TOKEN": token])
+        #expect(try await ServerConfiguration(settings: settings).gateway.metricsToken == token)
         let short = await #expect(throws: GatewayConfigurationError.self) {
-            _ = try await GatewayConfiguration(settings: GatewaySettings(metricsToken: "short"))
+            _ = try await ServerConfiguration(settings: ServerSettings(metricsToken: "short"))
         }
         #expect(short?.description.contains("metrics_token") == true)
     }

@@ -9,6 +9,7 @@ import RedisClient
 import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
+import SwitchyardServer
 import SwitchyardPostgres
 import Synchronization
 import Testing
@@ -31,10 +32,10 @@ import Testing
         let seen = SeenText()
         for url in [aclURL, wrongURL] {
             let registry = PrometheusCollectorRegistry()
-            var configuration = try await GatewayConfiguration(settings: GatewaySettings(redis: url, allowUnknownChannels: true, auth: TestAuth.configuration(anonymous: .init(enabled: true, loopbackOnly: true, grants: .all))))
-            configuration.port = 0
-            configuration.metricsRegistry = registry
-            configuration.health = .init(interval: .milliseconds(100))
+            var configuration = try await ServerConfiguration(settings: ServerSettings(redis: url, allowUnknownChannels: true, auth: TestAuth.configuration(anonymous: .init(enabled: true, loopbackOnly: true, grants: .all))))
+            configuration.gateway.port = 0
+            configuration.gateway.metricsRegistry = registry
+            configuration.gateway.health = .init(interval: .milliseconds(100))
             configuration.postgresURL = nil
             seen.append("\(configuration)")
             seen.append(String(reflecting: try RedisConfiguration(url: url)))

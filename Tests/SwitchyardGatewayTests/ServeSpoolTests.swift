@@ -4,6 +4,7 @@ import HummingbirdTesting
 import JSONSchema
 import Switchyard
 import SwitchyardGateway
+import SwitchyardServer
 import Testing
 
 /// `serve --spool`: the gateway built from a configuration keeps publishes in its local spool while
@@ -42,9 +43,10 @@ import Testing
         let redis = PrivateRedis(port: try await freeLoopbackPort())
         let spool = NSTemporaryDirectory() + "switchyard-serve-\(UUID().uuidString).spool"
         defer { try? FileManager.default.removeItem(atPath: spool) }
-        var configuration = GatewayConfiguration(port: 0, redisURL: redis.url, allowsUnknownChannels: true, authenticator: OpenAuthenticator())
-        configuration.spoolFile = spool
-        #expect(configuration.effectiveSpoolFile == spool)
+        let configuration = ServerConfiguration(
+            gateway: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), engine: EngineSettings(redisURL: redis.url, spoolFile: spool),
+            allowsUnknownChannels: true)
+        #expect(configuration.effectiveEngine.spoolFile == spool)
         let app = try buildApplication(configuration: configuration, logger: TestGateway.logger)
         try await withDeadline(90) {
             try await app.test(.router) { client in
@@ -81,7 +83,8 @@ import Testing
 
     @Test func withoutASpoolAPublishWhileRedisIsUnreachableIsRefusedAndNothingIsKept() async throws {
         let redis = PrivateRedis(port: try await freeLoopbackPort())
-        let configuration = GatewayConfiguration(port: 0, redisURL: redis.url, allowsUnknownChannels: true, authenticator: OpenAuthenticator())
+        let configuration = ServerConfiguration(
+            gateway: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), engine: EngineSettings(redisURL: redis.url), allowsUnknownChannels: true)
         let app = try buildApplication(configuration: configuration, logger: TestGateway.logger)
         try await withDeadline(90) {
             try await app.test(.router) { client in
@@ -99,19 +102,19 @@ import Testing
     }
 
     @Test func theSpoolAppliesToTheRedisEngineOutsideStrictMode() async throws {
-        let settings = try GatewaySettings(parsing: Array(#"{"redis":"redis://127.0.0.1:6379","spool_file":"serve.spool"}"#.utf8), directory: "/var/lib/switchyard")
+        let settings = try ServerSettings(parsing: Array(#"{"redis":"redis://127.0.0.1:6379","spool_file":"serve.spool"}"#.utf8), directory: "/var/lib/switchyard")
         #expect(settings.spoolFile == "/var/lib/switchyard/serve.spool")
-        let environment = try GatewaySettings(environment: ["SWITCHYARD_SPOOL": "/elsewhere.spool"])
-        let configuration = try await GatewayConfiguration(settings: settings.overridden(by: environment))
-        #expect(configuration.effectiveSpoolFile == "/elsewhere.spool")
+        let environment = try ServerSettings(environment: ["SWITCHYARD_SPOOL": "/elsewhere.spool"])
+        let configuration = try await ServerConfiguration(settings: settings.overridden(by: environment))
+        #expect(configuration.effectiveEngine.spoolFile == "/elsewhere.spool")
         #expect(configuration.description.contains("spool: /elsewhere.spool"))
         var strict = configuration
         strict.postgresURL = "postgres://app@127.0.0.1:5432/trading"
-        #expect(strict.effectiveSpoolFile == nil, "in strict mode the outbox keeps publishes")
+        #expect(strict.effectiveEngine.spoolFile == nil, "in strict mode the outbox keeps publishes")
         var embedded = configuration
-        embedded.redisURL = nil
-        #expect(embedded.effectiveSpoolFile == nil)
-        let wrongType = #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(parsing: Array(#"{"spool_file": 1}"#.utf8)) }
+        embedded.engine.redisURL = nil
+        #expect(embedded.effectiveEngine.spoolFile == nil)
+        let wrongType = #expect(throws: GatewayConfigurationError.self) { try ServerSettings(parsing: Array(#"{"spool_file": 1}"#.utf8)) }
         #expect(wrongType?.description == "spool_file: must be a string")
     }
 }

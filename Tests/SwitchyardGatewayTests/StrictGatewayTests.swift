@@ -31,7 +31,7 @@ import Testing
                     configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false), logger: TestGateway.logger)
                 let strict = try StrictMode(
                     url: database, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
-                let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), logger: TestGateway.logger, strictMode: strict)
+                let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), logger: TestGateway.logger, publisher: strict)
                 // The test client runs the application's services: the router (and its engine) and strict mode.
                 try await app.test(.router) { client in
                     var ready = try await client.send(.get, "/readyz")
@@ -75,8 +75,8 @@ import Testing
                 let strict = try StrictMode(
                     url: database, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
                 let app = try buildApplication(
-                    router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: HeaderAuthenticator()),
-                    logger: TestGateway.logger, strictMode: strict)
+                    router: router, configuration: GatewayConfiguration(port: 0, authenticator: HeaderAuthenticator()),
+                    logger: TestGateway.logger, publisher: strict)
                 let channel = "trades:src_\(name)"
                 let grants: HTTPFields = [HTTPField.Name("X-Test-Publish")!: "trades:*", HTTPField.Name("X-Test-Subscribe")!: "trades:*"]
                 try await withDeadline(120) {

@@ -28,7 +28,7 @@ import Testing
                 let strict = try StrictMode(
                     url: url, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
                 let app = try buildApplication(
-                    router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator(), metricsRefreshInterval: .milliseconds(50), metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
+                    router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator(), metricsRefreshInterval: .milliseconds(50), metricsRegistry: registry), logger: TestGateway.logger, publisher: strict)
                 try await app.test(.router) { client in
                     let ready = try await eventually { try await client.send(.get, "/readyz").status == .ok }
                     #expect(ready)
@@ -81,7 +81,7 @@ import Testing
             configuration: RouterConfiguration(source: "gateway-tests"), logger: TestGateway.logger)
         let strict = try StrictMode(url: url, router: router, logger: TestGateway.logger)
         let app = try buildApplication(
-            router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator(), metricsRefreshInterval: .milliseconds(50), metricsRegistry: registry), logger: TestGateway.logger, strictMode: strict)
+            router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator(), metricsRefreshInterval: .milliseconds(50), metricsRegistry: registry), logger: TestGateway.logger, publisher: strict)
         try await app.test(.router) { client in
             var metrics = Exposition("")
             let refreshed = try await eventually {

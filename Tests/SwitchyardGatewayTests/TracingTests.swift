@@ -124,7 +124,7 @@ import Tracing
                         configuration: RouterConfiguration(source: "gateway-tests", enforcesRateLimits: false), logger: TestGateway.logger)
                     let strict = try StrictMode(
                         url: url, router: router, relayConfiguration: Relay.Configuration(pollInterval: .milliseconds(50)), logger: TestGateway.logger)
-                    let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), logger: TestGateway.logger, strictMode: strict)
+                    let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), logger: TestGateway.logger, publisher: strict)
                     try await app.test(.router) { client in
                         let ready = try await eventually { try await client.send(.get, "/readyz").status == .ok }
                         #expect(ready)

@@ -34,7 +34,7 @@ import Testing
         let channel = "trades:shutdown_\(UUID().uuidString.prefix(8).lowercased())"
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(
-            router: router, configuration: GatewayConfiguration(port: 0, allowsUnknownChannels: true, authenticator: OpenAuthenticator()),
+            router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()),
             logger: TestGateway.logger,
             onServerRunning: { server in
                 portContinuation.yield(server.localAddress?.port ?? 0)

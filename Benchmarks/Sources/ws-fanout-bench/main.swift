@@ -16,6 +16,7 @@ import NIOPosix
 import Switchyard
 import SwitchyardBench
 import SwitchyardGateway
+import SwitchyardServer
 import Synchronization
 
 let arguments = CommandLine.arguments
@@ -23,9 +24,9 @@ if arguments.count == 3, arguments[1] == "serve", let port = Int(arguments[2]) {
     var serverLogger = Logger(label: "switchyard")
     serverLogger.logLevel = .warning
     // Every bench client is the same anonymous caller: lift the sessions-per-caller limit.
-    let configuration = GatewayConfiguration(
-        port: port, redisURL: ProcessInfo.processInfo.environment["BENCH_REDIS_URL"], authenticator: OpenAuthenticator(),
-        webSocket: WebSocketConfiguration(maxSessionsPerPrincipal: .max))
+    let configuration = ServerConfiguration(
+        gateway: GatewayConfiguration(port: port, authenticator: OpenAuthenticator(), webSocket: WebSocketConfiguration(maxSessionsPerPrincipal: .max)),
+        engine: EngineSettings(redisURL: ProcessInfo.processInfo.environment["BENCH_REDIS_URL"]))
     try await buildApplication(configuration: configuration, logger: serverLogger).runService()
     exit(0)
 }

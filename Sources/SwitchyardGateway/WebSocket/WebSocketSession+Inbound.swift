@@ -89,7 +89,7 @@ extension WebSocketSession {
                 }
                 let checked: CheckedPayload
                 do {
-                    checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
+                    checked = try PayloadGuard(registry: router.contracts, allowsUnknownChannels: router.configuration.allowsUnknownChannels)
                         .check(channel: channel, payload: data)
                 } catch {
                     router.countRefusedPublish(error, channel: channel, source: publishSource)

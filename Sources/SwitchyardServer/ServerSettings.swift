@@ -1,10 +1,11 @@
 import Foundation
 import JSONSchema
 import Switchyard
+import SwitchyardGateway
 
 /// One layer of `switchyard serve`'s settings (a config file, the environment, or the command
 /// line), where `nil` means "not set here". Layers stack with ``overridden(by:)``; the CLI stacks
-/// defaults < file < environment < flags and turns the result into a ``GatewayConfiguration``.
+/// defaults < file < environment < flags and turns the result into a ``ServerConfiguration``.
 ///
 /// The config file is JSON with these keys, every one optional:
 /// `host`, `port`, `redis`, `redis_ca`, `contracts`, `tls_cert`, `tls_key`, `signing_keys_file`,
@@ -13,7 +14,7 @@ import Switchyard
 /// `ws_max_patterns`, `ws_max_sessions`, `idle_timeout_seconds`,
 /// `auth` with `jwt_keys`, `api_keys`, `anonymous`, `issuer` and `audience` (see ``AuthConfiguration``), and
 /// `alerts` (the alert rules' settings; docs/configuration.md).
-public struct GatewaySettings: Sendable {
+public struct ServerSettings: Sendable {
     /// The address to listen on.
     public var host: String?
     /// The port to listen on.
@@ -59,7 +60,7 @@ public struct GatewaySettings: Sendable {
     public var wsMaxPatterns: Int?
     /// The most open WebSocket sessions per caller (``WebSocketConfiguration/maxSessionsPerPrincipal``).
     public var wsMaxSessions: Int?
-    /// Seconds an HTTP connection may stay idle before it is closed, 0 for never (``GatewayConfiguration/idleTimeout``).
+    /// Seconds an HTTP connection may stay idle before it is closed, 0 for never (``SwitchyardGateway/GatewayConfiguration/idleTimeout``).
     public var idleTimeoutSeconds: Int?
 
     /// Where a ring of keys is read from: a file, or text (an environment variable's value).
@@ -143,8 +144,8 @@ public struct GatewaySettings: Sendable {
     }
 
     /// This layer with every setting `other` sets replaced by `other`'s.
-    public func overridden(by other: GatewaySettings) -> GatewaySettings {
-        GatewaySettings(
+    public func overridden(by other: ServerSettings) -> ServerSettings {
+        ServerSettings(
             host: other.host ?? host, port: other.port ?? port, redis: other.redis ?? redis,
             contracts: other.contracts ?? contracts, allowUnknownChannels: other.allowUnknownChannels ?? allowUnknownChannels,
             auth: other.auth ?? auth, alertsEnabled: other.alertsEnabled ?? alertsEnabled, alerts: other.alerts ?? alerts,
@@ -215,9 +216,9 @@ public struct GatewaySettings: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw GatewayConfigurationError(key: "", "cannot read the config file", file: path)
         }
-        let settings: GatewaySettings
+        let settings: ServerSettings
         do {
-            settings = try GatewaySettings(parsing: Array(data), directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+            settings = try ServerSettings(parsing: Array(data), directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
         } catch {
             throw GatewayConfigurationError(key: error.key, error.message, file: path)
         }
@@ -396,16 +397,18 @@ struct ConfigObject {
     }
 }
 
-extension GatewayConfiguration {
+extension ServerConfiguration {
     /// A configuration from resolved settings, with its authenticator loaded (auth defaults to
-    /// ``AuthConfiguration/embeddedDefault``, read-only, or with publishing too when
-    /// ``GatewaySettings/allowAnonymousPublish`` is set; an empty `redis` means the embedded engine).
-    /// - Throws: ``GatewayConfigurationError`` when a key cannot be loaded.
-    public init(settings: GatewaySettings) async throws(GatewayConfigurationError) {
+    /// ``SwitchyardGateway/AuthConfiguration/embeddedDefault``, read-only, or with publishing too when
+    /// ``ServerSettings/allowAnonymousPublish`` is set; an empty `redis` means the embedded engine).
+    /// - Throws: ``SwitchyardGateway/GatewayConfigurationError`` when a key cannot be loaded.
+    public init(settings: ServerSettings) async throws(GatewayConfigurationError) {
         self.init()
-        host = settings.host ?? host
-        port = settings.port ?? port
-        redisURL = settings.redis.flatMap { $0.isEmpty ? nil : $0 }
+        gateway.host = settings.host ?? gateway.host
+        gateway.port = settings.port ?? gateway.port
+        engine.redisURL = settings.redis.flatMap { $0.isEmpty ? nil : $0 }
+        engine.redisCAFile = settings.redisCA
+        engine.spoolFile = settings.spoolFile
         contractsDirectory = settings.contracts
         allowsUnknownChannels = settings.allowUnknownChannels ?? false
         var auth = settings.auth ?? .embeddedDefault
@@ -414,27 +417,25 @@ extension GatewayConfiguration {
                 throw GatewayConfigurationError(
                     key: "allow_anonymous_publish", "applies to the default auth only; with an auth section, set auth.anonymous.grants.publish")
             }
-            auth.anonymous.grants.publish = [.everything]
+            auth.anonymous.grants.publish = [try! ChannelPattern("*")]
         }
-        authenticator = try await GatewayAuthenticator(configuration: auth)
-        browser = BrowserPolicy(allowedHosts: settings.allowedHosts ?? [], allowedOrigins: settings.allowedOrigins ?? [])
+        gateway.authenticator = try await GatewayAuthenticator(configuration: auth)
+        gateway.browser = BrowserPolicy(allowedHosts: settings.allowedHosts ?? [], allowedOrigins: settings.allowedOrigins ?? [])
         if let token = settings.metricsToken {
             guard token.utf8.count >= 16 else { throw GatewayConfigurationError(key: "metrics_token", "must be at least 16 bytes") }
-            metricsToken = token
+            gateway.metricsToken = token
         }
-        redisCAFile = settings.redisCA
         switch (settings.tlsCert, settings.tlsKey) {
-        case (nil, nil): tls = nil
-        case (let cert?, let key?): tls = try GatewayConfiguration.serverTLS(certificateChainFile: cert, privateKeyFile: key)
+        case (nil, nil): gateway.tls = nil
+        case (let cert?, let key?): gateway.tls = try GatewayConfiguration.serverTLS(certificateChainFile: cert, privateKeyFile: key)
         case (nil, _?): throw GatewayConfigurationError(key: "tls_cert", "is required with tls_key (--tls-cert)")
         case (_?, nil): throw GatewayConfigurationError(key: "tls_key", "is required with tls_cert (--tls-key)")
         }
         signingKeys = try settings.signingKeys?.load(purpose: .signing, key: "signing_keys_file")
         encryptionKeys = try settings.encryptionKeys?.load(purpose: .encryption, key: "encryption_keys_file")
         auditFile = settings.auditFile
-        spoolFile = settings.spoolFile
-        if let patterns = settings.wsMaxPatterns { webSocket.maxPatternsPerSession = patterns }
-        if let sessions = settings.wsMaxSessions { webSocket.maxSessionsPerPrincipal = sessions }
-        if let seconds = settings.idleTimeoutSeconds { idleTimeout = seconds == 0 ? nil : .seconds(seconds) }
+        if let patterns = settings.wsMaxPatterns { gateway.webSocket.maxPatternsPerSession = patterns }
+        if let sessions = settings.wsMaxSessions { gateway.webSocket.maxSessionsPerPrincipal = sessions }
+        if let seconds = settings.idleTimeoutSeconds { gateway.idleTimeout = seconds == 0 ? nil : .seconds(seconds) }
     }
 }

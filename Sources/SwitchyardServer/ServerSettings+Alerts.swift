@@ -1,7 +1,8 @@
 import JSONSchema
 import Switchyard
+import SwitchyardGateway
 
-extension GatewaySettings {
+extension ServerSettings {
     /// Reads the config file's `alerts` object: `enabled`, `interval_seconds`,
     /// `keep_resolved_seconds`, and `rules`, whose keys are the rule names
     /// (``Switchyard/AlertConfiguration/RuleName``), each with `enabled`, `threshold`,

@@ -8,16 +8,17 @@ import ServiceLifecycle
 import Switchyard
 import SwitchyardPostgres
 import SwitchyardRedis
+import SwitchyardServer
 import Synchronization
 
-/// `switchyard chaos-worker`: the publisher and the consumer that `scripts/chaos` runs, kills and
-/// checks (docs/chaos.md). Each is a Swift service built on the library as any service would be:
+/// `switchyard-chaos-worker`: the publisher and the consumer that `scripts/chaos` runs, kills and
+/// checks (docs/chaos.md). A tool of the test suite, built beside the product and not part of it. Each is a Swift service built on the library as any service would be:
 /// a ``Router`` on the Redis engine, with a spool, consumer groups, the PostgreSQL inbox.
+@main
 struct ChaosWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "chaos-worker",
+        commandName: "switchyard-chaos-worker",
         abstract: "The publisher and consumer processes of the chaos suite (scripts/chaos).",
-        shouldDisplay: false,
         subcommands: [ChaosPublishCommand.self, ChaosConsumeCommand.self])
 }
 
@@ -30,13 +31,10 @@ struct ChaosRedisOptions: ParsableArguments {
     @Option(help: "Seconds to wait for a Redis reply before Redis counts as unreachable.")
     var commandTimeout: Double = 30
 
-    func configuration() throws -> RedisConfiguration {
+    func settings() throws -> EngineSettings {
         guard let url = redis ?? ProcessInfo.processInfo.environment["REDIS_URL"] else { throw ValidationError("give --redis URL or set REDIS_URL") }
-        var configuration = try RedisConfiguration(url: url)
-        configuration.connectTimeout = .milliseconds(Int64(connectTimeout * 1000))
-        configuration.commandTimeout = .milliseconds(Int64(commandTimeout * 1000))
-        configuration.pool.acquireTimeout = min(configuration.pool.acquireTimeout, configuration.commandTimeout)
-        return configuration
+        return EngineSettings(
+            redisURL: url, connectTimeout: .milliseconds(Int64(connectTimeout * 1000)), commandTimeout: .milliseconds(Int64(commandTimeout * 1000)))
     }
 
     static func logger(_ label: String) -> Logger {
@@ -129,12 +127,11 @@ struct ChaosPublishCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = ChaosRedisOptions.logger("chaos-publisher")
         let channelNames = try names.map { try ChannelName($0) }
-        let engine = RedisEngine(
-            client: try RedisClient(configuration: try redis.configuration(), logger: logger),
-            configuration: RedisEngine.Configuration(spool: spool.map { Spool.Configuration(path: $0) }), logger: logger)
-        let router = Router(
-            contracts: try ContractRegistry.shipped(), engine: engine,
-            configuration: RouterConfiguration(source: source, enforcesRateLimits: !noRateLimits, allowsUnknownChannels: true),
+        var settings = try redis.settings()
+        settings.spoolFile = spool
+        let engine = try settings.makeRedisEngine(logger: logger)
+        let router = try makeRouter(
+            on: engine, configuration: RouterConfiguration(source: source, enforcesRateLimits: !noRateLimits, allowsUnknownChannels: true),
             logger: logger)
         let log = try LineLog(path: acked)
         let tally = Guarded(PublishTally())
@@ -257,10 +254,8 @@ struct ChaosConsumeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = ChaosRedisOptions.logger("chaos-consumer")
-        let engine = RedisEngine(client: try RedisClient(configuration: try redis.configuration(), logger: logger), logger: logger)
-        let router = Router(
-            contracts: try ContractRegistry.shipped(), engine: engine,
-            configuration: RouterConfiguration(source: "chaos-consumer", allowsUnknownChannels: true), logger: logger)
+        let router = try makeRouter(
+            engine: try redis.settings(), configuration: RouterConfiguration(source: "chaos-consumer", allowsUnknownChannels: true), logger: logger)
         let name = consumer ?? "chaos-\(ProcessInfo.processInfo.processIdentifier)"
         let options = ConsumerOptions(
             batchSize: batchSize, concurrency: concurrency, maxDeliveries: maxDeliveries,

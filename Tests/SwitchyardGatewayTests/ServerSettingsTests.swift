@@ -1,15 +1,16 @@
 import Foundation
 import Switchyard
 import SwitchyardGateway
+import SwitchyardServer
 import SwitchyardPostgres
 import Testing
 
 /// The config file, the environment, and their precedence.
-@Suite struct GatewaySettingsTests {
+@Suite struct ServerSettingsTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    func parse(_ text: String, directory: String? = nil) throws(GatewayConfigurationError) -> GatewaySettings {
-        try GatewaySettings(parsing: Array(text.utf8), directory: directory)
+    func parse(_ text: String, directory: String? = nil) throws(GatewayConfigurationError) -> ServerSettings {
+        try ServerSettings(parsing: Array(text.utf8), directory: directory)
     }
 
     /// The error's description for a file.
@@ -23,7 +24,7 @@ import Testing
     }
 
     @Test func theExampleFileParsesAndLoads() async throws {
-        let settings = try GatewaySettings(file: Self.repositoryRoot + "/docs/examples/switchyard.json")
+        let settings = try ServerSettings(file: Self.repositoryRoot + "/docs/examples/switchyard.json")
         #expect(settings.host == "0.0.0.0")
         #expect(settings.port == 8080)
         #expect(settings.redis == "redis://127.0.0.1:6379")
@@ -39,21 +40,21 @@ import Testing
         #expect(auth.anonymous.grants.publish.isEmpty)
         #expect(settings.allowedHosts == ["switchyard.internal", "*.trading.internal"])
         #expect(settings.allowedOrigins == ["https://dashboard.trading.internal"])
-        let configuration = try await GatewayConfiguration(settings: settings)
+        let configuration = try await ServerConfiguration(settings: settings).gateway
         #expect(configuration.port == 8080)
         #expect(configuration.browser == BrowserPolicy(allowedHosts: ["switchyard.internal", "*.trading.internal"], allowedOrigins: ["https://dashboard.trading.internal"]))
     }
 
     @Test func browserSettingsComeFromEveryLayer() async throws {
-        let environment = try GatewaySettings(environment: ["SWITCHYARD_ALLOWED_HOSTS": "a.example, b.example", "SWITCHYARD_ALLOWED_ORIGINS": "https://app.example"])
+        let environment = try ServerSettings(environment: ["SWITCHYARD_ALLOWED_HOSTS": "a.example, b.example", "SWITCHYARD_ALLOWED_ORIGINS": "https://app.example"])
         #expect(environment.allowedHosts == ["a.example", "b.example"])
         #expect(environment.allowedOrigins == ["https://app.example"])
-        let file = try GatewaySettings(parsing: Array(#"{"allowed_hosts": ["file.example"], "allowed_origins": ["*"]}"#.utf8))
+        let file = try ServerSettings(parsing: Array(#"{"allowed_hosts": ["file.example"], "allowed_origins": ["*"]}"#.utf8))
         let merged = file.overridden(by: environment)
         #expect(merged.allowedHosts == ["a.example", "b.example"] && merged.allowedOrigins == ["https://app.example"])
-        #expect(file.overridden(by: GatewaySettings()).allowedOrigins == ["*"])
+        #expect(file.overridden(by: ServerSettings()).allowedOrigins == ["*"])
         #expect(failure(#"{"allowed_hosts": "x"}"#) == "allowed_hosts: must be an array of strings")
-        #expect(try await GatewayConfiguration(settings: GatewaySettings()).browser == BrowserPolicy())
+        #expect(try await ServerConfiguration(settings: ServerSettings()).gateway.browser == BrowserPolicy())
     }
 
     @Test func unknownKeysAndWrongTypesNameTheKey() {
@@ -82,21 +83,21 @@ import Testing
         let secret = Data(repeating: 7, count: 32).base64EncodedString()
         try "new:\(secret)\nold:\(secret)\n".write(toFile: folder + "/signing.keys", atomically: true, encoding: .utf8)
         try #"{"signing_keys_file": "signing.keys", "audit_file": "audit.jsonl"}"#.write(toFile: folder + "/switchyard.json", atomically: true, encoding: .utf8)
-        let file = try GatewaySettings(file: folder + "/switchyard.json")
+        let file = try ServerSettings(file: folder + "/switchyard.json")
         #expect(file.signingKeys == .file(folder + "/signing.keys") && file.auditFile == folder + "/audit.jsonl")
-        let environment = try GatewaySettings(environment: ["SWITCHYARD_ENCRYPTION_KEYS": "e1:\(secret)", "SWITCHYARD_SIGNING_KEYS_FILE": "/elsewhere"])
+        let environment = try ServerSettings(environment: ["SWITCHYARD_ENCRYPTION_KEYS": "e1:\(secret)", "SWITCHYARD_SIGNING_KEYS_FILE": "/elsewhere"])
         #expect(environment.signingKeys == .file("/elsewhere"))
-        let merged = file.overridden(by: GatewaySettings(encryptionKeys: environment.encryptionKeys))
-        let configuration = try await GatewayConfiguration(settings: merged)
+        let merged = file.overridden(by: ServerSettings(encryptionKeys: environment.encryptionKeys))
+        let configuration = try await ServerConfiguration(settings: merged)
         #expect(configuration.signingKeys?.ids == ["new", "old"] && configuration.encryptionKeys?.ids == ["e1"])
         #expect(configuration.auditFile == folder + "/audit.jsonl")
         #expect(!configuration.description.contains(secret) && configuration.description.contains("signing keys new (current), old"))
         #expect("\(merged.encryptionKeys!)" == "SWITCHYARD_ENCRYPTION_KEYS", "a key source prints where it came from, not the keys")
         #expect(throws: GatewayConfigurationError.self) {
-            try GatewaySettings(environment: ["SWITCHYARD_SIGNING_KEYS": "k:\(secret)", "SWITCHYARD_SIGNING_KEYS_FILE": "/x"])
+            try ServerSettings(environment: ["SWITCHYARD_SIGNING_KEYS": "k:\(secret)", "SWITCHYARD_SIGNING_KEYS_FILE": "/x"])
         }
         do {
-            _ = try await GatewayConfiguration(settings: GatewaySettings(encryptionKeys: .text("e1:" + Data(repeating: 1, count: 16).base64EncodedString(), origin: "SWITCHYARD_ENCRYPTION_KEYS")))
+            _ = try await ServerConfiguration(settings: ServerSettings(encryptionKeys: .text("e1:" + Data(repeating: 1, count: 16).base64EncodedString(), origin: "SWITCHYARD_ENCRYPTION_KEYS")))
             Issue.record("a 16-byte AES key was accepted")
         } catch {
             #expect(error.description == "encryption_keys_file: SWITCHYARD_ENCRYPTION_KEYS: encryption key 'e1' (16 bytes) must have exactly 32 bytes", "\(error.description)")
@@ -105,8 +106,8 @@ import Testing
 
     @Test func theAuditGoesToPostgreSQLWhenItIsConfiguredElseToTheFile() throws {
         let logger = TestGateway.logger
-        #expect(try GatewayConfiguration().auditTrail(logger: logger) == nil)
-        var configuration = GatewayConfiguration()
+        #expect(try ServerConfiguration().auditTrail(logger: logger) == nil)
+        var configuration = ServerConfiguration()
         configuration.auditFile = "/tmp/audit.jsonl"
         #expect(try configuration.auditTrail(logger: logger)?.sink is AuditFile)
         configuration.postgresURL = "postgres://app@127.0.0.1:5432/trading"
@@ -119,17 +120,17 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try TestAuth.ecKey.publicKey.pemRepresentation.write(toFile: folder + "/idp.pem", atomically: true, encoding: .utf8)
         try #"{"auth": {"jwt_keys": [{"algorithm": "ES256", "public_key_file": "idp.pem"}]}}"#.write(toFile: folder + "/switchyard.json", atomically: true, encoding: .utf8)
-        let settings = try GatewaySettings(file: folder + "/switchyard.json")
-        let configuration = try await GatewayConfiguration(settings: settings)
+        let settings = try ServerSettings(file: folder + "/switchyard.json")
+        let configuration = try await ServerConfiguration(settings: settings).gateway
         let token = try await TestAuth.es256(TestAuth.claims("idp-user", subscribe: ["*"]), kid: nil)
         let principal = try await configuration.authenticator.principal(for: TestAuth.request(headers: TestAuth.bearer(token)), remoteAddress: nil)
         #expect(principal.subject == "idp-user")
         try #"{"auth": {"jwt_keys": [{"algorithm": "ES256", "public_key_file": "missing.pem"}]}}"#.write(toFile: folder + "/broken.json", atomically: true, encoding: .utf8)
-        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(file: folder + "/broken.json") }
+        #expect(throws: GatewayConfigurationError.self) { try ServerSettings(file: folder + "/broken.json") }
     }
 
     @Test func aMissingFileIsNamed() {
-        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(file: "/nonexistent/switchyard.json") }
+        #expect(throws: GatewayConfigurationError.self) { try ServerSettings(file: "/nonexistent/switchyard.json") }
     }
 
     @Test func anonymousDefaultsWhenAuthIsGiven() throws {
@@ -144,8 +145,8 @@ import Testing
     @Test func flagsWinOverTheEnvironmentWhichWinsOverTheFile() throws {
         let file = try parse(#"{"host": "10.0.0.1", "port": 9000, "redis": "redis://file", "contracts": "c", "allow_unknown_channels": true}"#, directory: "/etc/switchyard")
         #expect(file.contracts == "/etc/switchyard/c")
-        let environment = try GatewaySettings(environment: ["SWITCHYARD_PORT": "9100", "REDIS_URL": "redis://env", "SWITCHYARD_HOST": ""])
-        let flags = GatewaySettings(port: 9200)
+        let environment = try ServerSettings(environment: ["SWITCHYARD_PORT": "9100", "REDIS_URL": "redis://env", "SWITCHYARD_HOST": ""])
+        let flags = ServerSettings(port: 9200)
         let resolved = file.overridden(by: environment).overridden(by: flags)
         #expect(resolved.host == "10.0.0.1")
         #expect(resolved.port == 9200)
@@ -157,35 +158,35 @@ import Testing
 
     @Test func anEmptyRedisFlagPicksTheEmbeddedEngine() async throws {
         let file = try parse(#"{"redis": "redis://127.0.0.1:6379"}"#)
-        let configuration = try await GatewayConfiguration(settings: file.overridden(by: GatewaySettings(redis: "")))
-        #expect(configuration.redisURL == nil)
-        #expect(try await GatewayConfiguration(settings: file).redisURL == "redis://127.0.0.1:6379")
+        let configuration = try await ServerConfiguration(settings: file.overridden(by: ServerSettings(redis: "")))
+        #expect(configuration.engine.redisURL == nil)
+        #expect(try await ServerConfiguration(settings: file).engine.redisURL == "redis://127.0.0.1:6379")
     }
 
     @Test func theConnectionLimitsComeFromTheFileTheEnvironmentAndFlags() async throws {
-        let defaults = try await GatewayConfiguration(settings: GatewaySettings())
+        let defaults = try await ServerConfiguration(settings: ServerSettings()).gateway
         #expect(defaults.webSocket.maxPatternsPerSession == 100 && defaults.webSocket.maxSessionsPerPrincipal == 32)
         #expect(defaults.idleTimeout == .seconds(60))
 
         let file = try parse(#"{"ws_max_patterns": 10, "ws_max_sessions": 4, "idle_timeout_seconds": 30}"#)
-        let environment = try GatewaySettings(environment: ["SWITCHYARD_WS_MAX_SESSIONS": "8", "SWITCHYARD_IDLE_TIMEOUT": "0"])
-        let resolved = file.overridden(by: environment).overridden(by: GatewaySettings(wsMaxPatterns: 20))
-        let configuration = try await GatewayConfiguration(settings: resolved)
+        let environment = try ServerSettings(environment: ["SWITCHYARD_WS_MAX_SESSIONS": "8", "SWITCHYARD_IDLE_TIMEOUT": "0"])
+        let resolved = file.overridden(by: environment).overridden(by: ServerSettings(wsMaxPatterns: 20))
+        let configuration = try await ServerConfiguration(settings: resolved).gateway
         #expect(configuration.webSocket.maxPatternsPerSession == 20)
         #expect(configuration.webSocket.maxSessionsPerPrincipal == 8)
         #expect(configuration.idleTimeout == nil, "0 turns the idle timeout off")
-        #expect(try await GatewayConfiguration(settings: file).idleTimeout == .seconds(30))
+        #expect(try await ServerConfiguration(settings: file).gateway.idleTimeout == .seconds(30))
 
         #expect(failure(#"{"ws_max_patterns": 0}"#) == "ws_max_patterns: must be at least 1")
         #expect(failure(#"{"ws_max_sessions": "many"}"#) == "ws_max_sessions: must be an integer")
         #expect(failure(#"{"idle_timeout_seconds": -1}"#) == "idle_timeout_seconds: must be at least 0")
-        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_WS_MAX_PATTERNS": "0"]) }
-        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_IDLE_TIMEOUT": "soon"]) }
+        #expect(throws: GatewayConfigurationError.self) { try ServerSettings(environment: ["SWITCHYARD_WS_MAX_PATTERNS": "0"]) }
+        #expect(throws: GatewayConfigurationError.self) { try ServerSettings(environment: ["SWITCHYARD_IDLE_TIMEOUT": "soon"]) }
     }
 
     @Test func environmentValuesAreChecked() {
-        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_PORT": "http"]) }
-        #expect(throws: GatewayConfigurationError.self) { try GatewaySettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "maybe"]) }
-        #expect((try? GatewaySettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "1"]))?.allowUnknownChannels == true)
+        #expect(throws: GatewayConfigurationError.self) { try ServerSettings(environment: ["SWITCHYARD_PORT": "http"]) }
+        #expect(throws: GatewayConfigurationError.self) { try ServerSettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "maybe"]) }
+        #expect((try? ServerSettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "1"]))?.allowUnknownChannels == true)
     }
 }

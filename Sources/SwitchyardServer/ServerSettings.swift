@@ -3,12 +3,13 @@ import JSONSchema
 import Switchyard
 import SwitchyardGateway
 
-/// One layer of `switchyard serve`'s settings (a config file, the environment, or the command
-/// line), where `nil` means "not set here". Layers stack with ``overridden(by:)``; the CLI stacks
-/// defaults < file < environment < flags and turns the result into a ``ServerConfiguration``.
+/// One layer of Switchyard's settings (a config file, the environment, or the command line),
+/// where `nil` means "not set here". Layers stack with ``overridden(by:)``; every command resolves
+/// defaults < file < environment < flags with ``ResolvedSettings/resolve(configFile:environment:flags:)``,
+/// and `serve` turns the result into a ``ServerConfiguration``.
 ///
 /// The config file is JSON with these keys, every one optional:
-/// `host`, `port`, `redis`, `redis_ca`, `contracts`, `tls_cert`, `tls_key`, `signing_keys_file`,
+/// `host`, `port`, `redis`, `redis_ca`, `postgres`, `contracts`, `tls_cert`, `tls_key`, `signing_keys_file`,
 /// `encryption_keys_file`, `audit_file`, `spool_file` (paths relative to the file's folder), `allow_unknown_channels`,
 /// `allowed_hosts`, `allowed_origins` (see ``BrowserPolicy``), `allow_anonymous_publish`, `metrics_token`,
 /// `ws_max_patterns`, `ws_max_sessions`, `idle_timeout_seconds`,
@@ -21,6 +22,9 @@ public struct ServerSettings: Sendable {
     public var port: Int?
     /// The Redis URL; an empty string sets the embedded engine (so `--redis ''` overrides a file's URL).
     public var redis: String?
+    /// The PostgreSQL URL of strict mode, the relay, the archive and the audit trail; an empty
+    /// string sets none (so `--postgres ''` overrides a file's URL).
+    public var postgres: String?
     /// The contracts folder.
     public var contracts: String?
     /// Whether unknown channels are accepted.
@@ -92,7 +96,8 @@ public struct ServerSettings: Sendable {
         /// (empty counts as unset).
         /// - Throws: ``GatewayConfigurationError`` when both are set.
         public init?(environment: [String: String], variable: String) throws(GatewayConfigurationError) {
-            func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+            let variables = EnvironmentVariables(environment)
+            func value(_ name: String) -> String? { variables[name] }
             switch (value(variable), value(variable + "_FILE")) {
             case (let text?, nil): self = .text(text, origin: variable)
             case (nil, let file?): self = .file(file)
@@ -112,7 +117,7 @@ public struct ServerSettings: Sendable {
 
     /// Creates a layer; every setting is unset by default.
     public init(
-        host: String? = nil, port: Int? = nil, redis: String? = nil, contracts: String? = nil,
+        host: String? = nil, port: Int? = nil, redis: String? = nil, postgres: String? = nil, contracts: String? = nil,
         allowUnknownChannels: Bool? = nil, auth: AuthConfiguration? = nil, alertsEnabled: Bool? = nil, alerts: AlertConfiguration? = nil,
         redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil, signingKeys: KeySource? = nil,
         encryptionKeys: KeySource? = nil, auditFile: String? = nil, spoolFile: String? = nil, allowedHosts: [String]? = nil,
@@ -138,6 +143,7 @@ public struct ServerSettings: Sendable {
         self.host = host
         self.port = port
         self.redis = redis
+        self.postgres = postgres
         self.contracts = contracts
         self.allowUnknownChannels = allowUnknownChannels
         self.auth = auth
@@ -146,7 +152,7 @@ public struct ServerSettings: Sendable {
     /// This layer with every setting `other` sets replaced by `other`'s.
     public func overridden(by other: ServerSettings) -> ServerSettings {
         ServerSettings(
-            host: other.host ?? host, port: other.port ?? port, redis: other.redis ?? redis,
+            host: other.host ?? host, port: other.port ?? port, redis: other.redis ?? redis, postgres: other.postgres ?? postgres,
             contracts: other.contracts ?? contracts, allowUnknownChannels: other.allowUnknownChannels ?? allowUnknownChannels,
             auth: other.auth ?? auth, alertsEnabled: other.alertsEnabled ?? alertsEnabled, alerts: other.alerts ?? alerts,
             redisCA: other.redisCA ?? redisCA, tlsCert: other.tlsCert ?? tlsCert, tlsKey: other.tlsKey ?? tlsKey,
@@ -158,7 +164,7 @@ public struct ServerSettings: Sendable {
             idleTimeoutSeconds: other.idleTimeoutSeconds ?? idleTimeoutSeconds)
     }
 
-    /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`,
+    /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`, `POSTGRES_URL`,
     /// `SWITCHYARD_CONTRACTS`, `SWITCHYARD_ALLOW_UNKNOWN_CHANNELS` (`true`/`false`/`1`/`0`),
     /// `SWITCHYARD_REDIS_CA`, `SWITCHYARD_TLS_CERT`, `SWITCHYARD_TLS_KEY`, `SWITCHYARD_SIGNING_KEYS` (the
     /// keys themselves) or `SWITCHYARD_SIGNING_KEYS_FILE`, `SWITCHYARD_ENCRYPTION_KEYS` or
@@ -169,9 +175,10 @@ public struct ServerSettings: Sendable {
     /// Empty variables count as unset.
     /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
     public init(environment: [String: String]) throws(GatewayConfigurationError) {
-        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let variables = EnvironmentVariables(environment)
+        func value(_ name: String) -> String? { variables[name] }
         self.init(
-            host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), contracts: value("SWITCHYARD_CONTRACTS"),
+            host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), postgres: value("POSTGRES_URL"), contracts: value("SWITCHYARD_CONTRACTS"),
             redisCA: value("SWITCHYARD_REDIS_CA"), tlsCert: value("SWITCHYARD_TLS_CERT"), tlsKey: value("SWITCHYARD_TLS_KEY"),
             auditFile: value("SWITCHYARD_AUDIT_FILE"), spoolFile: value("SWITCHYARD_SPOOL"), metricsToken: value("SWITCHYARD_METRICS_TOKEN"))
         func list(_ name: String) -> [String]? {
@@ -233,7 +240,7 @@ public struct ServerSettings: Sendable {
             throw GatewayConfigurationError(key: "", "the config file is not valid JSON: \(error)")
         }
         let top = try ConfigObject(document, path: "", known: [
-            "host", "port", "redis", "redis_ca", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
+            "host", "port", "redis", "redis_ca", "postgres", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
             "signing_keys_file", "encryption_keys_file", "audit_file", "spool_file", "allowed_hosts", "allowed_origins",
             "allow_anonymous_publish", "metrics_token", "ws_max_patterns", "ws_max_sessions", "idle_timeout_seconds",
         ])
@@ -244,6 +251,7 @@ public struct ServerSettings: Sendable {
             self.port = port
         }
         redis = try top.string("redis")
+        postgres = try top.string("postgres")
         contracts = try top.string("contracts").map { Self.resolve($0, in: directory) }
         allowUnknownChannels = try top.bool("allow_unknown_channels")
         redisCA = try top.string("redis_ca").map { Self.resolve($0, in: directory) }
@@ -409,6 +417,7 @@ extension ServerConfiguration {
         engine.redisURL = settings.redis.flatMap { $0.isEmpty ? nil : $0 }
         engine.redisCAFile = settings.redisCA
         engine.spoolFile = settings.spoolFile
+        postgresURL = settings.postgres.flatMap { $0.isEmpty ? nil : $0 }
         contractsDirectory = settings.contracts
         allowsUnknownChannels = settings.allowUnknownChannels ?? false
         var auth = settings.auth ?? .embeddedDefault

@@ -32,7 +32,7 @@ struct ChaosRedisOptions: ParsableArguments {
     var commandTimeout: Double = 30
 
     func settings() throws -> EngineSettings {
-        guard let url = redis ?? ProcessInfo.processInfo.environment["REDIS_URL"] else { throw ValidationError("give --redis URL or set REDIS_URL") }
+        guard let url = redis ?? EnvironmentVariables()["REDIS_URL"] else { throw ValidationError("give --redis URL or set REDIS_URL") }
         return EngineSettings(
             redisURL: url, connectTimeout: .milliseconds(Int64(connectTimeout * 1000)), commandTimeout: .milliseconds(Int64(commandTimeout * 1000)))
     }

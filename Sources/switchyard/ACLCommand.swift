@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Switchyard
 import SwitchyardRedis
+import SwitchyardServer
 
 /// `switchyard acl`: prints one `ACL SETUSER` line per service the contracts name.
 struct ACLCommand: ParsableCommand {
@@ -21,6 +22,8 @@ struct ACLCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("The contracts folder (default: SWITCHYARD_CONTRACTS, else the shipped contracts).", valueName: "DIR"))
     var contracts: String?
+    @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); its contracts folder applies. See docs/configuration.md.", valueName: "FILE"))
+    var config: String?
     @Option(help: ArgumentHelp("The prefix of the password variables.", valueName: "PREFIX"))
     var passwordEnvPrefix = "SWITCHYARD_REDIS_PASSWORD_"
     @Flag(help: "Users without a password (nopass): for throwaway test servers only.")
@@ -32,7 +35,7 @@ struct ACLCommand: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let directory = contracts ?? environment["SWITCHYARD_CONTRACTS"].flatMap { $0.isEmpty ? nil : $0 }
+        let directory = try GlobalOptions(contracts: contracts, config: config).settings().contracts
         let registry = try directory.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
         do {
             print(
@@ -53,7 +56,7 @@ struct ACLCommand: ParsableCommand {
         func password(_ service: String) throws -> RedisACL.Password {
             if nopass { return .none }
             let name = passwordVariable(service, prefix: passwordEnvPrefix)
-            guard let password = environment[name], !password.isEmpty else { throw MissingPassword(variable: name, service: service) }
+            guard let password = EnvironmentVariables(environment)[name] else { throw MissingPassword(variable: name, service: service) }
             return .sha256(SHA256.hash(data: Data(password.utf8)).map { String(format: "%02x", $0) }.joined())
         }
         let acl = RedisACL(userPrefix: userPrefix)

@@ -5,6 +5,7 @@ import Logging
 import PostgresNIO
 import Switchyard
 import SwitchyardPostgres
+import SwitchyardServer
 
 /// `switchyard audit`: queries the audit trail, in PostgreSQL (`switchyard.audit`) or in an audit file.
 struct AuditCommand: AsyncParsableCommand {
@@ -24,6 +25,8 @@ struct AuditCommand: AsyncParsableCommand {
     var file: String?
     @Option(help: ArgumentHelp("A PostgreSQL URL whose switchyard.audit table to read.", valueName: "URL"))
     var postgres: String?
+    @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); its postgres and audit_file apply. See docs/configuration.md.", valueName: "FILE"))
+    var config: String?
     @Option(help: ArgumentHelp("Records of channels matching this name or glob (trades:*).", valueName: "CHANNEL_OR_PATTERN"))
     var channel: String?
     @Option(help: ArgumentHelp("Records of this actor: a service (the envelope source) or a token's subject.", valueName: "NAME"))
@@ -81,16 +84,16 @@ struct AuditCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let settings = try GlobalOptions(config: config).settings(ServerSettings(postgres: postgres, auditFile: file))
+        let postgresURL = settings.postgres.flatMap { $0.isEmpty ? nil : $0 }
         let query = try self.query(now: Timestamp.now())
         var logger = Logger(label: "switchyard")
         logger.logLevel = .warning
         let records: [AuditRecord]
         do {
-            if let path = file ?? (postgres == nil && value("POSTGRES_URL") == nil ? value("SWITCHYARD_AUDIT_FILE") : nil) {
+            if let path = file ?? (postgres == nil && postgresURL == nil ? settings.auditFile : nil) {
                 records = try await AuditFile(path: path).records(matching: query)
-            } else if let text = postgres ?? value("POSTGRES_URL") {
+            } else if let text = postgresURL {
                 let url: PostgresURL
                 do { url = try PostgresURL(text) } catch { throw ValidationError("--postgres: \(error)") }
                 records = try await Self.read(url, query, logger: logger)

@@ -41,26 +41,29 @@ struct BridgeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let redisText = redis ?? ProcessInfo.processInfo.environment["REDIS_URL"] else { throw ValidationError("give --redis URL or set REDIS_URL") }
+        var flags = keys.layer
+        (flags.redis, flags.allowUnknownChannels) = (redis, allowUnknownChannels ? true : nil)
+        let settings = try global.settings(flags)
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
-        let services = try buildBridge(redisURL: redisText, logger: logger)
+        let services = try buildBridge(settings: settings, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 
     /// The router (which runs the engine and its client) and the bridge, in start order.
-    func buildBridge(redisURL: String, logger: Logger) throws -> [any Service] {
+    func buildBridge(settings: ServerSettings, logger: Logger) throws -> [any Service] {
+        let redisURL = try settings.requireRedis()
         let patterns = try pattern.map { text in
             do { return try ChannelPattern(text) } catch { throw ValidationError("--pattern '\(text)': \(error)") }
         }
-        let (signingKeys, encryptionKeys) = try keys.rings(ProcessInfo.processInfo.environment)
-        let engine = try EngineSettings(redisURL: redisURL).makeRedisEngine(logger: logger)
+        let (signingKeys, encryptionKeys) = try KeyOptions.rings(settings)
+        let engine = try EngineSettings(redisURL: redisURL, redisCAFile: settings.redisCA).makeRedisEngine(logger: logger)
         let router = try makeRouter(
-            on: engine, contractsDirectory: global.contracts,
+            on: engine, contractsDirectory: settings.contracts,
             configuration: RouterConfiguration(
-                source: source, allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys, encryptionKeys: encryptionKeys),
+                source: source, allowsUnknownChannels: settings.allowUnknownChannels ?? false, signingKeys: signingKeys, encryptionKeys: encryptionKeys),
             logger: logger)
         let bridge = RedisBridge(
             router: router, engine: engine,

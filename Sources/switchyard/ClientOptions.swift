@@ -19,10 +19,12 @@ struct ClientOptions: ParsableArguments {
     var token: String?
     @Option(help: ArgumentHelp("Seconds to wait for the server or Redis before giving up (exit 3).", valueName: "SECONDS"))
     var timeout: Double = 30
-    @Option(name: .long, help: ArgumentHelp("With --redis: the contracts folder (default: the shipped contracts).", valueName: "DIR"))
+    @Option(name: .long, help: ArgumentHelp("With --redis: the contracts folder (default: SWITCHYARD_CONTRACTS or the config file's, else the shipped contracts).", valueName: "DIR"))
     var contracts: String?
     @Flag(help: "With --redis: accept publishes to channels no contract covers.")
     var allowUnknownChannels = false
+    @Option(help: ArgumentHelp("With --redis: a JSON config file for the contracts, keys and Redis CA (default: SWITCHYARD_CONFIG); see docs/configuration.md.", valueName: "FILE"))
+    var config: String?
     @OptionGroup var keys: KeyOptions
 
     func validate() throws {
@@ -32,29 +34,34 @@ struct ClientOptions: ParsableArguments {
 
     /// The backend these options name.
     func backend() throws -> any ClientBackend {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = EnvironmentVariables()
         if let redis {
-            let settings = EngineSettings(redisURL: redis, failFast: true, connectTimeout: .milliseconds(Int64(timeout * 1000)))
+            var flags = keys.layer
+            (flags.contracts, flags.allowUnknownChannels) = (contracts, allowUnknownChannels ? true : nil)
+            let resolved = try GlobalOptions(config: config).settings(flags)
+            let settings = EngineSettings(
+                redisURL: redis, redisCAFile: resolved.redisCA, failFast: true, connectTimeout: .milliseconds(Int64(timeout * 1000)))
             do { _ = try settings.redisConfiguration() } catch { throw ValidationError("--redis: \(error)") }
             let logger = Logger(label: "switchyard-cli")
-            let (signingKeys, encryptionKeys) = try keys.rings(environment)
+            let (signingKeys, encryptionKeys) = try KeyOptions.rings(resolved)
             let router: Switchyard.Router
             do {
                 router = try makeRouter(
-                    engine: settings, contractsDirectory: contracts,
+                    engine: settings, contractsDirectory: resolved.contracts,
                     configuration: RouterConfiguration(
-                        source: "switchyard-cli", allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys, encryptionKeys: encryptionKeys),
+                        source: "switchyard-cli", allowsUnknownChannels: resolved.allowUnknownChannels ?? false, signingKeys: signingKeys,
+                        encryptionKeys: encryptionKeys),
                     logger: logger)
             } catch let error as ContractFolderError {
                 throw ValidationError("the contracts cannot be loaded:\n\(error)")
             }
             return RouterBackend(router: router, timeout: timeout)
         }
-        let text = server ?? environment["SWITCHYARD_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
+        let text = server ?? environment["SWITCHYARD_SERVER"] ?? "http://127.0.0.1:8080"
         guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw ValidationError("--server must be an http:// or https:// URL, not '\(Redaction.url(text))'")
         }
-        return HTTPBackend(base: url, token: token ?? environment["SWITCHYARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }, timeout: timeout)
+        return HTTPBackend(base: url, token: token ?? environment["SWITCHYARD_TOKEN"], timeout: timeout)
     }
 }
 

@@ -18,25 +18,19 @@ struct KeyOptions: ParsableArguments {
         valueName: "FILE"))
     var encryptionKeysFile: String?
 
-    /// Where the signing keys come from: the flag, else the environment.
-    func signingSource(_ environment: [String: String]) throws(GatewayConfigurationError) -> ServerSettings.KeySource? {
-        if let signingKeysFile { return .file(signingKeysFile) }
-        return try ServerSettings.KeySource(environment: environment, variable: ServerSettings.KeySource.signingVariable)
+    /// The settings these flags set: the key files, when given.
+    var layer: ServerSettings {
+        ServerSettings(signingKeys: signingKeysFile.map { .file($0) }, encryptionKeys: encryptionKeysFile.map { .file($0) })
     }
 
-    /// Where the encryption keys come from: the flag, else the environment.
-    func encryptionSource(_ environment: [String: String]) throws(GatewayConfigurationError) -> ServerSettings.KeySource? {
-        if let encryptionKeysFile { return .file(encryptionKeysFile) }
-        return try ServerSettings.KeySource(environment: environment, variable: ServerSettings.KeySource.encryptionVariable)
-    }
-
-    /// The key rings, loaded.
+    /// The key rings the resolved `settings` name (a flag's file, else `SWITCHYARD_SIGNING_KEYS`
+    /// or `SWITCHYARD_SIGNING_KEYS_FILE`, else the config file's; the same for encryption), loaded.
     /// - Throws: `ValidationError` naming the file or variable and what is wrong, never a secret.
-    func rings(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (signing: KeyRing?, encryption: KeyRing?) {
+    static func rings(_ settings: ServerSettings) throws -> (signing: KeyRing?, encryption: KeyRing?) {
         do {
             return (
-                try signingSource(environment)?.load(purpose: .signing, key: "signing keys"),
-                try encryptionSource(environment)?.load(purpose: .encryption, key: "encryption keys")
+                try settings.signingKeys?.load(purpose: .signing, key: "signing keys"),
+                try settings.encryptionKeys?.load(purpose: .encryption, key: "encryption keys")
             )
         } catch {
             throw ValidationError(error.description)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SwitchyardPostgres
+import SwitchyardServer
 
 /// `switchyard migrate`: applies the `switchyard` schema's migrations to a PostgreSQL database.
 struct MigrateCommand: AsyncParsableCommand {
@@ -11,14 +12,14 @@ struct MigrateCommand: AsyncParsableCommand {
         abstract: "Apply the PostgreSQL migrations (outbox, archive, quarantine, inbox, relay state).",
         discussion: "Idempotent, and safe to run from several processes at once (advisory lock).")
 
-    @Option(help: ArgumentHelp("A PostgreSQL URL (default: POSTGRES_URL).", valueName: "URL"))
+    @Option(help: ArgumentHelp("A PostgreSQL URL (default: POSTGRES_URL, else the config file's).", valueName: "URL"))
     var postgres: String?
+    @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); see docs/configuration.md.", valueName: "FILE"))
+    var config: String?
 
     func run() async throws {
-        guard let text = postgres ?? ProcessInfo.processInfo.environment["POSTGRES_URL"] else {
-            throw ValidationError("give --postgres URL or set POSTGRES_URL")
-        }
-        let url = try PostgresURL(text)
+        let settings = try GlobalOptions(config: config).settings(ServerSettings(postgres: postgres))
+        let url = try PostgresURL(try settings.requirePostgres())
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
         let applied = try await withPostgresConnection(url, logger: logger) { connection in

@@ -33,9 +33,11 @@ struct ReconcileCommand: AsyncParsableCommand {
     @OptionGroup var keys: KeyOptions
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let postgresText = postgres ?? environment["POSTGRES_URL"] else { throw ValidationError("give --postgres URL or set POSTGRES_URL") }
-        guard let redisText = redis ?? environment["REDIS_URL"] else { throw ValidationError("give --redis URL or set REDIS_URL") }
+        var flags = keys.layer
+        (flags.postgres, flags.redis) = (postgres, redis)
+        let settings = try global.settings(flags)
+        let postgresText = try settings.requirePostgres()
+        let redisText = try settings.requireRedis()
         guard let start = Timestamp(rfc3339: since) else { throw ValidationError("--since must be an RFC 3339 time") }
         let end = try until.map { text in
             guard let time = Timestamp(rfc3339: text) else { throw ValidationError("--until must be an RFC 3339 time") }
@@ -43,13 +45,13 @@ struct ReconcileCommand: AsyncParsableCommand {
         } ?? Timestamp.now()
         var logger = Logger(label: "switchyard")
         logger.logLevel = .warning
-        let (signingKeys, encryptionKeys) = try keys.rings(environment)
-        let engine = try EngineSettings(redisURL: redisText, failFast: true).makeRedisEngine(logger: logger)
+        let (signingKeys, encryptionKeys) = try KeyOptions.rings(settings)
+        let engine = try EngineSettings(redisURL: redisText, redisCAFile: settings.redisCA, failFast: true).makeRedisEngine(logger: logger)
         let postgresClient = PostgresClient(configuration: try PostgresURL(postgresText).clientConfiguration, backgroundLogger: logger)
         // Repairs are publishes: audited in switchyard.audit, written before the command exits.
         let audit = AuditTrail(sink: PostgresAuditSink(client: postgresClient, logger: logger), logger: logger)
         let router = try makeRouter(
-            on: engine, contractsDirectory: global.contracts,
+            on: engine, contractsDirectory: settings.contracts,
             configuration: RouterConfiguration(
                 source: "switchyard-reconcile", enforcesRateLimits: false, allowsUnknownChannels: true, signingKeys: signingKeys,
                 encryptionKeys: encryptionKeys, audit: audit),

@@ -30,19 +30,21 @@ struct RelayCommand: AsyncParsableCommand {
     @OptionGroup var keys: KeyOptions
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let postgresText = postgres ?? environment["POSTGRES_URL"] else { throw ValidationError("give --postgres URL or set POSTGRES_URL") }
-        guard let redisText = redis ?? environment["REDIS_URL"] else { throw ValidationError("give --redis URL or set REDIS_URL") }
+        var flags = keys.layer
+        (flags.postgres, flags.redis, flags.allowUnknownChannels) = (postgres, redis, allowUnknownChannels ? true : nil)
+        let settings = try global.settings(flags)
+        let postgresText = try settings.requirePostgres()
+        let redisText = try settings.requireRedis()
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
-        let (signingKeys, encryptionKeys) = try keys.rings(environment)
+        let (signingKeys, encryptionKeys) = try KeyOptions.rings(settings)
         let postgresURL = try PostgresURL(postgresText)
         // What the relay publishes and quarantines is audited in switchyard.audit, beside the archive.
         let audit = AuditTrail(sink: PostgresAuditSink(url: postgresURL, logger: logger), logger: logger)
         let router = try makeRouter(
-            engine: EngineSettings(redisURL: redisText), contractsDirectory: global.contracts,
+            engine: EngineSettings(redisURL: redisText, redisCAFile: settings.redisCA), contractsDirectory: settings.contracts,
             configuration: RouterConfiguration(
-                source: source, enforcesRateLimits: false, allowsUnknownChannels: allowUnknownChannels, signingKeys: signingKeys,
+                source: source, enforcesRateLimits: false, allowsUnknownChannels: settings.allowUnknownChannels ?? false, signingKeys: signingKeys,
                 encryptionKeys: encryptionKeys, audit: audit),
             logger: logger)
         let relay = Relay(

@@ -16,10 +16,9 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the HTTP API (embedded engine unless --redis or REDIS_URL is given).",
         discussion: """
-            Flags win over the environment (REDIS_URL, SWITCHYARD_HOST, SWITCHYARD_PORT, \
-            SWITCHYARD_CONTRACTS, SWITCHYARD_ALLOW_UNKNOWN_CHANNELS, SWITCHYARD_REDIS_CA, SWITCHYARD_TLS_CERT, \
-            SWITCHYARD_TLS_KEY, POSTGRES_URL), which wins over the config \
-            file (--config or SWITCHYARD_CONFIG; docs/configuration.md). Without auth configured, \
+            Flags win over the environment (\(ResolvedSettings.environmentVariables.joined(separator: ", "))), \
+            which wins over the config file (--config or SWITCHYARD_CONFIG; docs/configuration.md); \
+            --print-config prints the resolved settings and where each came from, and exits. Without auth configured, \
             loopback clients may read without credentials (and publish with --allow-anonymous-publish) \
             and everyone else gets 401. Requests whose Host is not an IP literal, localhost or an \
             --allowed-host, browser requests from an origin that is not the gateway's own, loopback or \
@@ -68,10 +67,12 @@ struct ServeCommand: AsyncParsableCommand {
     var contracts: String?
     @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); see docs/configuration.md.", valueName: "FILE"))
     var config: String?
-    @Flag(help: "Accept publishes to channels no contract covers, with the default policy.")
-    var allowUnknownChannels = false
-    @Flag(help: "Without an auth section, let loopback clients without credentials publish too, not only read (default: SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH).")
-    var allowAnonymousPublish = false
+    @Flag(inversion: .prefixedNo, help: "Accept publishes to channels no contract covers, with the default policy (default: SWITCHYARD_ALLOW_UNKNOWN_CHANNELS, else no).")
+    var allowUnknownChannels: Bool?
+    @Flag(inversion: .prefixedNo, help: "Without an auth section, let loopback clients without credentials publish too, not only read (default: SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH, else no).")
+    var allowAnonymousPublish: Bool?
+    @Flag(help: "Print the resolved settings, each with where it came from (flag, environment, file, default), secrets masked; then exit.")
+    var printConfig = false
     @Option(help: ArgumentHelp(
         "A host name to serve besides IP literals and localhost, e.g. events.example.com or *.example.com; repeat for more, * for any (default: SWITCHYARD_ALLOWED_HOSTS).",
         valueName: "NAME"))
@@ -93,25 +94,26 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         var configuration: ServerConfiguration
-        let settings: ServerSettings
+        let resolved: ResolvedSettings
         do {
-            settings = try self.settings(environment: ProcessInfo.processInfo.environment)
-            configuration = try await ServerConfiguration(settings: settings)
+            resolved = try self.resolvedSettings(environment: ProcessInfo.processInfo.environment)
+            if printConfig {
+                print(resolved.report())
+                return
+            }
+            configuration = try await ServerConfiguration(settings: resolved.settings)
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        if let url = postgres ?? ProcessInfo.processInfo.environment["POSTGRES_URL"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            configuration.postgresURL = url
-        }
+        let settings = resolved.settings
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
         if demo {
-            if configuration.engine.redisURL != nil || configuration.postgresURL != nil {
-                logger.notice("--demo runs on the embedded engine: the Redis and PostgreSQL settings are ignored")
+            let overridden = resolved.layers.dropLast().contains { layer in
+                [layer.settings.redis, layer.settings.postgres].contains { $0.map { !$0.isEmpty } ?? false }
             }
-            configuration.engine.redisURL = nil
-            configuration.postgresURL = nil
+            if overridden { logger.notice("--demo runs on the embedded engine: the Redis and PostgreSQL settings are ignored") }
             configuration.demo = DemoStack.Configuration(seed: demoSeed)
         }
         if bridge {
@@ -150,23 +152,23 @@ struct ServeCommand: AsyncParsableCommand {
         try await app.runService()
     }
 
-    /// The settings: flags over the environment over the config file over the defaults.
-    func settings(environment: [String: String]) throws(GatewayConfigurationError) -> ServerSettings {
-        var layers = ServerSettings()
-        if let path = config ?? environment["SWITCHYARD_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            layers = try ServerSettings(file: path)
-        }
-        layers = layers.overridden(by: try ServerSettings(environment: environment))
-        var settings = layers.overridden(by: ServerSettings(
-            host: host, port: port, redis: redis, contracts: contracts, allowUnknownChannels: allowUnknownChannels ? true : nil,
+    /// The settings: flags over the environment over the config file over the defaults; with
+    /// `--demo`, one more layer on top: the embedded engine, no PostgreSQL, and (without an auth
+    /// section) anonymous publishing, since the demo's console requeues dead letters.
+    func resolvedSettings(environment: [String: String]) throws(GatewayConfigurationError) -> ResolvedSettings {
+        var resolved = try ResolvedSettings.resolve(configFile: config, environment: environment, flags: ServerSettings(
+            host: host, port: port, redis: redis, postgres: postgres, contracts: contracts, allowUnknownChannels: allowUnknownChannels,
             redisCA: redisCA, tlsCert: tlsCert, tlsKey: tlsKey, signingKeys: keys.signingKeysFile.map { .file($0) },
             encryptionKeys: keys.encryptionKeysFile.map { .file($0) }, auditFile: auditFile,
             spoolFile: spool, allowedHosts: allowedHost.isEmpty ? nil : allowedHost,
-            allowedOrigins: allowedOrigin.isEmpty ? nil : allowedOrigin, allowAnonymousPublish: allowAnonymousPublish ? true : nil,
+            allowedOrigins: allowedOrigin.isEmpty ? nil : allowedOrigin, allowAnonymousPublish: allowAnonymousPublish,
             wsMaxPatterns: wsMaxPatterns, wsMaxSessions: wsMaxSessions, idleTimeoutSeconds: idleTimeout))
-        // The demo's events are simulated: its console may requeue dead letters without a token.
-        if demo, settings.auth == nil, settings.allowAnonymousPublish == nil { settings.allowAnonymousPublish = true }
-        return settings
+        if demo {
+            var layer = ServerSettings(redis: "", postgres: "")
+            if resolved.settings.auth == nil, resolved.settings.allowAnonymousPublish == nil { layer.allowAnonymousPublish = true }
+            resolved.adding(ResolvedSettings.Layer(source: "--demo", settings: layer))
+        }
+        return resolved
     }
 
     func validate() throws {

@@ -82,7 +82,7 @@ struct TailCommand: AsyncParsableCommand {
         logger.logLevel = .error
         let engine = try EngineSettings(redisURL: url).makeRedisEngine(logger: logger)
         let router = try makeRouter(
-            on: engine, contractsDirectory: options.contracts, configuration: RouterConfiguration(source: "switchyard-tail"), logger: logger)
+            on: engine, contractsDirectory: try options.settings().contracts, configuration: RouterConfiguration(source: "switchyard-tail"), logger: logger)
         let output = try await withThrowingTaskGroup(of: TailPrinter?.self) { group -> TailPrinter? in
             group.addTask {
                 try await router.run()
@@ -142,7 +142,7 @@ struct TailCommand: AsyncParsableCommand {
         var wsURL = url
         if wsURL.hasPrefix("http://") { wsURL = "ws://" + wsURL.dropFirst(7) } else if wsURL.hasPrefix("https://") { wsURL = "wss://" + wsURL.dropFirst(8) }
         if !wsURL.hasSuffix("/v1/ws") { wsURL = (wsURL.hasSuffix("/") ? String(wsURL.dropLast()) : wsURL) + "/v1/ws" }
-        if let token = token ?? ProcessInfo.processInfo.environment["SWITCHYARD_TOKEN"], !token.isEmpty {
+        if let token = token ?? EnvironmentVariables()["SWITCHYARD_TOKEN"], !token.isEmpty {
             var allowed = CharacterSet.urlQueryAllowed
             allowed.remove(charactersIn: "&+=?#")
             wsURL += "?token=" + (token.addingPercentEncoding(withAllowedCharacters: allowed) ?? token)

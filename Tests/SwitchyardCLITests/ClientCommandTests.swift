@@ -320,6 +320,32 @@ import Testing
         let unknown = try run(["serve", "--config", "/nonexistent/switchyard.json"])
         #expect(unknown.status == 1 && unknown.stderr.contains("cannot read the config file"))
     }
+
+    @Test func printConfigShowsEachValueWithWhereItCameFromAndNoSecret() throws {
+        let file = NSTemporaryDirectory() + "cli-print-config-" + UUID().uuidString + ".json"
+        try #"{"port": 9100, "host": "0.0.0.0", "postgres": "postgres://app:pg-secret@db:5432/trading", "metrics_token": "file-token-0123456789"}"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try run(
+            ["serve", "--config", file, "--port", "9200", "--no-allow-unknown-channels", "--print-config"],
+            environment: [
+                "REDIS_URL": "redis://svc:redis-secret@cache:6379", "POSTGRES_URL": "", "SWITCHYARD_HOST": "", "SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "true",
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
+        func line(_ key: String) -> String { result.stdout.split(separator: "\n").first { $0.hasPrefix(key + " ") }.map(String.init) ?? "" }
+        #expect(line("port").hasSuffix("9200  (flags)"), "\(line("port"))")
+        #expect(line("host").hasSuffix("0.0.0.0  (file \(file))"), "an empty variable counts as unset: \(line("host"))")
+        #expect(line("redis").contains("redis://svc:***@cache:6379") && line("redis").hasSuffix("(environment REDIS_URL)"), "\(line("redis"))")
+        #expect(line("postgres").contains("postgres://app:***@db:5432/trading"), "\(line("postgres"))")
+        #expect(line("allow_unknown_channels").hasSuffix("false  (flags)"), "--no-… overrides the environment: \(line("allow_unknown_channels"))")
+        #expect(line("ws_max_sessions").hasSuffix("32  (default)"))
+        for secret in ["pg-secret", "redis-secret", "file-token-0123456789"] {
+            #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "\(secret) was printed")
+        }
+        let demo = try run(["serve", "--demo", "--print-config"], environment: ["REDIS_URL": "redis://127.0.0.1:6379"])
+        #expect(demo.status == 0)
+        #expect(demo.stdout.contains("(embedded engine)  (--demo)") && demo.stdout.contains("allow_anonymous_publish  true  (--demo)"), "\(demo.stdout)")
+    }
 }
 
 /// `switchyard serve` with no auth configured, bound to every address: loopback clients get in

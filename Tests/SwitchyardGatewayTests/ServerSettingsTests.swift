@@ -1,7 +1,7 @@
 import Foundation
 import Switchyard
 import SwitchyardGateway
-import SwitchyardServer
+@testable import SwitchyardServer
 import SwitchyardPostgres
 import Testing
 
@@ -188,5 +188,52 @@ import Testing
         #expect(throws: GatewayConfigurationError.self) { try ServerSettings(environment: ["SWITCHYARD_PORT": "http"]) }
         #expect(throws: GatewayConfigurationError.self) { try ServerSettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "maybe"]) }
         #expect((try? ServerSettings(environment: ["SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "1"]))?.allowUnknownChannels == true)
+    }
+
+    @Test func postgresComesFromEveryLayerAndAnEmptyValueTurnsItOff() async throws {
+        let file = try parse(#"{"postgres": "postgres://app@db:5432/trading"}"#)
+        #expect(file.postgres == "postgres://app@db:5432/trading")
+        #expect(try await ServerConfiguration(settings: file).postgresURL == "postgres://app@db:5432/trading")
+        let environment = try ServerSettings(environment: ["POSTGRES_URL": "postgres://app@other:5432/trading"])
+        #expect(try await ServerConfiguration(settings: file.overridden(by: environment)).postgresURL == "postgres://app@other:5432/trading")
+        #expect(try await ServerConfiguration(settings: file.overridden(by: ServerSettings(postgres: ""))).postgresURL == nil)
+        #expect(try ServerSettings(environment: ["POSTGRES_URL": ""]).postgres == nil, "an empty variable counts as unset")
+    }
+
+    @Test func resolvedSettingsSayWhereEachValueCameFrom() throws {
+        let folder = NSTemporaryDirectory() + "resolved-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try #"{"port": 9100, "spool_file": "serve.spool", "metrics_token": "0123456789abcdef-secret"}"#
+            .write(toFile: folder + "/switchyard.json", atomically: true, encoding: .utf8)
+        let resolved = try ResolvedSettings.resolve(
+            configFile: nil, environment: ["SWITCHYARD_CONFIG": folder + "/switchyard.json", "SWITCHYARD_PORT": "9300", "REDIS_URL": "redis://u:pw-secret@h:1"],
+            flags: ServerSettings(host: "0.0.0.0"))
+        #expect(resolved.layers.map(\.source) == ["file \(folder)/switchyard.json", "environment", "flags"])
+        #expect(resolved.settings.port == 9300 && resolved.settings.host == "0.0.0.0" && resolved.settings.spoolFile == folder + "/serve.spool")
+        #expect(resolved.source(of: "port") == "environment SWITCHYARD_PORT")
+        #expect(resolved.source(of: "host") == "flags")
+        #expect(resolved.source(of: "spool_file") == "file \(folder)/switchyard.json")
+        #expect(resolved.source(of: "ws_max_patterns") == "default")
+        let report = resolved.report()
+        #expect(!report.contains("pw-secret") && !report.contains("0123456789abcdef-secret"), "\(report)")
+        #expect(report.contains("redis://u:***@h:1"))
+        #expect(report.split(separator: "\n").count == ResolvedSettings.entries.count)
+        let badVariable = #expect(throws: GatewayConfigurationError.self) {
+            try ResolvedSettings.resolve(configFile: nil, environment: ["SWITCHYARD_PORT": "eighty"], flags: ServerSettings())
+        }
+        #expect(badVariable?.key == "SWITCHYARD_PORT")
+    }
+
+    @Test func theHelpListsEveryVariableTheEnvironmentLayerReads() throws {
+        // Each variable the help names changes the settings when set to a value of its kind.
+        let samples: [String: String] = ["SWITCHYARD_PORT": "1", "SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "true", "SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH": "true",
+            "SWITCHYARD_WS_MAX_PATTERNS": "1", "SWITCHYARD_WS_MAX_SESSIONS": "1", "SWITCHYARD_IDLE_TIMEOUT": "1",
+            "SWITCHYARD_SIGNING_KEYS": "k:x", "SWITCHYARD_ENCRYPTION_KEYS": "k:x"]
+        for variable in ResolvedSettings.environmentVariables where variable != "SWITCHYARD_CONFIG" {
+            let settings = try ServerSettings(environment: [variable: samples[variable] ?? "value"])
+            let set = ResolvedSettings.entries.contains { $0.value(settings) != nil }
+            #expect(set, "\(variable) is listed but not read")
+        }
     }
 }

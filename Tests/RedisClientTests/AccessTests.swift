@@ -5,7 +5,7 @@ import RedisClient
 import Testing
 
 @Suite(.timeLimit(.minutes(10))) struct AccessTests {
-    @Test func aclNOPERMIsATypedError() async throws {
+    @Test(.needs(.redis)) func aclNOPERMIsATypedError() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_ACL_URL")
         #expect(configuration.username == "limited")
         try await withClient(configuration) { client throws in
@@ -35,7 +35,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [2, 3]) func subscribingToAForbiddenChannelIsATypedErrorAndHarmsNoOtherSubscription(version: Int) async throws {
+    @Test(.needs(.redis), arguments: [2, 3]) func subscribingToAForbiddenChannelIsATypedErrorAndHarmsNoOtherSubscription(version: Int) async throws {
         var configuration = try TestEnvironment.configuration("REDIS_ACL_URL")
         configuration.protocolVersion = version == 2 ? .resp2 : .resp3
         try await withClient(configuration) { client throws in
@@ -56,7 +56,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [2, 3]) func wrongPasswordFailsWithoutLeakingIt(version: Int) async throws {
+    @Test(.needs(.redis), arguments: [2, 3]) func wrongPasswordFailsWithoutLeakingIt(version: Int) async throws {
         var configuration = try TestEnvironment.configuration("REDIS_ACL_URL")
         configuration.password = "not-the-password-s3cr3t"
         configuration.protocolVersion = version == 2 ? .resp2 : .resp3
@@ -75,7 +75,7 @@ import Testing
         #expect(!logs.all.joined().contains("s3cr3t"))
     }
 
-    @Test func tlsWithCertificateAuthority() async throws {
+    @Test(.needs(.redis)) func tlsWithCertificateAuthority() async throws {
         var configuration = try TestEnvironment.configuration("REDIS_TLS_URL")
         #expect(configuration.tls.isEnabled)
         configuration.tls = try .require(certificateAuthorityFile: try TestEnvironment.value("REDIS_TLS_CA"))
@@ -86,7 +86,7 @@ import Testing
         }
     }
 
-    @Test func tlsWithClientCertificate() async throws {
+    @Test(.needs(.redis)) func tlsWithClientCertificate() async throws {
         var configuration = try TestEnvironment.configuration("REDIS_TLS_URL")
         configuration.tls = try .require(
             certificateAuthorityFile: try TestEnvironment.value("REDIS_TLS_CA"),
@@ -101,7 +101,7 @@ import Testing
         }
     }
 
-    @Test func tlsWithoutTheCAIsRefused() async throws {
+    @Test(.needs(.redis)) func tlsWithoutTheCAIsRefused() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_TLS_URL")
         try await withClient(configuration) { client throws in
             await #expect(throws: RedisError.self) { _ = try await client.execute(PING()) }

@@ -7,7 +7,7 @@ import RedisClient
 import Testing
 
 /// Tests that kill the shared server: one at a time, while no other test uses the server.
-@Suite(.serialized, .timeLimit(.minutes(10))) struct ServerRestartTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .needs(.redis)) struct ServerRestartTests {
     @Test func subscriptionResubscribesAndReportsAGapAfterTheServerIsKilled() async throws {
         let configPath = try TestEnvironment.value("REDIS_CONF")
         let configuration = try TestEnvironment.configuration()
@@ -42,7 +42,7 @@ import Testing
 }
 
 @Suite(.timeLimit(.minutes(10))) struct ConnectionFaultTests {
-    @Test func clientKillDuringAPipelineFailsEveryPendingCommandAndThePoolRecovers() async throws {
+    @Test(.needs(.redis)) func clientKillDuringAPipelineFailsEveryPendingCommandAndThePoolRecovers() async throws {
         var configuration = try TestEnvironment.configuration()
         configuration.pool.maximumConnections = 1
         let killerConfiguration = configuration
@@ -74,7 +74,7 @@ import Testing
         }
     }
 
-    @Test func concurrentCommandsAllFailWhenTheConnectionIsKilled() async throws {
+    @Test(.needs(.redis)) func concurrentCommandsAllFailWhenTheConnectionIsKilled() async throws {
         try await withClient { client throws in
             let key = TestEnvironment.uniqueKey("kill-many")
             try await client.withConnection { connection throws in

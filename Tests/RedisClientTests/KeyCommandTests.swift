@@ -4,7 +4,7 @@ import RESP
 import RedisClient
 import Testing
 
-@Suite(.timeLimit(.minutes(10))) struct KeyCommandTests {
+@Suite(.timeLimit(.minutes(10)), .needs(.redis)) struct KeyCommandTests {
     @Test func getSetDelRoundTrip() async throws {
         try await withClient { client throws in
             let key = TestEnvironment.uniqueKey("string")

@@ -4,7 +4,7 @@ import RESP
 import RedisClient
 import Testing
 
-@Suite(.timeLimit(.minutes(10))) struct PipelineTests {
+@Suite(.timeLimit(.minutes(10)), .needs(.redis)) struct PipelineTests {
     @Test func typedPipelineReturnsEachReply() async throws {
         try await withClient { client throws in
             let key = TestEnvironment.uniqueKey("pipe")

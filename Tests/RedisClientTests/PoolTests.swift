@@ -4,7 +4,7 @@ import RESP
 import RedisClient
 import Testing
 
-@Suite(.timeLimit(.minutes(10))) struct PoolTests {
+@Suite(.timeLimit(.minutes(10)), .needs(.redis)) struct PoolTests {
     @Test func waiterTimesOutWithAClearError() async throws {
         var configuration = try TestEnvironment.configuration()
         configuration.pool.maximumConnections = 1

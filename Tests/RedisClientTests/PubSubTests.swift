@@ -4,7 +4,7 @@ import RESP
 import RedisClient
 import Testing
 
-@Suite(.timeLimit(.minutes(10))) struct PubSubTests {
+@Suite(.timeLimit(.minutes(10)), .needs(.redis)) struct PubSubTests {
     @Test(arguments: [2, 3]) func subscribeReceivesPublishedMessages(version: Int) async throws {
         try await withClient(try configuration(protocol: version)) { client throws in
             let channel = TestEnvironment.uniqueKey("channel")
@@ -117,7 +117,7 @@ import Testing
 
 /// A client runs once: a second run() fails at once instead of taking over the subscription
 /// connection's run loop (after which cancelling the first run never returned).
-@Suite(.timeLimit(.minutes(10))) struct RunOnceTests {
+@Suite(.timeLimit(.minutes(10)), .needs(.redis)) struct RunOnceTests {
     @Test func aSecondRunFailsAndTheFirstStillSubscribesAndStops() async throws {
         try await withClient { client throws in
             await #expect { try await client.run() } throws: { ($0 as? RedisError)?.code == .alreadyRunning }

@@ -11,7 +11,7 @@ func configuration(protocol version: Int) throws -> RedisConfiguration {
 }
 
 @Suite(.timeLimit(.minutes(10))) struct StreamCommandTests {
-    @Test(arguments: [2, 3]) func addRangeTrimAndLength(version: Int) async throws {
+    @Test(.needs(.redis), arguments: [2, 3]) func addRangeTrimAndLength(version: Int) async throws {
         try await withClient(try configuration(protocol: version)) { client throws in
             let key = TestEnvironment.uniqueKey("stream")
             let first = try await client.execute(XADD(key, id: StreamID(milliseconds: 1, sequence: 1), fields: ["a": ByteBuffer(string: "1")]))
@@ -47,7 +47,7 @@ func configuration(protocol version: Int) throws -> RedisConfiguration {
         }
     }
 
-    @Test(arguments: [2, 3]) func readAndBlock(version: Int) async throws {
+    @Test(.needs(.redis), arguments: [2, 3]) func readAndBlock(version: Int) async throws {
         try await withClient(try configuration(protocol: version)) { client throws in
             let key = TestEnvironment.uniqueKey("read")
             let other = TestEnvironment.uniqueKey("read-other")
@@ -67,7 +67,7 @@ func configuration(protocol version: Int) throws -> RedisConfiguration {
         }
     }
 
-    @Test(arguments: [2, 3]) func consumerGroupsEndToEnd(version: Int) async throws {
+    @Test(.needs(.redis), arguments: [2, 3]) func consumerGroupsEndToEnd(version: Int) async throws {
         try await withClient(try configuration(protocol: version)) { client throws in
             let key = TestEnvironment.uniqueKey("group")
             #expect(try await client.execute(XGROUP.CREATE(key, group: "g", id: "$", makeStream: true)))

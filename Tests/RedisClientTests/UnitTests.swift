@@ -197,7 +197,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(10))) struct MetricsTests {
+@Suite(.timeLimit(.minutes(10)), .needs(.redis)) struct MetricsTests {
     @Test func commandsErrorsLatencyAndConnectionsAreExported() async throws {
         let metrics = TestMetrics()
         let configuration = try TestEnvironment.configuration()

@@ -97,7 +97,7 @@ import Testing
         #expect(report["process"]?["role"]?.stringValue?.contains("gateway") == true)
     }
 
-    @Test func aTinyRedisRunLosesNothingAndReadsTheRedisServer() throws {
+    @Test(.needs(.redis)) func aTinyRedisRunLosesNothingAndReadsTheRedisServer() throws {
         let report = try tinyRun(["--redis", try TestEnvironment.value("REDIS_URL")])
         #expect(report["engine"] == "redis")
         #expect(report["server"]?["command"]?.stringValue?.contains("redis") == true, "\(report["server"] ?? .null)")

@@ -108,7 +108,7 @@ import Testing
         }
     }
 
-    @Test func publishReplayLagAndDLQAgainstAServer() async throws {
+    @Test(.needs(.redis)) func publishReplayLagAndDLQAgainstAServer() async throws {
         try await withServer { server in
             let channel = Self.channel()
             let auth = ["--server", server, "--token", Self.apiKey]
@@ -164,7 +164,7 @@ import Testing
 
     /// `switchyard serve` bootstraps the Prometheus backend, serves it without credentials, and
     /// publishes its own heartbeat at start-up.
-    @Test func serveExposesMetricsAndPublishesItsHeartbeat() async throws {
+    @Test(.needs(.redis)) func serveExposesMetricsAndPublishesItsHeartbeat() async throws {
         try await withServer { server in
             var text = ""
             for _ in 0..<120 {
@@ -188,7 +188,7 @@ import Testing
         }
     }
 
-    @Test func refusalsPrintTheStructuredErrorAndExitOne() async throws {
+    @Test(.needs(.redis)) func refusalsPrintTheStructuredErrorAndExitOne() async throws {
         try await withServer { server in
             let channel = Self.channel()
             let anonymous = try run(["publish", "--server", server, channel, #"{"n":1}"#])
@@ -214,7 +214,7 @@ import Testing
         }
     }
 
-    @Test func commandsWorkStraightOnRedis() async throws {
+    @Test(.needs(.redis)) func commandsWorkStraightOnRedis() async throws {
         let redis = try TestEnvironment.value("REDIS_URL")
         try await RedisServerGate.shared.shared {
             let channel = Self.channel()
@@ -251,7 +251,7 @@ import Testing
         }
     }
 
-    @Test func bridgeStoresPlainPublishesAndDeadLettersTheRest() async throws {
+    @Test(.needs(.redis)) func bridgeStoresPlainPublishesAndDeadLettersTheRest() async throws {
         let redis = try TestEnvironment.value("REDIS_URL")
         try await RedisServerGate.shared.shared {
             let channel = Self.channel()

@@ -3,12 +3,13 @@ import Foundation
 import FoundationNetworking
 #endif
 import JSONSchema
+import RedisTestSupport
 import Testing
 
 /// The console in a real browser: `switchyard serve --demo` on a free port, headless Chromium
 /// driven over the DevTools protocol by `scripts/console-check.py`, which reports what the DOM
 /// shows and saves a screenshot to `.build/console-screenshot.png`.
-@Suite struct ConsoleBrowserTests {
+@Suite(.needs(.redis, .postgres, .python, .chromium)) struct ConsoleBrowserTests {
     struct MissingTool: Error, CustomStringConvertible {
         let name: String
         var description: String {

@@ -82,7 +82,7 @@ import Testing
         #expect(action.status == 64 && action.stderr.contains("dead_letter"))
     }
 
-    @Test func publishStraightOnRedisSignsWithTheKeysOfTheEnvironment() async throws {
+    @Test(.needs(.redis)) func publishStraightOnRedisSignsWithTheKeysOfTheEnvironment() async throws {
         let redis = try TestEnvironment.value("REDIS_URL")
         let channel = "orders.clitest_\(UUID().uuidString.prefix(8).lowercased())"
         let cli = ClientCommandTests()

@@ -4,7 +4,7 @@ import RedisTestSupport
 import Testing
 
 /// `switchyard state set|get` through a running server and straight on Redis: one writes, the other reads.
-@Suite struct StateCommandTests {
+@Suite(.needs(.redis)) struct StateCommandTests {
     let cli = ClientCommandTests()
 
     @Test func setThroughTheServerGetFromRedisAndBack() async throws {

@@ -29,7 +29,7 @@ import Testing
         text.split(separator: "\n").map(String.init)
     }
 
-    @Test func tailFollowsRedisFromASequenceNumberOrATime() async throws {
+    @Test(.needs(.redis)) func tailFollowsRedisFromASequenceNumberOrATime() async throws {
         let url = try TestEnvironment.value("REDIS_URL")
         try await RedisServerGate.shared.shared {
             let engine = RedisEngine(client: try RedisClient(configuration: try TestEnvironment.configuration(), logger: Self.logger), logger: Self.logger)

@@ -89,7 +89,7 @@ import Testing
         }
     }
 
-    @Test func slowPublishesFireProcessingLatency() async throws {
+    @Test(.needs(.redis)) func slowPublishesFireProcessingLatency() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_URL")
         let name = "alerts:latency_\(UInt32.random(in: .min ... .max))"
         let contract = try Contract(channel: try ChannelPattern(name), schema: ["type": "object"], policy: ChannelPolicy(retentionSeconds: 600))

@@ -10,6 +10,7 @@ import Switchyard
 import SwitchyardGateway
 import SwitchyardServer
 import Synchronization
+import RedisTestSupport
 import Testing
 
 /// One HTTP/1.1 exchange on a raw TCP connection, so a test controls every header a browser
@@ -198,7 +199,7 @@ enum RawHTTP {
         #expect(try await router.replay(try ChannelPattern("trades:fill"), limit: 10).isEmpty)
     }
 
-    @Test func anonymousLoopbackClientsReadButDoNotPublishByDefault() async throws {
+    @Test(.needs(.redis)) func anonymousLoopbackClientsReadButDoNotPublishByDefault() async throws {
         let configuration = try await ServerConfiguration(settings: ServerSettings()).gateway
         let gateway = try TestGateway(authenticator: configuration.authenticator)
         try await gateway.router.publish(to: try ChannelName("trades:fill"), payload: ["qty": 1])

@@ -24,7 +24,7 @@ import Testing
         return configuration
     }
 
-    @Test("HTTPS and WSS succeed for a client trusting the CA; a client with another CA fails the handshake")
+    @Test("HTTPS and WSS succeed for a client trusting the CA; a client with another CA fails the handshake", .needs(.redis))
     func httpsAndWSS() async throws {
         let ca = try TestEnvironment.value("REDIS_TLS_CA"), wrongCA = try TestEnvironment.value("TLS_WRONG_CA")
         let tls = try GatewayConfiguration.serverTLS(
@@ -73,7 +73,7 @@ import Testing
         }
     }
 
-    @Test("a client that offers only TLS 1.0 or 1.1 fails the handshake; TLS 1.2 and 1.3 succeed")
+    @Test("a client that offers only TLS 1.0 or 1.1 fails the handshake; TLS 1.2 and 1.3 succeed", .needs(.redis))
     func oldTLSVersionsAreRefused() async throws {
         let ca = try TestEnvironment.value("REDIS_TLS_CA")
         let tls = try GatewayConfiguration.serverTLS(
@@ -98,7 +98,7 @@ import Testing
         }
     }
 
-    @Test("serve's engine reaches Redis over rediss:// trusting the configured CA")
+    @Test("serve's engine reaches Redis over rediss:// trusting the configured CA", .needs(.redis))
     func redisOverTLS() async throws {
         let channel = "tlstest:\(UUID().uuidString.prefix(8).lowercased())"
         let configuration = ServerConfiguration(

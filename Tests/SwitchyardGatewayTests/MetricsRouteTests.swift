@@ -105,7 +105,7 @@ import Testing
 
     /// Scrapes read what the refresher last read: a hundred scrapes cost Redis nothing beyond the
     /// refresher's own pass. A redis-server of the test's own counts every command.
-    @Test func scrapesDoNotReachTheEngine() async throws {
+    @Test(.needs(.redis)) func scrapesDoNotReachTheEngine() async throws {
         let redis = ServeSpoolTests.PrivateRedis(port: try await freeLoopbackPort())
         try redis.start()
         let client = try RedisClient(configuration: try RedisConfiguration(url: redis.url), logger: TestGateway.logger)
@@ -162,7 +162,7 @@ import Testing
         try await Self.lag(engine: EmbeddedEngine(logger: TestGateway.logger), channel: "trades:fill")
     }
 
-    @Test func lagGaugesOnTheRedisEngine() async throws {
+    @Test(.needs(.redis)) func lagGaugesOnTheRedisEngine() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_URL")
         try await RedisServerGate.shared.shared {
             let engine = RedisEngine(client: try RedisClient(configuration: configuration, logger: TestGateway.logger), logger: TestGateway.logger)

@@ -17,7 +17,7 @@ import Testing
 /// Secrets (Redis passwords, JWTs in `?token=` and `Authorization`, signing secrets) never appear in
 /// the logs, error bodies or descriptions, or the `/metrics` scrape of a gateway built the way
 /// `switchyard serve` builds it.
-@Suite struct RedactionTests {
+@Suite(.needs(.redis)) struct RedactionTests {
     @Test("serve with password-bearing Redis URLs, a refused login and JWTs: no secret in logs, errors or metrics")
     func noSecretAnywhere() async throws {
         let aclURL = try TestEnvironment.value("REDIS_ACL_URL")   // redis://limited:limited-pass@…

@@ -12,7 +12,7 @@ import SwitchyardRedis
 import Testing
 
 /// The publish and replay routes on the Redis engine, against the redis-server `scripts/test` starts.
-@Suite struct RedisGatewayTests {
+@Suite(.needs(.redis)) struct RedisGatewayTests {
     @Test func publishAndReplayOnTheRedisEngine() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_URL")
         try await RedisServerGate.shared.shared { try await Self.run(configuration) }

@@ -10,7 +10,7 @@ import SwitchyardRedis
 import Testing
 
 /// `/v1/ws` on the Redis engine: resume across a gateway restart, and the gap frame for trimmed history.
-@Suite struct RedisWebSocketTests {
+@Suite(.needs(.redis)) struct RedisWebSocketTests {
     /// A gateway over a fresh engine and client on the test server, as a new process would build it.
     static func gateway() throws -> TestGateway {
         let engine = RedisEngine(client: try RedisClient(configuration: try TestEnvironment.configuration(), logger: TestGateway.logger), logger: TestGateway.logger)
@@ -89,7 +89,7 @@ import Testing
 /// subscriptions, and cancelling the running one returns. (A second run used to take over the
 /// subscription connection's run loop, so cancelling the first never returned; the gateway's
 /// application runs the router as one of its services, so a test that also ran it hung.)
-@Suite struct RedisEngineRunsOnceTests {
+@Suite(.needs(.redis)) struct RedisEngineRunsOnceTests {
     @Test func aSecondRunFailsAndTheFirstKeepsServingUntilCancelled() async throws {
         try await RedisServerGate.shared.shared {
             let gateway = try RedisWebSocketTests.gateway()

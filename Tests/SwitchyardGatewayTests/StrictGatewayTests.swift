@@ -13,7 +13,7 @@ import SwitchyardRedis
 import Testing
 
 /// `serve --postgres`: HTTP publishes go through the outbox, against the servers `scripts/test` starts.
-@Suite struct StrictGatewayTests {
+@Suite(.needs(.redis, .postgres)) struct StrictGatewayTests {
     @Test func publishesGoThroughTheOutboxAndAnswerWithTheRelaysReceipt() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_URL")
         try await Self.withDatabase("sy_gw") { database, name in

@@ -12,7 +12,7 @@ import Testing
 
 /// `switchyard_postgres_up` and `switchyard_relay_lag_seconds` on a real scrape, in strict mode
 /// against the servers `scripts/test` starts.
-@Suite struct StrictMetricsTests {
+@Suite(.needs(.redis, .postgres)) struct StrictMetricsTests {
     /// A committed outbox row that a transaction still open holds back (the relay publishes in
     /// transaction order) ages in `relay_lag_seconds`; once that transaction ends, the relay takes
     /// it and the lag is 0 again.

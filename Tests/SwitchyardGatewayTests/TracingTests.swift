@@ -107,7 +107,7 @@ import Tracing
 
     /// Strict mode: the caller's trace reaches the outbox row, the relay's span continues it, the
     /// publish span is the relay span's child and the deliver span the publish span's.
-    @Test func inStrictModeTheRelaySpanSitsBetweenTheCallerAndThePublish() async throws {
+    @Test(.needs(.redis, .postgres)) func inStrictModeTheRelaySpanSitsBetweenTheCallerAndThePublish() async throws {
         let configuration = try TestEnvironment.configuration("REDIS_URL")
         let tracer = TestTracer()
         let caller = CallerTrace()

@@ -2,10 +2,11 @@ import Foundation
 import HummingbirdTesting
 import JSONSchema
 import Switchyard
+import RedisTestSupport
 import Testing
 
 /// Runs docs/examples/ws_resume.py (the `websockets` package) against a live gateway.
-@Suite struct WebSocketInteropTests {
+@Suite(.needs(.python)) struct WebSocketInteropTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// `SWITCHYARD_PYTHON`, else `python3`.

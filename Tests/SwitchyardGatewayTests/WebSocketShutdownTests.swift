@@ -17,7 +17,7 @@ import Testing
         try await Self.shutdown(engine: EmbeddedEngine(logger: TestGateway.logger))
     }
 
-    @Test func gracefulShutdownClosesSessionsOnTheRedisEngine() async throws {
+    @Test(.needs(.redis)) func gracefulShutdownClosesSessionsOnTheRedisEngine() async throws {
         try await RedisServerGate.shared.shared {
             let client = try RedisClient(configuration: try TestEnvironment.configuration(), logger: TestGateway.logger)
             try await Self.shutdown(engine: RedisEngine(client: client, logger: TestGateway.logger))

@@ -21,7 +21,7 @@ struct RawCommand: RedisCommand {
     }
 }
 
-@Suite("PostgreSQL: archive, tiered replay, reconcile")
+@Suite("PostgreSQL: archive, tiered replay, reconcile", .needs(.redis, .postgres))
 struct ArchiveTests {
     /// Emits `count` events through the outbox and relays them.
     static func relayed(_ db: TestDatabase, _ channel: ChannelName, count: Int) async throws {

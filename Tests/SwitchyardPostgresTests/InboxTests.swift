@@ -4,9 +4,10 @@ import PostgresNIO
 import Switchyard
 import SwitchyardPostgres
 import Synchronization
+import RedisTestSupport
 import Testing
 
-@Suite("PostgreSQL: inbox")
+@Suite("PostgreSQL: inbox", .needs(.redis, .postgres))
 struct InboxTests {
     @Test("forced redeliveries run the handler's effects exactly once")
     func exactlyOnce() async throws {

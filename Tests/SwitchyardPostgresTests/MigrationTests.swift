@@ -1,9 +1,10 @@
 import Logging
 import PostgresNIO
 import SwitchyardPostgres
+import RedisTestSupport
 import Testing
 
-@Suite("PostgreSQL: migrations")
+@Suite("PostgreSQL: migrations", .needs(.postgres))
 struct MigrationTests {
     @Test("migrating again changes nothing, and eight migrators at once apply each version once")
     func idempotentAndConcurrent() async throws {

@@ -2,9 +2,10 @@ import JSONSchema
 import PostgresNIO
 import Switchyard
 import SwitchyardPostgres
+import RedisTestSupport
 import Testing
 
-@Suite("PostgreSQL: outbox and strict mode")
+@Suite("PostgreSQL: outbox and strict mode", .needs(.redis, .postgres))
 struct OutboxTests {
     @Test("the caller's write and the event commit together; the relay publishes after the commit and archives it")
     func emitCommitsWithTheCallersWrite() async throws {

@@ -10,7 +10,7 @@ import Testing
 @Suite struct PostgresTLSTests {
     static let logger = Logger(label: "test.postgres.tls")
 
-    @Test("verify-full with the test CA: the connection is encrypted and the migrations run over it")
+    @Test("verify-full with the test CA: the connection is encrypted and the migrations run over it", .needs(.postgres))
     func migrationsOverTLS() async throws {
         let url = try PostgresURL(try TestEnvironment.value("POSTGRES_TLS_URL"))
         #expect(url.sslMode == "verify-full" && url.sslRootCert != nil)
@@ -29,7 +29,7 @@ import Testing
         }
     }
 
-    @Test("a CA that did not sign the server's certificate fails the connection with a TLS error")
+    @Test("a CA that did not sign the server's certificate fails the connection with a TLS error", .needs(.redis, .postgres))
     func wrongCA() async throws {
         let text = try TestEnvironment.value("POSTGRES_TLS_URL")
         let wrong = try TestEnvironment.value("TLS_WRONG_CA")
@@ -44,7 +44,7 @@ import Testing
         #expect(detail.contains("SSL") || detail.contains("TLS") || detail.contains("certificate") || detail.contains("handshake"), "\(detail)")
     }
 
-    @Test("strict mode with a CA that did not sign the server's certificate stops with the reason instead of retrying")
+    @Test("strict mode with a CA that did not sign the server's certificate stops with the reason instead of retrying", .needs(.redis, .postgres))
     func strictModeStopsOnAWrongCA() async throws {
         let text = try TestEnvironment.value("POSTGRES_TLS_URL")
         let url = try PostgresURL(text.replacingOccurrences(of: try TestEnvironment.value("REDIS_TLS_CA"), with: try TestEnvironment.value("TLS_WRONG_CA")))

@@ -2,10 +2,11 @@ import Foundation
 import JSONSchema
 import Switchyard
 import SwitchyardPostgres
+import RedisTestSupport
 import Testing
 
 /// Runs docs/examples/outbox_emit.py (psycopg): plain SQL inserts into the outbox, relayed to Redis.
-@Suite("PostgreSQL: Python emits through the outbox")
+@Suite("PostgreSQL: Python emits through the outbox", .needs(.redis, .postgres, .python))
 struct PythonOutboxTests {
     static var python: String { ProcessInfo.processInfo.environment["SWITCHYARD_PYTHON"] ?? "python3" }
 

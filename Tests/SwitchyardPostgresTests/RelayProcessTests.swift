@@ -7,7 +7,7 @@ import Switchyard
 import SwitchyardPostgres
 import Testing
 
-@Suite("PostgreSQL: relay processes and outages")
+@Suite("PostgreSQL: relay processes and outages", .needs(.redis, .postgres))
 struct RelayProcessTests {
     /// Starts `switchyard relay` on the test database.
     static func startRelay(_ db: TestDatabase, batchSize: Int) throws -> Process {

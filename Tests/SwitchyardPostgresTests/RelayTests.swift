@@ -4,9 +4,10 @@ import PostgresNIO
 import Switchyard
 import SwitchyardPostgres
 import Synchronization
+import RedisTestSupport
 import Testing
 
-@Suite("PostgreSQL: relay")
+@Suite("PostgreSQL: relay", .needs(.redis, .postgres))
 struct RelayTests {
     @Test("an invalid row inserted with plain SQL is quarantined with its validation_error; the rows behind it are published")
     func quarantine() async throws {

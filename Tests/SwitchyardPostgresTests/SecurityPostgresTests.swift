@@ -8,7 +8,7 @@ import SwitchyardPostgres
 import Testing
 
 /// The audit trail in `switchyard.audit`, and sealed fields through the outbox into the archive.
-@Suite("PostgreSQL: audit trail and sealed fields")
+@Suite("PostgreSQL: audit trail and sealed fields", .needs(.postgres))
 struct SecurityPostgresTests {
     @Test("publishes and refusals go to switchyard.audit, which refuses UPDATE, DELETE and TRUNCATE")
     func auditTable() async throws {

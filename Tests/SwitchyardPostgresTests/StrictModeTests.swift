@@ -1,9 +1,10 @@
 import JSONSchema
 import Switchyard
 import SwitchyardPostgres
+import RedisTestSupport
 import Testing
 
-@Suite("PostgreSQL: strict mode as serve runs it")
+@Suite("PostgreSQL: strict mode as serve runs it", .needs(.postgres))
 struct StrictModeTests {
     @Test("publishes go through the outbox and answer with the receipt of the event the relay stored")
     func publishThroughTheOutbox() async throws {

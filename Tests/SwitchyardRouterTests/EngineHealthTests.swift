@@ -3,6 +3,7 @@ import Logging
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// What engines report about themselves, which `GET /readyz`, the heartbeat and `/metrics` ask for.
@@ -14,7 +15,7 @@ struct EngineHealthTests {
         #expect(await engine.health() == EngineHealth(engine: "embedded", reachable: true))
     }
 
-    @Test("the Redis engine is reachable while its server answers PING, and reports its spool")
+    @Test("the Redis engine is reachable while its server answers PING, and reports its spool", .needs(.redis))
     func redis() async throws {
         try await EngineKind.redis.isolated {
             let path = NSTemporaryDirectory() + "switchyard-health-spool-" + UUID().uuidString

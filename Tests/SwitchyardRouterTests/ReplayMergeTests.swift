@@ -2,6 +2,7 @@ import JSONSchema
 import Logging
 import Switchyard
 import Synchronization
+import RedisTestSupport
 import Testing
 
 /// A real engine with a record of the reads asked of it.
@@ -39,7 +40,7 @@ private final class ReadCountingEngine: Engine {
     func dropDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int { try await base.dropDeadLetters(channel, ids: ids) }
 }
 
-@Suite("Replay across many channels")
+@Suite("Replay across many channels", .needs(.redis))
 struct ReplayMergeTests {
     @Test("a pattern replay with a small limit over many channels reads bounded pages and returns what a full sort would", arguments: EngineKind.all)
     func boundedMerge(kind: EngineKind) async throws {

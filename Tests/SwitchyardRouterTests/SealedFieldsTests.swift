@@ -5,6 +5,7 @@ import NIOCore
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// Sensitive fields sealed with AES-256-GCM before they leave the publisher, on both engines:
@@ -100,7 +101,7 @@ struct SealedFieldsTests {
         }
     }
 
-    @Test("Redis holds no clear value: the stream (XRANGE), the latest state, the live feed")
+    @Test("Redis holds no clear value: the stream (XRANGE), the latest state, the live feed", .needs(.redis))
     func rawRedis() async throws {
         try await EngineKind.redis.isolated {
             let engine = EngineKind.redis.make(SystemClock(), 1_000_000)

@@ -3,11 +3,12 @@ import Logging
 import NIOCore
 import RedisClient
 import Switchyard
+import RedisTestSupport
 import Testing
 
 /// Signed events on critical channels, on both engines: the router signs at publish, consumer
 /// groups verify, and what does not verify is dead-lettered with its reason.
-@Suite("Signed events")
+@Suite("Signed events", .needs(.redis))
 struct SignedEventsTests {
     static let k1 = try! SecretKey(id: "k1", secret: Array(repeating: 0x11, count: 32))
     static let k2 = try! SecretKey(id: "k2", secret: Array(repeating: 0x22, count: 32))

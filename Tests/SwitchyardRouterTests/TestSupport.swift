@@ -1,5 +1,6 @@
 import JSONSchema
 import Logging
+import RedisTestSupport
 import Switchyard
 import Synchronization
 import Testing
@@ -13,8 +14,9 @@ struct EngineKind: Sendable, CustomStringConvertible {
         EmbeddedEngine(configuration: .init(maxEntriesPerChannel: maxEntries), clock: clock, logger: Logger(label: "test.engine"))
     }
 
-    /// Every engine. The Redis cases need `REDIS_URL` (set by `scripts/test`) and fail without it.
-    static let all: [EngineKind] = [.embedded, .redis]
+    /// Every engine the run has: the embedded one always, Redis where `scripts/test` started it
+    /// (a plain `swift test` without `REDIS_URL` runs the embedded cases only).
+    static let all: [EngineKind] = TestServer.areRequired || TestServer.redis.isConfigured ? [.embedded, .redis] : [.embedded]
 
     /// Runs `body` with channel names of its own (``Fixtures/channel(_:)`` and ``Fixtures/pattern(_:)``
     /// insert a unique segment after `test:`); on Redis, with shared use of the server and every

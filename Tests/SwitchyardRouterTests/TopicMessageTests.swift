@@ -2,6 +2,7 @@ import JSONSchema
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// REC.IO's whole message, `{"topic","timestamp","data","metadata"}` (seed 000), published where a
@@ -84,7 +85,7 @@ struct TopicMessageTests {
         }
     }
 
-    @Test("on Redis, the stream entry and the Pub/Sub message carry topic, timestamp, data and metadata")
+    @Test("on Redis, the stream entry and the Pub/Sub message carry topic, timestamp, data and metadata", .needs(.redis))
     func redisWire() async throws {
         try await EngineKind.redis.isolated {
             let (router, _) = redisRouter()

@@ -6,7 +6,7 @@ import Testing
 
 /// Checks the glob table against the real server: for each row, a PSUBSCRIBE on the pattern and
 /// a PUBLISH on the channel, whose reply counts the subscribers it reached.
-@Suite(.serialized, .timeLimit(.minutes(10))) struct ChannelPatternRedisTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .needs(.redis)) struct ChannelPatternRedisTests {
     @Test func serverAgreesWithTheTableAndTheMatcher() async throws {
         try await withClient { client in
             for row in globTable where !row.channel.isEmpty {

@@ -2,10 +2,11 @@ import Foundation
 import JSONSchema
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// Runs docs/examples/publish_consume.py (redis-py) against the test server, next to the Swift router.
-@Suite("Redis engine: Python interop")
+@Suite("Redis engine: Python interop", .needs(.redis, .python))
 struct PythonInteropTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -55,7 +55,7 @@ struct RedisACLTests {
         #expect(try RedisACL(userPrefix: "sy-").users(for: try contracts("test:orders", producers: ["svc.1_a-b"])) { _ in .none }.map(\.name) == ["sy-svc.1_a-b"])
     }
 
-    @Test("the gateway's own user publishes, replays, subscribes, reads groups and dead letters; administrative commands are refused")
+    @Test("the gateway's own user publishes, replays, subscribes, reads groups and dead letters; administrative commands are refused", .needs(.redis))
     func gatewayUser() async throws {
         try await EngineKind.redis.isolated {
             let tag = UUID().uuidString.prefix(8).lowercased()
@@ -98,7 +98,7 @@ struct RedisACLTests {
         }
     }
 
-    @Test("a service publishes only to its channels and reads only what it consumes; NOPERM is refused, not spooled")
+    @Test("a service publishes only to its channels and reads only what it consumes; NOPERM is refused, not spooled", .needs(.redis))
     func appliedToTheServer() async throws {
         try await RedisTestServer.shared {
             let tag = UUID().uuidString.prefix(8).lowercased()

@@ -7,10 +7,11 @@ import NIOCore
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// The bridge: unchanged plain-Redis publishers and subscribers next to Switchyard (docs/migration.md).
-@Suite("Redis bridge")
+@Suite("Redis bridge", .needs(.redis, .python))
 struct RedisBridgeTests {
     /// OPA's `quotes.realtime` schema (seed 003), on a payload-mode channel.
     static let quoteSchema: JSONValue = [

@@ -7,12 +7,13 @@ import NIOCore
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// The channel registry (`switchyard:channels`): publishers register their channels, pattern
 /// lookups read it, and one keyspace scan per engine runs at its first lookup and then rarely,
 /// registering streams that other writers made without registering them.
-@Suite("Redis engine: the channel registry")
+@Suite("Redis engine: the channel registry", .needs(.redis))
 struct RedisChannelRegistryTests {
     static func isMember(_ channel: ChannelName, _ check: RedisClient) async throws -> Bool {
         try await check.execute(GenericCommand("SISMEMBER", RedisEngine.channelRegistryKey, channel.rawValue)).int == 1

@@ -4,9 +4,10 @@ import NIOCore
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
-@Suite("Redis engine: timestamps and reads by sequence")
+@Suite("Redis engine: timestamps and reads by sequence", .needs(.redis))
 struct RedisEngineReadTests {
     static func request(_ channel: ChannelName, at milliseconds: Int64, _ n: Int = 0) -> AppendRequest {
         AppendRequest(

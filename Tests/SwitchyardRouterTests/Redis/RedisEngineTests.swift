@@ -7,6 +7,7 @@ import NIOCore
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// A router over a Redis engine made for one test.
@@ -26,7 +27,7 @@ func text(_ client: RedisClient, _ key: String) async throws -> String? {
     try await client.execute(GET(key)).map { String(buffer: $0) }
 }
 
-@Suite("Redis engine: wire format and Redis-only behaviour")
+@Suite("Redis engine: wire format and Redis-only behaviour", .needs(.redis, .python))
 struct RedisEngineTests {
     @Test("keys and envelope are exactly the wire format, readable by any client")
     func wireFormat() async throws {

@@ -6,10 +6,11 @@ import NIOCore
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// The live feed holds each message to the Pub/Sub channel it arrived on.
-@Suite("Redis engine: forged live messages")
+@Suite("Redis engine: forged live messages", .needs(.redis))
 struct RedisLiveForgeryTests {
     @Test("an envelope PUBLISHed on another channel than its own is dropped and counted, and the real event still arrives")
     func forgedChannelIsDropped() async throws {

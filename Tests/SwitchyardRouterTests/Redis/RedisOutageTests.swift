@@ -8,7 +8,7 @@ import Testing
 
 /// Tests that kill redis-server. They hold the server exclusively (``RedisTestServer/exclusive(_:)``):
 /// every other Redis test holds it shared, so none of them runs while it is down.
-@Suite("Redis engine: Redis killed mid-run", .serialized)
+@Suite("Redis engine: Redis killed mid-run", .serialized, .needs(.redis))
 struct RedisOutageTests {
     @Test("Redis killed mid-run: the spool takes over, then replays; nothing lost or doubled")
     func killedMidRun() async throws {

@@ -4,11 +4,12 @@ import Logging
 import RedisClient
 import Switchyard
 import SwitchyardRedis
+import RedisTestSupport
 import Testing
 
 /// State keys on Redis are plain string keys any client reads: seed 001's components keep their
 /// `redis.get('position:snapshot')`.
-@Suite("Redis engine: state keys")
+@Suite("Redis engine: state keys", .needs(.redis, .python))
 struct RedisStateTests {
     static func router(_ engine: RedisEngine) -> Router {
         Router(contracts: Fixtures.contracts, engine: engine, configuration: RouterConfiguration(source: "tests", enforcesRateLimits: false), logger: Logger(label: "test.router"))

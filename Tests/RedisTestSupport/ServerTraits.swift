@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+/// A server (or program) a test needs, named by the variable `scripts/test` sets when it has
+/// started it.
+public enum TestServer: String, Sendable, CaseIterable {
+    /// The shared redis-server (`REDIS_URL`); tests that start private servers need its binary too.
+    case redis = "REDIS_URL"
+    /// The throwaway PostgreSQL (`POSTGRES_URL`).
+    case postgres = "POSTGRES_URL"
+    /// The test virtualenv's Python with redis-py and the other clients (`SWITCHYARD_PYTHON`).
+    case python = "SWITCHYARD_PYTHON"
+    /// A headless Chromium for the console's browser test (`SWITCHYARD_CHROMIUM`).
+    case chromium = "SWITCHYARD_CHROMIUM"
+
+    /// Whether the variable is set (and not empty).
+    public var isConfigured: Bool {
+        !(ProcessInfo.processInfo.environment[rawValue] ?? "").isEmpty
+    }
+
+    /// Whether tests that need a server must run even when it is missing, and fail: `scripts/test`
+    /// sets `SWITCHYARD_TEST_SERVERS=required`, so that nothing it runs is skipped.
+    public static var areRequired: Bool {
+        ProcessInfo.processInfo.environment["SWITCHYARD_TEST_SERVERS"] == "required"
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs the suite or test where the servers it needs are configured (through `scripts/test`);
+    /// a plain `swift test` skips it and says what it needs. Under `scripts/test` nothing is skipped.
+    public static func needs(_ servers: TestServer...) -> Self {
+        let names = servers.map(\.rawValue).joined(separator: ", ")
+        return .enabled(
+            if: TestServer.areRequired || servers.allSatisfy(\.isConfigured),
+            "needs \(names): run it through scripts/test, which starts the servers")
+    }
+}

@@ -276,6 +276,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "SwitchyardRedisTests",
+            dependencies: ["SwitchyardRedis", "Switchyard"]
+        ),
+        .testTarget(
             name: "SwitchyardPostgresTests",
             dependencies: [
                 "SwitchyardPostgres",

@@ -12,7 +12,8 @@ import Switchyard
 /// Its depth is ``depth`` and the gauge `switchyard_spool_depth{engine="redis"}`.
 ///
 /// The file is written and fsynced on the actor's executor: the spool is the degraded path, taken
-/// only while Redis is unreachable.
+/// only while Redis is unreachable. What the file holds and where the replay stands is kept by
+/// ``SpoolState``; the actor does the file's I/O.
 public actor Spool {
     /// Where the spool lives and how much it may hold.
     public struct Configuration: Sendable {
@@ -41,9 +42,7 @@ public actor Spool {
     /// The configuration.
     public let configuration: Configuration
     private var handle: FileHandle?
-    private var count = 0
-    private var size: UInt64 = 0
-    private var replayedOffset: UInt64 = 0
+    private var state: SpoolState
     /// Bytes read by ``next(limit:)`` since the spool was opened.
     private(set) var bytesRead: UInt64 = 0
     /// How much ``next(limit:)`` reads at a time.
@@ -53,6 +52,7 @@ public actor Spool {
     /// Creates a spool; the file is opened on first use.
     public init(configuration: Configuration) {
         self.configuration = configuration
+        self.state = SpoolState(maxEvents: configuration.maxEvents, maxBytes: configuration.maxBytes)
     }
 
     /// Events waiting to be replayed.
@@ -60,7 +60,7 @@ public actor Spool {
     public var depth: Int {
         get throws(SwitchyardError) {
             _ = try file()
-            return count
+            return state.depth
         }
     }
 
@@ -68,7 +68,7 @@ public actor Spool {
     /// them); returns whether it did.
     func appendIfSpooling(_ requests: [AppendRequest]) throws(SwitchyardError) -> Bool {
         _ = try file()
-        guard count > 0 else { return false }
+        guard state.isSpooling else { return false }
         try append(requests)
         return true
     }
@@ -79,11 +79,7 @@ public actor Spool {
         var text = ""
         for request in requests { text += Self.line(request) + "\n" }
         let data = Data(text.utf8)
-        guard count + requests.count <= configuration.maxEvents, size + UInt64(data.count) <= UInt64(configuration.maxBytes) else {
-            throw SwitchyardError(
-                .spoolFull, "Redis is unreachable and the local spool is full; the publish was not stored",
-                details: ["spooled_events": .int(Int64(count)), "max_events": .int(Int64(configuration.maxEvents))])
-        }
+        if case .refuse(let error) = state.append(events: requests.count, bytes: data.count) { throw error }
         do {
             try handle.seekToEnd()
             try handle.write(contentsOf: data)
@@ -91,9 +87,8 @@ public actor Spool {
         } catch {
             throw SwitchyardError(.engineUnavailable, "writing the spool failed: \(error)")
         }
-        count += requests.count
-        size += UInt64(data.count)
-        gauge.record(count)
+        state.appended(events: requests.count, bytes: data.count)
+        gauge.record(state.depth)
     }
 
     /// The next events to replay, oldest first: read forward from where the last batch ended, in
@@ -101,11 +96,12 @@ public actor Spool {
     /// spool reads it about once.
     func next(limit: Int) throws(SwitchyardError) -> Batch {
         let handle = try file()
+        guard case .read(let start, let end) = state.nextRead else { return Batch(requests: [], endOffset: state.replayedOffset) }
         var requests: [AppendRequest] = []
-        var offset = replayedOffset
+        var offset = start
         var chunkSize = Self.readChunkSize
         do {
-            while requests.count < limit, offset < size {
+            while requests.count < limit, offset < end {
                 try handle.seek(toOffset: offset)
                 guard let data = try handle.read(upToCount: chunkSize), !data.isEmpty else { break }
                 bytesRead += UInt64(data.count)
@@ -128,20 +124,16 @@ public actor Spool {
 
     /// Marks a batch as stored in Redis; truncates the file once everything is.
     func acknowledge(_ batch: Batch) throws(SwitchyardError) {
-        replayedOffset = batch.endOffset
-        count = max(0, count - batch.requests.count)
-        if replayedOffset >= size {
+        if case .truncate = state.acknowledge(events: batch.requests.count, endOffset: batch.endOffset) {
             do {
                 try file().truncate(atOffset: 0)
                 try file().synchronize()
             } catch {
                 throw SwitchyardError(.engineUnavailable, "truncating the spool failed: \(error)")
             }
-            count = 0
-            size = 0
-            replayedOffset = 0
+            state.truncated()
         }
-        gauge.record(count)
+        gauge.record(state.depth)
     }
 
     /// The open file, opening it (and counting what it holds) the first time.
@@ -169,9 +161,8 @@ public actor Spool {
                 "the spool file \(path) belongs to another user or cannot be made private (0600): refusing it; give a path in a folder only this service can write")
         }
         let opened = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        var data = (try? opened.readToEnd()) ?? Data()
-        if let last = data.last, last != UInt8(ascii: "\n") {
-            // a write cut short by a crash: close its line, so the next record starts on its own (replay skips the fragment)
+        let data = (try? opened.readToEnd()) ?? Data()
+        if case .closeCutLine = state.opened(data) {
             do {
                 try opened.seekToEnd()
                 try opened.write(contentsOf: Data("\n".utf8))
@@ -179,12 +170,9 @@ public actor Spool {
             } catch {
                 throw SwitchyardError(.engineUnavailable, "repairing the spool failed: \(error)")
             }
-            data.append(UInt8(ascii: "\n"))
         }
-        count = data.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
-        size = UInt64(data.count)
         handle = opened
-        gauge.record(count)
+        gauge.record(state.depth)
         return opened
     }
 

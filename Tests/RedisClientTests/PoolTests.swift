@@ -1,8 +1,9 @@
 import RedisTestSupport
 import NIOCore
 import RESP
-import RedisClient
 import Testing
+
+@testable import RedisClient
 
 @Suite(.timeLimit(.minutes(10)), .needs(.redis)) struct PoolTests {
     @Test func waiterTimesOutWithAClearError() async throws {
@@ -51,10 +52,19 @@ import Testing
         configuration.pool.maximumConnections = 1
         configuration.pool.acquireTimeout = .seconds(5)
         try await withClient(configuration) { client throws in
-            async let held: Void = client.withConnection { _ throws in try await Task.sleep(for: .milliseconds(200)) }
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(try await client.execute(PING()) == "PONG")
-            try await held
+            let (held, waiter) = try await client.withConnection { connection throws in
+                let waiter = Task {
+                    try await client.withConnection { connection throws in
+                        (try await connection.execute(PING()), connection.id)
+                    }
+                }
+                while client.pool.waitingCallers == 0 { await Task.yield() }
+                return (connection.id, waiter)
+            }
+            let (reply, id) = try await waiter.value
+            #expect(reply == "PONG")
+            #expect(id == held, "the waiter was handed the returned connection")
+            #expect(client.pool.openConnections == 1)
         }
     }
 }

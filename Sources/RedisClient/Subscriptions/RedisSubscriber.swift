@@ -6,8 +6,13 @@ import Synchronization
 /// Runs a client's subscriptions on one dedicated connection: subscribes, dispatches messages,
 /// and after a dropped connection reconnects with backoff, resubscribes to everything still active
 /// and tells each subscription that a gap may have occurred.
+///
+/// What is subscribed, whether it is live, and who waits for that is decided by
+/// ``RedisSubscriberState``; the subscriber keeps it behind a lock and carries out its actions.
 final class RedisSubscriber: Sendable {
-    private let state = Mutex(RedisSubscriberState())
+    private typealias State = RedisSubscriberState<RedisConnection, CheckedContinuation<Void, any Error>, CheckedContinuation<Void, Never>>
+
+    private let state = Mutex(State())
     private let factory: RedisConnectionFactory
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
@@ -29,14 +34,14 @@ final class RedisSubscriber: Sendable {
             of: RedisSubscription.Event.self,
             bufferingPolicy: .bufferingOldest(max(settings.bufferSize, 2))
         )
-        let (id, new, connection, wake) = try self.state.withLock { state in
-            guard !state.isShutdown else { throw RedisError(.clientShutdown) }
-            let (id, new) = state.register(targets, continuation: continuation)
-            let wake = state.runLoopWaiter
-            state.runLoopWaiter = nil
-            return (id, new, state.connection, wake)
+        let (id, new, connection): (Int, [RedisSubscriptionTarget], RedisConnection?)
+        switch self.state.withLock({ $0.subscribe(targets, continuation: continuation) }) {
+        case .subscribe(let subscription, let newTargets, let current, let wake):
+            (id, new, connection) = (subscription, newTargets, current)
+            wake?.resume()
+        case .fail(let error):
+            throw error
         }
-        wake?.resume()
         do {
             try await self.confirm(id: id, new: new, on: connection)
             let result = try await body(RedisSubscription(stream: stream))
@@ -67,23 +72,18 @@ final class RedisSubscriber: Sendable {
     }
 
     private func waitUntilReady(timeout: Duration) async throws {
-        let waiterID = self.state.withLock { state -> Int in
-            state.nextID += 1
-            return state.nextID
-        }
+        let waiterID = self.state.withLock { $0.nextID() }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let readyNow = self.state.withLock { state -> Bool in
-                    if state.isReady, state.connection != nil { return true }
-                    state.readyWaiters[waiterID] = continuation
-                    return false
-                }
-                if readyNow {
+                switch self.state.withLock({ $0.waitUntilReady(waiterID) { continuation } }) {
+                case .wait:
+                    self.eventLoopGroup.any().scheduleTask(in: TimeAmount(timeout)) {
+                        self.failReadyWaiter(waiterID, RedisError(.timeout))
+                    }
+                case .resume:
                     continuation.resume()
-                    return
-                }
-                self.eventLoopGroup.any().scheduleTask(in: TimeAmount(timeout)) {
-                    self.failReadyWaiter(waiterID, RedisError(.timeout))
+                case .fail(let error):
+                    continuation.resume(throwing: error)
                 }
             }
         } onCancel: {
@@ -92,15 +92,11 @@ final class RedisSubscriber: Sendable {
     }
 
     private func failReadyWaiter(_ id: Int, _ error: any Error) {
-        let waiter = self.state.withLock { $0.readyWaiters.removeValue(forKey: id) }
-        waiter?.resume(throwing: error)
+        self.state.withLock { $0.removeReadyWaiter(id) }?.resume(throwing: error)
     }
 
     private func unsubscribe(_ id: Int) async {
-        let (unused, connection) = self.state.withLock { state in
-            (state.unregister(id), state.connection)
-        }
-        guard let connection, !unused.isEmpty else { return }
+        guard case .unsubscribe(let unused, let connection) = self.state.withLock({ $0.unsubscribe(id) }) else { return }
         await connection.sendWithoutReply(Self.encode(unused, subscribe: false, allocator: connection.channel.allocator))
     }
 
@@ -160,15 +156,9 @@ final class RedisSubscriber: Sendable {
                     self.handlePush(value)
                 }
                 if await connection.protocolVersion == 2 { await connection.setSubscriberMode(true) }
-                let targets = self.state.withLock { state in
-                    state.connection = connection
-                    return state.allTargets
-                }
+                let targets = self.state.withLock { $0.connected(connection) }
                 let refused = try await Self.subscribe(targets, on: connection)
-                let waiters = self.state.withLock { state in
-                    for (target, error) in refused { state.fail(target, with: error) }
-                    return state.markReady()
-                }
+                let waiters = self.state.withLock { $0.resubscribed(refused: refused) }
                 for waiter in waiters { waiter.resume() }
                 if hadConnection {
                     self.factory.metrics.reconnects.increment()
@@ -197,7 +187,7 @@ final class RedisSubscriber: Sendable {
 
     /// Pings the subscription connection and closes it when it does not answer, so `run()` reconnects.
     func checkHealth() async {
-        guard let connection = self.state.withLock({ $0.isReady ? $0.connection : nil }) else { return }
+        guard let connection = self.state.withLock({ $0.readyConnection }) else { return }
         do {
             _ = try await connection.execute(PING())
         } catch {
@@ -207,44 +197,27 @@ final class RedisSubscriber: Sendable {
     }
 
     private func detach() {
-        let connection = self.state.withLock { state in
-            state.isReady = false
-            defer { state.connection = nil }
-            return state.connection
-        }
-        connection?.channel.close(mode: .all, promise: nil)
+        self.state.withLock { $0.disconnected() }?.channel.close(mode: .all, promise: nil)
     }
 
     /// Suspends until at least one subscription exists, or the task is cancelled.
     private func waitUntilNeeded() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let needed = self.state.withLock { state -> Bool in
-                    if !state.entries.isEmpty || state.isShutdown || Task.isCancelled { return true }
-                    state.runLoopWaiter = continuation
-                    return false
+                let isCancelled = Task.isCancelled
+                if case .proceed = self.state.withLock({ $0.runLoopWaits(isCancelled: isCancelled) { continuation } }) {
+                    continuation.resume()
                 }
-                if needed { continuation.resume() }
             }
         } onCancel: {
-            let waiter = self.state.withLock { state in
-                defer { state.runLoopWaiter = nil }
-                return state.runLoopWaiter
-            }
-            waiter?.resume()
+            self.state.withLock { $0.takeRunLoopWaiter() }?.resume()
         }
     }
 
     /// Ends every subscription with ``RedisError/Code/clientShutdown`` and refuses new ones.
     func shutdown() {
-        let (entries, waiters) = self.state.withLock { state in
-            state.isShutdown = true
-            let entries = state.entries.values.map(\.continuation)
-            let waiters = Array(state.readyWaiters.values)
-            state.readyWaiters.removeAll()
-            return (entries, waiters)
-        }
-        for continuation in entries { continuation.finish(throwing: RedisError(.clientShutdown)) }
-        for waiter in waiters { waiter.resume(throwing: RedisError(.clientShutdown)) }
+        let action = self.state.withLock { $0.shutdown() }
+        for continuation in action.subscriptions { continuation.finish(throwing: RedisError(.clientShutdown)) }
+        for waiter in action.readyWaiters { waiter.resume(throwing: RedisError(.clientShutdown)) }
     }
 }

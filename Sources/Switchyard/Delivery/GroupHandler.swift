@@ -75,24 +75,30 @@ struct GroupHandler: Sendable {
             case .leavePending:
                 return false
             case .deadLetter(let cause, let deliveries):
-                let reason = failure.map(SwitchyardError.reason(for:)) ?? .null
-                let body: JSONValue
-                switch cause {
-                case .refused:
-                    body = reason
-                case .unacked(let times):
-                    body = DeadLetter.processingError(
-                        SwitchyardError(
-                            .handlerError, "delivered \(times) times without an ack",
-                            details: ["max_deliveries": .int(Int64(options.maxDeliveries))]).body,
-                        service: router.configuration.source, envelope: delivery.envelope, deliveries: deliveries)
-                case .handlerFailed:
-                    body = DeadLetter.processingError(reason, service: router.configuration.source, envelope: delivery.envelope, deliveries: deliveries)
-                }
+                let body = deadLetterBody(cause, failure: failure, delivery: delivery, deliveries: deliveries, router: router)
                 await deadLetter(delivery, error: body, deliveries: deliveries, router: router)
                 return false
             }
         }
+    }
+
+    /// The dead letter's `error`: a refusal's own body, else seed 000's `processing_error` around
+    /// the reason.
+    private func deadLetterBody(
+        _ cause: DeliveryAttempts.Failure, failure: (any Error)?, delivery: Delivery, deliveries: Int, router: Router
+    ) -> JSONValue {
+        let reason: JSONValue
+        switch cause {
+        case .refused:
+            return failure.map(SwitchyardError.reason(for:)) ?? .null
+        case .unacked(let times):
+            reason = SwitchyardError(
+                .handlerError, "delivered \(times) times without an ack",
+                details: ["max_deliveries": .int(Int64(options.maxDeliveries))]).body
+        case .handlerFailed:
+            reason = failure.map(SwitchyardError.reason(for:)) ?? .null
+        }
+        return DeadLetter.processingError(reason, service: router.configuration.source, envelope: delivery.envelope, deliveries: deliveries)
     }
 
     /// Runs the handler inside a `switchyard.deliver` span, a child of the span whose context the

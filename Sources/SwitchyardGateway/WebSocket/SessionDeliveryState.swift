@@ -91,7 +91,7 @@ struct SessionDeliveryState {
 
     /// Creates the state of a session whose queue holds at most `queueLimit` frames.
     /// - Parameters:
-    ///   - queueLimit: The most frames waiting to be sent (at least 1).
+    ///   - queueLimit: The most frames waiting to be sent; less than 1 counts as 1.
     ///   - onConflated: Told how many events of a channel a conflation dropped.
     init(queueLimit: Int, onConflated: (@Sendable (ChannelName, Int) -> Void)? = nil) {
         queue = SessionQueue(limit: queueLimit, onConflated: onConflated)
@@ -99,9 +99,6 @@ struct SessionDeliveryState {
     }
 
     var isClosed: Bool { close != nil }
-
-    /// Frames waiting to be sent.
-    var waiting: Int { queue.count }
 
     // MARK: Events
 

@@ -6,14 +6,14 @@ final class ConsumerLoop: Sendable {
     let router: Router
     let handler: GroupHandler
     let consumer: String
-    /// The channels followed, and whether a discovery has run: the group's ``ConsumerOptions/start``
-    /// applies to the channels of the first one only.
-    private let known = Mutex<(channels: [ChannelName], discovered: Bool)>(([], false))
+    /// The channels followed and the loop's decisions; the loop carries out the actions it returns.
+    private let state: Mutex<ConsumerLoopState>
 
     init(router: Router, handler: GroupHandler, consumer: String) {
         self.router = router
         self.handler = handler
         self.consumer = consumer
+        state = Mutex(ConsumerLoopState(options: handler.options))
     }
 
     /// Finds the channels matching the patterns (literal patterns count even before their first
@@ -23,13 +23,10 @@ final class ConsumerLoop: Sendable {
         for pattern in handler.patterns where pattern.isLiteral {
             if let name = try? ChannelName(pattern.rawValue) { found.insert(name) }
         }
-        let (before, isFirst) = known.withLock { ($0.channels, !$0.discovered) }
-        for channel in found.subtracting(before).sorted() {
-            try await router.engine.createGroup(handler.group, on: channel, start: isFirst ? handler.options.start : .beginning)
+        for creation in state.withLock({ $0.groupsToCreate(found: found) }) {
+            try await router.engine.createGroup(handler.group, on: creation.channel, start: creation.start)
         }
-        let all = found.union(before).sorted()
-        known.withLock { $0 = (all, true) }
-        return all
+        return state.withLock { $0.discovered(found) }
     }
 
     func run() async throws {
@@ -40,48 +37,40 @@ final class ConsumerLoop: Sendable {
         }
     }
 
-    /// How often a busy consumer looks for new channels matching its patterns; an idle one looks
-    /// after every empty read. Looking can cost a keyspace scan, so not after every batch.
-    static let busyDiscoveryIntervalMilliseconds: Int64 = 500
-
     private func readLoop() async {
         let options = handler.options
         let clock = router.configuration.clock
-        var channels: [ChannelName] = known.withLock { $0.channels }
-        var discoveredAt = clock.now().unixMilliseconds
-        var wasIdle = true
-        while !Task.isCancelled {
+        var channels: [ChannelName] = state.withLock { $0.channels }
+        while true {
+            let action = state.withLock { $0.nextRead(now: clock.now().unixMilliseconds, isCancelled: Task.isCancelled) }
+            guard case .read(let discover) = action else { return }
             do {
-                let now = clock.now().unixMilliseconds
-                if wasIdle || now - discoveredAt >= Self.busyDiscoveryIntervalMilliseconds {
-                    channels = try await discover()
-                    discoveredAt = now
-                }
+                if discover { channels = try await self.discover() }
                 let deliveries = try await router.engine.readGroup(
                     GroupReadRequest(
                         group: handler.group, consumer: consumer, channels: channels, count: options.batchSize,
                         block: options.blockTimeout, watching: handler.patterns))
-                wasIdle = deliveries.isEmpty
+                state.withLock { $0.readSucceeded(deliveries: deliveries.count) }
                 await process(deliveries)
             } catch {
                 router.logger.error("reading the group failed", metadata: ["group": "\(handler.group)", "error": "\(error)"])
-                do { try await router.configuration.clock.sleep(for: options.blockTimeout) } catch { return }
+                guard case .wait(let wait) = state.withLock({ $0.readFailed(isCancelled: Task.isCancelled) }) else { return }
+                do { try await clock.sleep(for: wait) } catch { return }
             }
         }
     }
 
     private func claimLoop() async {
         let options = handler.options
-        var cursors: [ChannelName: StreamPosition] = [:]
-        while !Task.isCancelled {
-            do { try await router.configuration.clock.sleep(for: options.claimInterval) } catch { return }
-            for channel in known.withLock({ $0.channels }) where !Task.isCancelled {
+        while case .wait(let interval) = state.withLock({ $0.nextClaimPass(isCancelled: Task.isCancelled) }) {
+            do { try await router.configuration.clock.sleep(for: interval) } catch { return }
+            for channel in state.withLock({ $0.channels }) where !Task.isCancelled {
                 do {
                     let result = try await router.engine.claim(
                         ClaimRequest(
                             group: handler.group, channel: channel, consumer: consumer, minIdle: options.visibilityTimeout,
-                            cursor: cursors[channel] ?? .start, count: options.batchSize))
-                    cursors[channel] = result.cursor
+                            cursor: state.withLock { $0.claimCursor(for: channel) }, count: options.batchSize))
+                    state.withLock { $0.claimed(on: channel, cursor: result.cursor) }
                     if !result.deleted.isEmpty {
                         router.metrics.reclaimDeleted.increment(by: Int64(result.deleted.count))
                         router.logger.warning(

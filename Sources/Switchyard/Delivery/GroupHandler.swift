@@ -36,44 +36,69 @@ struct GroupHandler: Sendable {
     /// Runs the handler with retries; returns whether it succeeded (and the entry needs its ack).
     /// A delivery past its limit, or whose handler keeps failing, is dead-lettered instead.
     /// An event whose signature or sealed fields do not verify is dead-lettered at once with the
-    /// refusal's reason, and the handler never sees it.
+    /// refusal's reason, and the handler never sees it. ``DeliveryAttempts`` decides each step.
     private func run(_ delivery: Delivery, router: Router) async -> Bool {
-        var deliveries = delivery.deliveries
-        let failure: JSONValue
-        let envelope: Envelope
-        do { envelope = try router.verifyAndUnseal(delivery.envelope) } catch {
+        var attempts = DeliveryAttempts(
+            deliveries: delivery.deliveries, options: options, waitsBetweenRetries: router.configuration.mode != .backtest)
+        var envelope = delivery.envelope
+        var action: DeliveryAttempts.Action
+        var failure: (any Error)?
+        do {
+            envelope = try router.verifyAndUnseal(delivery.envelope)
+            action = attempts.start()
+        } catch {
             router.countRefusedEvent(delivery.envelope, error: error, by: "group \(group)")
-            await deadLetter(delivery, error: error.body, deliveries: deliveries, router: router)
-            return false
+            failure = error
+            action = attempts.refused()
         }
-        if deliveries > options.maxDeliveries {
-            failure = SwitchyardError(
-                .handlerError, "delivered \(deliveries - 1) times without an ack",
-                details: ["max_deliveries": .int(Int64(options.maxDeliveries))]).body
-        } else {
-            while true {
+        while true {
+            switch action {
+            case .run(let attempt):
                 let age = router.configuration.clock.now().unixMilliseconds - delivery.envelope.timestamp.unixMilliseconds
                 router.metrics.delivered(group: group, age: .milliseconds(age))
                 do {
-                    try await traced(delivery, envelope, attempt: deliveries)
-                    return true
+                    try await traced(delivery, envelope, attempt: attempt)
+                    action = attempts.handlerSucceeded()
                 } catch {
-                    if Task.isCancelled { return false }
-                    if deliveries >= options.maxDeliveries {
-                        failure = SwitchyardError.reason(for: error)
-                        break
-                    }
+                    failure = error
+                    action = attempts.handlerFailed(isCancelled: Task.isCancelled)
                 }
+            case .retry(let wait):
                 router.metrics.retries.increment()
-                if router.configuration.mode != .backtest {
-                    do { try await router.configuration.clock.sleep(for: options.backoff.delay(afterFailure: deliveries)) } catch { return false }
+                var interrupted = false
+                if let wait {
+                    do { try await router.configuration.clock.sleep(for: wait) } catch { interrupted = true }
                 }
-                deliveries += 1
+                action = attempts.backoffEnded(interrupted: interrupted)
+            case .ack:
+                return true
+            case .leavePending:
+                return false
+            case .deadLetter(let cause, let deliveries):
+                let body = deadLetterBody(cause, failure: failure, delivery: delivery, deliveries: deliveries, router: router)
+                await deadLetter(delivery, error: body, deliveries: deliveries, router: router)
+                return false
             }
         }
-        let body = DeadLetter.processingError(failure, service: router.configuration.source, envelope: delivery.envelope, deliveries: deliveries)
-        await deadLetter(delivery, error: body, deliveries: deliveries, router: router)
-        return false
+    }
+
+    /// The dead letter's `error`: a refusal's own body, else seed 000's `processing_error` around
+    /// the reason.
+    private func deadLetterBody(
+        _ cause: DeliveryAttempts.Failure, failure: (any Error)?, delivery: Delivery, deliveries: Int, router: Router
+    ) -> JSONValue {
+        let reason: JSONValue
+        switch cause {
+        case .refused:
+            return failure.map(SwitchyardError.reason(for:)) ?? .null
+        case .unacked(let times):
+            reason = SwitchyardError(
+                .handlerError, "delivered \(times) times without an ack",
+                details: ["max_deliveries": .int(Int64(options.maxDeliveries))]).body
+        case .handlerFailed:
+            reason = failure.map(SwitchyardError.reason(for:)) ?? .null
+        }
+        return DeadLetter.processingError(reason, service: router.configuration.source, envelope: delivery.envelope, deliveries: deliveries)
     }
 
     /// Runs the handler inside a `switchyard.deliver` span, a child of the span whose context the

@@ -1,4 +1,5 @@
 import JSONSchema
+import NIOCore
 import Switchyard
 
 extension WebSocketSession {
@@ -14,7 +15,7 @@ extension WebSocketSession {
                 guard await apply(change, patterns: &patterns, feed: &feed) else { return }
             case .deferred(let envelope):
                 let open = await deliver(envelope)
-                state.withLock { $0.deferred -= 1 }
+                state.withLock { $0.deferredEventHandled() }
                 guard open else { return }
             }
         }
@@ -51,23 +52,12 @@ extension WebSocketSession {
             reply = ServerFrame.unsubscribed(removed, id: id)
         }
         let wanted = next
-        let history = state.withLock { state in
-            state.holding = true
-            var history: [ChannelName: Int64] = [:]
-            for (channel, last) in resume where state.lastSent[channel] == nil && wanted.contains(where: { $0.matches(channel) }) {
-                state.lastSent[channel] = last
-                history[channel] = last
-            }
-            return history
-        }
+        let catchUps = state.withLock { $0.changeStarted(resume: resume, wanted: wanted) }
         let nextFeed = next.isEmpty ? nil : LiveFanout.Key(next)
         if let nextFeed, nextFeed != feed {
             if let failure = await fanout.attach(self, to: next) {
                 fanout.detach(self, from: nextFeed)
-                state.withLock { state in
-                    state.holding = false
-                    for channel in history.keys { state.lastSent[channel] = nil }
-                }
+                state.withLock { $0.changeFailed() }
                 send(ServerFrame.error(failure, id: change.id))
                 return !isClosed
             }
@@ -75,13 +65,9 @@ extension WebSocketSession {
         if let feed, feed != nextFeed { fanout.detach(self, from: feed) }
         feed = nextFeed
         patterns = next
-        state.withLock { state in
-            state.lastSent = state.lastSent.filter { entry in wanted.contains { $0.matches(entry.key) } }
-        }
-        send(reply)
-        state.withLock { $0.holding = false }
-        for (channel, last) in history.sorted(by: { $0.key < $1.key }) {
-            guard await catchUp(channel, after: last) else { return false }
+        carryOut(state.withLock { $0.changeApplied(keeping: wanted, reply: ByteBuffer(bytes: reply)) })
+        for resumed in catchUps {
+            guard await catchUp(resumed.channel, after: resumed.after) else { return false }
         }
         return !isClosed
     }

@@ -28,34 +28,6 @@ final class WebSocketSession: Sendable {
         case deferred(Envelope)
     }
 
-    struct State {
-        var queue: SessionQueue
-        /// The last sequence number queued (or, for a resumed channel, seen by the client).
-        var lastSent: [ChannelName: Int64] = [:]
-        var close: (code: UInt16, reason: String)?
-        /// A drain of the queue is waiting to run (or running) on the connection's event loop.
-        var drainScheduled = false
-        /// A subscription change is under way: live events wait in the inputs until its reply is queued.
-        var holding = false
-        /// Live events waiting in the inputs; while any wait, newer ones wait behind them.
-        var deferred = 0
-    }
-
-    /// What ``admit(_:frame:onJump:)`` does with an event that is not the next of its channel.
-    enum Jump {
-        /// Leave it (and, while anything waits, every live event) to the subscription task.
-        case deferToTask
-        /// Report the last sequence queued, for the caller to fill the jump from the stream.
-        case reportFill
-        /// Announce the missing range with a `gap` frame and queue the event after it.
-        case announceGap
-    }
-
-    enum Admission: Equatable {
-        case queued, skipped, closed, deferred
-        case fill(after: Int64)
-    }
-
     /// The client left or the connection broke: nothing more to send.
     static let normalClosure: UInt16 = 1000
     /// The client broke the WebSocket protocol (RFC 6455 7.4.1).
@@ -75,7 +47,8 @@ final class WebSocketSession: Sendable {
     let publishSource: String?
     let logger: Logger
     let metrics: WebSocketMetrics?
-    let state: Mutex<State>
+    /// What is sent and when; the session carries out the actions it returns.
+    let state: Mutex<SessionDeliveryState>
     private let closed: AsyncStream<Void>
     private let closing: AsyncStream<Void>.Continuation
     let inputs: AsyncStream<Input>
@@ -96,7 +69,7 @@ final class WebSocketSession: Sendable {
         self.logger = logger
         var onConflated: (@Sendable (ChannelName, Int) -> Void)?
         if let metrics { onConflated = { channel, count in metrics.conflated(channel, count: count) } }
-        state = Mutex(State(queue: SessionQueue(limit: configuration.webSocket.queueLimit, onConflated: onConflated)))
+        state = Mutex(SessionDeliveryState(queueLimit: configuration.webSocket.queueLimit, onConflated: onConflated))
         (closed, closing) = AsyncStream.makeStream(of: Void.self)
         (inputs, input) = AsyncStream.makeStream(of: Input.self)
     }
@@ -134,37 +107,37 @@ final class WebSocketSession: Sendable {
     /// - Returns: Whether this call was the first.
     @discardableResult
     func finish(code: UInt16, reason: String) -> Bool {
-        let first = state.withLock { state in
-            guard state.close == nil else { return false }
-            state.close = (code, String(reason.utf8.prefix(120)) ?? "")
-            return true
-        }
+        let first = state.withLock { $0.close(code: code, reason: reason) }
+        end()
+        return first
+    }
+
+    /// Stops the session's tasks once its state is closed.
+    private func end() {
         closing.finish()
         input.finish()
-        return first
     }
 
     // MARK: Outbound
 
     /// Queues a control frame; an overflow closes the session.
     func send(_ bytes: [UInt8]) {
-        let fits = state.withLock { state -> Bool? in state.close == nil ? state.queue.push(.control(ByteBuffer(bytes: bytes))) : nil }
-        switch fits {
-        case true?: scheduleDrain()
-        case false?: overflow("the client does not read its replies")
-        case nil: break
+        carryOut(state.withLock { $0.queueControl(ByteBuffer(bytes: bytes)) })
+    }
+
+    /// Carries out what the state asks after a frame was offered to the queue. The first frame
+    /// queued schedules a drain on the connection's event loop, and every frame queued before it
+    /// runs goes out with it.
+    func carryOut(_ action: SessionDeliveryState.FrameAction) {
+        switch action {
+        case .none: break
+        case .scheduleDrain: scheduleDrain()
+        case .closeSlowConsumer: closedSlowConsumer()
         }
     }
 
-    /// Makes sure a drain runs on the connection's event loop after this call: the first frame
-    /// queued schedules one, and every frame queued before it runs goes out with it.
     private func scheduleDrain() {
-        let schedule = state.withLock { state -> Bool in
-            guard state.close == nil, !state.drainScheduled else { return false }
-            state.drainScheduled = true
-            return true
-        }
-        if schedule { channel.eventLoop.execute { self.drain() } }
+        channel.eventLoop.execute { self.drain() }
     }
 
     /// On the event loop: writes every waiting frame, then flushes once. While the socket takes no
@@ -175,19 +148,14 @@ final class WebSocketSession: Sendable {
         var blocked = false
         while true {
             guard channel.isActive else {
-                state.withLock { $0.drainScheduled = false }
+                state.withLock { $0.drainEnded() }
                 return
             }
             guard channel.isWritable else {
                 blocked = true
                 break
             }
-            let frame = state.withLock { state -> ByteBuffer? in
-                if state.close == nil, let frame = state.queue.pop() { return frame }
-                state.drainScheduled = false
-                return nil
-            }
-            guard let frame else { break }
+            guard let frame = state.withLock({ $0.nextFrame() }) else { break }
             channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
             wrote = true
         }
@@ -197,19 +165,16 @@ final class WebSocketSession: Sendable {
         }
     }
 
-    private func overflow(_ what: String) {
-        if finish(code: WebSocketCloseCode.slowConsumer, reason: "slow consumer: \(what); reconnect and resume") {
-            metrics?.disconnectedSlow.increment()
-        }
+    /// The state closed the session because the client does not read fast enough.
+    private func closedSlowConsumer() {
+        metrics?.disconnectedSlow.increment()
+        end()
     }
 
     private func sendHeartbeats() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: configuration.webSocket.heartbeatInterval) } catch { return }
-            let queued = state.withLock { state in
-                state.close == nil && state.queue.count == 0 && state.queue.push(.control(ByteBuffer(bytes: ServerFrame.heartbeat)))
-            }
-            if queued { scheduleDrain() }
+            carryOut(state.withLock { $0.heartbeatDue() })
         }
     }
 
@@ -219,16 +184,7 @@ final class WebSocketSession: Sendable {
     /// the next of its channel, else left in the inputs for the subscription task, which fills the
     /// jump from the stream (``deliver(_:)``).
     func offer(_ envelope: Envelope, frame: ByteBuffer) {
-        let channel = envelope.channel
-        switch admit(envelope, frame: frame, onJump: .deferToTask) {
-        case .deferred:
-            if deferredLimitPassed() { overflow("events wait at \(channel.rawValue)") } else { input.yield(.deferred(envelope)) }
-        case .queued, .skipped, .closed, .fill: break
-        }
-    }
-
-    private func deferredLimitPassed() -> Bool {
-        state.withLock { $0.deferred > 4 * max(64, configuration.webSocket.queueLimit) }
+        if admit(envelope, frame: frame, onJump: .deferToTask) == .deferToTask { input.yield(.deferred(envelope)) }
     }
 
     /// Queues an envelope the principal may read, filling a jump in its channel from the stream
@@ -239,7 +195,7 @@ final class WebSocketSession: Sendable {
             return !isClosed
         }
         guard await catchUp(envelope.channel, after: last, before: envelope.sequenceNumber) else { return false }
-        return admit(envelope, onJump: .announceGap) != .closed
+        return !admit(envelope, onJump: .announceGap).isClosing
     }
 
     /// Queues the channel's stored events after `last` (and before `before`, when given), page by
@@ -259,56 +215,31 @@ final class WebSocketSession: Sendable {
                 break
             }
             guard let newest = page.last else { break }
-            for older in page where admit(older, onJump: .announceGap) == .closed { return false }
+            for older in page where admit(older, onJump: .announceGap).isClosing { return false }
             next = newest.sequenceNumber + 1
         }
         return !isClosed
     }
 
-    var isClosed: Bool { state.withLock { $0.close != nil } }
+    var isClosed: Bool { state.withLock { $0.isClosed } }
 
     /// Queues `envelope` when it is the next of its channel, or handles the jump as `jump` says.
     /// Every event a session sends passes here, so the read grant is checked here, once: an event of
-    /// a channel the principal may not read is skipped, whichever path (live, fill, resume) it came by.
-    func admit(_ envelope: Envelope, frame: ByteBuffer? = nil, onJump jump: Jump) -> Admission {
+    /// a channel the principal may not read is dropped, whichever path (live, fill, resume) it came by.
+    @discardableResult
+    func admit(_ envelope: Envelope, frame: ByteBuffer? = nil, onJump jump: SessionDeliveryState.Jump) -> SessionDeliveryState.AdmitAction {
         let channel = envelope.channel
-        guard grants.mayRead(channel) else { return .skipped }
-        let sequence = envelope.sequenceNumber
+        guard grants.mayRead(channel) else { return .dropped }
         let conflatable = fanout.isConflatable(channel)
         let frame = frame ?? fanout.eventFrames.frame(for: envelope)
-        let admission = state.withLock { state -> Admission in
-            if jump == .deferToTask {
-                guard state.close == nil else { return .skipped }
-                if state.holding || state.deferred > 0 {
-                    state.deferred += 1
-                    return .deferred
-                }
-            }
-            guard state.close == nil else { return .closed }
-            if let last = state.lastSent[channel] {
-                if sequence <= last { return .skipped }
-                if sequence > last + 1 {
-                    switch jump {
-                    case .deferToTask:
-                        state.deferred += 1
-                        return .deferred
-                    case .reportFill:
-                        return .fill(after: last)
-                    case .announceGap:
-                        let gap = ByteBuffer(bytes: ServerFrame.gap(channel, from: last + 1, to: sequence - 1))
-                        guard state.queue.push(.control(gap)) else { return .closed }
-                    }
-                }
-            }
-            guard state.queue.push(.event(channel: channel, conflatable: conflatable, bytes: frame)) else { return .closed }
-            state.lastSent[channel] = sequence
-            return .queued
+        let action = state.withLock { state in
+            state.admit(channel: channel, sequence: envelope.sequenceNumber, conflatable: conflatable, frame: frame, onJump: jump)
         }
-        switch admission {
-        case .queued: scheduleDrain()
-        case .closed: overflow("queue full at \(channel.rawValue)")
-        case .skipped, .fill, .deferred: break
+        switch action {
+        case .queued(scheduleDrain: true): scheduleDrain()
+        case .closeSlowConsumer: closedSlowConsumer()
+        case .queued(scheduleDrain: false), .dropped, .deferToTask, .fill, .closed: break
         }
-        return admission
+        return action
     }
 }

@@ -274,7 +274,7 @@ struct Plan: Sendable {
                 }
                 let acked = monotonicNow()
                 for (receipt, due) in zip(receipts, dues) {
-                    result.acked.record(receipt.sequenceNumber, on: channel.rawValue)
+                    if let sequenceNumber = receipt.sequenceNumber { result.acked.record(sequenceNumber, on: channel.rawValue) }
                     if due >= measured.from && due < measured.until { result.latencies.append(acked - due) }
                 }
             } catch {

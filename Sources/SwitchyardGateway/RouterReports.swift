@@ -123,10 +123,12 @@ public struct RouterReports: Sendable {
 
     /// A publish receipt as the API answers it.
     public static func receipt(_ receipt: PublishReceipt) -> JSONValue {
-        [
+        var body: JSONObject = [
             "event_id": .string(receipt.eventID.description), "channel": .string(receipt.channel.rawValue),
-            "sequence_number": .int(receipt.sequenceNumber), "stream_id": .string(receipt.streamID.rawValue),
+            "status": .string(receipt.status.rawValue), "stream_id": .string(receipt.streamID.rawValue),
             "timestamp": .string(receipt.timestamp.description), "duplicate": .bool(receipt.duplicate),
         ]
+        if let sequenceNumber = receipt.sequenceNumber { body["sequence_number"] = .int(sequenceNumber) }
+        return .object(body)
     }
 }

@@ -43,7 +43,7 @@ extension RedisEngine {
     public static let spooledPosition = StreamPosition.spooled
 
     static func spooledReceipt(_ request: AppendRequest) -> PublishReceipt {
-        PublishReceipt(eventID: request.eventID, channel: request.channel, sequenceNumber: 0, streamID: spooledPosition, timestamp: request.timestamp)
+        PublishReceipt.spooled(eventID: request.eventID, channel: request.channel, timestamp: request.timestamp)
     }
 
     /// A failed store, and whether Redis could not be reached (so the batch may be spooled).

@@ -162,7 +162,7 @@ struct ChaosPublishCommand: AsyncParsableCommand {
                             }
                             do {
                                 let receipts = try await router.publish(requests)
-                                log.write(zip(chunk, receipts).map { "\($0) \($1.eventID) \($1.channel) \($1.sequenceNumber)" })
+                                log.write(zip(chunk, receipts).map { "\($0) \($1.eventID) \($1.channel) \($1.sequenceNumber ?? 0)" })
                                 tally.withLock { $0.acked(receipts) }
                             } catch {
                                 let code = (error as? SwitchyardError)?.code.rawValue ?? "error"

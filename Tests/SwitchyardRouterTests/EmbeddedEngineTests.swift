@@ -108,8 +108,8 @@ struct EmbeddedEngineTests {
                 #expect(receipt.duplicate && receipt.sequenceNumber == mark.sequenceNumber)
             } else {
                 #expect(!receipt.duplicate && receipt.sequenceNumber == lastSequence + 1)
-                lastSequence = receipt.sequenceNumber
-                model[id] = (receipt.sequenceNumber, now + 500)
+                lastSequence = try #require(receipt.sequenceNumber)
+                model[id] = (lastSequence, now + 500)
             }
             if next() % 4 == 0 { clock.advance(by: .milliseconds(Int64(next() % 20))) }
         }

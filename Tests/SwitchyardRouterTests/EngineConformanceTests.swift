@@ -220,7 +220,7 @@ struct EngineConformanceTests {
                 group.addTask {
                     for n in 1...total {
                         let receipt = try await router.publish(to: channel, payload: Fixtures.payload(Int(n)))
-                        published.set(Int(receipt.sequenceNumber))
+                        published.set(Int(try #require(receipt.sequenceNumber)))
                         if n % 100 == 0 { await Task.yield() }
                     }
                 }

@@ -27,12 +27,6 @@ public struct EngineHealth: Sendable, Hashable {
 
 extension StreamPosition {
     /// The position in the receipt of a publish an engine keeps in a local spool until it can
-    /// store it: the event has no place in its stream yet, and its receipt's sequence number is 0.
+    /// store it: the event has no place in its stream yet (``PublishReceipt/Status/spooled``).
     public static let spooled = StreamPosition("spooled")
-}
-
-extension PublishReceipt {
-    /// Whether the event waits in the engine's local spool (answered 202 by the gateway), rather
-    /// than being stored.
-    public var isSpooled: Bool { streamID == .spooled }
 }

@@ -71,7 +71,8 @@ extension Router {
     /// Publishes several events in order, as ``publish(_:)`` does, and returns each event's
     /// envelope as it was stored (its `metadata` carries the publish span's trace context).
     /// - Returns: One receipt and envelope per request, in order; for a duplicate, the first
-    ///   publish's receipt and this request's envelope.
+    ///   publish's receipt and this request's envelope; for an event kept in the engine's spool,
+    ///   an envelope with sequence number 0, since its number is given when it is stored.
     /// - Throws: ``SwitchyardError``, as ``publish(_:)`` does.
     public func publishStoring(_ batch: [PublishRequest]) async throws(SwitchyardError) -> [(receipt: PublishReceipt, envelope: Envelope)] {
         let started = ContinuousClock.now
@@ -107,7 +108,7 @@ extension Router {
         for (span, receipt) in zip(spans, receipts) { Self.describe(span, receipt) }
         await delivered(requests, receipts, sizes: sizes)
         return zip(requests, receipts).map { request, receipt in
-            (receipt, request.envelope(sequenceNumber: receipt.sequenceNumber, timestamp: receipt.timestamp))
+            (receipt, request.envelope(sequenceNumber: receipt.sequenceNumber ?? 0, timestamp: receipt.timestamp))
         }
     }
 
@@ -178,8 +179,9 @@ extension Router {
         guard configuration.mode == .backtest else { return }
         let consumers = inlineConsumers.withLock { $0 }
         guard !consumers.isEmpty else { return }
-        for (request, receipt) in zip(requests, receipts) where !receipt.duplicate {
-            let envelope = request.envelope(sequenceNumber: receipt.sequenceNumber, timestamp: receipt.timestamp)
+        for (request, receipt) in zip(requests, receipts) where receipt.status == .stored {
+            guard let sequenceNumber = receipt.sequenceNumber else { continue }
+            let envelope = request.envelope(sequenceNumber: sequenceNumber, timestamp: receipt.timestamp)
             let delivery = Delivery(channel: receipt.channel, position: receipt.streamID, envelope: envelope, deliveries: 1)
             for (_, consumer) in consumers where consumer.matches(receipt.channel) {
                 await consumer.handle(delivery, router: self)

@@ -103,7 +103,7 @@ extension Router {
         audit.record(zip(requests, receipts).map { request, receipt in
             AuditRecord(
                 at: at, action: .publish, who: request.source, channel: receipt.channel.rawValue, eventID: receipt.eventID,
-                sequenceNumber: receipt.sequenceNumber > 0 ? receipt.sequenceNumber : nil,
+                sequenceNumber: receipt.sequenceNumber,
                 details: receipt.duplicate ? ["duplicate": true] : [:])
         })
     }

@@ -56,7 +56,7 @@ extension Gateway {
     /// within 2 seconds), else 503 with `engine_unavailable`.
     func readiness() async -> Response {
         if let refusal = await publisher.readiness() { return refusal.response() }
-        let health = await router.engine.health()
+        let health = await router.health()
         guard health.reachable else {
             let message = health.engine == "redis" ? "Redis does not answer PING" : "the \(health.engine) engine does not answer"
             return SwitchyardError(.engineUnavailable, message, details: ["engine": .string(health.engine)]).response()

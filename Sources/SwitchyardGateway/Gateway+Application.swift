@@ -49,7 +49,7 @@ public func buildApplication(
             router: router, configuration: .init(service: health.service, channel: health.channel, interval: health.interval),
             logger: logger
         ) {
-            var signals = await router.engine.health().signals
+            var signals = await router.health().signals
             signals.activeConnections = inFlight.count
             return signals
         }
@@ -57,7 +57,7 @@ public func buildApplication(
         services += [tracker!, reporter]
     }
     let monitor = configuration.alerts.map { alerts in
-        AlertMonitor(router: router, healthTracker: tracker, configuration: alerts, logger: logger) { await router.engine.health().signals }
+        AlertMonitor(router: router, healthTracker: tracker, configuration: alerts, logger: logger) { await router.health().signals }
     }
     if let monitor { services.append(monitor) }
     if let registry = configuration.metricsRegistry {

@@ -71,7 +71,7 @@ struct MetricsRefresher: Service {
         let complete = (try? await router.refreshGroupMetrics()) != nil
         let factory = PrometheusMetricsFactory.switchyard(registry: registry)
         await publisher.refreshGauges(factory)
-        let health = await router.engine.health()
+        let health = await router.health()
         if health.engine == "redis" {
             Gauge(label: SwitchyardMetrics.Name.redisUp, factory: factory).record(health.reachable ? 1 : 0)
             Gauge(label: SwitchyardMetrics.Name.spoolDepth, dimensions: [(SwitchyardMetrics.Label.engine, "redis")], factory: factory)

@@ -19,19 +19,9 @@ extension Gateway {
         guard grants.subscribe.contains(where: { $0.mayOverlap(pattern) }) else {
             return jsonResponse(RouterReports.replay([], refused: []))
         }
-        let events = try await router.replay(pattern, since: since, until: until, limit: limit, including: { grants.mayRead($0) })
-        var verified: [Envelope] = []
-        var refused: [(Envelope, SwitchyardError)] = []
-        for envelope in events {
-            do throws(SwitchyardError) {
-                try router.verify(envelope)
-                verified.append(envelope)
-            } catch {
-                router.countRefusedEvent(envelope, error: error, by: "gateway")
-                refused.append((envelope, error))
-            }
-        }
-        return jsonResponse(RouterReports.replay(verified, refused: refused))
+        let checked = try await router.checkedReplay(
+            pattern, since: since, until: until, limit: limit, including: { grants.mayRead($0) }, reader: "gateway")
+        return jsonResponse(RouterReports.replay(checked.events, refused: checked.refused.map { ($0.envelope, $0.error) }))
     }
 
     /// `GET /v1/channels/{channel}/latest`: the newest retained envelope, else 404; needs a subscribe
@@ -40,12 +30,8 @@ extension Gateway {
         let principal = try context.requirePrincipal()
         let channel = try channelParameter(context)
         try principal.requireRead(channel)
-        guard let envelope = try await router.latest(channel) else {
+        guard let envelope = try await router.checkedLatest(channel, reader: "gateway") else {
             throw SwitchyardError(.notFound, "channel '\(channel)' has no retained event", details: ["channel": .string(channel.rawValue)])
-        }
-        do { try router.verify(envelope) } catch {
-            router.countRefusedEvent(envelope, error: error, by: "gateway")
-            throw error
         }
         return jsonResponse(envelope.jsonValue)
     }

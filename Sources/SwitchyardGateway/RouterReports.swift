@@ -19,7 +19,7 @@ public struct RouterReports: Sendable {
     /// `{"channels":[…]}`: every channel with a stream that `readable` accepts, with its sequence
     /// numbers, length, groups, dead letters, and `publish_rate` (see ``publishRate(_:info:)``).
     public func channels(readable: (ChannelName) -> Bool = { _ in true }) async throws(SwitchyardError) -> JSONValue {
-        let names = try await router.engine.channels(matching: [try ChannelPattern("*")])
+        let names = try await router.channels(matching: [try ChannelPattern("*")])
         var channels: [JSONValue] = []
         for name in names where readable(name) {
             let info = try await router.info(name)
@@ -45,7 +45,7 @@ public struct RouterReports: Sendable {
         for seconds in Self.rateWindows {
             let start = ReadStart.time(Timestamp(unixMilliseconds: now - seconds * 1000))
             var count: Int64 = 0
-            if info.lastSequenceNumber > 0, let first = try await router.engine.read(channel, from: start, limit: 1).first {
+            if info.lastSequenceNumber > 0, let first = try await router.read(channel, from: start, limit: 1).first {
                 count = max(0, info.lastSequenceNumber - first.envelope.sequenceNumber + 1)
             }
             rates["\(seconds)s"] = .double(Double(count) / Double(seconds))
@@ -57,7 +57,7 @@ public struct RouterReports: Sendable {
     /// the pending entries and the lag in entries and in seconds.
     public func groups(_ pattern: ChannelPattern, readable: (ChannelName) -> Bool = { _ in true }) async throws(SwitchyardError) -> JSONValue {
         let names: [ChannelName]
-        if pattern.isLiteral { names = [try ChannelName(pattern.rawValue)] } else { names = try await router.engine.channels(matching: [pattern]) }
+        if pattern.isLiteral { names = [try ChannelName(pattern.rawValue)] } else { names = try await router.channels(matching: [pattern]) }
         let now = router.now
         var groups: [JSONValue] = []
         for name in names where readable(name) {
@@ -79,7 +79,7 @@ public struct RouterReports: Sendable {
     private func lagSeconds(_ state: GroupInfo, info: ChannelInfo, now: Timestamp) async throws(SwitchyardError) -> Double {
         guard state.lag > 0 else { return 0 }
         let first = info.lastSequenceNumber - Int64(state.lag) + 1
-        guard let oldest = try await router.engine.read(state.channel, from: .sequence(first), limit: 1).first else { return 0 }
+        guard let oldest = try await router.read(state.channel, from: .sequence(first), limit: 1).first else { return 0 }
         return max(0, Double(now.unixMilliseconds - oldest.envelope.timestamp.unixMilliseconds) / 1000)
     }
 

@@ -9,7 +9,7 @@ import Synchronization
 /// It is the engine when no Redis is configured and the engine of backtests: with a
 /// ``ManualClock`` it is deterministic, and its appends never suspend.
 /// Nothing survives the process.
-public final class EmbeddedEngine: Engine {
+public final class EmbeddedEngine: SynchronousEngine {
     /// The embedded engine's limits.
     public struct Configuration: Sendable {
         /// Entries per channel beyond which the oldest are trimmed even if a group has not been

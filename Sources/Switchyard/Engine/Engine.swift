@@ -96,3 +96,13 @@ extension Engine {
         EngineHealth(engine: String(describing: Self.self), reachable: true)
     }
 }
+
+/// An engine that can store without suspending, in the caller's task. The router uses it when the
+/// engine has it, so that a backtest publish (``RouterConfiguration/Mode/backtest``) has no
+/// suspension point before its inline handlers run: seed 001's "direct method calls".
+public protocol SynchronousEngine: Engine {
+    /// Stores `requests` as the engine's `append` does, without suspending.
+    /// - Parameter assignment: A state key set with the last event, when it is stored (not a duplicate).
+    /// - Throws: ``SwitchyardError``, storing nothing.
+    func appendNow(_ requests: [AppendRequest], then assignment: StateAssignment?) throws(SwitchyardError) -> [PublishReceipt]
+}

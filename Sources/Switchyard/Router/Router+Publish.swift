@@ -136,10 +136,11 @@ extension Router {
         span.attributes["switchyard.duplicate"] = receipt.duplicate
     }
 
-    /// Stores through the engine; the embedded engine is called synchronously, so a backtest
-    /// publish has no suspension point before its handlers run.
+    /// Stores through the engine; an engine that can store synchronously (``SynchronousEngine``,
+    /// the embedded one) is called so, and a backtest publish has no suspension point before its
+    /// handlers run.
     private func store(_ requests: [AppendRequest], then assignment: StateAssignment? = nil) async throws(SwitchyardError) -> [PublishReceipt] {
-        if let embedded { return try embedded.appendNow(requests, then: assignment) }
+        if let synchronous { return try synchronous.appendNow(requests, then: assignment) }
         if let assignment { return [try await engine.append(requests[0], then: assignment)] }
         return try await engine.append(requests)
     }

@@ -24,7 +24,7 @@ public final class Router: Service {
     /// The contracts in force.
     public let contracts: ContractRegistry
     let payloadGuard: PayloadGuard
-    let embedded: EmbeddedEngine?
+    let synchronous: (any SynchronousEngine)?
     let logger: Logger
     let metrics: RouterMetrics
     let seededIDs: Mutex<SeededEventIDs?>
@@ -45,7 +45,7 @@ public final class Router: Service {
     public init(contracts: ContractRegistry, engine: any Engine, configuration: RouterConfiguration, logger: Logger) {
         self.contracts = contracts
         self.engine = engine
-        self.embedded = engine as? EmbeddedEngine
+        self.synchronous = engine as? any SynchronousEngine
         self.configuration = configuration
         self.payloadGuard = PayloadGuard(registry: contracts, allowsUnknownChannels: configuration.allowsUnknownChannels)
         self.logger = logger

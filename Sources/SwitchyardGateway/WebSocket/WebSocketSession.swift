@@ -208,7 +208,7 @@ final class WebSocketSession: Sendable {
             let page: [Envelope]
             do {
                 let limit = before.map { Int(min(512, $0 - next)) } ?? 512
-                page = try await router.engine.read(channel, from: .sequence(next), limit: limit)
+                page = try await router.read(channel, from: .sequence(next), limit: limit)
                     .map(\.envelope).filter { envelope in envelope.sequenceNumber >= next && before.map { envelope.sequenceNumber < $0 } ?? true }
             } catch {
                 logger.debug("history could not be read from the stream", metadata: ["channel": "\(channel)", "error": "\(error)"])

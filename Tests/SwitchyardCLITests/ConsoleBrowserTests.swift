@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import JSONSchema
+import RedisTestSupport
 import Testing
 
 /// The console in a real browser: `switchyard serve --demo` on a free port, headless Chromium
@@ -120,9 +121,12 @@ import Testing
             FileManager.default.createFile(atPath: handshake + "/restarted-\(round)", contents: nil)
         }
 
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        check.waitUntilExit()
+        let (stdout, stderr) = try await blocking {
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            check.waitUntilExit()
+            return (stdout, stderr)
+        }
         let output = String(decoding: stdout, as: UTF8.self)
         let report = try JSONValue(parsing: output.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(check.terminationStatus == 0, "\(output)\(String(decoding: stderr, as: UTF8.self))")

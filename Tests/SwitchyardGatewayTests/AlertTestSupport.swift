@@ -3,6 +3,7 @@ import HummingbirdTesting
 import JSONSchema
 import NIOPosix
 import NIOCore
+import RedisTestSupport
 import Switchyard
 import Testing
 

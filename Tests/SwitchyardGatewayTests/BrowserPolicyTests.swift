@@ -6,6 +6,7 @@ import JSONSchema
 import NIOCore
 import NIOPosix
 import Prometheus
+import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
 import SwitchyardServer

@@ -187,6 +187,7 @@ import Testing
             #expect(try await client.send(.post, "/v1/channels/\(name)/events", body: #"{"qty":0}"#).status == .created)
             try await gateway.router.engine.createGroup("laggards", on: channel, start: .newest)
             #expect(try await client.send(.post, "/v1/channels/\(name)/events", body: #"{"qty":1}"#).status == .created)
+            // The time between the two entries is the lag in seconds the test reads.
             try await Task.sleep(for: .milliseconds(50))
             #expect(try await client.send(.post, "/v1/channels/\(name)/events", body: #"{"qty":2}"#).status == .created)
 

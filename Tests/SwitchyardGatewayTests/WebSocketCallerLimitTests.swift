@@ -4,6 +4,7 @@ import JSONSchema
 import NIOCore
 import NIOPosix
 import Prometheus
+import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
 import Synchronization

@@ -1,5 +1,6 @@
 import JSONSchema
 import PostgresNIO
+import RedisTestSupport
 import Switchyard
 import SwitchyardPostgres
 import Testing
@@ -18,8 +19,8 @@ struct OutboxTests {
             }
             #expect(try await db.stored(channel).isEmpty, "nothing reaches Redis without a relay")
             try await db.running(relay) { () async throws in
-                #expect(try await eventually { try await db.stored(channel).count == 1 })
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count == 1 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             let stored = try await db.stored(channel)
             #expect(stored.first?.eventID == eventID && stored.first?.data["note"] == "first" && stored.first?.metadata["user_id"] == "u1")

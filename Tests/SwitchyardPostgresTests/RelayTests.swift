@@ -1,6 +1,7 @@
 import Foundation
 import JSONSchema
 import PostgresNIO
+import RedisTestSupport
 import Switchyard
 import SwitchyardPostgres
 import Synchronization
@@ -22,7 +23,7 @@ struct RelayTests {
                 try await connection.query("COMMIT", logger: db.logger)
             }
             try await db.running(try db.relay()) { () async throws in
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             #expect(try await db.stored(channel).map { $0.data["n"] } == [1, 3, 5])
             var errors: [String: JSONValue] = [:]
@@ -51,7 +52,7 @@ struct RelayTests {
                 }
             }
             try await db.running(try db.relay()) { () async throws in
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             #expect(try await db.stored(channel).map { $0.data["n"] } == [1, 4])
             var errors: [String] = []
@@ -71,7 +72,7 @@ struct RelayTests {
             try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 2], source: "trade_executor") }
             try await db.client.query("INSERT INTO switchyard.outbox (channel, payload) VALUES (\(channel.rawValue), '{\"n\":3}')")
             try await db.running(try db.relay()) { () async throws in
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             let stored = try await db.stored(channel)
             #expect(stored.map(\.source) == ["py_pricer", "trade_executor", db.router.configuration.source])
@@ -104,7 +105,7 @@ struct RelayTests {
             }
             #expect(refused?.details["missing_fields"] == ["timestamp", "data"])
             try await db.running(try db.relay()) { () async throws in
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             let stored = try await db.stored(channel)
             #expect(stored.map(\.data) == [["n": 1], ["n": 2]])
@@ -219,7 +220,7 @@ struct RelayTests {
                     let relay = try db.relay(Relay.Configuration(batchSize: 50, standbyInterval: .milliseconds(50)))
                     group.addTask { try await relay.run() }
                 }
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
                 group.cancelAll()
             }
             let stored = try await db.stored(channel)

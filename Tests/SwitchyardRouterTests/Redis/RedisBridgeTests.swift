@@ -5,6 +5,7 @@ import Metrics
 import MetricsTestKit
 import NIOCore
 import RedisClient
+import RedisTestSupport
 import Switchyard
 import SwitchyardRedis
 import Testing
@@ -286,25 +287,28 @@ struct RedisBridgeTests {
         return (process, output, errors)
     }
 
-    static func finish(_ started: (Process, Pipe, Pipe)) throws -> JSONValue {
+    static func finish(_ started: (Process, Pipe, Pipe)) async throws -> JSONValue {
         let (process, output, errors) = started
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let (out, err) = try await blocking {
+            let out = output.fileHandleForReading.readDataToEndOfFile()
+            let err = errors.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (out, err)
+        }
         try #require(process.terminationStatus == 0, "seed 003's test failed: \(String(decoding: err, as: UTF8.self))")
         return try JSONValue(parsing: String(decoding: out, as: UTF8.self))
     }
 
     @Test("seed 003's integration test (redis-py) passes against Switchyard as written, its plain publish stored once")
     func seed003IntegrationTest() async throws {
-        let probe = try PythonInteropTests.run(["-c", "import redis"])
+        let probe = try await PythonInteropTests.run(["-c", "import redis"])
         try #require(probe.status == 0, "redis-py is missing for '\(PythonInteropTests.python)': run through scripts/test or set SWITCHYARD_PYTHON")
         try await EngineKind.redis.isolated {
             let stack = Stack()
             let check = try RedisTestServer.client()
             try await Self.running(stack.bridge) {
                 // As written: the test publishes with a plain PUBLISH and reads its own quote, once.
-                let own = try Self.finish(try Self.startSeed003(mode: "self", channel: stack.quotes))
+                let own = try await Self.finish(try Self.startSeed003(mode: "self", channel: stack.quotes))
                 #expect(own["ticker"] == "AAPL" && own["extra"] == [])
                 #expect(try await eventually { stack.count(.stored) == 1 })
                 let stored = try await stack.engine.read(stack.quotes, from: .beginning, limit: 10).map(\.envelope)
@@ -318,7 +322,7 @@ struct RedisBridgeTests {
                 var quote = Self.quote.objectValue!
                 quote["ticker"] = "MSFT"
                 try await stack.router.publish(to: stack.quotes, payload: .object(quote))
-                let report = try Self.finish(waiting)
+                let report = try await Self.finish(waiting)
                 #expect(report["ticker"] == "MSFT" && report["received"] == .object(quote) && report["extra"] == [])
             }
             #expect(try await Self.streamLength(stack.quotes, check) == 2)

@@ -5,6 +5,7 @@ import Metrics
 import MetricsTestKit
 import NIOCore
 import RedisClient
+import RedisTestSupport
 import Switchyard
 import SwitchyardRedis
 import Testing

@@ -5,6 +5,7 @@ import Metrics
 import MetricsTestKit
 import NIOCore
 import RedisClient
+import RedisTestSupport
 import Switchyard
 import SwitchyardRedis
 import Testing
@@ -84,6 +85,7 @@ struct RedisEngineTests {
             let channel = Fixtures.channel("test:guard")
             try await engine.createGroup("slow", on: channel, start: .beginning)
             for n in 0..<5 { try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+            // The retention (1 s) passing on the real clock is what the test is about.
             try await Task.sleep(for: .milliseconds(1100))
             try await router.publish(to: channel, payload: Fixtures.payload(5))
             #expect(try await router.info(channel).length == 6, "nothing was delivered to 'slow': nothing is trimmed")
@@ -100,7 +102,7 @@ struct RedisEngineTests {
     @Test("with failFast, a publish is refused at once when Redis is unreachable")
     func failFast() async throws {
         try await EngineKind.redis.isolated {
-            let port = try unusedPort()
+            let port = try await unusedPort()
             var redis = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
             redis.connectTimeout = .seconds(30)
             redis.reconnect.initialDelay = .seconds(30)
@@ -124,7 +126,7 @@ struct RedisEngineTests {
     @Test("without a spool, an unreachable Redis refuses the publish; with one, it is spooled and counted")
     func spoolWhileUnreachable() async throws {
         try await EngineKind.redis.isolated {
-            let port = try unusedPort()
+            let port = try await unusedPort()
             let redis = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
             let spoolPath = NSTemporaryDirectory() + "switchyard-unreachable-\(UUID().uuidString).spool"
             defer { try? FileManager.default.removeItem(atPath: spoolPath) }
@@ -209,7 +211,7 @@ struct RedisEngineTests {
             let spoolPath = NSTemporaryDirectory() + "switchyard-restart-\(UUID().uuidString).spool"
             defer { try? FileManager.default.removeItem(atPath: spoolPath) }
             let channel = Fixtures.channel("test:restart")
-            let unreachable = try RedisConfiguration(url: "redis://127.0.0.1:\(try unusedPort())")
+            let unreachable = try RedisConfiguration(url: "redis://127.0.0.1:\(try await unusedPort())")
             let earlier = RedisEngine(
                 client: try RedisClient(configuration: unreachable, logger: Logger(label: "t")),
                 configuration: .init(spool: .init(path: spoolPath)), logger: Logger(label: "t"))

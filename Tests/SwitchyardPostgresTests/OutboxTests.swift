@@ -57,7 +57,8 @@ struct OutboxTests {
 
             _ = try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 3]) }
             try await db.running(try db.relay()) {
-                #expect(try await eventually { try await db.stored(channel).count >= 1 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count >= 1 })
+                // A settle period: a further event, which must not reach Redis, has none to await.
                 try await Task.sleep(for: .milliseconds(300))
             }
             #expect(try await db.stored(channel).map { $0.data["n"] } == [3], "only the committed event reaches Redis")

@@ -30,7 +30,8 @@ struct PythonOutboxTests {
             let committed = (report["committed"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(EventID.init) }
             #expect(committed.count == 3)
             try await db.running(try db.relay()) {
-                #expect(try await eventually { try await db.stored(channel).count == 3 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count == 3 })
+                // A settle period: a further event, which must not reach Redis, has none to await.
                 try await Task.sleep(for: .milliseconds(300))
             }
             let stored = try await db.stored(channel)

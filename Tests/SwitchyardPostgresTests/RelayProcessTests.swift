@@ -36,11 +36,13 @@ struct RelayProcessTests {
                             INSERT INTO switchyard.outbox (channel, payload)
                             SELECT '\(channel.rawValue)', jsonb_build_object('n', g) FROM generate_series(\(chunk * 100 + 1), \(chunk * 100 + 100)) g
                             """))
+                        // Paces the inserts, so they land while relays come and go.
                         try await Task.sleep(for: .milliseconds(50))
                     }
                 }
                 for round in 0..<6 {
                     let process = try Self.startRelay(db, batchSize: 20 + round * 7)
+                    // The relay is killed at a random point of its work.
                     try await Task.sleep(for: .milliseconds(Int.random(in: 300...900)))
                     kill(process.processIdentifier, SIGKILL)
                     try await blocking { process.waitUntilExit() }

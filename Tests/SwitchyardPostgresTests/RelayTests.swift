@@ -124,11 +124,12 @@ struct RelayTests {
                     try await early.query(
                         "INSERT INTO switchyard.outbox (channel, payload) VALUES (\(channel.rawValue), '{\"n\":1}')", logger: db.logger)
                     try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 2]) }
+                    // A window in which the relay must not move: nothing happens to await.
                     try await Task.sleep(for: .milliseconds(500))
                     #expect(try await db.stored(channel).isEmpty, "the later transaction waits for the earlier one")
                     try await early.query("COMMIT", logger: db.logger)
                 }
-                #expect(try await eventually { try await db.stored(channel).count == 2 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count == 2 })
             }
             #expect(try await db.stored(channel).map { $0.data["n"] } == [1, 2])
         }
@@ -163,6 +164,7 @@ struct RelayTests {
                                             """, logger: db.logger)
                                         for try await text in rows.decode(String.self) { xid = UInt64(text)! }
                                     }
+                                    // Random time inside the transaction, so commits interleave.
                                     try await Task.sleep(for: .milliseconds(Int.random(in: 0...15)))
                                     if round % 7 == 3 {
                                         try await connection.query("ROLLBACK", logger: db.logger)
@@ -211,6 +213,7 @@ struct RelayTests {
             for round in 0..<8 {
                 let relay = try db.relay(Relay.Configuration(batchSize: 25 + round))
                 let task = Task { try await relay.run() }
+                // The relay is stopped at a random point of its work.
                 try await Task.sleep(for: .milliseconds(Int.random(in: 20...150)))
                 task.cancel()
                 _ = try? await task.value

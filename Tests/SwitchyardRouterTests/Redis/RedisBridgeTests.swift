@@ -97,6 +97,7 @@ struct RedisBridgeTests {
                 #expect(envelope.data == ["n": 7, "note": "from a plain publisher"] && envelope.schema == "\(Fixtures.isolate("test:plain.*"))@1")
                 // The store published the envelope on the channel: the bridge knows it as its own.
                 #expect(try await eventually { stack.count(.skipped) == 1 })
+                // A settle period: a second store, which must not happen, has no event to await.
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(try await Self.streamLength(stack.plain, check) == 1)
                 #expect(stack.count(.stored) == 1 && stack.count(.refused) == 0)
@@ -143,6 +144,7 @@ struct RedisBridgeTests {
                 try await stack.router.publish(to: stack.plain, payload: Fixtures.payload(1))
                 try await stack.router.publish(to: stack.quotes, payload: Self.quote)
                 #expect(try await eventually { stack.count(.skipped) == 2 })
+                // A settle period: a second store, which must not happen, has no event to await.
                 try await Task.sleep(for: .milliseconds(300))
             }
             #expect(try await Self.streamLength(stack.plain, check) == 1)
@@ -161,6 +163,7 @@ struct RedisBridgeTests {
                 for n in 1...20 { try await Self.publish(first.plain, #"{"n": \#(n)}"#, with: check) }
                 #expect(try await eventually { first.count(.stored) + second.count(.stored) == 20 })
                 #expect(try await eventually { first.count(.duplicate) + second.count(.duplicate) == 20 })
+                // A settle period: a second store, which must not happen, has no event to await.
                 try await Task.sleep(for: .milliseconds(300))
             }
             let stored = try await first.engine.read(first.plain, from: .beginning, limit: 100).map(\.envelope)
@@ -208,6 +211,7 @@ struct RedisBridgeTests {
                     #expect(try await eventually { stack.count(.stored) == 1 })
                     try await stack.router.publish(to: stack.quotes, payload: Self.quote)
                     group.addTask {
+                        // The deadline for the subscriber, raced against it.
                         try await Task.sleep(for: .seconds(30))
                         return []
                     }
@@ -261,10 +265,10 @@ struct RedisBridgeTests {
                 try #require(!ids.isEmpty, "the bridge's subscriber connection is listed")
                 for id in ids { _ = try await check.execute(GenericCommand("CLIENT", "KILL", "ID", id)) }
                 var n = 1
-                #expect(try await eventually(timeout: .seconds(30)) {
+                // Pub/Sub keeps nothing: publish again at each look until the resubscribed bridge stores one.
+                #expect(try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
                     n += 1
                     try await Self.publish(stack.plain, #"{"n": \#(n)}"#, with: check)
-                    try await Task.sleep(for: .milliseconds(100))
                     return stack.count(.stored) >= 2
                 })
             }

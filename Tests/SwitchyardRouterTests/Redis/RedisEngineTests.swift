@@ -195,7 +195,10 @@ struct RedisEngineTests {
                     for n in 1...40 {
                         if n == 11 { try await killSubscriptionConnection(named: name, using: check) }
                         try await router.publish(to: channel, payload: Fixtures.payload(n))
-                        if n == 20 { try await Task.sleep(for: .milliseconds(300)) }
+                        if n == 20 {
+                            // The rest go out once the subscription connection is back, so they arrive live.
+                            #expect(try await eventually { try await subscriptionConnectionExists(named: name, using: check) })
+                        }
                     }
                     return try await group.next() ?? []
                 }
@@ -248,15 +251,15 @@ func killSubscriptionConnection(named name: String, using client: RedisClient) a
     _ = try await client.execute(GenericCommand("CLIENT", "KILL", "ID", String(id)))
 }
 
+/// Whether the client named `name` has its pub/sub connection open on the server.
+func subscriptionConnectionExists(named name: String, using client: RedisClient) async throws -> Bool {
+    let list = try await client.execute(GenericCommand("CLIENT", "LIST", "TYPE", "pubsub")).string ?? ""
+    return list.split(separator: "\n").contains { $0.contains(" name=\(name) ") }
+}
+
 /// A loopback port with nothing listening on it.
-func unusedPort() throws -> Int {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1]); s.close()"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    process.waitUntilExit()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return try #require(Int(output.trimmingCharacters(in: .whitespacesAndNewlines)))
+func unusedPort() async throws -> Int {
+    let result = try await runProgram(
+        "/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1]); s.close()"])
+    return try #require(Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
 }

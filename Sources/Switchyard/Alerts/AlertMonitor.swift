@@ -50,8 +50,8 @@ public final class AlertMonitor: Service {
         self.configuration = configuration
         self.logger = logger
         self.signals = signals
-        // The router's counts now start the first window: the first evaluation may come late (it
-        // reads every stream first), and publishes before it would otherwise never be judged.
+        // The router's counts at creation start the first window: the first evaluation may come
+        // late (it reads every stream first), and publishes before it must be judged too.
         let baseline = AlertInputs(time: router.now, publishes: router.publishStatistics(), streams: nil)
         self.state = Mutex(State(rules: AlertRules(configuration: configuration, baseline: baseline)))
     }

@@ -26,11 +26,12 @@ public enum RedisServerProcess {
     public static func start(configPath: String, configuration: RedisConfiguration) async throws {
         for _ in 0..<50 {
             let process = try launch(configPath: configPath)
-            for _ in 0..<100 {
-                if await answersPing(configuration: configuration) { return }
-                if !process.isRunning { break }
-                try await Task.sleep(for: .milliseconds(50))
+            var up = false
+            _ = try await eventually(timeout: .seconds(5), every: .milliseconds(50)) {
+                up = await answersPing(configuration: configuration)
+                return up || !process.isRunning
             }
+            if up { return }
         }
         throw MissingEnvironment(name: "a restarted redis-server")
     }
@@ -49,13 +50,16 @@ public enum RedisServerProcess {
     /// after a SIGKILL can fail to bind while the old socket is still being torn down and exit; when
     /// the pidfile names no live process, this launches `redis-server $REDIS_CONF` again.
     public static func waitUntilUp(configPath: String, configuration: RedisConfiguration) async throws {
-        for attempt in 0..<600 {
-            if await answersPing(configuration: configuration) { return }
-            if attempt % 20 == 19, !isAlive(configPath: configPath) {
+        var attempt = 0
+        let up = try await eventually(every: .milliseconds(50)) {
+            if await answersPing(configuration: configuration) { return true }
+            attempt += 1
+            if attempt % 20 == 0, !isAlive(configPath: configPath) {
                 _ = try launch(configPath: configPath)
             }
-            try await Task.sleep(for: .milliseconds(50))
+            return false
         }
+        if up { return }
         throw MissingEnvironment(name: "a redis-server answering after the restart")
     }
 

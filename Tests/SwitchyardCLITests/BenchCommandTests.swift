@@ -21,15 +21,15 @@ import Testing
         (["--redis", "redis://127.0.0.1:9", "--gateway", "ws://127.0.0.1:9/v1/ws"], "--gateway is only used by WebSocket clients"),
         (["--server-pid", "2147483646"], "--server-pid 2147483646: no such process"),
     ])
-    func badArgumentsExitWithUsageAndSayWhy(arguments: [String], message: String) throws {
-        let result = try cli.run(["bench"] + arguments)
+    func badArgumentsExitWithUsageAndSayWhy(arguments: [String], message: String) async throws {
+        let result = try await cli.run(["bench"] + arguments)
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
         #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
         #expect(result.stdout.isEmpty)
     }
 
-    @Test func aChannelPrefixWithoutAContractIsRefusedBeforeAnythingRuns() throws {
-        let result = try cli.run(["bench", "--channel-prefix", "nothing.covers.this", "--duration", "1", "--warmup", "0"])
+    @Test func aChannelPrefixWithoutAContractIsRefusedBeforeAnythingRuns() async throws {
+        let result = try await cli.run(["bench", "--channel-prefix", "nothing.covers.this", "--duration", "1", "--warmup", "0"])
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains("no contract covers 'nothing.covers.this-1'"), "\(result.stderr)")
     }
@@ -59,9 +59,9 @@ import Testing
 
     /// Runs a tiny benchmark and checks its JSON report's counts: every acknowledged event in every
     /// group and every WebSocket client, none twice.
-    func tinyRun(_ extra: [String]) throws -> JSONValue {
+    func tinyRun(_ extra: [String]) async throws -> JSONValue {
         let prefix = "price.updated.t\(UInt32.random(in: 0 ... .max))"
-        let result = try cli.run([
+        let result = try await cli.run([
             "bench", "--publishers", "2", "--rate", "40", "--duration", "1", "--warmup", "0", "--groups", "2", "--consumers", "2",
             "--ws-clients", "3", "--channel-prefix", prefix, "--json",
         ] + extra)
@@ -91,20 +91,20 @@ import Testing
         return report
     }
 
-    @Test func aTinyEmbeddedRunLosesNothing() throws {
-        let report = try tinyRun([])
+    @Test func aTinyEmbeddedRunLosesNothing() async throws {
+        let report = try await tinyRun([])
         #expect(report["engine"] == "embedded")
         #expect(report["process"]?["role"]?.stringValue?.contains("gateway") == true)
     }
 
-    @Test(.needs(.redis)) func aTinyRedisRunLosesNothingAndReadsTheRedisServer() throws {
-        let report = try tinyRun(["--redis", try TestEnvironment.value("REDIS_URL")])
+    @Test(.needs(.redis)) func aTinyRedisRunLosesNothingAndReadsTheRedisServer() async throws {
+        let report = try await tinyRun(["--redis", try TestEnvironment.value("REDIS_URL")])
         #expect(report["engine"] == "redis")
         #expect(report["server"]?["command"]?.stringValue?.contains("redis") == true, "\(report["server"] ?? .null)")
     }
 
-    @Test func thePlainTextReportNamesEveryFigure() throws {
-        let result = try cli.run(["bench", "--publishers", "1", "--rate", "20", "--duration", "1", "--warmup", "0", "--consumers", "1"])
+    @Test func thePlainTextReportNamesEveryFigure() async throws {
+        let result = try await cli.run(["bench", "--publishers", "1", "--rate", "20", "--duration", "1", "--warmup", "0", "--consumers", "1"])
         #expect(result.status == 0, "\(result.stderr)")
         for part in ["publish: sent 20, acked 20, refused 0", "missing 0, duplicates 0", "vs schedule p50", "p99.9", "CPU", "RSS", "load average", "lost: 0"] {
             #expect(result.stdout.contains(part), "\(part): \(result.stdout)")

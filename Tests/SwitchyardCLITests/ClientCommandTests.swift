@@ -11,28 +11,12 @@ import Testing
 @Suite struct ClientCommandTests {
     static let apiKey = "cli-key-7d2f90"
 
-    func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CLITests.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = arguments
+    func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) async throws -> CLITests.Result {
         var merged = ProcessInfo.processInfo.environment
         merged["SWITCHYARD_TOKEN"] = nil
         merged["SWITCHYARD_SERVER"] = nil
         for (name, value) in environment { merged[name] = value }
-        process.environment = merged
-        let out = Pipe()
-        let err = Pipe()
-        let input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CLITests.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return try await runProgram(CLITests.binary, arguments, stdin: stdin, environment: merged)
     }
 
     func json(_ result: CLITests.Result) throws -> JSONValue {
@@ -41,14 +25,9 @@ import Testing
 
     static func channel() -> String { "clitest:\(UUID().uuidString.prefix(8).lowercased())" }
 
-    static func redisCLI(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-cli", "-u", try TestEnvironment.value("REDIS_URL")] + arguments
-        process.standardOutput = Pipe()
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+    static func redisCLI(_ arguments: [String]) async throws {
+        let result = try await runProgram("/usr/bin/env", ["redis-cli", "-u", try TestEnvironment.value("REDIS_URL")] + arguments)
+        #expect(result.status == 0)
     }
 
     /// A free loopback port (the kernel's pick, released for the server to take).
@@ -68,14 +47,15 @@ import Testing
 
     /// Whether the server at `url` answers `/healthz` with 200 within a minute, while `server` runs.
     static func answersHealth(_ url: String, while server: Process) async throws -> Bool {
-        for _ in 0..<240 where server.isRunning {
+        var healthy = false
+        _ = try await eventually(timeout: .seconds(60), every: .milliseconds(250)) {
             if let (_, response) = try? await URLSession.shared.data(from: URL(string: url + "/healthz")!),
                (response as? HTTPURLResponse)?.statusCode == 200 {
-                return true
+                healthy = true
             }
-            try await Task.sleep(for: .milliseconds(250))
+            return healthy || !server.isRunning
         }
-        return false
+        return healthy
     }
 
     /// Runs `switchyard serve` on Redis with an API key for `clitest:*`, until `body` returns.
@@ -98,13 +78,11 @@ import Testing
             server.standardOutput = FileHandle.nullDevice
             server.standardError = FileHandle.nullDevice
             try server.run()
-            defer {
-                server.terminate()
-                server.waitUntilExit()
+            try await terminating(server) {
+                let url = "http://127.0.0.1:\(port)"
+                try #require(try await Self.answersHealth(url, while: server), "switchyard serve did not come up on \(url)")
+                try await body(url)
             }
-            let url = "http://127.0.0.1:\(port)"
-            try #require(try await Self.answersHealth(url, while: server), "switchyard serve did not come up on \(url)")
-            try await body(url)
         }
     }
 
@@ -112,52 +90,52 @@ import Testing
         try await withServer { server in
             let channel = Self.channel()
             let auth = ["--server", server, "--token", Self.apiKey]
-            let first = try run(["publish"] + auth + [channel, #"{"n":1}"#])
+            let first = try await run(["publish"] + auth + [channel, #"{"n":1}"#])
             #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
             #expect(try json(first)["sequence_number"] == 1)
             let firstStreamID = try #require(try json(first)["stream_id"]?.stringValue)
             let eventID = "0193a2c4-7b1e-7c3a-9f1e-\(UUID().uuidString.suffix(12).lowercased())"
-            let fromStdin = try run(["publish", "--server", server, channel, "-", "--event-id", eventID], stdin: #"{"n":2}"#, environment: ["SWITCHYARD_TOKEN": Self.apiKey])
+            let fromStdin = try await run(["publish", "--server", server, channel, "-", "--event-id", eventID], stdin: #"{"n":2}"#, environment: ["SWITCHYARD_TOKEN": Self.apiKey])
             #expect(fromStdin.status == 0, "\(fromStdin.stdout)\(fromStdin.stderr)")
             let file = NSTemporaryDirectory() + "cli-payload-" + UUID().uuidString + ".json"
             try #"{"n":2}"#.write(toFile: file, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: file) }
-            let again = try run(["publish"] + auth + [channel, file, "--event-id", eventID])
+            let again = try await run(["publish"] + auth + [channel, file, "--event-id", eventID])
             #expect(again.status == 0)
             #expect(try json(again)["duplicate"] == true)
 
-            let replay = try run(["replay"] + auth + [channel])
+            let replay = try await run(["replay"] + auth + [channel])
             #expect(replay.status == 0, "\(replay.stderr)")
             let lines = replay.stdout.split(separator: "\n")
             #expect(lines.count == 2)
             #expect(lines.first?.hasPrefix("1\t") == true && lines.first?.hasSuffix(#"{"n":1}"#) == true)
-            let envelopes = try run(["replay"] + auth + [channel, "--json", "--since", "2", "--limit", "1"])
+            let envelopes = try await run(["replay"] + auth + [channel, "--json", "--since", "2", "--limit", "1"])
             let envelope = try JSONValue(parsing: envelopes.stdout.split(separator: "\n").first.map(String.init) ?? "")
             #expect(envelope["sequence_number"] == 2)
             #expect(envelope["source"] == "cli-tests")
-            let firstEnvelope = try JSONValue(parsing: try run(["replay"] + auth + [channel, "--json", "--limit", "1"]).stdout)
+            let firstEnvelope = try await JSONValue(parsing: try run(["replay"] + auth + [channel, "--json", "--limit", "1"]).stdout)
             #expect(firstEnvelope["sequence_number"] == 1)
 
             // Dead letters and a group, written the way the wire format says.
-            try Self.redisCLI(["XGROUP", "CREATE", "stream:{\(channel)}", "risk", "0"])
-            try Self.redisCLI(["XADD", "dlq:{\(channel)}", "*", "envelope", firstEnvelope.serialized(), "group", "risk",
+            try await Self.redisCLI(["XGROUP", "CREATE", "stream:{\(channel)}", "risk", "0"])
+            try await Self.redisCLI(["XADD", "dlq:{\(channel)}", "*", "envelope", firstEnvelope.serialized(), "group", "risk",
                                "error", #"{"error_type":"handler_error","message":"boom","details":{}}"#, "deliveries", "5",
                                "failed_at", "2026-01-27T10:30:05.123Z", "stream_id", firstStreamID])
-            let lag = try run(["lag"] + auth + [channel])
+            let lag = try await run(["lag"] + auth + [channel])
             #expect(lag.status == 0, "\(lag.stderr)")
             #expect(lag.stdout.hasPrefix("CHANNEL"))
             #expect(lag.stdout.contains("\(channel)  risk"))
-            let lagJSON = try json(try run(["lag"] + auth + [channel, "--json"]))
+            let lagJSON = try await json(try run(["lag"] + auth + [channel, "--json"]))
             #expect(lagJSON["groups"]?.arrayValue?.first?["lag"] == 2)
 
-            let list = try run(["dlq", "list"] + auth + [channel])
+            let list = try await run(["dlq", "list"] + auth + [channel])
             #expect(list.status == 0 && list.stdout.contains("boom"), "\(list.stdout)")
-            let letters = try json(try run(["dlq", "list"] + auth + [channel, "--json"]))
+            let letters = try await json(try run(["dlq", "list"] + auth + [channel, "--json"]))
             let id = try #require(letters["dead_letters"]?.arrayValue?.first?["id"]?.stringValue)
-            let requeue = try run(["dlq", "requeue"] + auth + [channel, id])
+            let requeue = try await run(["dlq", "requeue"] + auth + [channel, id])
             #expect(requeue.status == 0, "\(requeue.stderr)")
             #expect(try json(requeue)["found"] == 1)
-            let drop = try run(["dlq", "drop"] + auth + [channel, "--all"])
+            let drop = try await run(["dlq", "drop"] + auth + [channel, "--all"])
             #expect(try json(drop)["requested"] == 0)
         }
     }
@@ -167,12 +145,12 @@ import Testing
     @Test(.needs(.redis)) func serveExposesMetricsAndPublishesItsHeartbeat() async throws {
         try await withServer { server in
             var text = ""
-            for _ in 0..<120 {
+            _ = try await eventually {
                 let (data, response) = try await URLSession.shared.data(from: URL(string: server + "/metrics")!)
                 #expect((response as? HTTPURLResponse)?.statusCode == 200)
                 text = String(decoding: data, as: UTF8.self)
-                if text.contains(#"switchyard_publishes_total{channel="system:health_check"} "#) { break }
-                try await Task.sleep(for: .milliseconds(250))
+                // The heartbeat is counted at start-up, the Redis gauge at the refresher's first pass.
+                return text.contains(#"switchyard_publishes_total{channel="system:health_check"} "#) && text.contains("\nswitchyard_redis_up ")
             }
             let lines = text.split(separator: "\n").map(String.init)
             let heartbeats = lines.first { $0.hasPrefix(#"switchyard_publishes_total{channel="system:health_check"} "#) }
@@ -191,24 +169,24 @@ import Testing
     @Test(.needs(.redis)) func refusalsPrintTheStructuredErrorAndExitOne() async throws {
         try await withServer { server in
             let channel = Self.channel()
-            let anonymous = try run(["publish", "--server", server, channel, #"{"n":1}"#])
+            let anonymous = try await run(["publish", "--server", server, channel, #"{"n":1}"#])
             #expect(anonymous.status == 1)
             #expect(try json(anonymous)["error_type"] == "unauthorized")
             #expect(anonymous.stderr.hasPrefix("error: "))
-            let wrongKey = try run(["replay", "--server", server, "--token", "nope", channel])
+            let wrongKey = try await run(["replay", "--server", server, "--token", "nope", channel])
             #expect(wrongKey.status == 1)
             #expect(try json(wrongKey)["error_type"] == "unauthorized")
-            let forbidden = try run(["publish", "--server", server, "--token", Self.apiKey, "trades:order_filled", "{}"])
+            let forbidden = try await run(["publish", "--server", server, "--token", Self.apiKey, "trades:order_filled", "{}"])
             #expect(forbidden.status == 1)
             #expect(try json(forbidden)["error_type"] == "forbidden")
             #expect(try json(forbidden)["details"]?["channel"] == "trades:order_filled")
-            let malformed = try run(["publish", "--server", server, "--token", Self.apiKey, channel, #"{"n":"#])
+            let malformed = try await run(["publish", "--server", server, "--token", Self.apiKey, channel, #"{"n":"#])
             #expect(malformed.status == 1)
             #expect(try json(malformed)["error_type"] == "malformed_json")
-            let badSince = try run(["replay", "--server", server, "--token", Self.apiKey, channel, "--since", "yesterday"])
+            let badSince = try await run(["replay", "--server", server, "--token", Self.apiKey, channel, "--since", "yesterday"])
             #expect(badSince.status == 1)
             #expect(try json(badSince)["error_type"] == "bad_request")
-            let dlq = try run(["dlq", "list", "--server", server, "--token", Self.apiKey, "trades:order_filled"])
+            let dlq = try await run(["dlq", "list", "--server", server, "--token", Self.apiKey, "trades:order_filled"])
             #expect(dlq.status == 1)
             #expect(try json(dlq)["error_type"] == "forbidden")
         }
@@ -219,33 +197,33 @@ import Testing
         try await RedisServerGate.shared.shared {
             let channel = Self.channel()
             let target = ["--redis", redis, "--allow-unknown-channels"]
-            let published = try run(["publish"] + target + [channel, #"{"price":1.5}"#])
+            let published = try await run(["publish"] + target + [channel, #"{"price":1.5}"#])
             #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
             #expect(try json(published)["sequence_number"] == 1)
-            let replay = try run(["replay"] + target + [channel, "--json"])
+            let replay = try await run(["replay"] + target + [channel, "--json"])
             #expect(replay.status == 0, "\(replay.stderr)")
             let envelope = try JSONValue(parsing: replay.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
             #expect(envelope["data"] == ["price": 1.5])
             #expect(envelope["source"] == "switchyard-cli")
             let whole = #"{"topic":"\#(channel)","timestamp":"2025-01-27T10:30:00Z","data":{"price":2.5},"metadata":{"version":"1.0"}}"#
-            let message = try run(["publish"] + target + [channel, whole])
+            let message = try await run(["publish"] + target + [channel, whole])
             #expect(message.status == 0 && (try? json(message)["sequence_number"]) == 2, "\(message.stdout)\(message.stderr)")
-            let second = try JSONValue(parsing: try run(["replay"] + target + [channel, "--json", "--since", "2"]).stdout)
+            let second = try await JSONValue(parsing: try run(["replay"] + target + [channel, "--json", "--since", "2"]).stdout)
             #expect(second["topic"] == .string(channel) && second["event_time"] == "2025-01-27T10:30:00Z")
             #expect(second["data"] == ["price": 2.5] && second["metadata"]?["version"] == "1.0")
-            try Self.redisCLI(["XGROUP", "CREATE", "stream:{\(channel)}", "ops", "0"])
-            let lag = try json(try run(["lag"] + target + [channel, "--json"]))
+            try await Self.redisCLI(["XGROUP", "CREATE", "stream:{\(channel)}", "ops", "0"])
+            let lag = try await json(try run(["lag"] + target + [channel, "--json"]))
             #expect(lag["groups"]?.arrayValue?.first?["group"] == "ops")
             #expect(lag["groups"]?.arrayValue?.first?["lag"] == 2)
-            try Self.redisCLI(["XADD", "dlq:{\(channel)}", "*", "envelope", envelope.serialized(), "group", "ops",
+            try await Self.redisCLI(["XADD", "dlq:{\(channel)}", "*", "envelope", envelope.serialized(), "group", "ops",
                                "error", #"{"error_type":"handler_error","message":"bad tick","details":{}}"#, "deliveries", "3",
                                "failed_at", "2026-01-27T10:30:05.123Z"])
-            let list = try json(try run(["dlq", "list"] + target + [channel, "--json"]))
+            let list = try await json(try run(["dlq", "list"] + target + [channel, "--json"]))
             #expect(list["dead_letters"]?.arrayValue?.count == 1)
-            let drop = try run(["dlq", "drop"] + target + [channel, "--all"])
+            let drop = try await run(["dlq", "drop"] + target + [channel, "--all"])
             #expect(drop.status == 0, "\(drop.stderr)")
             #expect(try json(drop)["found"] == 1)
-            let unknown = try run(["publish", "--redis", redis, channel, "{}"])
+            let unknown = try await run(["publish", "--redis", redis, channel, "{}"])
             #expect(unknown.status == 1)
             #expect(try json(unknown)["error_type"] == "unknown_channel")
         }
@@ -263,61 +241,59 @@ import Testing
             try bridge.run()
             defer { if bridge.isRunning { bridge.terminate() } }
             // Pub/Sub keeps nothing: publish until the bridge, once subscribed, has stored one.
-            var stored = false
-            for _ in 0..<300 where !stored {
-                try Self.redisCLI(["PUBLISH", channel, #"{"price":1.5}"#])
-                try await Task.sleep(for: .milliseconds(100))
-                let replay = try run(["replay", "--redis", redis, "--allow-unknown-channels", channel, "--json"])
-                stored = replay.status == 0 && replay.stdout.contains(#""source":"cli-bridge""#)
+            let stored = try await eventually(every: .milliseconds(100)) {
+                try await Self.redisCLI(["PUBLISH", channel, #"{"price":1.5}"#])
+                let replay = try await run(["replay", "--redis", redis, "--allow-unknown-channels", channel, "--json"])
+                return replay.status == 0 && replay.stdout.contains(#""source":"cli-bridge""#)
             }
             #expect(stored, "the bridge stored a plain publish")
-            try Self.redisCLI(["PUBLISH", channel, "not json"])
+            try await Self.redisCLI(["PUBLISH", channel, "not json"])
             var letters: [JSONValue] = []
-            for _ in 0..<100 where letters.isEmpty {
-                try await Task.sleep(for: .milliseconds(100))
-                letters = try json(try run(["dlq", "list", "--redis", redis, channel, "--json"]))["dead_letters"]?.arrayValue ?? []
+            _ = try await eventually(every: .milliseconds(100)) {
+                letters = try await json(try run(["dlq", "list", "--redis", redis, channel, "--json"]))["dead_letters"]?.arrayValue ?? []
+                return !letters.isEmpty
             }
             #expect(letters.first?["group"] == "cli-bridge" && letters.first?["error"]?["error_type"] == "validation_error")
             bridge.terminate()
-            bridge.waitUntilExit()
+            await waitForExit(bridge)
             #expect(bridge.terminationStatus == 0, "SIGTERM stops the bridge cleanly")
         }
-        #expect(try run(["bridge", "--redis", redis, "--claim-window", "0"]).status == 64)
-        #expect(try run(["serve", "--bridge", "--demo"]).status == 64)
-        #expect(try run(["serve", "--bridge"], environment: ["REDIS_URL": ""]).status == 1)
+        #expect(try await run(["bridge", "--redis", redis, "--claim-window", "0"]).status == 64)
+        #expect(try await run(["serve", "--bridge", "--demo"]).status == 64)
+        #expect(try await run(["serve", "--bridge"], environment: ["REDIS_URL": ""]).status == 1)
     }
 
-    @Test func unreachableServersExitThree() throws {
+    @Test func unreachableServersExitThree() async throws {
         let port = try Self.freePort()
-        let server = try run(["replay", "--server", "http://127.0.0.1:\(port)", "--timeout", "10", "trades:*"])
+        let server = try await run(["replay", "--server", "http://127.0.0.1:\(port)", "--timeout", "10", "trades:*"])
         #expect(server.status == 3, "\(server.stdout)\(server.stderr)")
         #expect(server.stderr.contains("cannot reach the server"))
-        let redis = try run(["lag", "--redis", "redis://127.0.0.1:\(port)", "--timeout", "10"])
+        let redis = try await run(["lag", "--redis", "redis://127.0.0.1:\(port)", "--timeout", "10"])
         #expect(redis.status == 3, "\(redis.stdout)\(redis.stderr)")
         #expect(redis.stderr.contains("Redis"))
     }
 
-    @Test func usageErrorsExit64() throws {
-        #expect(try run(["replay", "--server", "http://127.0.0.1:1", "--redis", "redis://127.0.0.1:1", "x"]).status == 64)
-        #expect(try run(["dlq", "requeue", "x"]).status == 64)
-        #expect(try run(["dlq", "drop", "x", "1-1", "--all"]).status == 64)
-        #expect(try run(["publish", "--server", "ftp://x", "x", "{}"]).status == 64)
-        #expect(try run(["publish"]).status == 64)
-        let missing = try run(["publish", "--server", "http://127.0.0.1:1", "x", "/nonexistent/payload.json"])
+    @Test func usageErrorsExit64() async throws {
+        #expect(try await run(["replay", "--server", "http://127.0.0.1:1", "--redis", "redis://127.0.0.1:1", "x"]).status == 64)
+        #expect(try await run(["dlq", "requeue", "x"]).status == 64)
+        #expect(try await run(["dlq", "drop", "x", "1-1", "--all"]).status == 64)
+        #expect(try await run(["publish", "--server", "ftp://x", "x", "{}"]).status == 64)
+        #expect(try await run(["publish"]).status == 64)
+        let missing = try await run(["publish", "--server", "http://127.0.0.1:1", "x", "/nonexistent/payload.json"])
         #expect(missing.status == 64)
         #expect(missing.stderr.contains("neither JSON text nor a readable file"))
     }
 
-    @Test func serveRefusesABadConfigFileNamingTheKey() throws {
+    @Test func serveRefusesABadConfigFileNamingTheKey() async throws {
         let file = NSTemporaryDirectory() + "cli-bad-config-" + UUID().uuidString + ".json"
         try #"{"port": 0, "auth": {"api_keys": [{"name": "a", "key": "k", "grants": {"publish": 5}}]}}"#.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try run(["serve", "--config", file])
+        let result = try await run(["serve", "--config", file])
         #expect(result.status == 1)
         #expect(result.stderr.contains("auth.api_keys[0].grants.publish: must be an array of strings"), "\(result.stderr)")
-        let viaEnvironment = try run(["serve"], environment: ["SWITCHYARD_CONFIG": file])
+        let viaEnvironment = try await run(["serve"], environment: ["SWITCHYARD_CONFIG": file])
         #expect(viaEnvironment.status == 1 && viaEnvironment.stderr.contains("auth.api_keys[0]"))
-        let unknown = try run(["serve", "--config", "/nonexistent/switchyard.json"])
+        let unknown = try await run(["serve", "--config", "/nonexistent/switchyard.json"])
         #expect(unknown.status == 1 && unknown.stderr.contains("cannot read the config file"))
     }
 
@@ -384,21 +360,11 @@ import Testing
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer {
-            server.terminate()
-            server.waitUntilExit()
+        try await terminating(server) {
+            try #require(try await ClientCommandTests.answersHealth("http://127.0.0.1:\(port)", while: server), "switchyard serve did not come up")
+            #expect(await Self.status("http://127.0.0.1:\(port)/v1/channels") == 200)
+            #expect(await Self.status("http://\(external):\(port)/v1/channels") == 401)
+            #expect(await Self.status("http://\(external):\(port)/healthz") == 200)
         }
-        var ready = false
-        for _ in 0..<240 where server.isRunning {
-            if await Self.status("http://127.0.0.1:\(port)/healthz") == 200 {
-                ready = true
-                break
-            }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        try #require(ready, "switchyard serve did not come up")
-        #expect(await Self.status("http://127.0.0.1:\(port)/v1/channels") == 200)
-        #expect(await Self.status("http://\(external):\(port)/v1/channels") == 401)
-        #expect(await Self.status("http://\(external):\(port)/healthz") == 200)
     }
 }

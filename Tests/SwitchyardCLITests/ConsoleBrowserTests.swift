@@ -38,15 +38,9 @@ import Testing
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        for _ in 0..<240 where server.isRunning {
-            if let (_, response) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/healthz")!),
-               (response as? HTTPURLResponse)?.statusCode == 200 {
-                return server
-            }
-            try await Task.sleep(for: .milliseconds(250))
-        }
+        if try await ClientCommandTests.answersHealth("http://127.0.0.1:\(port)", while: server) { return server }
         server.terminate()
-        server.waitUntilExit()
+        await waitForExit(server)
         throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "switchyard serve --demo did not come up on port \(port)"])
     }
 
@@ -55,14 +49,12 @@ import Testing
     /// while a browser holds connections open.
     static func stop(_ server: Process) async throws {
         server.terminate()
-        for _ in 0..<75 where server.isRunning {
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        _ = try await eventually(timeout: .seconds(15), every: .milliseconds(200)) { !server.isRunning }
         if server.isRunning {
             print("ConsoleBrowserTests: switchyard serve was still draining 15 s after SIGTERM; killing it")
             kill(server.processIdentifier, SIGKILL)
         }
-        server.waitUntilExit()
+        await waitForExit(server)
     }
 
     @Test(.timeLimit(.minutes(8)))
@@ -103,8 +95,8 @@ import Testing
         // restart it with auth, where the page must ask for the token and work once given it.
         for round in 1...2 {
             let ready = handshake + "/ready-\(round)"
-            while check.isRunning, !FileManager.default.fileExists(atPath: ready) {
-                try await Task.sleep(for: .milliseconds(200))
+            _ = try await eventually(timeout: .seconds(240), every: .milliseconds(200)) {
+                !check.isRunning || FileManager.default.fileExists(atPath: ready)
             }
             guard FileManager.default.fileExists(atPath: ready) else { break }
             if round == 1 {
@@ -121,9 +113,12 @@ import Testing
             FileManager.default.createFile(atPath: handshake + "/restarted-\(round)", contents: nil)
         }
 
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        check.waitUntilExit()
+        let (stdout, stderr) = try await blocking {
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            check.waitUntilExit()
+            return (stdout, stderr)
+        }
         let output = String(decoding: stdout, as: UTF8.self)
         let report = try JSONValue(parsing: output.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(check.terminationStatus == 0, "\(output)\(String(decoding: stderr, as: UTF8.self))")

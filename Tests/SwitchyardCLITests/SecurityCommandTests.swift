@@ -26,16 +26,10 @@ import Testing
         server.standardError = FileHandle.nullDevice
         try server.run()
         let url = "http://127.0.0.1:\(port)"
-        do {
+        try await terminating(server) {
             try #require(try await ClientCommandTests.answersHealth(url, while: server), "switchyard serve did not come up on \(url)")
             try await body(url)
-        } catch {
-            server.terminate()
-            server.waitUntilExit()
-            throw error
         }
-        server.terminate()
-        server.waitUntilExit()
     }
 
     @Test func serveSignsCriticalChannelsAndAuditsToAFileThatAuditReads() async throws {
@@ -47,18 +41,18 @@ import Testing
         let cli = ClientCommandTests()
         var eventID = ""
         try await withServer(["--signing-keys-file", folder + "/signing.keys", "--audit-file", auditFile]) { server in
-            let published = try cli.run(["publish", "--server", server, "trades:order_filled", Self.fill])
+            let published = try await cli.run(["publish", "--server", server, "trades:order_filled", Self.fill])
             #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
             eventID = try cli.json(published)["event_id"]?.stringValue ?? ""
-            let refused = try cli.run(["publish", "--server", server, "trades:order_filled", #"{"order_id":"ord_1","filled_quantity":"ten"}"#])
+            let refused = try await cli.run(["publish", "--server", server, "trades:order_filled", #"{"order_id":"ord_1","filled_quantity":"ten"}"#])
             #expect(refused.status == 1)
-            let replay = try cli.run(["replay", "--server", server, "trades:order_filled", "--json"])
+            let replay = try await cli.run(["replay", "--server", server, "trades:order_filled", "--json"])
             let envelope = try JSONValue(parsing: replay.stdout.split(separator: "\n").first.map(String.init) ?? "")
             #expect(envelope["metadata"]?["signature"]?["key_id"] == "cli-1")
             #expect(envelope["metadata"]?["signature"]?["alg"] == "HMAC-SHA256")
         }
         // The server has stopped: its audit trail was written on the way out.
-        let all = try cli.run(["audit", "--file", auditFile], environment: ["POSTGRES_URL": ""])
+        let all = try await cli.run(["audit", "--file", auditFile], environment: ["POSTGRES_URL": ""])
         #expect(all.status == 0, "\(all.stderr)")
         let lines = all.stdout.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
         let actions = lines.map { $0.count > 1 ? $0[1] : "" }
@@ -66,19 +60,19 @@ import Testing
         #expect(lines.contains { $0.count == 7 && $0[1] == "publish" && $0[3] == "trades:order_filled" && $0[5] == eventID })
         #expect(lines.contains { $0.count == 7 && $0[1] == "refuse" && $0[6] == "validation_error" })
 
-        let json = try cli.run(["audit", "--file", auditFile, "--json", "--event-id", eventID, "--since", "1h", "--channel", "trades:*"])
+        let json = try await cli.run(["audit", "--file", auditFile, "--json", "--event-id", eventID, "--since", "1h", "--channel", "trades:*"])
         let records = json.stdout.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
         #expect(records.count == 1 && records.first?["action"] == "publish" && records.first?["sequence_number"] == 1)
-        let refusals = try cli.run(["audit", "--file", auditFile, "--action", "refuse", "--json"])
+        let refusals = try await cli.run(["audit", "--file", auditFile, "--action", "refuse", "--json"])
         #expect(refusals.stdout.split(separator: "\n").count == 1)
-        let none = try cli.run(["audit", "--file", auditFile, "--who", "nobody"])
+        let none = try await cli.run(["audit", "--file", auditFile, "--who", "nobody"])
         #expect(none.status == 0 && none.stdout.isEmpty)
-        let future = try cli.run(["audit", "--file", auditFile, "--until", "2000-01-01T00:00:00Z"])
+        let future = try await cli.run(["audit", "--file", auditFile, "--until", "2000-01-01T00:00:00Z"])
         #expect(future.status == 0 && future.stdout.isEmpty)
 
-        let usage = try cli.run(["audit", "--file", auditFile, "--since", "yesterday"])
+        let usage = try await cli.run(["audit", "--file", auditFile, "--since", "yesterday"])
         #expect(usage.status == 64 && usage.stderr.contains("--since"))
-        let action = try cli.run(["audit", "--file", auditFile, "--action", "publish-ish"])
+        let action = try await cli.run(["audit", "--file", auditFile, "--action", "publish-ish"])
         #expect(action.status == 64 && action.stderr.contains("dead_letter"))
     }
 
@@ -87,14 +81,14 @@ import Testing
         let channel = "orders.clitest_\(UUID().uuidString.prefix(8).lowercased())"
         let cli = ClientCommandTests()
         try await RedisServerGate.shared.shared {
-            let published = try cli.run(
+            let published = try await cli.run(
                 ["publish", "--redis", redis, "--allow-unknown-channels", channel, #"{"qty":1}"#],
                 environment: ["SWITCHYARD_SIGNING_KEYS": "env-1:\(Self.secret)"])
             #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
-            let replay = try cli.run(["replay", "--redis", redis, channel, "--json"])
+            let replay = try await cli.run(["replay", "--redis", redis, channel, "--json"])
             let envelope = try JSONValue(parsing: replay.stdout.split(separator: "\n").first.map(String.init) ?? "")
             #expect(envelope["metadata"]?["signature"]?["key_id"] == "env-1", "orders.* is critical by default")
-            let broken = try cli.run(
+            let broken = try await cli.run(
                 ["publish", "--redis", redis, "--allow-unknown-channels", channel, #"{"qty":2}"#],
                 environment: ["SWITCHYARD_SIGNING_KEYS": "env-1:c2hvcnQ="])
             #expect(broken.status == 64 && broken.stderr.contains("SWITCHYARD_SIGNING_KEYS") && !broken.stderr.contains("c2hvcnQ="), "\(broken.stderr)")
@@ -107,13 +101,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let short = Data("too-short-secret".utf8).base64EncodedString()
         try "k1:\(short)\n".write(toFile: folder + "/signing.keys", atomically: true, encoding: .utf8)
-        let result = try ClientCommandTests().run(
+        let result = try await ClientCommandTests().run(
             ["serve", "--port", "0", "--signing-keys-file", folder + "/signing.keys"],
             environment: Self.serverEnvironment.merging(["REDIS_URL": "", "POSTGRES_URL": ""]) { $1 })
         #expect(result.status == 1)
         #expect(result.stderr.contains("signing_keys_file") && result.stderr.contains("at least 32 bytes"), "\(result.stderr)")
         #expect(!result.stderr.contains(short) && !result.stderr.contains("too-short-secret"))
-        let environment = try ClientCommandTests().run(
+        let environment = try await ClientCommandTests().run(
             ["serve", "--port", "0"],
             environment: ["REDIS_URL": "", "POSTGRES_URL": "", "SWITCHYARD_SIGNING_KEYS": "k1:\(Self.secret)", "SWITCHYARD_SIGNING_KEYS_FILE": "/x"])
         #expect(environment.status == 1 && environment.stderr.contains("not both"), "\(environment.stderr)")

@@ -15,14 +15,8 @@ import Testing
 @Suite struct TailCommandTests {
     static let logger = Logger(label: "tail-tests")
 
-    /// Runs the binary on a thread of its own, so a gateway in this process keeps serving it.
     static func run(_ arguments: [String]) async -> CLITests.Result {
-        await withCheckedContinuation { continuation in
-            Thread {
-                let result = (try? CLITests().run(arguments)) ?? CLITests.Result(status: -1, stdout: "", stderr: "could not start the binary")
-                continuation.resume(returning: result)
-            }.start()
-        }
+        (try? await CLITests().run(arguments)) ?? CLITests.Result(status: -1, stdout: "", stderr: "could not start the binary")
     }
 
     static func lines(_ text: String) -> [String] {

@@ -3,6 +3,7 @@ import HummingbirdTesting
 import JSONSchema
 import NIOPosix
 import NIOCore
+import RedisTestSupport
 import Switchyard
 import Testing
 
@@ -75,6 +76,7 @@ enum Alerts {
 
     /// Waits for several evaluations, then checks the alert was published once.
     static func publishedOnce(_ id: String, _ gateway: TestGateway) async throws {
+        // A settle period over about six evaluations: a second publication, which must not happen, has no event to await.
         try await Task.sleep(for: .milliseconds(600))
         let messages = try await published(gateway.router).filter { $0["alert_id"]?.stringValue == id }
         #expect(messages.count == 1, "fired once, not at every evaluation: \(messages)")

@@ -6,6 +6,7 @@ import JSONSchema
 import NIOCore
 import NIOPosix
 import Prometheus
+import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
 import SwitchyardServer
@@ -39,16 +40,17 @@ enum RawHTTP {
             .connect(host: "127.0.0.1", port: port).get()
         defer { channel.close(promise: nil) }
         try await channel.writeAndFlush(ByteBuffer(string: request))
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
+        var answer: (status: Int, head: String)?
+        _ = try await eventually {
             let head: String? = collector.received.withLock { state in
                 guard let end = state.bytes.firstRange(of: [13, 10, 13, 10]) else { return nil }
                 return String(decoding: state.bytes[..<end.lowerBound], as: UTF8.self)
             }
-            if let head, let status = head.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) { return (status, head) }
-            try await Task.sleep(for: .milliseconds(5))
+            if let head, let status = head.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) { answer = (status, head) }
+            return answer != nil
         }
-        throw RawWebSocket.UpgradeRefused(head: "no answer within 30 s")
+        guard let answer else { throw RawWebSocket.UpgradeRefused(head: "no answer within 30 s") }
+        return answer
     }
 
     /// The whole answer to `GET path` with `Connection: close`: head and body, read until the
@@ -60,8 +62,7 @@ enum RawHTTP {
             .connect(host: "127.0.0.1", port: port).get()
         defer { channel.close(promise: nil) }
         try await channel.writeAndFlush(ByteBuffer(string: request("GET", path, host: "127.0.0.1:\(port)")))
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, !collector.received.withLock({ $0.closed }) { try await Task.sleep(for: .milliseconds(5)) }
+        _ = try await eventually { collector.received.withLock { $0.closed } }
         return collector.received.withLock { String(decoding: $0.bytes, as: UTF8.self) }
     }
 

@@ -97,6 +97,7 @@ func withDeadline(_ seconds: Int, _ body: @escaping @Sendable () async throws ->
             return true
         }
         group.addTask {
+            // The deadline itself, raced against `body`.
             try await Task.sleep(for: .seconds(seconds))
             return false
         }

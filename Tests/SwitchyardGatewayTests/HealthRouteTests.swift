@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JSONSchema
+import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
 import Testing

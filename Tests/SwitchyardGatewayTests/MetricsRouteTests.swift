@@ -109,12 +109,7 @@ import Testing
         let redis = ServeSpoolTests.PrivateRedis(port: try await freeLoopbackPort())
         try redis.start()
         let client = try RedisClient(configuration: try RedisConfiguration(url: redis.url), logger: TestGateway.logger)
-        var ready = false
-        for _ in 0..<200 where !ready {
-            ready = (try? await client.execute(PING())) != nil
-            if !ready { try await Task.sleep(for: .milliseconds(25)) }
-        }
-        try #require(ready, "the private redis-server did not come up")
+        try #require(try await eventually { (try? await client.execute(PING())) != nil }, "the private redis-server did not come up")
         let engine = RedisEngine(client: try RedisClient(configuration: try RedisConfiguration(url: redis.url), logger: TestGateway.logger), logger: TestGateway.logger)
         let channel = try ChannelName("trades:fill")
         let registry = PrometheusCollectorRegistry()
@@ -187,6 +182,7 @@ import Testing
             #expect(try await client.send(.post, "/v1/channels/\(name)/events", body: #"{"qty":0}"#).status == .created)
             try await gateway.router.engine.createGroup("laggards", on: channel, start: .newest)
             #expect(try await client.send(.post, "/v1/channels/\(name)/events", body: #"{"qty":1}"#).status == .created)
+            // The time between the two entries is the lag in seconds the test reads.
             try await Task.sleep(for: .milliseconds(50))
             #expect(try await client.send(.post, "/v1/channels/\(name)/events", body: #"{"qty":2}"#).status == .created)
 
@@ -207,14 +203,15 @@ import Testing
             }
 
             let handled = Atomic<Int>(0)
-            let released = Atomic<Bool>(false)
+            let released = Latch()
             try await gateway.router.withConsumer(
                 group: "laggards", patterns: [try ChannelPattern(name)],
                 handler: { _ in
-                    while !released.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+                    await released.wait()
                     handled.add(1, ordering: .relaxed)
                 }
             ) {
+                defer { released.open() }
                 // Handed out but held by the handler: nothing undelivered, yet the oldest pending entry ages.
                 var last = Exposition("")
                 let held = try await eventually {
@@ -223,7 +220,7 @@ import Testing
                         && (last["switchyard_consumer_lag_seconds", series] ?? 0) >= 0.3
                 }
                 #expect(held, "\(last.lines(containing: "laggards"))")
-                released.store(true, ordering: .relaxed)
+                released.open()
                 let caughtUp = try await eventually {
                     last = try await client.exposition()
                     return last["switchyard_consumer_lag_entries", series] == 0 && last["switchyard_pending", series] == 0
@@ -288,12 +285,3 @@ struct Exposition: Sendable {
     }
 }
 
-/// Waits until `condition` holds, for at most `timeout` (generous: the machine may be loaded).
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}

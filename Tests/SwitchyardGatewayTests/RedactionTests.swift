@@ -52,8 +52,9 @@ import Testing
                         #expect(viaHeader.status == .unauthorized)
                         let ws = try await client.send(.get, "/v1/ws?token=\(token)")
                         #expect(ws.status == .unauthorized)
-                        // Let a few heartbeats fail on the refused user, so their errors are logged too.
-                        try await Task.sleep(for: .milliseconds(400))
+                        // A few heartbeats fail on the refused user: their errors are logged too.
+                        let failedBefore = Self.failedHeartbeats(logs)
+                        #expect(try await eventually { Self.failedHeartbeats(logs) >= failedBefore + 2 }, "the heartbeats' failures were logged")
                         for answer in [refused, viaQuery, viaHeader, ws] { seen.append("\(answer.json) \(answer.headers)") }
                         let metrics = try await client.execute(uri: "/metrics", method: .get, headers: [:], body: nil) { String(buffer: $0.body) }
                         #expect(metrics.contains("switchyard_"), "the scrape is not empty")
@@ -71,6 +72,12 @@ import Testing
             let leaks = seen.all.filter { $0.contains(secret) }
             #expect(leaks.isEmpty, "'\(secret.prefix(6))…' leaked in: \(leaks.map { $0.prefix(200) })")
         }
+    }
+}
+
+extension RedactionTests {
+    static func failedHeartbeats(_ logs: CapturedLogs) -> Int {
+        logs.all.filter { $0.contains("heartbeat not published") }.count
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import JSONSchema
+import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
 import SwitchyardServer

@@ -34,12 +34,7 @@ import Testing
                 let app = try buildApplication(router: router, configuration: GatewayConfiguration(port: 0, authenticator: OpenAuthenticator()), logger: TestGateway.logger, publisher: strict)
                 // The test client runs the application's services: the router (and its engine) and strict mode.
                 try await app.test(.router) { client in
-                    var ready = try await client.send(.get, "/readyz")
-                    for _ in 0..<200 where ready.status != .ok {
-                        try await Task.sleep(for: .milliseconds(50))
-                        ready = try await client.send(.get, "/readyz")
-                    }
-                    #expect(ready.status == .ok)
+                    #expect(try await eventually { try await client.send(.get, "/readyz").status == .ok })
                     let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "strict-\(name)"]
                     let first = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"qty":1}"#, headers: key)
                     #expect(first.status == .created, "\(first.json)")
@@ -81,12 +76,7 @@ import Testing
                 let grants: HTTPFields = [HTTPField.Name("X-Test-Publish")!: "trades:*", HTTPField.Name("X-Test-Subscribe")!: "trades:*"]
                 try await withDeadline(120) {
                     try await app.test(.live) { client in
-                        var ready = try await client.send(.get, "/readyz")
-                        for _ in 0..<200 where ready.status != .ok {
-                            try await Task.sleep(for: .milliseconds(50))
-                            ready = try await client.send(.get, "/readyz")
-                        }
-                        #expect(ready.status == .ok)
+                        #expect(try await eventually { try await client.send(.get, "/readyz").status == .ok })
                         let http = try await client.send(.post, "/v1/channels/\(channel)/events", body: #"{"qty":1}"#, headers: grants)
                         #expect(http.status == .created, "\(http.json)")
                         let latest = try await client.send(.get, "/v1/channels/\(channel)/latest", headers: grants)

@@ -4,6 +4,7 @@ import JSONSchema
 import NIOCore
 import NIOPosix
 import Prometheus
+import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
 import Synchronization
@@ -104,9 +105,7 @@ import Testing
                 .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
                 .connect(host: "127.0.0.1", port: port).get()
             try await channel.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
-            let started = ContinuousClock.now
-            while !collector.state.withLock({ $0.closed }), ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(collector.state.withLock { $0.closed }, "the idle connection was closed within 30 s")
+            #expect(try await eventually { collector.state.withLock { $0.closed } }, "the idle connection was closed within 30 s")
             let answer = collector.state.withLock { String(buffer: $0.bytes) }
             #expect(answer.hasPrefix("HTTP/1.1 200"), "the request was answered before the close: \(answer.prefix(40))")
         }
@@ -162,6 +161,7 @@ import Testing
             while !slowCollector.state.withLock({ $0.closed }), ContinuousClock.now - started < .seconds(30), sent < head.count {
                 try? await slow.writeAndFlush(ByteBuffer(bytes: [head[sent]]))
                 sent += 1
+                // The slow client's pace is the behaviour under test.
                 try await Task.sleep(for: .milliseconds(200))
             }
             #expect(slowCollector.state.withLock { $0.closed && $0.bytes.readableBytes == 0 }, "the slow head was closed, unanswered, after \(sent) bytes")

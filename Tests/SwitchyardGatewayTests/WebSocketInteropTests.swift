@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdTesting
 import JSONSchema
+import RedisTestSupport
 import Switchyard
 import RedisTestSupport
 import Testing
@@ -13,24 +14,8 @@ import Testing
     static var python: String { ProcessInfo.processInfo.environment["SWITCHYARD_PYTHON"] ?? "python3" }
 
     static func run(_ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Wait on a thread of its own (the script writes little to standard error): the gateway the
-        // script talks to needs the concurrency pool.
-        return await withCheckedContinuation { continuation in
-            Thread {
-                let stdout = output.fileHandleForReading.readDataToEndOfFile()
-                let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)))
-            }.start()
-        }
+        let result = try await runProgram("/usr/bin/env", [python] + arguments)
+        return (result.status, result.stdout, result.stderr)
     }
 
     @Test func aPythonClientResumesAWildcardSubscriptionWithoutGapOrDuplicate() async throws {

@@ -2,6 +2,7 @@ import HummingbirdTesting
 import HummingbirdWSClient
 import JSONSchema
 import Prometheus
+import RedisTestSupport
 import Switchyard
 import SwitchyardGateway
 import Testing

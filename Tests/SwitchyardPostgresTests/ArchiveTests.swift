@@ -29,7 +29,7 @@ struct ArchiveTests {
             try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": .int(Int64(n))]) }
         }
         try await db.running(try db.relay()) { () async throws in
-            #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+            #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
         }
     }
 

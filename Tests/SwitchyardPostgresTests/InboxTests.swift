@@ -1,6 +1,7 @@
 import Foundation
 import JSONSchema
 import PostgresNIO
+import RedisTestSupport
 import Switchyard
 import SwitchyardPostgres
 import Synchronization
@@ -79,7 +80,7 @@ struct InboxTests {
                     if first && n.isMultiple(of: 2) { throw RedeliverAfterCommit() }
                 }
             ) { () async throws in
-                #expect(try await eventually {
+                #expect(try await eventually(timeout: .seconds(60)) {
                     attempts.withLock { attempts in attempts.count == 10 && attempts.filter { $0.key.isMultiple(of: 2) }.allSatisfy { $0.value >= 2 } }
                 })
             }

@@ -1,5 +1,6 @@
 import JSONSchema
 import PostgresNIO
+import RedisTestSupport
 import Switchyard
 import SwitchyardPostgres
 import RedisTestSupport
@@ -19,8 +20,8 @@ struct OutboxTests {
             }
             #expect(try await db.stored(channel).isEmpty, "nothing reaches Redis without a relay")
             try await db.running(relay) { () async throws in
-                #expect(try await eventually { try await db.stored(channel).count == 1 })
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count == 1 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             let stored = try await db.stored(channel)
             #expect(stored.first?.eventID == eventID && stored.first?.data["note"] == "first" && stored.first?.metadata["user_id"] == "u1")
@@ -57,7 +58,8 @@ struct OutboxTests {
 
             _ = try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 3]) }
             try await db.running(try db.relay()) {
-                #expect(try await eventually { try await db.stored(channel).count >= 1 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count >= 1 })
+                // A settle period: a further event, which must not reach Redis, has none to await.
                 try await Task.sleep(for: .milliseconds(300))
             }
             #expect(try await db.stored(channel).map { $0.data["n"] } == [3], "only the committed event reaches Redis")

@@ -58,6 +58,7 @@ import Testing
                 return nil
             }
             group.addTask {
+                // The deadline, raced against strict mode's run.
                 try await Task.sleep(for: .seconds(60))
                 return nil
             }

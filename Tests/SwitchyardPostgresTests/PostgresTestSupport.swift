@@ -124,16 +124,6 @@ struct TestDatabase: Sendable {
     }
 }
 
-/// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.
-func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}
-
 /// The root of the package, for files the tests run (docs/examples, the built binary).
 enum PackageRoot {
     static let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -150,19 +140,9 @@ enum PackageRoot {
 }
 
 /// Runs a program to its end and returns its exit status and output.
-func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let out = output.fileHandleForReading.readDataToEndOfFile()
-    let err = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+func runProcess(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
+    let result = try await runProgram(executable, arguments)
+    return (result.status, result.stdout, result.stderr)
 }
 
 /// Checks the invariants of a channel in Redis: no duplicate event ids, sequence numbers 1…N.
@@ -195,10 +175,3 @@ final class Shared<Value: Sendable>: Sendable {
     func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { storage.withLock { body(&$0) } }
 }
 
-/// Runs blocking work (waiting for a process) on a thread of its own, never on the few threads
-/// of the concurrency pool.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-    }
-}

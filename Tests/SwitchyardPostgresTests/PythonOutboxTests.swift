@@ -1,5 +1,6 @@
 import Foundation
 import JSONSchema
+import RedisTestSupport
 import Switchyard
 import SwitchyardPostgres
 import RedisTestSupport
@@ -10,13 +11,13 @@ import Testing
 struct PythonOutboxTests {
     static var python: String { ProcessInfo.processInfo.environment["SWITCHYARD_PYTHON"] ?? "python3" }
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        try runProcess("/usr/bin/env", [python] + arguments)
+    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
+        try await runProcess("/usr/bin/env", [python] + arguments)
     }
 
     @Test("the psycopg example's committed events reach Redis; the rolled-back one does not")
     func pythonExample() async throws {
-        let probe = try await blocking { try Self.run(["-c", "import psycopg"]) }
+        let probe = try await Self.run(["-c", "import psycopg"])
         try #require(probe.status == 0, "psycopg is missing for '\(Self.python)': run the tests through scripts/test, or set SWITCHYARD_PYTHON")
         try await TestDatabase.with { db in
             let channel = db.channel("python")
@@ -24,13 +25,14 @@ struct PythonOutboxTests {
                 PackageRoot.url.appendingPathComponent("docs/examples/outbox_emit.py").path,
                 "--url", "postgresql://\(db.url.username)@\(db.url.host):\(db.url.port)/\(db.name)", "--channel", channel.rawValue,
             ]
-            let result = try await blocking { try Self.run(arguments) }
+            let result = try await Self.run(arguments)
             try #require(result.status == 0, "the Python example failed: \(result.errors)")
             let report = try JSONValue(parsing: result.output)
             let committed = (report["committed"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(EventID.init) }
             #expect(committed.count == 3)
             try await db.running(try db.relay()) {
-                #expect(try await eventually { try await db.stored(channel).count == 3 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count == 3 })
+                // A settle period: a further event, which must not reach Redis, has none to await.
                 try await Task.sleep(for: .milliseconds(300))
             }
             let stored = try await db.stored(channel)

@@ -36,11 +36,13 @@ struct RelayProcessTests {
                             INSERT INTO switchyard.outbox (channel, payload)
                             SELECT '\(channel.rawValue)', jsonb_build_object('n', g) FROM generate_series(\(chunk * 100 + 1), \(chunk * 100 + 100)) g
                             """))
+                        // Paces the inserts, so they land while relays come and go.
                         try await Task.sleep(for: .milliseconds(50))
                     }
                 }
                 for round in 0..<6 {
                     let process = try Self.startRelay(db, batchSize: 20 + round * 7)
+                    // The relay is killed at a random point of its work.
                     try await Task.sleep(for: .milliseconds(Int.random(in: 300...900)))
                     kill(process.processIdentifier, SIGKILL)
                     try await blocking { process.waitUntilExit() }
@@ -70,9 +72,9 @@ struct RelayProcessTests {
             let channel = db.channel("restart")
             try await db.running(try db.relay()) {
                 for n in 1...50 { try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": .int(Int64(n))]) } }
-                #expect(try await eventually { try await db.stored(channel).count == 50 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count == 50 })
                 try await blocking { try server.restart() }
-                let reconnected = try await eventually { () async throws -> Bool in
+                let reconnected = try await eventually(timeout: .seconds(60)) { () async throws -> Bool in
                     do {
                         _ = try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 51]) }
                         return true
@@ -80,7 +82,7 @@ struct RelayProcessTests {
                 }
                 #expect(reconnected, "the pool reconnects")
                 for n in 52...100 { try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": .int(Int64(n))]) } }
-                #expect(try await eventually { try await db.stored(channel).count == 100 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count == 100 })
             }
             let stored = try await db.stored(channel)
             #expect(stored.map { $0.data["n"]?.integer ?? -1 } == (1...100).map { Int64($0) })
@@ -103,7 +105,7 @@ struct RelayProcessTests {
 
                 let waiting = try db.relay()
                 let first = Task { try await waiting.run() }
-                #expect(try await eventually { try await sessions(waitingOnLock) == 1 }, "the relay's read waits on the lock")
+                #expect(try await eventually(timeout: .seconds(60)) { try await sessions(waitingOnLock) == 1 }, "the relay's read waits on the lock")
                 first.cancel()
                 // Returns while the lock is still held: the relay closes its connection when cancelled.
                 _ = try? await first.value
@@ -114,7 +116,7 @@ struct RelayProcessTests {
                 let second = Task { try await stalled.run() }
                 // After the timeout the relay gives its waiting connection up and connects again; the
                 // abandoned session still holds its leader lock, so the new connection stands by.
-                let reconnected = try await eventually {
+                let reconnected = try await eventually(timeout: .seconds(60)) {
                     let abandoned = try await sessions(waitingOnLock)
                     let standing = try await sessions("state = 'idle' AND query LIKE 'SELECT pg_try_advisory_lock%'")
                     return abandoned == 2 && standing >= 1
@@ -125,7 +127,7 @@ struct RelayProcessTests {
                 try await locker.query("COMMIT", logger: db.logger)
             }
             #expect(try await db.stored(channel).isEmpty, "nothing was published while the outbox was locked")
-            let published = try await db.running(try db.relay()) { try await eventually { try await db.stored(channel).count == 3 } }
+            let published = try await db.running(try db.relay()) { try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count == 3 } }
             #expect(published, "a relay publishes once the lock is gone")
             let stored = try await db.stored(channel)
             #expect(stored.map { $0.data["n"]?.integer ?? -1 } == [1, 2, 3])

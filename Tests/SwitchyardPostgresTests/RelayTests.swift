@@ -1,6 +1,7 @@
 import Foundation
 import JSONSchema
 import PostgresNIO
+import RedisTestSupport
 import Switchyard
 import SwitchyardPostgres
 import Synchronization
@@ -23,7 +24,7 @@ struct RelayTests {
                 try await connection.query("COMMIT", logger: db.logger)
             }
             try await db.running(try db.relay()) { () async throws in
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             #expect(try await db.stored(channel).map { $0.data["n"] } == [1, 3, 5])
             var errors: [String: JSONValue] = [:]
@@ -52,7 +53,7 @@ struct RelayTests {
                 }
             }
             try await db.running(try db.relay()) { () async throws in
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             #expect(try await db.stored(channel).map { $0.data["n"] } == [1, 4])
             var errors: [String] = []
@@ -72,7 +73,7 @@ struct RelayTests {
             try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 2], source: "trade_executor") }
             try await db.client.query("INSERT INTO switchyard.outbox (channel, payload) VALUES (\(channel.rawValue), '{\"n\":3}')")
             try await db.running(try db.relay()) { () async throws in
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             let stored = try await db.stored(channel)
             #expect(stored.map(\.source) == ["py_pricer", "trade_executor", db.router.configuration.source])
@@ -105,7 +106,7 @@ struct RelayTests {
             }
             #expect(refused?.details["missing_fields"] == ["timestamp", "data"])
             try await db.running(try db.relay()) { () async throws in
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
             }
             let stored = try await db.stored(channel)
             #expect(stored.map(\.data) == [["n": 1], ["n": 2]])
@@ -124,11 +125,12 @@ struct RelayTests {
                     try await early.query(
                         "INSERT INTO switchyard.outbox (channel, payload) VALUES (\(channel.rawValue), '{\"n\":1}')", logger: db.logger)
                     try await db.outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 2]) }
+                    // A window in which the relay must not move: nothing happens to await.
                     try await Task.sleep(for: .milliseconds(500))
                     #expect(try await db.stored(channel).isEmpty, "the later transaction waits for the earlier one")
                     try await early.query("COMMIT", logger: db.logger)
                 }
-                #expect(try await eventually { try await db.stored(channel).count == 2 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.stored(channel).count == 2 })
             }
             #expect(try await db.stored(channel).map { $0.data["n"] } == [1, 2])
         }
@@ -163,6 +165,7 @@ struct RelayTests {
                                             """, logger: db.logger)
                                         for try await text in rows.decode(String.self) { xid = UInt64(text)! }
                                     }
+                                    // Random time inside the transaction, so commits interleave.
                                     try await Task.sleep(for: .milliseconds(Int.random(in: 0...15)))
                                     if round % 7 == 3 {
                                         try await connection.query("ROLLBACK", logger: db.logger)
@@ -211,6 +214,7 @@ struct RelayTests {
             for round in 0..<8 {
                 let relay = try db.relay(Relay.Configuration(batchSize: 25 + round))
                 let task = Task { try await relay.run() }
+                // The relay is stopped at a random point of its work.
                 try await Task.sleep(for: .milliseconds(Int.random(in: 20...150)))
                 task.cancel()
                 _ = try? await task.value
@@ -220,7 +224,7 @@ struct RelayTests {
                     let relay = try db.relay(Relay.Configuration(batchSize: 50, standbyInterval: .milliseconds(50)))
                     group.addTask { try await relay.run() }
                 }
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
                 group.cancelAll()
             }
             let stored = try await db.stored(channel)

@@ -55,11 +55,11 @@ struct SecurityPostgresTests {
                 AuditRecord(at: .now(), action: .refuse, who: "quote-feed", channel: "trades:order_filled", reason: "forbidden"),
             ])
             let url = "postgres://\(db.url.username)@\(db.url.host):\(db.url.port)/\(db.name)"
-            let output = try runProcess(PackageRoot.binary, ["audit", "--postgres", url, "--json", "--who", "trade_executor"])
+            let output = try await runProcess(PackageRoot.binary, ["audit", "--postgres", url, "--json", "--who", "trade_executor"])
             #expect(output.status == 0, "\(output.errors)")
             let records = output.output.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
             #expect(records.count == 1 && records.first?["event_id"] == .string(id.description) && records.first?["sequence_number"] == 7)
-            let table = try runProcess(PackageRoot.binary, ["audit", "--postgres", url, "--channel", "trades:*", "--action", "refuse"])
+            let table = try await runProcess(PackageRoot.binary, ["audit", "--postgres", url, "--channel", "trades:*", "--action", "refuse"])
             let rows: [[String]] = table.output.split(separator: "\n").map { line in line.split(separator: "\t").map(String.init) }
             let who: [String] = rows.map { $0.count > 2 ? $0[2] : "" }
             #expect(who == ["quote-feed"])
@@ -95,7 +95,7 @@ struct SecurityPostgresTests {
                 try await outbox.withTransaction { tx in try await tx.emit(to: channel, payload: ["n": 2, "account": "nope"]) }
             }
             try await db.running(relay) { () async throws in
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.archive WHERE channel = '\(channel.rawValue)'") == 1 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.archive WHERE channel = '\(channel.rawValue)'") == 1 })
             }
             for try await (payload, metadata, envelope) in try await db.client.query(
                 "SELECT payload::text, metadata::text, envelope FROM switchyard.archive WHERE channel = \(channel.rawValue)"

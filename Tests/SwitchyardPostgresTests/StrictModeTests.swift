@@ -1,4 +1,5 @@
 import JSONSchema
+import RedisTestSupport
 import Switchyard
 import SwitchyardPostgres
 import RedisTestSupport
@@ -15,7 +16,7 @@ struct StrictModeTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await strict.run() }
                 defer { group.cancelAll() }
-                #expect(try await eventually { await strict.isReady() })
+                #expect(try await eventually(timeout: .seconds(60)) { await strict.isReady() })
                 let receipts = try await strict.publish([
                     PublishRequest(channel: channel, payload: ["n": 1]), PublishRequest(channel: channel, payload: ["n": 2]),
                 ])
@@ -31,7 +32,7 @@ struct StrictModeTests {
                     try await strict.publish([PublishRequest(channel: channel, payload: ["n": 3]), PublishRequest(channel: channel, payload: ["n": "x"])])
                 }
                 #expect(refused?.code == .validationError && refused?.details["index"] == 1)
-                #expect(try await eventually { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
+                #expect(try await eventually(timeout: .seconds(60)) { try await db.count("SELECT count(*)::int8 FROM switchyard.outbox") == 0 })
                 #expect(try await db.stored(channel).count == 2, "a refused batch publishes nothing")
             }
         }

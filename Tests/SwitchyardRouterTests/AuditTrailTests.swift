@@ -1,6 +1,7 @@
 import Foundation
 import JSONSchema
 import Logging
+import RedisTestSupport
 import ServiceLifecycle
 import Switchyard
 import Synchronization

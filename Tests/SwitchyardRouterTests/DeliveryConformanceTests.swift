@@ -1,5 +1,6 @@
 import JSONSchema
 import Logging
+import RedisTestSupport
 import ServiceLifecycle
 import Switchyard
 import Testing

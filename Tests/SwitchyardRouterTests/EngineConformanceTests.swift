@@ -1,4 +1,5 @@
 import JSONSchema
+import RedisTestSupport
 import Switchyard
 import Synchronization
 import Testing

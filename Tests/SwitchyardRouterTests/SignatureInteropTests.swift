@@ -19,8 +19,8 @@ struct SignatureInteropTests {
         "nested": ["z": 1, "a": [true, nil, ["b": "x", "A": "y"]]],
     ]
 
-    static func python(_ arguments: [String], stdin: String) throws -> (status: Int32, output: String, errors: String) {
-        let result = try PythonInteropTests.run([script] + arguments, stdin: stdin)
+    static func python(_ arguments: [String], stdin: String) async throws -> (status: Int32, output: String, errors: String) {
+        let result = try await PythonInteropTests.run([script] + arguments, stdin: stdin)
         return (result.status, result.output.trimmingCharacters(in: .whitespacesAndNewlines), result.errors)
     }
 
@@ -34,17 +34,17 @@ struct SignatureInteropTests {
         let stored = try #require(try await router.latest(channel))
         let text = stored.encoded()
 
-        let verified = try Self.python(["verify", "k1:\(Self.secret)"], stdin: text)
+        let verified = try await Self.python(["verify", "k1:\(Self.secret)"], stdin: text)
         #expect(verified.status == 0 && verified.output == "ok", "\(verified.output) \(verified.errors)")
-        let changed = try Self.python(["verify", "k1:\(Self.secret)"], stdin: text.replacingOccurrences(of: #""negative":-17"#, with: #""negative":-18"#))
+        let changed = try await Self.python(["verify", "k1:\(Self.secret)"], stdin: text.replacingOccurrences(of: #""negative":-17"#, with: #""negative":-18"#))
         #expect(changed.status == 1 && changed.output == "invalid_signature")
-        let other = try Self.python(["verify", "k9:\(Self.secret)"], stdin: text)
+        let other = try await Self.python(["verify", "k9:\(Self.secret)"], stdin: text)
         #expect(other.output == "unknown_signing_key")
 
         var unsigned = stored
         unsigned.metadata["signature"] = nil
         unsigned.eventID = EventID.generate()
-        let signed = try Self.python(["sign", "k1", Self.secret], stdin: unsigned.encoded())
+        let signed = try await Self.python(["sign", "k1", Self.secret], stdin: unsigned.encoded())
         #expect(signed.status == 0, "\(signed.errors)")
         let envelope = try Envelope(decoding: signed.output)
         #expect(envelope.metadata["signature"]?["key_id"] == "k1")

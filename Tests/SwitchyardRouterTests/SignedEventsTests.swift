@@ -2,6 +2,7 @@ import JSONSchema
 import Logging
 import NIOCore
 import RedisClient
+import RedisTestSupport
 import Switchyard
 import RedisTestSupport
 import Testing

@@ -75,21 +75,12 @@ final class Collector: Sendable {
     var count: Int { seen.withLock { $0.count } }
 }
 
-/// Waits until `condition` holds, checking every few milliseconds, for at most `timeout`.
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    return try await condition()
-}
-
 /// Runs `operation`, failing it with a timeout error after `timeout`.
 func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await operation() }
         group.addTask {
+            // The deadline itself, raced against the operation.
             try await Task.sleep(for: timeout)
             throw TimedOut()
         }
@@ -139,6 +130,7 @@ extension Router {
                 return seen.count >= handled && letters.count >= dead
             }
             #expect(done, "handled \(seen.count) of \(handled)")
+            // A settle period, not a wait for an event: what must not happen (a redelivery) has none to await.
             try await Task.sleep(for: .milliseconds(100))
             return (seen.envelopes, try await self.deadLetters(channel))
         }

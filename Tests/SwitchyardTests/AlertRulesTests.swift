@@ -56,6 +56,28 @@ import Testing
         #expect((slow.first?.details["p95_seconds"]?.doubleValue ?? 0) > 0.25)
     }
 
+    @Test func publishesBeforeTheFirstEvaluationAreJudgedAgainstTheBaseline() {
+        let slow = ["a": Self.counts(latencies: Array(repeating: 0.4, count: 16))]
+        // Without a baseline the first evaluation is its own baseline: what it counts is never judged.
+        var unseeded = AlertRules()
+        #expect(unseeded.evaluate(AlertInputs(time: Self.at(5), publishes: slow)).isEmpty)
+        #expect(unseeded.evaluate(AlertInputs(time: Self.at(6), publishes: slow)).isEmpty)
+        // With the counts read when the rules were made (none), the same evaluation fires.
+        var rules = AlertRules(baseline: AlertInputs(time: Self.at(0), streams: nil))
+        let fired = rules.evaluate(AlertInputs(time: Self.at(5), publishes: slow))
+        #expect(fired.map(\.type) == ["processing_latency"])
+        #expect(fired.first?.details["samples"] == 16)
+    }
+
+    @Test func aBaselineWithoutStreamsLeavesTheTrimsToTheFirstEvaluation() {
+        var rules = AlertRules(baseline: AlertInputs(time: Self.at(0), streams: nil))
+        let channel = try! ChannelName("trades:fill")
+        // Trims counted before the monitor started are not new: nothing fires on them.
+        #expect(rules.evaluate(AlertInputs(time: Self.at(1), streams: StreamsSnapshot(trimmedUndelivered: [channel: 50]))).isEmpty)
+        let fired = rules.evaluate(AlertInputs(time: Self.at(2), streams: StreamsSnapshot(trimmedUndelivered: [channel: 55])))
+        #expect(fired.map(\.type) == ["retention_hard_cap"] && fired.first?.details["trimmed"] == 5)
+    }
+
     @Test func quantilesInterpolateInsideTheirBucket() {
         let statistics = Self.counts(latencies: Array(repeating: 0.03, count: 10))
         let p50 = statistics.latencyQuantile(0.5) ?? 0

@@ -50,7 +50,10 @@ public final class AlertMonitor: Service {
         self.configuration = configuration
         self.logger = logger
         self.signals = signals
-        self.state = Mutex(State(rules: AlertRules(configuration: configuration)))
+        // The router's counts at creation start the first window: the first evaluation may come
+        // late (it reads every stream first), and publishes before it must be judged too.
+        let baseline = AlertInputs(time: router.now, publishes: router.publishStatistics(), streams: nil)
+        self.state = Mutex(State(rules: AlertRules(configuration: configuration, baseline: baseline)))
     }
 
     /// Evaluates now, then every interval, until cancelled or a graceful shutdown.

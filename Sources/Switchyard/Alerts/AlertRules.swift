@@ -5,13 +5,15 @@ import JSONSchema
 /// hold, resolved when it stops. An alert that keeps firing is not returned again.
 ///
 /// Rules over counts (error rate, latency, hard-cap trims) compare the inputs with the newest
-/// earlier inputs at least the rule's window old (or the oldest kept, in the first window).
+/// earlier inputs at least the rule's window old (or the oldest kept, in the first window: the
+/// `baseline` given to ``init(configuration:baseline:)`` when there is one).
 public struct AlertRules: Sendable {
     typealias Name = AlertConfiguration.RuleName
 
     /// The rules' settings.
     public let configuration: AlertConfiguration
-    private var history: [(time: Int64, publishes: [String: PublishStatistics], trims: [ChannelName: Int])] = []
+    /// Inputs kept for the windows; `trims` is `nil` for a baseline read without the streams.
+    private var history: [(time: Int64, publishes: [String: PublishStatistics], trims: [ChannelName: Int]?)] = []
     private var active: [Key: Alert] = [:]
     private var lastTrims: [ChannelName: Int] = [:]
     private var issued = 0
@@ -30,8 +32,16 @@ public struct AlertRules: Sendable {
     }
 
     /// Rules with these settings, and nothing seen yet.
-    public init(configuration: AlertConfiguration = AlertConfiguration()) {
+    /// - Parameters:
+    ///   - configuration: The rules' settings.
+    ///   - baseline: The counts the first window starts from (the router's, read when the rules are
+    ///     made); without it the first window starts at the first ``evaluate(_:)``, and what was
+    ///     counted before that is never judged. Its streams may be `nil`.
+    public init(configuration: AlertConfiguration = AlertConfiguration(), baseline: AlertInputs? = nil) {
         self.configuration = configuration
+        if let baseline {
+            history.append((baseline.time.unixMilliseconds, baseline.publishes, baseline.streams?.trimmedUndelivered))
+        }
     }
 
     /// The alerts firing now, oldest first.
@@ -153,11 +163,13 @@ public struct AlertRules: Sendable {
         }
     }
 
-    /// The newest inputs at least `window` older than `time`, else the oldest kept.
+    /// The newest inputs at least `window` older than `time`, else the oldest kept; for the trims,
+    /// the same among the inputs that had them.
     private func baseline(window: Duration, at time: Timestamp) -> (publishes: [String: PublishStatistics], trims: [ChannelName: Int]) {
         let limit = time.unixMilliseconds - HealthTracker.milliseconds(window)
         let entry = history.last { $0.time <= limit } ?? history.first!
-        return (entry.publishes, entry.trims)
+        let trims = history.last { $0.time <= limit && $0.trims != nil } ?? history.first { $0.trims != nil }
+        return (entry.publishes, trims?.trims ?? [:])
     }
 
     /// Keeps the inputs the longest window needs: everything inside it and the newest one before it.

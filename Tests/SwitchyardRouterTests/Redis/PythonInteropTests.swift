@@ -1,5 +1,6 @@
 import Foundation
 import JSONSchema
+import RedisTestSupport
 import Switchyard
 import SwitchyardRedis
 import RedisTestSupport
@@ -13,28 +14,14 @@ struct PythonInteropTests {
     /// `SWITCHYARD_PYTHON`, else `python3`.
     static var python: String { ProcessInfo.processInfo.environment["SWITCHYARD_PYTHON"] ?? "python3" }
 
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python] + arguments
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    static func run(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, output: String, errors: String) {
+        let result = try await runProgram("/usr/bin/env", [python] + arguments, stdin: stdin)
+        return (result.status, result.stdout, result.stderr)
     }
 
     @Test("the Python example publishes through publish.lua and consumes with XREADGROUP, interleaved with Swift")
     func pythonExample() async throws {
-        let probe = try Self.run(["-c", "import redis"])
+        let probe = try await Self.run(["-c", "import redis"])
         try #require(
             probe.status == 0,
             "redis-py is missing for '\(Self.python)': install it (`\(Self.python) -m pip install redis`) or set SWITCHYARD_PYTHON to a Python that has it")
@@ -42,7 +29,7 @@ struct PythonInteropTests {
             let (router, engine) = redisRouter()
             let channel = Fixtures.channel("test:interop")
             let swift = try await router.publish((1...3).map { PublishRequest(channel: channel, payload: Fixtures.payload($0)) })
-            let result = try Self.run([
+            let result = try await Self.run([
                 Self.root.appendingPathComponent("docs/examples/publish_consume.py").path,
                 "--url", try RedisTestServer.requireURL(), "--channel", channel.rawValue,
                 "--publish-lua", Self.root.appendingPathComponent("Sources/SwitchyardRedis/Resources/publish.lua").path,

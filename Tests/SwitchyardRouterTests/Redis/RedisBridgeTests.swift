@@ -5,6 +5,7 @@ import Metrics
 import MetricsTestKit
 import NIOCore
 import RedisClient
+import RedisTestSupport
 import Switchyard
 import SwitchyardRedis
 import RedisTestSupport
@@ -97,6 +98,7 @@ struct RedisBridgeTests {
                 #expect(envelope.data == ["n": 7, "note": "from a plain publisher"] && envelope.schema == "\(Fixtures.isolate("test:plain.*"))@1")
                 // The store published the envelope on the channel: the bridge knows it as its own.
                 #expect(try await eventually { stack.count(.skipped) == 1 })
+                // A settle period: a second store, which must not happen, has no event to await.
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(try await Self.streamLength(stack.plain, check) == 1)
                 #expect(stack.count(.stored) == 1 && stack.count(.refused) == 0)
@@ -143,6 +145,7 @@ struct RedisBridgeTests {
                 try await stack.router.publish(to: stack.plain, payload: Fixtures.payload(1))
                 try await stack.router.publish(to: stack.quotes, payload: Self.quote)
                 #expect(try await eventually { stack.count(.skipped) == 2 })
+                // A settle period: a second store, which must not happen, has no event to await.
                 try await Task.sleep(for: .milliseconds(300))
             }
             #expect(try await Self.streamLength(stack.plain, check) == 1)
@@ -161,6 +164,7 @@ struct RedisBridgeTests {
                 for n in 1...20 { try await Self.publish(first.plain, #"{"n": \#(n)}"#, with: check) }
                 #expect(try await eventually { first.count(.stored) + second.count(.stored) == 20 })
                 #expect(try await eventually { first.count(.duplicate) + second.count(.duplicate) == 20 })
+                // A settle period: a second store, which must not happen, has no event to await.
                 try await Task.sleep(for: .milliseconds(300))
             }
             let stored = try await first.engine.read(first.plain, from: .beginning, limit: 100).map(\.envelope)
@@ -208,6 +212,7 @@ struct RedisBridgeTests {
                     #expect(try await eventually { stack.count(.stored) == 1 })
                     try await stack.router.publish(to: stack.quotes, payload: Self.quote)
                     group.addTask {
+                        // The deadline for the subscriber, raced against it.
                         try await Task.sleep(for: .seconds(30))
                         return []
                     }
@@ -261,10 +266,10 @@ struct RedisBridgeTests {
                 try #require(!ids.isEmpty, "the bridge's subscriber connection is listed")
                 for id in ids { _ = try await check.execute(GenericCommand("CLIENT", "KILL", "ID", id)) }
                 var n = 1
-                #expect(try await eventually(timeout: .seconds(30)) {
+                // Pub/Sub keeps nothing: publish again at each look until the resubscribed bridge stores one.
+                #expect(try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
                     n += 1
                     try await Self.publish(stack.plain, #"{"n": \#(n)}"#, with: check)
-                    try await Task.sleep(for: .milliseconds(100))
                     return stack.count(.stored) >= 2
                 })
             }
@@ -287,25 +292,28 @@ struct RedisBridgeTests {
         return (process, output, errors)
     }
 
-    static func finish(_ started: (Process, Pipe, Pipe)) throws -> JSONValue {
+    static func finish(_ started: (Process, Pipe, Pipe)) async throws -> JSONValue {
         let (process, output, errors) = started
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let (out, err) = try await blocking {
+            let out = output.fileHandleForReading.readDataToEndOfFile()
+            let err = errors.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (out, err)
+        }
         try #require(process.terminationStatus == 0, "seed 003's test failed: \(String(decoding: err, as: UTF8.self))")
         return try JSONValue(parsing: String(decoding: out, as: UTF8.self))
     }
 
     @Test("seed 003's integration test (redis-py) passes against Switchyard as written, its plain publish stored once")
     func seed003IntegrationTest() async throws {
-        let probe = try PythonInteropTests.run(["-c", "import redis"])
+        let probe = try await PythonInteropTests.run(["-c", "import redis"])
         try #require(probe.status == 0, "redis-py is missing for '\(PythonInteropTests.python)': run through scripts/test or set SWITCHYARD_PYTHON")
         try await EngineKind.redis.isolated {
             let stack = Stack()
             let check = try RedisTestServer.client()
             try await Self.running(stack.bridge) {
                 // As written: the test publishes with a plain PUBLISH and reads its own quote, once.
-                let own = try Self.finish(try Self.startSeed003(mode: "self", channel: stack.quotes))
+                let own = try await Self.finish(try Self.startSeed003(mode: "self", channel: stack.quotes))
                 #expect(own["ticker"] == "AAPL" && own["extra"] == [])
                 #expect(try await eventually { stack.count(.stored) == 1 })
                 let stored = try await stack.engine.read(stack.quotes, from: .beginning, limit: 10).map(\.envelope)
@@ -319,7 +327,7 @@ struct RedisBridgeTests {
                 var quote = Self.quote.objectValue!
                 quote["ticker"] = "MSFT"
                 try await stack.router.publish(to: stack.quotes, payload: .object(quote))
-                let report = try Self.finish(waiting)
+                let report = try await Self.finish(waiting)
                 #expect(report["ticker"] == "MSFT" && report["received"] == .object(quote) && report["extra"] == [])
             }
             #expect(try await Self.streamLength(stack.quotes, check) == 2)

@@ -5,6 +5,7 @@ import Metrics
 import MetricsTestKit
 import NIOCore
 import RedisClient
+import RedisTestSupport
 import Switchyard
 import SwitchyardRedis
 import RedisTestSupport
@@ -85,6 +86,7 @@ struct RedisEngineTests {
             let channel = Fixtures.channel("test:guard")
             try await engine.createGroup("slow", on: channel, start: .beginning)
             for n in 0..<5 { try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+            // The retention (1 s) passing on the real clock is what the test is about.
             try await Task.sleep(for: .milliseconds(1100))
             try await router.publish(to: channel, payload: Fixtures.payload(5))
             #expect(try await router.info(channel).length == 6, "nothing was delivered to 'slow': nothing is trimmed")
@@ -101,7 +103,7 @@ struct RedisEngineTests {
     @Test("with failFast, a publish is refused at once when Redis is unreachable")
     func failFast() async throws {
         try await EngineKind.redis.isolated {
-            let port = try unusedPort()
+            let port = try await unusedPort()
             var redis = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
             redis.connectTimeout = .seconds(30)
             redis.reconnect.initialDelay = .seconds(30)
@@ -125,7 +127,7 @@ struct RedisEngineTests {
     @Test("without a spool, an unreachable Redis refuses the publish; with one, it is spooled and counted")
     func spoolWhileUnreachable() async throws {
         try await EngineKind.redis.isolated {
-            let port = try unusedPort()
+            let port = try await unusedPort()
             let redis = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
             let spoolPath = NSTemporaryDirectory() + "switchyard-unreachable-\(UUID().uuidString).spool"
             defer { try? FileManager.default.removeItem(atPath: spoolPath) }
@@ -194,7 +196,10 @@ struct RedisEngineTests {
                     for n in 1...40 {
                         if n == 11 { try await killSubscriptionConnection(named: name, using: check) }
                         try await router.publish(to: channel, payload: Fixtures.payload(n))
-                        if n == 20 { try await Task.sleep(for: .milliseconds(300)) }
+                        if n == 20 {
+                            // The rest go out once the subscription connection is back, so they arrive live.
+                            #expect(try await eventually { try await subscriptionConnectionExists(named: name, using: check) })
+                        }
                     }
                     return try await group.next() ?? []
                 }
@@ -210,7 +215,7 @@ struct RedisEngineTests {
             let spoolPath = NSTemporaryDirectory() + "switchyard-restart-\(UUID().uuidString).spool"
             defer { try? FileManager.default.removeItem(atPath: spoolPath) }
             let channel = Fixtures.channel("test:restart")
-            let unreachable = try RedisConfiguration(url: "redis://127.0.0.1:\(try unusedPort())")
+            let unreachable = try RedisConfiguration(url: "redis://127.0.0.1:\(try await unusedPort())")
             let earlier = RedisEngine(
                 client: try RedisClient(configuration: unreachable, logger: Logger(label: "t")),
                 configuration: .init(spool: .init(path: spoolPath)), logger: Logger(label: "t"))
@@ -247,15 +252,15 @@ func killSubscriptionConnection(named name: String, using client: RedisClient) a
     _ = try await client.execute(GenericCommand("CLIENT", "KILL", "ID", String(id)))
 }
 
+/// Whether the client named `name` has its pub/sub connection open on the server.
+func subscriptionConnectionExists(named name: String, using client: RedisClient) async throws -> Bool {
+    let list = try await client.execute(GenericCommand("CLIENT", "LIST", "TYPE", "pubsub")).string ?? ""
+    return list.split(separator: "\n").contains { $0.contains(" name=\(name) ") }
+}
+
 /// A loopback port with nothing listening on it.
-func unusedPort() throws -> Int {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1]); s.close()"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    process.waitUntilExit()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return try #require(Int(output.trimmingCharacters(in: .whitespacesAndNewlines)))
+func unusedPort() async throws -> Int {
+    let result = try await runProgram(
+        "/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1]); s.close()"])
+    return try #require(Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
 }

@@ -33,6 +33,7 @@ struct RedisOutageTests {
                         let receipt = try await router.publish(to: channel, payload: Fixtures.payload(n), eventID: id)
                         if receipt.streamID == RedisEngine.spooledPosition { spooled += 1 }
                         if n == 399 { #expect(try await engine.spoolDepth > 0) }
+                        // Paces the load, so the publishes spread over the outage and the restart.
                         if n % 20 == 0 { try await Task.sleep(for: .milliseconds(5)) }
                     }
                 } catch {

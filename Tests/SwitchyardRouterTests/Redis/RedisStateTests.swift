@@ -60,14 +60,14 @@ struct RedisStateTests {
             let client = try RedisTestServer.client()
             #expect(Self.isHourTTL(try await client.execute(TTL("exposure:current")), since: start))
 
-            let probe = try PythonInteropTests.run(["-c", "import redis"])
+            let probe = try await PythonInteropTests.run(["-c", "import redis"])
             try #require(probe.status == 0, "redis-py is missing for '\(PythonInteropTests.python)'")
             let script = """
                 import json, sys, redis
                 r = redis.Redis.from_url(sys.argv[1])
                 print(json.dumps({"value": json.loads(r.get('exposure:current')), "ttl": r.ttl('exposure:current')}))
                 """
-            let result = try PythonInteropTests.run(["-c", script, try RedisTestServer.requireURL()])
+            let result = try await PythonInteropTests.run(["-c", script, try RedisTestServer.requireURL()])
             #expect(result.status == 0, "\(result.errors)")
             let answer = try JSONValue(parsing: result.output.trimmingCharacters(in: .whitespacesAndNewlines))
             #expect(answer["value"] == value)

@@ -297,12 +297,12 @@ import Testing
         #expect(unknown.status == 1 && unknown.stderr.contains("cannot read the config file"))
     }
 
-    @Test func printConfigShowsEachValueWithWhereItCameFromAndNoSecret() throws {
+    @Test func printConfigShowsEachValueWithWhereItCameFromAndNoSecret() async throws {
         let file = NSTemporaryDirectory() + "cli-print-config-" + UUID().uuidString + ".json"
         try #"{"port": 9100, "host": "0.0.0.0", "postgres": "postgres://app:pg-secret@db:5432/trading", "metrics_token": "file-token-0123456789"}"#
             .write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try run(
+        let result = try await run(
             ["serve", "--config", file, "--port", "9200", "--no-allow-unknown-channels", "--print-config"],
             environment: [
                 "REDIS_URL": "redis://svc:redis-secret@cache:6379", "POSTGRES_URL": "", "SWITCHYARD_HOST": "", "SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "true",
@@ -318,7 +318,7 @@ import Testing
         for secret in ["pg-secret", "redis-secret", "file-token-0123456789"] {
             #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "\(secret) was printed")
         }
-        let demo = try run(["serve", "--demo", "--print-config"], environment: ["REDIS_URL": "redis://127.0.0.1:6379"])
+        let demo = try await run(["serve", "--demo", "--print-config"], environment: ["REDIS_URL": "redis://127.0.0.1:6379"])
         #expect(demo.status == 0)
         #expect(demo.stdout.contains("(embedded engine)  (--demo)") && demo.stdout.contains("allow_anonymous_publish  true  (--demo)"), "\(demo.stdout)")
     }

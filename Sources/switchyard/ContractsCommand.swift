@@ -16,11 +16,11 @@ struct ContractsCommand: AsyncParsableCommand {
             abstract: "Lint a contract folder; exit 1 listing every problem.")
 
         @OptionGroup var options: GlobalOptions
-        @Argument(help: ArgumentHelp("The folder to check (default: --contracts, else the shipped contracts).", valueName: "DIR"))
+        @Argument(help: ArgumentHelp("The folder to check (default: --contracts, SWITCHYARD_CONTRACTS or the config file's, else the shipped contracts).", valueName: "DIR"))
         var directory: String?
 
         func run() async throws {
-            let folder = directory ?? options.contracts ?? ContractRegistry.shippedDirectory
+            let folder = try directory ?? options.settings().contracts ?? ContractRegistry.shippedDirectory
             let problems = ContractLinter.lint(directory: folder)
             guard problems.isEmpty else {
                 for problem in problems { print(problem) }
@@ -82,10 +82,12 @@ struct ContractsCommand: AsyncParsableCommand {
     }
 }
 
-/// The registry named by `--contracts`, or the shipped one.
+/// The registry the settings name (`--contracts`, `SWITCHYARD_CONTRACTS`, the config file's
+/// `contracts`), or the shipped one.
 func loadRegistry(_ options: GlobalOptions) throws -> ContractRegistry {
+    let folder = try options.settings().contracts
     do {
-        if let folder = options.contracts { return try ContractRegistry.load(from: folder) }
+        if let folder { return try ContractRegistry.load(from: folder) }
         return try ContractRegistry.shipped()
     } catch {
         throw ValidationError("the contracts cannot be loaded:\n\(error)")

@@ -125,11 +125,12 @@ import Testing
         let app = try buildApplication(router: router, configuration: configuration, logger: TestGateway.logger)
         try await withDeadline(90) {
             try await app.test(.router) { http in
-                // The refresher's first pass, at start.
+                // The refresher's first pass, at start, to its end: `switchyard_redis_up` is the
+                // last gauge a pass records, after its reachability probe.
                 var seen = Exposition("")
                 let first = try await eventually {
                     seen = try await http.exposition()
-                    return seen["switchyard_consumer_lag_entries", ["channel": "trades:fill", "group": "fills"]] == 1
+                    return seen["switchyard_consumer_lag_entries", ["channel": "trades:fill", "group": "fills"]] == 1 && seen["switchyard_redis_up"] == 1
                 }
                 #expect(first, "\(seen.lines(containing: "fills"))")
                 let before = try await Self.commandCalls(client)

@@ -41,7 +41,6 @@ struct ClientOptions: ParsableArguments {
             let resolved = try GlobalOptions(config: config).settings(flags)
             let settings = EngineSettings(
                 redisURL: redis, redisCAFile: resolved.redisCA, failFast: true, connectTimeout: .milliseconds(Int64(timeout * 1000)))
-            do { _ = try settings.redisConfiguration() } catch { throw ValidationError("--redis: \(error)") }
             let logger = Logger(label: "switchyard-cli")
             let (signingKeys, encryptionKeys) = try KeyOptions.rings(resolved)
             let router: Switchyard.Router
@@ -54,6 +53,8 @@ struct ClientOptions: ParsableArguments {
                     logger: logger)
             } catch let error as ContractFolderError {
                 throw ValidationError("the contracts cannot be loaded:\n\(error)")
+            } catch {
+                throw ValidationError("--redis: \(error)")
             }
             return RouterBackend(router: router, timeout: timeout)
         }

@@ -20,7 +20,7 @@ extension Router {
     }
 
     /// Up to `limit` stored events of one channel from `start`, oldest first, as the engine holds
-    /// them (signatures unchecked: see ``checkedRead(_:from:limit:reader:)``).
+    /// them (signatures unchecked: see ``checked(_:reader:)``).
     public func read(_ channel: ChannelName, from start: ReadStart, limit: Int) async throws(SwitchyardError) -> [StoredEvent] {
         try await engine.read(channel, from: start, limit: limit)
     }
@@ -38,12 +38,6 @@ extension Router {
         including: (@Sendable (ChannelName) -> Bool)? = nil, reader: String
     ) async throws(SwitchyardError) -> CheckedEvents {
         checked(try await replay(channelOrPattern, since: since, until: until, limit: limit, including: including), reader: reader)
-    }
-
-    /// ``read(_:from:limit:)`` with every event's signature checked, as ``checkedReplay(_:since:until:limit:including:reader:)`` does.
-    public func checkedRead(_ channel: ChannelName, from start: ReadStart, limit: Int, reader: String) async throws(SwitchyardError) -> (stored: [StoredEvent], checked: CheckedEvents) {
-        let stored = try await read(channel, from: start, limit: limit)
-        return (stored, checked(stored.map(\.envelope), reader: reader))
     }
 
     /// The channel's newest retained event, its signature checked.

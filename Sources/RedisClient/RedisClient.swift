@@ -25,6 +25,7 @@ public final class RedisClient: Sendable, Service {
     let subscriber: RedisSubscriber
     let factory: RedisConnectionFactory
     let logger: Logger
+    private let eventLoopGroup: any EventLoopGroup
     private let hasRun = Atomic<Bool>(false)
 
     /// Creates a client. It opens no connection until used or run.
@@ -47,6 +48,7 @@ public final class RedisClient: Sendable, Service {
             metrics: RedisMetrics(),
             logger: logger
         )
+        self.eventLoopGroup = eventLoopGroup
         self.pool = RedisConnectionPool(factory: self.factory, eventLoopGroup: eventLoopGroup, logger: logger)
         self.subscriber = RedisSubscriber(factory: self.factory, eventLoopGroup: eventLoopGroup, logger: logger)
     }
@@ -65,6 +67,15 @@ public final class RedisClient: Sendable, Service {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.subscriber.run() }
                 group.addTask { await self.checkHealthPeriodically() }
+                if let sentinel = self.configuration.sentinel, sentinel.followsSwitchMaster {
+                    let watcher = RedisSentinelWatcher(
+                        sentinel: sentinel, factory: self.factory, eventLoopGroup: self.eventLoopGroup, logger: self.logger
+                    ) { [pool = self.pool, subscriber = self.subscriber] _, _ in
+                        pool.closeIdle()
+                        subscriber.reconnect()
+                    }
+                    group.addTask { await watcher.run() }
+                }
             }
         }
         self.subscriber.shutdown()

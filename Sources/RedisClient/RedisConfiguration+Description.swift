@@ -1,13 +1,19 @@
 extension RedisConfiguration: CustomStringConvertible, CustomDebugStringConvertible {
-    /// The server as a URL without its password: `rediss://user:***@host:port/db`. Safe to log.
+    /// The server as a URL without its password: `rediss://user:***@host:port/db`, or
+    /// `redis+sentinel://user:***@sentinel:port,.../primary-name/db` under Sentinel. Safe to log.
     public var description: String {
-        var text = tls.isEnabled ? "rediss://" : "redis://"
+        var text = tls.isEnabled ? "rediss" : "redis"
+        text += sentinel == nil ? "://" : "+sentinel://"
         if let username {
             text += password == nil ? "\(username)@" : "\(username):***@"
         } else if password != nil {
             text += ":***@"
         }
-        text += host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        if let sentinel {
+            text += sentinel.nodes.map(\.description).joined(separator: ",") + "/\(sentinel.primaryName)"
+        } else {
+            text += Endpoint(host: host, port: port).description
+        }
         if database != 0 { text += "/\(database)" }
         return text
     }

@@ -29,6 +29,11 @@ public struct RedisConfiguration: Sendable {
     public var reconnect: Reconnect
     /// The buffering of subscriptions.
     public var subscriptions: Subscriptions
+    /// The Sentinels that name the primary, or `nil` to connect to ``host`` and ``port`` directly.
+    ///
+    /// With Sentinels, every new connection (pooled or subscribing) first asks them for the
+    /// primary's address, then checks with `ROLE` that the server it reached is that primary.
+    public var sentinel: Sentinel?
 
     /// Creates a configuration for a server; every other setting has its default.
     public init(host: String = "127.0.0.1", port: Int = 6379) {
@@ -45,6 +50,48 @@ public struct RedisConfiguration: Sendable {
         self.pool = Pool()
         self.reconnect = Reconnect()
         self.subscriptions = Subscriptions()
+        self.sentinel = nil
+    }
+
+    /// A host and a port.
+    public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+        /// The host name or IP address.
+        public var host: String
+        /// The port.
+        public var port: Int
+
+        /// Creates an endpoint.
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// `host:port`, with an IPv6 host in brackets.
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// Where the primary is found when Redis runs under Sentinel.
+    public struct Sentinel: Sendable {
+        /// The Sentinels to ask, in order; the first that answers names the primary.
+        public var nodes: [Endpoint]
+        /// The name the Sentinels monitor the primary under (`sentinel monitor NAME ...`).
+        public var primaryName: String
+        /// The ACL user for the Sentinels, or `nil` for none.
+        public var username: String?
+        /// The Sentinels' password (`requirepass` in sentinel.conf), or `nil` when they need none.
+        public var password: String?
+        /// Whether `run()` keeps a connection to a Sentinel subscribed to `+switch-master`, so that
+        /// a failover closes the connections to the former primary at once instead of at their
+        /// next failed command; `true` by default.
+        public var followsSwitchMaster: Bool = true
+
+        /// Creates Sentinel settings.
+        public init(nodes: [Endpoint], primaryName: String, username: String? = nil, password: String? = nil) {
+            self.nodes = nodes
+            self.primaryName = primaryName
+            self.username = username
+            self.password = password
+        }
     }
 
     /// The protocol version to ask the server for.

@@ -86,7 +86,7 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     public var isRetryable: Bool {
         self.code == .connectionFailed || self.code == .connectionClosed || self.code == .timeout
             || self.code == .poolTimeout || self.serverErrorPrefix == "LOADING" || self.serverErrorPrefix == "BUSY"
-            || self.serverErrorPrefix == "TRYAGAIN"
+            || self.serverErrorPrefix == "TRYAGAIN" || self.serverErrorPrefix == "READONLY"
     }
 
     /// The code, the server prefix and the place it was thrown; never credentials or payloads.

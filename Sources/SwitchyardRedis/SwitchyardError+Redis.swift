@@ -38,7 +38,9 @@ extension RedisError {
         if aclRefusal != nil { return false }
         return switch code {
         case .connectionFailed, .connectionClosed, .timeout, .poolTimeout, .clientShutdown: true
-        default: serverErrorPrefix == "LOADING"
+        // READONLY: the primary was demoted by a failover; the connection closes and the next one
+        // reaches the new primary.
+        default: serverErrorPrefix == "LOADING" || serverErrorPrefix == "READONLY"
         }
     }
 

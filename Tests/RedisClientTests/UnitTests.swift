@@ -29,6 +29,55 @@ import Testing
         #expect(passwordOnly.password == "secret")
     }
 
+    @Test func parsesSentinelURLs() throws {
+        let three = try RedisConfiguration(url: "redis+sentinel://app:p%40ss@10.0.0.1:26380,10.0.0.2,[::1]:26381/trading/3?sentinel_password=watch")
+        let sentinel = try #require(three.sentinel)
+        #expect(sentinel.nodes == [.init(host: "10.0.0.1", port: 26380), .init(host: "10.0.0.2", port: 26379), .init(host: "::1", port: 26381)])
+        #expect(sentinel.primaryName == "trading")
+        #expect(sentinel.username == nil)
+        #expect(sentinel.password == "watch")
+        #expect(sentinel.followsSwitchMaster)
+        #expect(three.username == "app")
+        #expect(three.password == "p@ss")
+        #expect(three.database == 3)
+        #expect(!three.tls.isEnabled)
+        #expect("\(three)" == "redis+sentinel://app:***@10.0.0.1:26380,10.0.0.2:26379,[::1]:26381/trading/3")
+
+        let tls = try RedisConfiguration(url: "rediss+sentinel://sentinel.example.com/primary")
+        #expect(tls.tls.isEnabled)
+        #expect(tls.sentinel?.nodes == [.init(host: "sentinel.example.com", port: 26379)])
+        #expect(tls.database == 0)
+        #expect(tls.password == nil)
+        #expect("\(tls)" == "rediss+sentinel://sentinel.example.com:26379/primary")
+    }
+
+    @Test func rejectsBadSentinelURLs() {
+        for url in [
+            "redis+sentinel://10.0.0.1:26379", "redis+sentinel://10.0.0.1:26379/", "redis+sentinel:///name",
+            "redis+sentinel://10.0.0.1:port/name", "redis+sentinel://10.0.0.1:0/name", "redis+sentinel://h/name/x",
+            "redis+sentinel://h/name/1/2", "redis+sentinel://[::1/name", "redis+sentinel://u:hunter2@h/name/db",
+        ] {
+            do {
+                _ = try RedisConfiguration(url: url)
+                Issue.record("\(url) should be refused")
+            } catch let error as RedisError {
+                #expect(error.code == .invalidConfiguration, "\(url)")
+                #expect(!"\(error)".contains("hunter2"))
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
+        }
+    }
+
+    @Test func readsSwitchMasterMessages() throws {
+        let change = try #require(RedisSentinelWatcher.parseSwitch("trading 127.0.0.1 7001 127.0.0.1 7002"))
+        #expect(change.name == "trading")
+        #expect(change.from == .init(host: "127.0.0.1", port: 7001))
+        #expect(change.to == .init(host: "127.0.0.1", port: 7002))
+        #expect(RedisSentinelWatcher.parseSwitch("trading 127.0.0.1 7001") == nil)
+        #expect(RedisSentinelWatcher.parseSwitch("trading 127.0.0.1 x 127.0.0.1 7002") == nil)
+    }
+
     @Test func rejectsBadURLsWithoutEchoingThem() {
         for url in ["http://localhost", "redis://", "redis://host/notanumber", "redis://u:hunter2@host/x"] {
             do {

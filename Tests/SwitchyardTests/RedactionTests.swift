@@ -11,6 +11,9 @@ import Testing
         #expect(Redaction.url("ws://gw/v1/ws?channel=a&token=eyJ.abc.def&x=1") == "ws://gw/v1/ws?channel=a&token=***&x=1")
         #expect(Redaction.url("http://gw/v1?API_KEY=k1") == "http://gw/v1?API_KEY=***")
         #expect(Redaction.url("redis://cache:6379") == "redis://cache:6379")
+        #expect(
+            Redaction.url("redis+sentinel://app:s3cret@10.0.0.1:26379,10.0.0.2:26379/trading?sentinel_password=w4tch")
+                == "redis+sentinel://app:***@10.0.0.1:26379,10.0.0.2:26379/trading?sentinel_password=***")
     }
 
     @Test("free text: every URL, secret parameter and credential header is masked")

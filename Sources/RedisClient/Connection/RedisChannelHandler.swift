@@ -63,10 +63,14 @@ final class RedisChannelHandler: ChannelInboundHandler {
     private let eventLoop: any EventLoop
     private let logger: Logger
     private let onPush: (@Sendable (RESPValue) -> Void)?
+    /// Whether a `READONLY` reply closes the connection: under Sentinel, the server it reached was
+    /// the primary and has been demoted, so the pool and the subscriber reconnect to the new one.
+    private let closesOnReadOnly: Bool
 
-    init(eventLoop: any EventLoop, logger: Logger, onPush: (@Sendable (RESPValue) -> Void)?) {
+    init(eventLoop: any EventLoop, logger: Logger, closesOnReadOnly: Bool = false, onPush: (@Sendable (RESPValue) -> Void)?) {
         self.eventLoop = eventLoop
         self.logger = logger
+        self.closesOnReadOnly = closesOnReadOnly
         self.onPush = onPush
         self.processor = NIOSingleStepByteToMessageProcessor(RESPValueDecoder(), maximumBufferSize: nil)
     }
@@ -192,6 +196,16 @@ final class RedisChannelHandler: ChannelInboundHandler {
     }
 
     private func handle(_ value: RESPValue) {
+        if self.closesOnReadOnly, value.errorMessage?.hasPrefix("READONLY") == true {
+            self.logger.info("redis server is no longer the primary (READONLY); closing the connection")
+            defer { self.context?.close(promise: nil) }
+            self.dispatch(value)
+            return
+        }
+        self.dispatch(value)
+    }
+
+    private func dispatch(_ value: RESPValue) {
         switch self.stateMachine.received(value) {
         case .deliver(let pending, let value):
             pending.succeed(value)

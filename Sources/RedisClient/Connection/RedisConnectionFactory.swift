@@ -23,8 +23,78 @@ struct RedisConnectionFactory: Sendable {
         }
     }
 
+    /// Opens a connection to the server: the configured one, or under Sentinel the primary the
+    /// Sentinels name now, checked with `ROLE`.
     func connect(on eventLoop: any EventLoop, onPush: (@Sendable (RESPValue) -> Void)?) async throws -> RedisConnection {
-        let configuration = self.configuration
+        guard let sentinel = self.configuration.sentinel else {
+            return try await self.open(self.configuration, on: eventLoop, onPush: onPush)
+        }
+        let primary = try await self.askForPrimary(sentinel, on: eventLoop)
+        var configuration = self.configuration
+        configuration.host = primary.host
+        configuration.port = primary.port
+        let connection = try await self.open(configuration, on: eventLoop, onPush: onPush, closesOnReadOnly: true)
+        do {
+            let role = try await connection.execute(GenericCommand("ROLE"))
+            guard let first = role.elements?.first?.string, first == "master" else {
+                throw RedisError(
+                    .connectionFailed,
+                    serverMessage: "\(primary), named primary of \(sentinel.primaryName) by the Sentinels, is a \(role.elements?.first?.string ?? "server of unknown role")")
+            }
+        } catch {
+            await connection.close()
+            self.metrics.connectFailed()
+            throw error
+        }
+        return connection
+    }
+
+    /// Opens a connection to one of the Sentinels, the first of them that answers.
+    func connectToSentinel(_ sentinel: RedisConfiguration.Sentinel, on eventLoop: any EventLoop, onPush: (@Sendable (RESPValue) -> Void)? = nil) async throws -> RedisConnection {
+        var lastError: (any Error)?
+        for node in sentinel.nodes {
+            var configuration = self.configuration
+            configuration.sentinel = nil
+            configuration.host = node.host
+            configuration.port = node.port
+            configuration.username = sentinel.username
+            configuration.password = sentinel.password
+            configuration.database = 0
+            do {
+                return try await self.open(configuration, on: eventLoop, onPush: onPush)
+            } catch {
+                lastError = error
+                self.logger.debug("redis sentinel unreachable", metadata: ["redis.sentinel": "\(node)"])
+            }
+        }
+        throw RedisError(.connectionFailed, serverMessage: "no Sentinel of \(sentinel.primaryName) answered", underlying: lastError)
+    }
+
+    /// Asks the Sentinels, in order, where the primary is (`SENTINEL GET-MASTER-ADDR-BY-NAME`).
+    private func askForPrimary(_ sentinel: RedisConfiguration.Sentinel, on eventLoop: any EventLoop) async throws -> RedisConfiguration.Endpoint {
+        var reasons: [String] = []
+        for node in sentinel.nodes {
+            let one = RedisConfiguration.Sentinel(nodes: [node], primaryName: sentinel.primaryName, username: sentinel.username, password: sentinel.password)
+            do {
+                let connection = try await self.connectToSentinel(one, on: eventLoop)
+                defer { connection.channel.close(mode: .all, promise: nil) }
+                let reply = try await connection.execute(GenericCommand("SENTINEL", "GET-MASTER-ADDR-BY-NAME", sentinel.primaryName))
+                if let pair = reply.elements, pair.count == 2, let host = pair[0].string, let port = pair[1].string.flatMap({ Int($0) }) {
+                    return RedisConfiguration.Endpoint(host: host, port: port)
+                }
+                reasons.append("\(node) does not monitor \(sentinel.primaryName)")
+            } catch {
+                reasons.append("\(node): \(error)")
+            }
+        }
+        self.metrics.connectFailed()
+        throw RedisError(.connectionFailed, serverMessage: "no Sentinel named the primary of \(sentinel.primaryName) (\(reasons.joined(separator: "; ")))")
+    }
+
+    /// Opens a connection to the server `configuration` names (its `sentinel` is not consulted).
+    func open(
+        _ configuration: RedisConfiguration, on eventLoop: any EventLoop, onPush: (@Sendable (RESPValue) -> Void)?, closesOnReadOnly: Bool = false
+    ) async throws -> RedisConnection {
         let id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         var logger = self.logger
         logger[metadataKey: "redis.connection"] = "\(id)"
@@ -48,7 +118,8 @@ struct RedisConnectionFactory: Sendable {
                             let ssl = try NIOSSLClientHandler(context: tlsContext, serverHostname: serverHostname)
                             try channel.pipeline.syncOperations.addHandler(ssl)
                         }
-                        let handler = RedisChannelHandler(eventLoop: channel.eventLoop, logger: connectionLogger, onPush: onPush)
+                        let handler = RedisChannelHandler(
+                            eventLoop: channel.eventLoop, logger: connectionLogger, closesOnReadOnly: closesOnReadOnly, onPush: onPush)
                         try channel.pipeline.syncOperations.addHandler(handler)
                         return (channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
                     }

@@ -136,6 +136,15 @@ final class RedisConnectionPool: Sendable {
         }
     }
 
+    /// Closes the idle connections (after a failover, they lead to the former primary); the next
+    /// callers open new ones. Leased connections stay with their callers.
+    func closeIdle() {
+        for connection in self.state.withLock({ $0.takeIdle() }) {
+            connection.channel.close(mode: .all, promise: nil)
+            self.perform(self.state.withLock { $0.connectionGone() })
+        }
+    }
+
     /// Closes idle connections and fails waiters; leased connections close when returned.
     func shutdown() async {
         let action = self.state.withLock { $0.shutdown() }

@@ -196,6 +196,12 @@ final class RedisSubscriber: Sendable {
         }
     }
 
+    /// Closes the subscription connection, so that `run()` connects again (to the primary the
+    /// Sentinels name after a failover), resubscribes and reports a possible gap.
+    func reconnect() {
+        self.state.withLock { $0.connection }?.channel.close(mode: .all, promise: nil)
+    }
+
     private func detach() {
         self.state.withLock { $0.disconnected() }?.channel.close(mode: .all, promise: nil)
     }

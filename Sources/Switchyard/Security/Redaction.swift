@@ -15,7 +15,7 @@ public enum Redaction {
     /// Query parameter and `name=value` names whose values are secrets (compared case-insensitively).
     public static let secretParameters: Set<String> = [
         "token", "access_token", "id_token", "refresh_token", "password", "passwd", "pass", "secret",
-        "api_key", "apikey", "key", "sig", "signature", "sslpassword", "auth",
+        "api_key", "apikey", "key", "sig", "signature", "sslpassword", "auth", "sentinel_password",
     ]
 
     /// A URL with its password and secret query parameters masked; text that is not a URL comes back unchanged.

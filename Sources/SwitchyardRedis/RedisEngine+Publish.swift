@@ -52,6 +52,15 @@ extension RedisEngine {
         var unreachable: Bool
     }
 
+    /// Whether a publish with this acknowledgement waits for a replica.
+    func waitsForReplica(_ acknowledgement: AppendRules.Acknowledgement) -> Bool {
+        switch acknowledgement {
+        case .primary: false
+        case .replicated: true
+        case .replicatedWhereReplicas: configuration.keepsReplicas ?? (client.configuration.sentinel != nil)
+        }
+    }
+
     /// Runs the publish script for every channel of the batch in one pipeline, loading it on `NOSCRIPT`.
     /// - Parameter state: A state key the script sets with the event (a batch of one channel only).
     func store(_ requests: [AppendRequest], enforcesRateLimits: Bool, state: StateAssignment? = nil) async throws(StoreFailure) -> [PublishReceipt] {
@@ -59,8 +68,10 @@ extension RedisEngine {
         var calls = PublishScript.calls(for: requests, now: now, configuration: configuration, enforcesRateLimits: enforcesRateLimits)
         if let state { calls[calls.count - 1].setting(state) }
         var replies: [Result<RESPValue, RedisError>]
+        var replicas: Int?
+        let waits = requests.contains { waitsForReplica($0.rules.acknowledgement) }
         do {
-            replies = try await client.withConnection { connection in
+            (replies, replicas) = try await client.withConnection { connection -> ([Result<RESPValue, RedisError>], Int?) in
                 if enforcesRateLimits, calls.count > 1 { try await Self.checkTokens(calls, now: now, on: connection) }
                 var replies = try await connection.pipeline(calls.map(\.command))
                 let missing = replies.indices.filter { replies[$0].isNoScript }
@@ -69,7 +80,10 @@ extension RedisEngine {
                     let again = try await connection.pipeline(missing.map { calls[$0].command })
                     for (index, reply) in zip(missing, again) { replies[index] = reply }
                 }
-                return replies
+                // WAIT covers every write this connection made, the scripts' included (and a
+                // duplicate's first store, made on the primary before).
+                guard waits else { return (replies, nil) }
+                return (replies, try await connection.execute(WAIT(replicas: 1, timeout: configuration.replicationTimeout)))
             }
         } catch {
             throw StoreFailure(error: .redis(error, "publishing"), unreachable: (error as? RedisError)?.meansUnreachable ?? false)
@@ -98,6 +112,14 @@ extension RedisEngine {
         }
         await register(storedChannels)
         if let refusal { throw StoreFailure(error: refusal, unreachable: false) }
+        if let replicas, replicas < 1 {
+            throw StoreFailure(
+                error: SwitchyardError(
+                    .engineUnavailable,
+                    "stored on the Redis primary, but no replica confirmed it within \(configuration.replicationTimeout); retry with the same event_id, which is stored once",
+                    details: ["replication": "unconfirmed", "channels": .array(storedChannels.map { .string($0.rawValue) })]),
+                unreachable: false)
+        }
         return receipts.map { $0! }
     }
 

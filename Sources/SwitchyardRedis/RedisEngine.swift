@@ -45,14 +45,23 @@ public final class RedisEngine: Engine {
         public var liveBufferSize: Int
         /// How long ``RedisEngine/liveEvents(matching:)`` waits for its subscription to be live. Default 10 s.
         public var liveConfirmationTimeout: Duration
+        /// Whether the deployment keeps replicas, so that critical channels without an `acknowledge`
+        /// policy are acknowledged once a replica has the event; `nil` decides from the client:
+        /// replicas under Sentinel, none on a single server. Default `nil`.
+        public var keepsReplicas: Bool?
+        /// How long a `replicated` acknowledgement waits for a replica (`WAIT 1 <ms>`) before the
+        /// publish fails with `engine_unavailable`. Default 1 s.
+        public var replicationTimeout: Duration
 
         /// Creates a configuration.
         public init(
             maxEntriesPerChannel: Int = 1_000_000, spool: Spool.Configuration? = nil, failFast: Bool = false,
             patternPollInterval: Duration = .milliseconds(250), keyspaceScanInterval: Duration? = .seconds(300),
             spoolRetryInterval: Duration = .milliseconds(200), liveBufferSize: Int = 10_000,
-            liveConfirmationTimeout: Duration = .seconds(10)
+            liveConfirmationTimeout: Duration = .seconds(10), keepsReplicas: Bool? = nil, replicationTimeout: Duration = .seconds(1)
         ) {
+            self.keepsReplicas = keepsReplicas
+            self.replicationTimeout = replicationTimeout
             self.liveConfirmationTimeout = liveConfirmationTimeout
             self.maxEntriesPerChannel = maxEntriesPerChannel
             self.spool = spool

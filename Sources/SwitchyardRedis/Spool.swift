@@ -191,6 +191,13 @@ public actor Spool {
             rules["live_message"] = .string(request.rules.liveMessage.rawValue)
             rules["payload_already_live"] = .bool(request.rules.payloadAlreadyLive)
         }
+        // Likewise only an acknowledgement that waits for a replica: the replay waits for it too,
+        // before the line leaves the spool.
+        switch request.rules.acknowledgement {
+        case .primary: break
+        case .replicated: rules["acknowledgement"] = "replicated"
+        case .replicatedWhereReplicas: rules["acknowledgement"] = "replicated_where_replicas"
+        }
         var object: JSONObject = [
             "event_id": .string(request.eventID.description), "channel": .string(request.channel.rawValue),
             "accepted_at_ms": .int(request.timestamp.unixMilliseconds), "source": .string(request.source),
@@ -214,12 +221,17 @@ public actor Spool {
         let durable: Bool = if case .bool(let value)? = rules["durable"] { value } else { true }
         let live = ChannelPolicy.LiveMessage.all.first { $0.rawValue == rules["live_message"]?.stringValue } ?? .envelope
         let alreadyLive: Bool = if case .bool(let value)? = rules["payload_already_live"] { value } else { false }
+        let acknowledgement: AppendRules.Acknowledgement = switch rules["acknowledgement"]?.stringValue {
+        case "replicated": .replicated
+        case "replicated_where_replicas": .replicatedWhereReplicas
+        default: .primary
+        }
         return AppendRequest(
             eventID: eventID, channel: channel, timestamp: Timestamp(unixMilliseconds: accepted),
             source: object["source"]?.stringValue ?? "", schema: object["schema"]?.stringValue ?? "",
             data: object["data"] ?? .null, metadata: object["metadata"]?.objectValue ?? [:],
             rules: AppendRules(retention: .milliseconds(retention), dedupWindow: .milliseconds(window), rateLimit: limit, durable: durable,
-                liveMessage: live, payloadAlreadyLive: alreadyLive),
+                liveMessage: live, payloadAlreadyLive: alreadyLive, acknowledgement: acknowledgement),
             eventTime: object["event_time"]?.stringValue)
     }
 }

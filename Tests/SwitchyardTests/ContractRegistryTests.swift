@@ -89,6 +89,28 @@ import Testing
         #expect(text.hasProblem("sealed.json", "/policy/live_message", "sensitive_fields"), "\(text)")
     }
 
+    @Test func acknowledgeIsReadAndItsDefaultFollowsCriticality() throws {
+        let folder = try ContractFolder([
+            "orders.json": ContractFolder.contract("trades:order_filled", extra: #""policy": {"acknowledge": "primary", "critical": true},"#),
+            "signals.json": ContractFolder.contract("signals.generated", extra: #""policy": {"acknowledge": "replicated"},"#),
+            "plain.json": ContractFolder.contract("quotes.realtime"),
+        ])
+        let registry = try ContractRegistry.load(from: folder.path)
+        let orders = try #require(registry.contract(for: try ChannelName("trades:order_filled"))?.policy)
+        let signals = try #require(registry.contract(for: try ChannelName("signals.generated"))?.policy)
+        let quotes = try #require(registry.contract(for: try ChannelName("quotes.realtime"))?.policy)
+        #expect(orders.acknowledge == .primary && Router.acknowledgement(orders) == .primary)
+        #expect(signals.acknowledge == .replicated && Router.acknowledgement(signals) == .replicated)
+        #expect(quotes.acknowledge == nil && Router.acknowledgement(quotes) == .primary)
+        var critical = quotes
+        critical.critical = true
+        #expect(Router.acknowledgement(critical) == .replicatedWhereReplicas)
+
+        let broken = try ContractFolder(["bad.json": ContractFolder.contract("quotes.realtime", extra: #""policy": {"acknowledge": "all"},"#)])
+        let text = ContractLinter.lint(directory: broken.path).map(\.description)
+        #expect(text.hasProblem("bad.json", "/policy/acknowledge", "must be \"primary\" or \"replicated\""), "\(text)")
+    }
+
     @Test func serviceNamesAndGlobChannelsThatCouldWidenAnACLAreRefused() throws {
         let folder = try ContractFolder([
             "producer.json": ContractFolder.contract("events:a", extra: #""policy": {"producers": ["ok-1.x_y", "x ~* +@all"]},"#),

@@ -131,6 +131,37 @@ public struct SPUBLISH: RedisCommand {
     public func encode(into encoder: inout RESPCommandEncoder) { encoder.encode("SPUBLISH", self.channel, self.message) }
 }
 
+/// `WAIT numreplicas timeout`: blocks until the replicas have every write this connection made
+/// before, or the timeout passes; the number of replicas that have them.
+public struct WAIT: RedisCommand {
+    /// The command's reply type: the replicas that have the writes.
+    public typealias Response = Int
+    /// The replicas to wait for.
+    public var replicas: Int
+    /// The longest wait; whole milliseconds, at least one (0 would wait forever).
+    public var timeout: Duration
+
+    /// Creates the command.
+    public init(replicas: Int, timeout: Duration) {
+        self.replicas = replicas
+        self.timeout = timeout
+    }
+
+    /// The command blocks for up to ``timeout``.
+    public var blockingTimeout: Duration? { self.timeout }
+
+    /// Writes `WAIT replicas milliseconds`.
+    public func encode(into encoder: inout RESPCommandEncoder) {
+        encoder.encode("WAIT", self.replicas, max(1, Int(self.timeout / .milliseconds(1))))
+    }
+
+    /// The number of replicas.
+    public func decodeResponse(_ value: RESPValue) throws(RedisError) -> Int {
+        guard let count = value.int else { throw .unexpected(value, expected: "an integer") }
+        return count
+    }
+}
+
 /// Any command, for what has no typed value here: its arguments as written, its reply as a ``RESPValue``.
 public struct GenericCommand: RedisCommand {
     /// The command's reply type.

@@ -102,6 +102,7 @@ public enum AsyncAPIDocument {
             "rate_limit": ["per_second": .int(Int64(policy.rateLimit.perSecond)), "burst": .int(Int64(policy.rateLimit.burst))],
             "delivery": .string(policy.delivery.rawValue),
             "live_message": .string(policy.liveMessage.rawValue),
+            "acknowledge": .string(policy.acknowledge?.rawValue ?? "default"),
             "conflatable": .bool(policy.conflatable),
             "critical": .bool(policy.critical),
             "producers": .array(policy.producers.map { .string($0) }),

@@ -31,6 +31,22 @@ public struct ChannelPolicy: Sendable, Hashable {
         public var description: String { rawValue }
     }
 
+    /// When a publish to the channel is acknowledged, where the engine keeps replicas.
+    public struct Acknowledge: Sendable, Hashable, CustomStringConvertible {
+        /// The wire name: `primary` or `replicated`.
+        public let rawValue: String
+        /// Once the primary has stored the event. Redis replicates asynchronously, so an event
+        /// acknowledged by a primary that fails before a replica has it is lost in the failover.
+        public static let primary = Acknowledge(rawValue: "primary")
+        /// Once a replica has the event too (Redis `WAIT 1`); a replica that does not confirm in
+        /// time fails the publish with `engine_unavailable`, and a retry with the same event id is
+        /// stored once. Costs a round trip to a replica on every publish.
+        public static let replicated = Acknowledge(rawValue: "replicated")
+        /// Every acknowledgement mode.
+        public static let all: [Acknowledge] = [.primary, .replicated]
+        public var description: String { rawValue }
+    }
+
     /// A token bucket: a steady rate and the burst it may reach.
     public struct RateLimit: Sendable, Hashable {
         /// Tokens added per second.
@@ -70,6 +86,10 @@ public struct ChannelPolicy: Sendable, Hashable {
     /// What the live Pub/Sub message on the channel's name carries: the envelope, or the bare
     /// payload for unchanged plain-Redis subscribers during a migration (docs/migration.md).
     public var liveMessage: LiveMessage
+    /// When a publish is acknowledged; `nil` takes the default: ``Acknowledge/replicated`` for a
+    /// critical channel where the engine's deployment has replicas (Redis under Sentinel), else
+    /// ``Acknowledge/primary``.
+    public var acknowledge: Acknowledge?
 
     /// Whether `name` may name a service in ``producers`` and ``consumers``: one or more of
     /// `A-Z`, `a-z`, `0-9`, `_`, `.` and `-` (the name becomes a Redis ACL user and a key, so
@@ -89,9 +109,11 @@ public struct ChannelPolicy: Sendable, Hashable {
     public init(
         retentionSeconds: Int, maxSizeBytes: Int = defaultMaxSizeBytes, rateLimit: RateLimit = .standard,
         delivery: Delivery = .durable, conflatable: Bool = false, critical: Bool = false,
-        producers: [String] = ["*"], consumers: [String] = ["*"], liveMessage: LiveMessage = .envelope
+        producers: [String] = ["*"], consumers: [String] = ["*"], liveMessage: LiveMessage = .envelope,
+        acknowledge: Acknowledge? = nil
     ) {
         self.liveMessage = liveMessage
+        self.acknowledge = acknowledge
         self.retentionSeconds = retentionSeconds
         self.maxSizeBytes = maxSizeBytes
         self.rateLimit = rateLimit

@@ -5,6 +5,7 @@ struct ContractFile {
     static let topLevelKeys: Set<String> = ["channel", "version", "description", "origin", "schema", "policy", "sensitive_fields", "examples"]
     static let policyKeys: Set<String> = [
         "retention", "max_size_bytes", "rate_limit", "delivery", "conflatable", "critical", "producers", "consumers", "live_message",
+        "acknowledge",
     ]
 
     let path: String
@@ -134,6 +135,13 @@ struct ContractFile {
                 policy.liveMessage = known
             } else {
                 problem("/policy/live_message", "'live_message' must be \"envelope\" or \"payload\"")
+            }
+        }
+        if let acknowledge = object["acknowledge"] {
+            if let text = acknowledge.stringValue, let known = ChannelPolicy.Acknowledge.all.first(where: { $0.rawValue == text }) {
+                policy.acknowledge = known
+            } else {
+                problem("/policy/acknowledge", "'acknowledge' must be \"primary\" or \"replicated\"")
             }
         }
         for (key, path) in [("conflatable", \ChannelPolicy.conflatable), ("critical", \ChannelPolicy.critical)] {

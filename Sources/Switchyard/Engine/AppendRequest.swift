@@ -70,12 +70,27 @@ public struct AppendRules: Sendable, Hashable {
     /// (a plain publisher the bridge stores for): only the envelope's companion message is sent,
     /// so unchanged subscribers do not see the payload twice. Ignored in envelope mode.
     public var payloadAlreadyLive: Bool
+    /// When the engine acknowledges the event; an engine that keeps no replicas (the embedded
+    /// one) ignores it. Default ``Acknowledgement/primary``.
+    public var acknowledgement: Acknowledgement
+
+    /// When a stored event is acknowledged: the channel's `acknowledge` policy, or its default.
+    public enum Acknowledgement: Sendable, Hashable {
+        /// Once the primary has it.
+        case primary
+        /// Once a replica has it too; refused when none confirms in time.
+        case replicated
+        /// Once a replica has it where the engine's deployment keeps replicas, else once the
+        /// primary has it: the default for critical channels.
+        case replicatedWhereReplicas
+    }
 
     /// Creates rules.
     public init(
         retention: Duration, dedupWindow: Duration, rateLimit: ChannelPolicy.RateLimit?, durable: Bool = true,
-        liveMessage: ChannelPolicy.LiveMessage = .envelope, payloadAlreadyLive: Bool = false
+        liveMessage: ChannelPolicy.LiveMessage = .envelope, payloadAlreadyLive: Bool = false, acknowledgement: Acknowledgement = .primary
     ) {
+        self.acknowledgement = acknowledgement
         self.retention = retention
         self.dedupWindow = dedupWindow
         self.rateLimit = rateLimit

@@ -145,6 +145,16 @@ extension Router {
         return try await engine.append(requests)
     }
 
+    /// The channel's `acknowledge` policy; without one, replicated for a critical channel where
+    /// the engine keeps replicas.
+    static func acknowledgement(_ policy: ChannelPolicy) -> AppendRules.Acknowledgement {
+        switch policy.acknowledge {
+        case .primary?: .primary
+        case .replicated?: .replicated
+        default: policy.critical ? .replicatedWhereReplicas : .primary
+        }
+    }
+
     private func appendRequest(
         channel: ChannelName, payload: JSONValue, metadata: JSONObject, eventID: EventID?, source: String?, payloadAlreadyLive: Bool = false
     ) throws(SwitchyardError) -> (AppendRequest, size: Int) {
@@ -155,7 +165,7 @@ extension Router {
         let rules = AppendRules(
             retention: .seconds(policy.retentionSeconds), dedupWindow: configuration.dedupWindow,
             rateLimit: configuration.enforcesRateLimits ? policy.rateLimit : nil, durable: policy.delivery != .live,
-            liveMessage: policy.liveMessage, payloadAlreadyLive: payloadAlreadyLive)
+            liveMessage: policy.liveMessage, payloadAlreadyLive: payloadAlreadyLive, acknowledgement: Self.acknowledgement(policy))
         let now = configuration.clock.now()
         let request = try secured(
             AppendRequest(

@@ -32,6 +32,17 @@ struct SpoolFileTests {
         #expect(PublishScript.live(Self.request(2).rules) == "publish")
     }
 
+    @Test("a spooled event keeps an acknowledgement that waits for a replica, and a primary one writes nothing")
+    func acknowledgementSurvivesTheSpool() throws {
+        var request = Self.request(1)
+        #expect(!Spool.line(request).contains("acknowledgement"))
+        for acknowledgement in [AppendRules.Acknowledgement.replicated, .replicatedWhereReplicas, .primary] {
+            request.rules.acknowledgement = acknowledgement
+            let back = try #require(Spool.request(from: Data(Spool.line(request).utf8)))
+            #expect(back.rules.acknowledgement == acknowledgement)
+        }
+    }
+
     @Test("the spool file is created readable and writable by its owner only, and an existing file is made so")
     func modeIs0600() async throws {
         let path = Self.temporaryPath("mode")

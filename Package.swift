@@ -199,6 +199,9 @@ let package = Package(
             dependencies: [
                 "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
+                "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/RedisTestSupport"
         ),

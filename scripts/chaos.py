@@ -780,6 +780,135 @@ def redis_unreachable(suite, pg):
     return result
 
 
+class SentinelDeployment:
+    """A primary (AOF on), its replica and three Sentinels of one scenario, on free loopback ports."""
+
+    NAME = "chaos-primary"
+
+    def __init__(self, suite, name):
+        self.suite = suite
+        self.name = name
+        self.server_ports = [free_port(), free_port()]
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.processes = {}
+        primary = self.server_ports[0]
+        self.configs = {}
+        for index, port in enumerate(self.server_ports):
+            lines = ["appendonly yes", "appendfsync everysec", "maxmemory-policy noeviction", "repl-diskless-sync-delay 0"]
+            if index == 1:
+                lines.append(f"replicaof 127.0.0.1 {primary}")
+            self.configs[port] = self.node(f"server{index}", port, lines)
+        for index, port in enumerate(self.sentinel_ports):
+            conf = self.node(f"sentinel{index}", port, [
+                f"sentinel monitor {self.NAME} 127.0.0.1 {primary} 2",
+                f"sentinel down-after-milliseconds {self.NAME} 1000",
+                f"sentinel failover-timeout {self.NAME} 5000",
+            ])
+            self.processes[port] = suite.spawn(["redis-server", conf, "--sentinel"], f"{name}-sentinel{index}")
+        for port in self.server_ports:
+            self.start(port)
+        suite.cleanups.append(self.kill_all)
+        if not wait_until(self.ready, 30, 0.2):
+            raise RuntimeError("the Sentinel deployment did not come up")
+
+    def node(self, label, port, lines):
+        folder = self.suite.path(self.name, label)
+        os.makedirs(folder)
+        conf = os.path.join(folder, "server.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join(["bind 127.0.0.1", f"port {port}", f"dir {folder}", 'save ""', "daemonize no", *lines]) + "\n")
+        return conf
+
+    def start(self, port):
+        """Starts a data server on its config (a killed primary comes back; the Sentinels make it a replica)."""
+        label = f"server{self.server_ports.index(port)}"
+        self.processes[port] = self.suite.spawn(["redis-server", self.configs[port]], f"{self.name}-{label}")
+
+    @property
+    def url(self):
+        return "redis+sentinel://" + ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports) + f"/{self.NAME}"
+
+    def client(self, port):
+        return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=5)
+
+    def primary_port(self):
+        for port in self.sentinel_ports:
+            try:
+                host_port = self.client(port).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.NAME)
+                if host_port:
+                    return int(host_port[1])
+            except redis.RedisError:
+                continue
+        return None
+
+    def ready(self):
+        """The replica has synced and every Sentinel knows it and the two others."""
+        try:
+            primary = self.primary_port()
+            info = self.client(primary).info("replication") if primary else {}
+            if info.get("slave0", {}).get("state") != "online":
+                return False
+            for port in self.sentinel_ports:
+                sentinel = self.client(port)
+                if len(sentinel.execute_command("SENTINEL", "REPLICAS", self.NAME)) < 1:
+                    return False
+                if len(sentinel.execute_command("SENTINEL", "SENTINELS", self.NAME)) < 2:
+                    return False
+            return True
+        except redis.RedisError:
+            return False
+
+    def kill_primary(self):
+        port = self.primary_port()
+        self.processes[port].kill()
+        self.processes[port].wait()
+        return port
+
+    def kill_all(self):
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def envelopes(self, channel):
+        """The channel's stored envelopes on the primary the Sentinels name now, in stream order."""
+        entries = self.client(self.primary_port()).xrange(f"stream:{{{channel}}}", "-", "+")
+        return [json.loads(fields["envelope"]) for _, fields in entries]
+
+
+def sentinel_failover(suite, pg):
+    result = Result("sentinel_failover")
+    seconds = 20 if suite.quick else 120
+    rate = 500
+    deployment = SentinelDeployment(suite, "sentinel-s7")
+    channels = [f"chaos:s7_{i}" for i in range(4)]
+    acked_file = suite.path("s7.acked")
+    publisher = suite.chaos_worker(["publish", "--redis", deployment.url, "--channels", ",".join(channels),
+                              "--count", str(seconds * rate), "--rate", str(rate), "--acknowledge", "replicated",
+                              "--acked", acked_file, "--command-timeout", "2", "--connect-timeout", "1"], "s7-publisher")
+    failovers = 0
+    time.sleep(3)
+    while publisher.poll() is None and failovers < (1 if suite.quick else 4):
+        killed = deployment.kill_primary()
+        if not wait_until(lambda: deployment.primary_port() not in (None, killed), 30, 0.2):
+            result.require(False, "the Sentinels did not promote the replica within 30 s")
+            break
+        failovers += 1
+        # The killed server comes back as a replica of the new primary, ready for the next failover.
+        deployment.start(killed)
+        wait_until(deployment.ready, 30, 0.2)
+        time.sleep(5 if suite.quick else 15)
+    publisher.wait(seconds + 180)
+    summary = suite.last_json("s7-publisher")
+    acked = acked_lines(acked_file)
+    result.sent, result.acked = summary["sent"], summary["acked"]
+    check_streams(deployment, channels, acked, result)
+    result.detail(f"failovers={failovers} refused={summary['refused']} errors={json.dumps(summary['errors'])}")
+    result.require(failovers >= 1, "no failover happened")
+    result.require(summary["acked"] > 0, "nothing was acknowledged")
+    return result
+
+
 SCENARIOS = {
     "consumers_sigkill": consumers_sigkill,
     "redis_sigkill": redis_sigkill,
@@ -787,6 +916,7 @@ SCENARIOS = {
     "slow_websocket": slow_websocket,
     "steady_load": steady_load,
     "redis_unreachable": redis_unreachable,
+    "sentinel_failover": sentinel_failover,
 }
 
 

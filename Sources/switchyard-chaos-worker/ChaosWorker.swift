@@ -113,6 +113,8 @@ struct ChaosPublishCommand: AsyncParsableCommand {
     var pad = 0
     @Flag(help: "Do not take the channels' rate limits.")
     var noRateLimits = false
+    @Option(help: ArgumentHelp("When a publish counts as acknowledged: primary or replicated (the channels' acknowledge policy).", valueName: "MODE"))
+    var acknowledge: String?
 
     func validate() throws {
         if count < 0 { throw ValidationError("--count must be 0 or more") }
@@ -120,6 +122,9 @@ struct ChaosPublishCommand: AsyncParsableCommand {
         if rate < 0 { throw ValidationError("--rate must be 0 or more") }
         if pad < 0 { throw ValidationError("--pad must be 0 or more") }
         if names.isEmpty { throw ValidationError("--channels names no channel") }
+        if let acknowledge, !ChannelPolicy.Acknowledge.all.contains(where: { $0.rawValue == acknowledge }) {
+            throw ValidationError("--acknowledge is primary or replicated")
+        }
     }
 
     var names: [String] { channels.split(separator: ",").map { String($0) }.filter { !$0.isEmpty } }
@@ -130,8 +135,18 @@ struct ChaosPublishCommand: AsyncParsableCommand {
         var settings = try redis.settings()
         settings.spoolFile = spool
         let engine = try settings.makeRedisEngine(logger: logger)
+        var overrides: [RouterConfiguration.PolicyOverride] = []
+        if let mode = ChannelPolicy.Acknowledge.all.first(where: { $0.rawValue == acknowledge }) {
+            for channel in channelNames {
+                var policy = ChannelPolicy.defaults(for: channel.rawValue)
+                policy.acknowledge = mode
+                overrides.append(.init(try ChannelPattern(channel.rawValue), policy))
+            }
+        }
         let router = try makeRouter(
-            on: engine, configuration: RouterConfiguration(source: source, enforcesRateLimits: !noRateLimits, allowsUnknownChannels: true),
+            on: engine,
+            configuration: RouterConfiguration(
+                source: source, enforcesRateLimits: !noRateLimits, allowsUnknownChannels: true, policyOverrides: overrides),
             logger: logger)
         let log = try LineLog(path: acked)
         let tally = Guarded(PublishTally())

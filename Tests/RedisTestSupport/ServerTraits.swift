@@ -6,6 +6,8 @@ import Testing
 public enum TestServer: String, Sendable, CaseIterable {
     /// The shared redis-server (`REDIS_URL`); tests that start private servers need its binary too.
     case redis = "REDIS_URL"
+    /// A Redis primary and replica under three Sentinels (`REDIS_SENTINEL_URL`).
+    case sentinel = "REDIS_SENTINEL_URL"
     /// The throwaway PostgreSQL (`POSTGRES_URL`).
     case postgres = "POSTGRES_URL"
     /// The test virtualenv's Python with redis-py and the other clients (`SWITCHYARD_PYTHON`).

@@ -110,7 +110,7 @@ import Testing
             }
             try await Self.stop(server)
             server = try await Self.serveDemo(port: port, config: round == 2 ? handshake + "/switchyard.json" : nil)
-            FileManager.default.createFile(atPath: handshake + "/restarted-\(round)", contents: nil)
+            _ = FileManager.default.createFile(atPath: handshake + "/restarted-\(round)", contents: nil)
         }
 
         let (stdout, stderr) = try await blocking {

@@ -11,6 +11,12 @@ extension EngineKind {
     static let redis = EngineKind(description: "redis") { clock, maxEntries in
         RedisTestServer.makeEngine(clock: clock, configuration: RedisEngine.Configuration(maxEntriesPerChannel: maxEntries))
     }
+
+    /// The Redis engine on the primary that the Sentinels of `REDIS_SENTINEL_URL` name.
+    static let sentinel = EngineKind(description: "sentinel") { clock, maxEntries in
+        RedisTestServer.makeEngine(
+            url: RedisTestServer.sentinelURL, clock: clock, configuration: RedisEngine.Configuration(maxEntriesPerChannel: maxEntries))
+    }
 }
 
 /// The redis-server that `scripts/test` started, shared by every Redis test of this process.
@@ -20,6 +26,8 @@ extension EngineKind {
 /// the server to be back. Engines made inside ``shared(_:)`` or ``exclusive(_:)`` run until it ends.
 enum RedisTestServer {
     static var url: String? { try? TestEnvironment.value("REDIS_URL") }
+    /// The Sentinel deployment `scripts/test` started, a second Redis apart from ``url``.
+    static var sentinelURL: String? { try? TestEnvironment.value("REDIS_SENTINEL_URL") }
 
     /// Fails the test with a clear message when `scripts/test` did not set the environment.
     static func requireURL() throws -> String {
@@ -78,7 +86,10 @@ enum RedisTestServer {
     }
 
     /// A new engine on its own client, running until the enclosing ``shared(_:)`` ends.
-    static func makeEngine(clock: any SwitchyardClock = SystemClock(), configuration: RedisEngine.Configuration, clientName: String? = nil) -> RedisEngine {
+    /// - Parameter url: The server, ``url`` (`REDIS_URL`) by default.
+    static func makeEngine(
+        url: String? = url, clock: any SwitchyardClock = SystemClock(), configuration: RedisEngine.Configuration, clientName: String? = nil
+    ) -> RedisEngine {
         var redis = try! RedisConfiguration(url: url ?? "redis://127.0.0.1:6379")
         redis.clientName = clientName
         redis.connectTimeout = .seconds(1)

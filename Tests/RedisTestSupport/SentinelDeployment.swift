@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RESP
+import RedisClient
+import Synchronization
+
+/// A private Redis primary, its replica and three Sentinels on free loopback ports, for a test
+/// that fails the primary over. Its files (configs, pidfiles, logs) are under `SWITCHYARD_TEST_TMP`
+/// when `scripts/test` set it, whose exit stops whatever a crashed test left running.
+public final class SentinelDeployment: Sendable {
+    /// The name the Sentinels monitor the primary under.
+    public let primaryName = "failover-test"
+    /// The ports of the two data servers; either may be the primary.
+    public let serverPorts: [Int]
+    /// The Sentinels' ports.
+    public let sentinelPorts: [Int]
+    private let directory: String
+    /// The running servers by port: the two data servers, then the Sentinels.
+    private let processes: Mutex<[Int: Process]>
+
+    /// The URL Switchyard is given.
+    public var url: String {
+        "redis+sentinel://" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "/\(primaryName)"
+    }
+
+    /// Starts the servers and waits until the replica has synced (`state=online` on the primary)
+    /// and every Sentinel knows the replica and the two other Sentinels, so a failover can start
+    /// at once.
+    public static func start() async throws -> SentinelDeployment {
+        var ports: [Int] = []
+        for _ in 0..<5 { ports.append(try await freePort()) }
+        let base = ProcessInfo.processInfo.environment["SWITCHYARD_TEST_TMP"].flatMap { $0.isEmpty ? nil : $0 } ?? NSTemporaryDirectory()
+        let directory = "\(base)/sentinel-\(UUID().uuidString.prefix(8))"
+        let deployment = try SentinelDeployment(ports: ports, directory: directory)
+        do {
+            try await deployment.waitUntilReady()
+        } catch {
+            deployment.stop()
+            throw error
+        }
+        return deployment
+    }
+
+    private init(ports: [Int], directory: String) throws {
+        self.serverPorts = Array(ports[0..<2])
+        self.sentinelPorts = Array(ports[2..<5])
+        self.directory = directory
+        self.processes = Mutex([:])
+        try write("primary", port: serverPorts[0], [])
+        try write("replica", port: serverPorts[1], ["replicaof 127.0.0.1 \(serverPorts[0])"])
+        for (index, port) in sentinelPorts.enumerated() {
+            try write("sentinel\(index + 1)", port: port, [
+                "sentinel monitor \(primaryName) 127.0.0.1 \(serverPorts[0]) 2",
+                "sentinel down-after-milliseconds \(primaryName) 1000",
+                "sentinel failover-timeout \(primaryName) 5000",
+            ])
+        }
+        for port in serverPorts + sentinelPorts { try launch(port: port) }
+    }
+
+    private func folder(_ port: Int) -> String {
+        if let index = serverPorts.firstIndex(of: port) { return "\(directory)/\(index == 0 ? "primary" : "replica")" }
+        return "\(directory)/sentinel\((sentinelPorts.firstIndex(of: port) ?? 0) + 1)"
+    }
+
+    private func write(_ name: String, port: Int, _ lines: [String]) throws {
+        let folder = "\(directory)/\(name)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let config = [
+            "bind 127.0.0.1", "port \(port)", "dir \(folder)", "pidfile \(folder)/server.pid", "save \"\"", "appendonly no",
+            "repl-diskless-sync-delay 0",
+        ] + lines
+        try (config.joined(separator: "\n") + "\n").write(toFile: "\(folder)/server.conf", atomically: true, encoding: .utf8)
+    }
+
+    private func launch(port: Int) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["redis-server", "\(folder(port))/server.conf"] + (sentinelPorts.contains(port) ? ["--sentinel"] : [])
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        processes.withLock { $0[port] = process }
+    }
+
+    /// Starts a killed data server again on its config. Without persistence it comes back empty:
+    /// start it only once the Sentinels have promoted the other server, which then makes it a
+    /// replica that copies the new primary.
+    public func restart(port: Int) throws {
+        try launch(port: port)
+    }
+
+    /// The port of the server the Sentinels name the primary now.
+    public func primaryPort() async throws -> Int? {
+        for port in sentinelPorts {
+            guard let reply = try? await Self.ask(port: port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", primaryName) else { continue }
+            if let elements = reply.elements, elements.count == 2, let text = elements[1].string { return Int(text) }
+        }
+        return nil
+    }
+
+    /// Sends SIGKILL to the server that is the primary now; returns its port.
+    @discardableResult
+    public func killPrimary() async throws -> Int {
+        guard let port = try await primaryPort(), let process = processes.withLock({ $0[port] }) else {
+            throw MissingEnvironment(name: "a primary named by the Sentinels")
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return port
+    }
+
+    /// Stops the server on `port` (SIGSTOP): it holds its connections but answers nothing.
+    public func pause(port: Int) {
+        if let process = processes.withLock({ $0[port] }) { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    public func resume(port: Int) {
+        if let process = processes.withLock({ $0[port] }) { kill(process.processIdentifier, SIGCONT) }
+    }
+
+    /// Stops every server (SIGKILL: nothing of theirs is kept) and removes the files.
+    public func stop() {
+        let all = processes.withLock { Array($0.values) }
+        for process in all where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for process in all { process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func waitUntilReady() async throws {
+        let primary = serverPorts[0]
+        let ready = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+            guard let info = try? await Self.ask(port: primary, "INFO", "replication")?.string, info.contains("state=online") else {
+                return false
+            }
+            for port in self.sentinelPorts {
+                guard let replicas = try? await Self.ask(port: port, "SENTINEL", "REPLICAS", self.primaryName)?.elements, replicas.count == 1,
+                    let sentinels = try? await Self.ask(port: port, "SENTINEL", "SENTINELS", self.primaryName)?.elements, sentinels.count == 2
+                else { return false }
+            }
+            return true
+        }
+        if !ready { throw MissingEnvironment(name: "a Sentinel deployment whose Sentinels know each other (files in \(directory))") }
+    }
+
+    private static func ask(port: Int, _ arguments: String...) async throws -> RESPValue? {
+        var configuration = RedisConfiguration(host: "127.0.0.1", port: port)
+        configuration.connectTimeout = .seconds(1)
+        configuration.commandTimeout = .seconds(2)
+        let connection = try await RedisConnection.connect(configuration: configuration, logger: Logger(label: "test.sentinel"))
+        do {
+            let reply = try await connection.execute(GenericCommand(arguments: arguments.map { ByteBuffer(string: $0) }))
+            await connection.close()
+            return reply
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    private static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
+    }
+}

@@ -89,10 +89,15 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
             || self.serverErrorPrefix == "TRYAGAIN" || self.serverErrorPrefix == "READONLY"
     }
 
-    /// The code, the server prefix and the place it was thrown; never credentials or payloads.
+    /// The code, the server prefix (a server's message may quote keys, so only its first word),
+    /// the client's own explanation (such as why no Sentinel named a primary), and the place it
+    /// was thrown; never credentials or payloads.
     public var description: String {
         var text = "RedisError(\(self.code)"
         if let prefix = self.serverErrorPrefix { text += ", server: \(prefix)" }
+        if self.code != .serverError, self.code != .authenticationFailed, self.code != .transactionAborted, let message = self.serverMessage {
+            text += ", \(message)"
+        }
         if let underlying = self.underlying {
             if let protocolError = underlying as? RESPProtocolError {
                 text += ", underlying: \(protocolError)"

@@ -229,6 +229,25 @@ import Testing
         }
     }
 
+    @Test(.needs(.sentinel)) func commandsWorkUnchangedWithASentinelURL() async throws {
+        let sentinel = try TestEnvironment.value("REDIS_SENTINEL_URL")
+        let channel = Self.channel()
+        let target = ["--redis", sentinel, "--allow-unknown-channels"]
+        for price in [1.5, 2.5] {
+            let published = try await run(["publish"] + target + [channel, #"{"price":\#(price)}"#])
+            #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
+        }
+        let replay = try await run(["replay"] + target + [channel, "--json", "--since", "2"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let envelope = try JSONValue(parsing: replay.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(envelope["data"] == ["price": 2.5] && envelope["sequence_number"] == 2)
+        let lag = try await run(["lag"] + target + [channel, "--json"])
+        #expect(lag.status == 0, "\(lag.stderr)")
+        let wrongName = try await run(["lag", "--redis", sentinel.replacingOccurrences(of: "/switchyard-test", with: "/nobody"), "--timeout", "10"])
+        #expect(wrongName.status == 3, "\(wrongName.stdout)\(wrongName.stderr)")
+        #expect(wrongName.stderr.contains("does not monitor nobody"), "\(wrongName.stderr)")
+    }
+
     @Test(.needs(.redis)) func bridgeStoresPlainPublishesAndDeadLettersTheRest() async throws {
         let redis = try TestEnvironment.value("REDIS_URL")
         try await RedisServerGate.shared.shared {

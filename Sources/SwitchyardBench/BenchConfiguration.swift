@@ -1,3 +1,5 @@
+import Switchyard
+
 /// What `switchyard bench` runs: publishers, consumer groups and WebSocket clients, against
 /// which engine and gateway.
 public struct BenchConfiguration: Sendable {
@@ -41,14 +43,17 @@ public struct BenchConfiguration: Sendable {
     public var serverPID: Int32?
     /// How long to wait after the last publish for every acknowledged event to arrive, in seconds. Default 15.
     public var drainSeconds: Double
+    /// The channels' acknowledgement (contract policy `acknowledge`); `nil` keeps the contract's. Default `nil`.
+    public var acknowledge: ChannelPolicy.Acknowledge?
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
         target: Target = .embedded, gatewayURL: String? = nil, authorization: String? = nil, publishers: Int = 4,
         ratePerPublisher: Int = 1000, batch: Int = 100, seconds: Double = 10, warmupSeconds: Double = 1, groups: Int = 1,
         consumersPerGroup: Int = 2, webSocketClients: Int = 0, channelPrefix: String = "price.updated.bench",
-        serverPID: Int32? = nil, drainSeconds: Double = 15
+        serverPID: Int32? = nil, drainSeconds: Double = 15, acknowledge: ChannelPolicy.Acknowledge? = nil
     ) {
+        self.acknowledge = acknowledge
         self.target = target
         self.gatewayURL = gatewayURL
         self.authorization = authorization

@@ -40,9 +40,17 @@ public enum LoadGenerator {
         }
         let engine = try engineSettings.makeEngine(logger: logger)
         let redisClient = (engine as? RedisEngine)?.client
+        var overrides: [RouterConfiguration.PolicyOverride] = []
+        if let acknowledge = configuration.acknowledge {
+            for channel in plan.channels {
+                guard var policy = contracts.contract(for: channel)?.policy else { continue }
+                policy.acknowledge = acknowledge
+                overrides.append(.init(try ChannelPattern(channel.rawValue), policy))
+            }
+        }
         let router = Router(
             contracts: contracts, engine: engine,
-            configuration: RouterConfiguration(source: "switchyard-bench", enforcesRateLimits: false), logger: logger)
+            configuration: RouterConfiguration(source: "switchyard-bench", enforcesRateLimits: false, policyOverrides: overrides), logger: logger)
         let startsGateway = configuration.webSocketClients > 0 && configuration.gatewayURL == nil
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let service: any Service

@@ -54,6 +54,10 @@ struct BenchCommand: AsyncParsableCommand {
     var drain = 15.0
     @Option(name: .long, help: ArgumentHelp("The contracts folder (default: the shipped contracts).", valueName: "DIR"))
     var contracts: String?
+    @Option(help: ArgumentHelp(
+        "When the channels' publishes are acknowledged: primary or replicated (waits for a replica; Redis under Sentinel). Default: the contract's.",
+        valueName: "MODE"))
+    var acknowledge: String?
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -63,12 +67,15 @@ struct BenchCommand: AsyncParsableCommand {
             target: redis.map { .redis(url: $0) } ?? .embedded, gatewayURL: gateway, authorization: token.map { "Bearer \($0)" },
             publishers: publishers, ratePerPublisher: rate, batch: batch, seconds: duration, warmupSeconds: warmup, groups: groups,
             consumersPerGroup: consumers, webSocketClients: wsClients, channelPrefix: channelPrefix, serverPID: serverPID,
-            drainSeconds: drain)
+            drainSeconds: drain, acknowledge: ChannelPolicy.Acknowledge.all.first { $0.rawValue == acknowledge })
     }
 
     func validate() throws {
         let problems = benchConfiguration().problems
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+        if let acknowledge, !ChannelPolicy.Acknowledge.all.contains(where: { $0.rawValue == acknowledge }) {
+            throw ValidationError("--acknowledge is primary or replicated")
+        }
         if let serverPID, ProcessUsage(pid: serverPID) == nil { throw ValidationError("--server-pid \(serverPID): no such process can be read in /proc") }
     }
 

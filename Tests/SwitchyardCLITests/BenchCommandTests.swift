@@ -20,6 +20,7 @@ import Testing
         (["--redis", "redis://127.0.0.1:9", "--gateway", "http://127.0.0.1:9/v1/ws", "--ws-clients", "1"], "--gateway must be a ws://HOST:PORT/PATH URL"),
         (["--redis", "redis://127.0.0.1:9", "--gateway", "ws://127.0.0.1:9/v1/ws"], "--gateway is only used by WebSocket clients"),
         (["--server-pid", "2147483646"], "--server-pid 2147483646: no such process"),
+        (["--acknowledge", "all"], "--acknowledge is primary or replicated"),
     ])
     func badArgumentsExitWithUsageAndSayWhy(arguments: [String], message: String) async throws {
         let result = try await cli.run(["bench"] + arguments)
@@ -101,6 +102,11 @@ import Testing
         let report = try await tinyRun(["--redis", try TestEnvironment.value("REDIS_URL")])
         #expect(report["engine"] == "redis")
         #expect(report["server"]?["command"]?.stringValue?.contains("redis") == true, "\(report["server"] ?? .null)")
+    }
+
+    @Test(.needs(.sentinel)) func aTinyRunThroughSentinelWithReplicatedAcknowledgementsLosesNothing() async throws {
+        let report = try await tinyRun(["--redis", try TestEnvironment.value("REDIS_SENTINEL_URL"), "--acknowledge", "replicated"])
+        #expect(report["engine"] == "redis")
     }
 
     @Test func thePlainTextReportNamesEveryFigure() async throws {

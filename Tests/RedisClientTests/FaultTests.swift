@@ -55,11 +55,11 @@ import Testing
                 )
             }
             let killer = try await RedisConnection.connect(configuration: killerConfiguration, logger: CapturedLogs().logger())
-            for _ in 0..<100 {
+            let blocked = try await eventually(timeout: .seconds(5)) {
                 let clients = try await killer.execute(GenericCommand("CLIENT", "LIST")).string ?? ""
-                if clients.contains("id=\(id) ") && clients.contains("cmd=blpop") { break }
-                try await Task.sleep(for: .milliseconds(10))
+                return clients.split(separator: "\n").contains { $0.contains("id=\(id) ") && $0.contains("cmd=blpop") }
             }
+            #expect(blocked, "the pipeline's BLPOP is blocked on the server")
             #expect(try await killer.execute(GenericCommand("CLIENT", "KILL", "ID", "\(id)")).int == 1)
             await killer.close()
             do {
@@ -89,7 +89,12 @@ import Testing
                             }
                         }
                     }
-                    try await Task.sleep(for: .milliseconds(100))
+                    // The first BLPOP blocks the connection on the server; the others queue behind it.
+                    let blocked = try await eventually(timeout: .seconds(5)) {
+                        let clients = try await client.execute(GenericCommand("CLIENT", "LIST")).string ?? ""
+                        return clients.split(separator: "\n").contains { $0.contains("id=\(id) ") && $0.contains("cmd=blpop") }
+                    }
+                    #expect(blocked)
                     _ = try await client.execute(GenericCommand("CLIENT", "KILL", "ID", "\(id)"))
                     var failures = 0
                     for try await result in group {
@@ -158,9 +163,7 @@ final class GarbageReplier: ChannelInboundHandler, Sendable {
 }
 
 extension RedisConnection {
-    func waitUntilClosedForTests() async {
-        for _ in 0..<100 where !self.isClosed {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+    nonisolated func waitUntilClosedForTests() async {
+        _ = try? await eventually(timeout: .seconds(1)) { self.isClosed }
     }
 }

@@ -62,6 +62,18 @@ import Testing
         }
     }
 
+    /// Returns once every message published before the call has been dispatched to its
+    /// subscription: a marker published last on a channel of its own arrives, on the same
+    /// subscription connection, after all of them.
+    static func waitUntilDispatched(_ client: RedisClient) async throws {
+        let marker = TestEnvironment.uniqueKey("marker")
+        try await client.subscribe(to: [marker]) { markers throws in
+            _ = try await client.execute(PUBLISH(marker, message: "last"))
+            var iterator = markers.makeAsyncIterator()
+            _ = try await iterator.next()
+        }
+    }
+
     @Test func overflowDropsNewestAndReportsAGap() async throws {
         var configuration = try TestEnvironment.configuration()
         configuration.subscriptions.bufferSize = 3
@@ -69,8 +81,7 @@ import Testing
             let channel = TestEnvironment.uniqueKey("overflow")
             try await client.subscribe(to: [channel]) { subscription throws in
                 for index in 0..<10 { _ = try await client.execute(PUBLISH(channel, message: "\(index)")) }
-                // Let every message reach the subscription connection before the first read.
-                try await Task.sleep(for: .milliseconds(300))
+                try await Self.waitUntilDispatched(client)
                 var iterator = subscription.makeAsyncIterator()
                 var events: [RedisSubscription.Event] = []
                 for _ in 0..<3 { events.append(try #require(try await iterator.next())) }
@@ -92,7 +103,7 @@ import Testing
             let channel = TestEnvironment.uniqueKey("overflow-fail")
             try await client.subscribe(to: [channel]) { subscription throws in
                 for index in 0..<5 { _ = try await client.execute(PUBLISH(channel, message: "\(index)")) }
-                try await Task.sleep(for: .milliseconds(300))
+                try await Self.waitUntilDispatched(client)
                 var count = 0
                 do {
                     for try await _ in subscription { count += 1 }

@@ -59,7 +59,11 @@ func configuration(protocol version: Int) throws -> RedisConfiguration {
             #expect(try await client.execute(XREAD(streams: [(key, id.description)], block: .milliseconds(50))).isEmpty)
 
             async let blocked = client.execute(XREAD(streams: [(key, id.description)], count: 1, block: .seconds(5)))
-            try await Task.sleep(for: .milliseconds(100))
+            // Waits until a client is blocked in XREAD (on a shared server, maybe another test's:
+            // reading after `id` returns the entry whether the XADD lands before or during the block).
+            _ = try await eventually(timeout: .seconds(5)) {
+                try await client.execute(GenericCommand("CLIENT", "LIST")).string?.contains("cmd=xread") == true
+            }
             let next = try await client.execute(XADD(key, fields: ["f": ByteBuffer(string: "later")]))
             let woke = try await blocked
             #expect(woke.first?.entries.map(\.id) == [next])

@@ -27,20 +27,25 @@ public final class SentinelDeployment: Sendable {
 
     /// Starts the servers and waits until the replica has synced (`state=online` on the primary)
     /// and every Sentinel knows the replica and the two other Sentinels, so a failover can start
-    /// at once.
+    /// at once. A deployment that is not ready in time (a loaded machine, a port taken by another
+    /// test between its choice and the server's bind) is stopped and started again on new ports,
+    /// once; the error names what was missing and where the servers' logs are.
     public static func start() async throws -> SentinelDeployment {
-        var ports: [Int] = []
-        for _ in 0..<5 { ports.append(try await freePort()) }
-        let base = ProcessInfo.processInfo.environment["SWITCHYARD_TEST_TMP"].flatMap { $0.isEmpty ? nil : $0 } ?? NSTemporaryDirectory()
-        let directory = "\(base)/sentinel-\(UUID().uuidString.prefix(8))"
-        let deployment = try SentinelDeployment(ports: ports, directory: directory)
-        do {
-            try await deployment.waitUntilReady()
-        } catch {
-            deployment.stop()
-            throw error
+        var lastError: (any Error)?
+        for _ in 0..<2 {
+            let ports = try await freePorts(5)
+            let base = ProcessInfo.processInfo.environment["SWITCHYARD_TEST_TMP"].flatMap { $0.isEmpty ? nil : $0 } ?? NSTemporaryDirectory()
+            let directory = "\(base)/sentinel-\(UUID().uuidString.prefix(8))"
+            let deployment = try SentinelDeployment(ports: ports, directory: directory)
+            do {
+                try await deployment.waitUntilReady()
+                return deployment
+            } catch {
+                lastError = error
+                deployment.stop(keepingFiles: true)
+            }
         }
-        return deployment
+        throw lastError ?? SentinelDeploymentError(description: "the Sentinel deployment did not start")
     }
 
     private init(ports: [Int], directory: String) throws {
@@ -69,8 +74,8 @@ public final class SentinelDeployment: Sendable {
         let folder = "\(directory)/\(name)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let config = [
-            "bind 127.0.0.1", "port \(port)", "dir \(folder)", "pidfile \(folder)/server.pid", "save \"\"", "appendonly no",
-            "repl-diskless-sync-delay 0",
+            "bind 127.0.0.1", "port \(port)", "dir \(folder)", "pidfile \(folder)/server.pid", "logfile \(folder)/server.log",
+            "save \"\"", "appendonly no", "repl-diskless-sync-delay 0",
         ] + lines
         try (config.joined(separator: "\n") + "\n").write(toFile: "\(folder)/server.conf", atomically: true, encoding: .utf8)
     }
@@ -105,7 +110,7 @@ public final class SentinelDeployment: Sendable {
     @discardableResult
     public func killPrimary() async throws -> Int {
         guard let port = try await primaryPort(), let process = processes.withLock({ $0[port] }) else {
-            throw MissingEnvironment(name: "a primary named by the Sentinels")
+            throw SentinelDeploymentError(description: "no Sentinel names a primary")
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -122,28 +127,36 @@ public final class SentinelDeployment: Sendable {
         if let process = processes.withLock({ $0[port] }) { kill(process.processIdentifier, SIGCONT) }
     }
 
-    /// Stops every server (SIGKILL: nothing of theirs is kept) and removes the files.
-    public func stop() {
+    /// Stops every server (SIGKILL: nothing of theirs is kept) and removes the files, unless
+    /// they are kept for a failure's diagnosis.
+    public func stop(keepingFiles: Bool = false) {
         let all = processes.withLock { Array($0.values) }
         for process in all where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         for process in all { process.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: directory)
+        if !keepingFiles { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     private func waitUntilReady() async throws {
         let primary = serverPorts[0]
-        let ready = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+        var missing = ""
+        let ready = try await eventually(timeout: .seconds(45), every: .milliseconds(100)) {
             guard let info = try? await Self.ask(port: primary, "INFO", "replication")?.string, info.contains("state=online") else {
+                missing = "the replica online at the primary (127.0.0.1:\(primary))"
                 return false
             }
             for port in self.sentinelPorts {
-                guard let replicas = try? await Self.ask(port: port, "SENTINEL", "REPLICAS", self.primaryName)?.elements, replicas.count == 1,
-                    let sentinels = try? await Self.ask(port: port, "SENTINEL", "SENTINELS", self.primaryName)?.elements, sentinels.count == 2
-                else { return false }
+                guard let replicas = try? await Self.ask(port: port, "SENTINEL", "REPLICAS", self.primaryName)?.elements, replicas.count == 1 else {
+                    missing = "the Sentinel at 127.0.0.1:\(port) knowing the replica"
+                    return false
+                }
+                guard let sentinels = try? await Self.ask(port: port, "SENTINEL", "SENTINELS", self.primaryName)?.elements, sentinels.count == 2 else {
+                    missing = "the Sentinel at 127.0.0.1:\(port) knowing the two others"
+                    return false
+                }
             }
             return true
         }
-        if !ready { throw MissingEnvironment(name: "a Sentinel deployment whose Sentinels know each other (files in \(directory))") }
+        if !ready { throw SentinelDeploymentError(description: "the Sentinel deployment is not ready: no \(missing) after 45 s (server logs in \(directory))") }
     }
 
     private static func ask(port: Int, _ arguments: String...) async throws -> RESPValue? {
@@ -161,10 +174,19 @@ public final class SentinelDeployment: Sendable {
         }
     }
 
-    private static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 0
-        try await channel.close()
-        return port
+    /// `count` distinct free loopback ports: all are held open while they are chosen.
+    private static func freePorts(_ count: Int) async throws -> [Int] {
+        var channels: [any Channel] = []
+        for _ in 0..<count {
+            channels.append(try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get())
+        }
+        let ports = channels.map { $0.localAddress?.port ?? 0 }
+        for channel in channels { try await channel.close() }
+        return ports
     }
+}
+
+/// A private Sentinel deployment could not be started or used.
+public struct SentinelDeploymentError: Error, CustomStringConvertible {
+    public var description: String
 }

@@ -271,7 +271,8 @@ extension Conversation {
         let socket = try await RawWebSocket.connect(port: port)
         try await socket.write(RawWebSocket.frame(opcode: 0x1, Array(#"{"type":"subscribe","patterns":["\#(pattern)"]}"#.utf8)))
         var types: [String] = []
-        while let reply = try await socket.reply(within: 1), case .text(let text) = reply {
+        // Up to the `subscribed` reply, which ends the wait: a loaded machine may take seconds.
+        while let reply = try await socket.reply(within: 30), case .text(let text) = reply {
             types.append((try JSONValue(parsing: Array(text.utf8)))["type"]?.stringValue ?? "?")
             if types.last == "subscribed" { break }
         }

@@ -37,9 +37,10 @@ import Testing
     }
 
     @Test func replicatedAcknowledgementsLoseNothingWhenThePrimaryIsKilled() async throws {
-        let deployment = try await SentinelDeployment.start()
-        defer { deployment.stop() }
-        try await RedisTestServer.shared {
+        // Alone: five servers of its own and a failover are load enough for two cores.
+        try await RedisTestServer.exclusive {
+            let deployment = try await SentinelDeployment.start()
+            defer { deployment.stop() }
             let router = Self.router(url: deployment.url, acknowledge: .replicated)
             let channel = try ChannelName("test:failover.orders")
             var refusals = 0
@@ -87,9 +88,10 @@ import Testing
     }
 
     @Test func criticalChannelsWaitForAReplicaUnderSentinelAndPrimaryAcknowledgementsDoNot() async throws {
-        let deployment = try await SentinelDeployment.start()
-        defer { deployment.stop() }
-        try await RedisTestServer.shared {
+        // Alone: five servers of its own and a failover are load enough for two cores.
+        try await RedisTestServer.exclusive {
+            let deployment = try await SentinelDeployment.start()
+            defer { deployment.stop() }
             let critical = Self.router(url: deployment.url, acknowledge: nil, critical: true)
             let primaryOnly = Self.router(url: deployment.url, acknowledge: .primary, critical: true)
             let channel = try ChannelName("test:failover.critical")

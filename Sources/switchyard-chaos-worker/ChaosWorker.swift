@@ -122,7 +122,7 @@ struct ChaosPublishCommand: AsyncParsableCommand {
         if rate < 0 { throw ValidationError("--rate must be 0 or more") }
         if pad < 0 { throw ValidationError("--pad must be 0 or more") }
         if names.isEmpty { throw ValidationError("--channels names no channel") }
-        if let acknowledge, !ChannelPolicy.Acknowledge.all.contains(where: { $0.rawValue == acknowledge }) {
+        if acknowledge != nil, ChannelPolicy.Acknowledge.named(acknowledge) == nil {
             throw ValidationError("--acknowledge is primary or replicated")
         }
     }
@@ -136,7 +136,7 @@ struct ChaosPublishCommand: AsyncParsableCommand {
         settings.spoolFile = spool
         let engine = try settings.makeRedisEngine(logger: logger)
         var overrides: [RouterConfiguration.PolicyOverride] = []
-        if let mode = ChannelPolicy.Acknowledge.all.first(where: { $0.rawValue == acknowledge }) {
+        if let mode = ChannelPolicy.Acknowledge.named(acknowledge) {
             for channel in channelNames {
                 var policy = ChannelPolicy.defaults(for: channel.rawValue)
                 policy.acknowledge = mode

@@ -67,13 +67,13 @@ struct BenchCommand: AsyncParsableCommand {
             target: redis.map { .redis(url: $0) } ?? .embedded, gatewayURL: gateway, authorization: token.map { "Bearer \($0)" },
             publishers: publishers, ratePerPublisher: rate, batch: batch, seconds: duration, warmupSeconds: warmup, groups: groups,
             consumersPerGroup: consumers, webSocketClients: wsClients, channelPrefix: channelPrefix, serverPID: serverPID,
-            drainSeconds: drain, acknowledge: ChannelPolicy.Acknowledge.all.first { $0.rawValue == acknowledge })
+            drainSeconds: drain, acknowledge: ChannelPolicy.Acknowledge.named(acknowledge))
     }
 
     func validate() throws {
         let problems = benchConfiguration().problems
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
-        if let acknowledge, !ChannelPolicy.Acknowledge.all.contains(where: { $0.rawValue == acknowledge }) {
+        if acknowledge != nil, ChannelPolicy.Acknowledge.named(acknowledge) == nil {
             throw ValidationError("--acknowledge is primary or replicated")
         }
         if let serverPID, ProcessUsage(pid: serverPID) == nil { throw ValidationError("--server-pid \(serverPID): no such process can be read in /proc") }

@@ -53,15 +53,8 @@ struct RedisConnectionFactory: Sendable {
     func connectToSentinel(_ sentinel: RedisConfiguration.Sentinel, on eventLoop: any EventLoop, onPush: (@Sendable (RESPValue) -> Void)? = nil) async throws -> RedisConnection {
         var lastError: (any Error)?
         for node in sentinel.nodes {
-            var configuration = self.configuration
-            configuration.sentinel = nil
-            configuration.host = node.host
-            configuration.port = node.port
-            configuration.username = sentinel.username
-            configuration.password = sentinel.password
-            configuration.database = 0
             do {
-                return try await self.open(configuration, on: eventLoop, onPush: onPush)
+                return try await self.open(sentinel: sentinel, node, on: eventLoop, onPush: onPush)
             } catch {
                 lastError = error
                 self.logger.debug("redis sentinel unreachable", metadata: ["redis.sentinel": "\(node)"])
@@ -70,13 +63,27 @@ struct RedisConnectionFactory: Sendable {
         throw RedisError(.connectionFailed, serverMessage: "no Sentinel of \(sentinel.primaryName) answered", underlying: lastError)
     }
 
+    /// Opens a connection to one Sentinel, with the Sentinels' credentials.
+    private func open(
+        sentinel: RedisConfiguration.Sentinel, _ node: RedisConfiguration.Endpoint, on eventLoop: any EventLoop,
+        onPush: (@Sendable (RESPValue) -> Void)?
+    ) async throws -> RedisConnection {
+        var configuration = self.configuration
+        configuration.sentinel = nil
+        configuration.host = node.host
+        configuration.port = node.port
+        configuration.username = sentinel.username
+        configuration.password = sentinel.password
+        configuration.database = 0
+        return try await self.open(configuration, on: eventLoop, onPush: onPush)
+    }
+
     /// Asks the Sentinels, in order, where the primary is (`SENTINEL GET-MASTER-ADDR-BY-NAME`).
     private func askForPrimary(_ sentinel: RedisConfiguration.Sentinel, on eventLoop: any EventLoop) async throws -> RedisConfiguration.Endpoint {
         var reasons: [String] = []
         for node in sentinel.nodes {
-            let one = RedisConfiguration.Sentinel(nodes: [node], primaryName: sentinel.primaryName, username: sentinel.username, password: sentinel.password)
             do {
-                let connection = try await self.connectToSentinel(one, on: eventLoop)
+                let connection = try await self.open(sentinel: sentinel, node, on: eventLoop, onPush: nil)
                 defer { connection.channel.close(mode: .all, promise: nil) }
                 let reply = try await connection.execute(GenericCommand("SENTINEL", "GET-MASTER-ADDR-BY-NAME", sentinel.primaryName))
                 if let pair = reply.elements, pair.count == 2, let host = pair[0].string, let port = pair[1].string.flatMap({ Int($0) }) {

@@ -45,6 +45,11 @@ public struct ChannelPolicy: Sendable, Hashable {
         /// Every acknowledgement mode.
         public static let all: [Acknowledge] = [.primary, .replicated]
         public var description: String { rawValue }
+
+        /// The mode with this wire name (`primary` or `replicated`), or `nil`.
+        public static func named(_ name: String?) -> Acknowledge? {
+            all.first { $0.rawValue == name }
+        }
     }
 
     /// A token bucket: a steady rate and the burst it may reach.

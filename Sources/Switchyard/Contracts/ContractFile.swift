@@ -138,7 +138,7 @@ struct ContractFile {
             }
         }
         if let acknowledge = object["acknowledge"] {
-            if let text = acknowledge.stringValue, let known = ChannelPolicy.Acknowledge.all.first(where: { $0.rawValue == text }) {
+            if let known = ChannelPolicy.Acknowledge.named(acknowledge.stringValue) {
                 policy.acknowledge = known
             } else {
                 problem("/policy/acknowledge", "'acknowledge' must be \"primary\" or \"replicated\"")

@@ -8,6 +8,11 @@ import Synchronization
 /// A Redis client: a bounded pool of connections for commands, and one dedicated connection for
 /// subscriptions that reconnects and resubscribes on its own.
 ///
+/// On a Redis Cluster (found out on first use, see ``RedisConfiguration/Cluster``) it keeps a pool
+/// per primary and sends each command to the node that owns its key's hash slot, following `MOVED`
+/// and `ASK` and retrying `TRYAGAIN` and `CLUSTERDOWN`. Subscriptions (`SUBSCRIBE`, `PSUBSCRIBE`)
+/// use one connection to any node: a cluster delivers every `PUBLISH` to every node.
+///
 /// Create it, then run it as a service (in a `ServiceGroup`, or `run()` in a task): its background
 /// work — health checks and the subscription connection — happens only inside ``run()``.
 ///
@@ -27,6 +32,13 @@ public final class RedisClient: Sendable, Service {
     let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
     private let hasRun = Atomic<Bool>(false)
+    private let mode = Mutex<Mode>(.undetermined)
+
+    private enum Mode {
+        case undetermined
+        case single
+        case cluster(RedisClusterRouter)
+    }
 
     /// Creates a client. It opens no connection until used or run.
     ///
@@ -67,6 +79,7 @@ public final class RedisClient: Sendable, Service {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.subscriber.run() }
                 group.addTask { await self.checkHealthPeriodically() }
+                group.addTask { await self.refreshClusterPeriodically() }
                 if let sentinel = self.configuration.sentinel, sentinel.followsSwitchMaster {
                     let watcher = RedisSentinelWatcher(
                         sentinel: sentinel, factory: self.factory, eventLoopGroup: self.eventLoopGroup, logger: self.logger
@@ -80,6 +93,79 @@ public final class RedisClient: Sendable, Service {
         }
         self.subscriber.shutdown()
         await self.pool.shutdown()
+        if case .cluster(let router) = self.mode.withLock({ $0 }) { await router.shutdown() }
+    }
+
+    private func refreshClusterPeriodically() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: self.configuration.cluster.refreshInterval)
+            } catch {
+                return
+            }
+            guard case .cluster(let router) = self.mode.withLock({ $0 }) else { continue }
+            do {
+                try await router.refresh()
+            } catch {
+                self.logger.debug("redis cluster slot map not refreshed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// The cluster router, once the first node said it is a cluster; `nil` for a single server.
+    private func clusterRouter() async throws -> RedisClusterRouter? {
+        switch self.mode.withLock({ $0 }) {
+        case .single: return nil
+        case .cluster(let router): return router
+        case .undetermined: break
+        }
+        if self.configuration.sentinel != nil || self.configuration.cluster.mode == .disabled {
+            self.mode.withLock { $0 = .single }
+            return nil
+        }
+        let tls = self.configuration.tls.isEnabled
+        let required = self.configuration.cluster.mode == .required
+        let topology: RedisClusterTopology? = try await self.pool.withConnection { connection in
+            do {
+                return try await RedisClusterRouter.readTopology(on: connection, tls: tls)
+            } catch let error as RedisError where error.code == .serverError && !required {
+                // "ERR This instance has cluster support disabled", or an ACL user without `CLUSTER`.
+                self.logger.debug("redis server is not a cluster node", metadata: ["redis.reply": "\(error.serverErrorPrefix ?? "")"])
+                return nil
+            }
+        }
+        let router = topology.map {
+            RedisClusterRouter(topology: $0, factory: self.factory, eventLoopGroup: self.eventLoopGroup, logger: self.logger)
+        }
+        let chosen: Mode = self.mode.withLock { mode in
+            if case .undetermined = mode { mode = router.map { .cluster($0) } ?? .single }
+            return mode
+        }
+        guard case .cluster(let chosenRouter) = chosen else { return nil }
+        if chosenRouter === router {
+            self.pool.closeIdle()
+            self.logger.info("redis cluster mode", metadata: ["redis.primaries": "\(chosenRouter.topology.primaries.count)"])
+        }
+        return chosenRouter
+    }
+
+    /// The cluster router, once found; for tests that look at the slot map the client holds.
+    var clusterRouterForTests: RedisClusterRouter? {
+        if case .cluster(let router) = self.mode.withLock({ $0 }) { return router }
+        return nil
+    }
+
+    /// Whether the server is a Redis Cluster; asks the first node on the first call.
+    /// - Throws: ``RedisError`` when the node cannot be reached.
+    public var isCluster: Bool {
+        get async throws { try await self.clusterRouter() != nil }
+    }
+
+    /// The slot map of the cluster, read again now; `nil` for a single server.
+    /// - Throws: ``RedisError`` when no node answers.
+    public func clusterTopology() async throws -> RedisClusterTopology? {
+        guard let router = try await self.clusterRouter() else { return nil }
+        return try await router.refresh()
     }
 
     private func checkHealthPeriodically() async {
@@ -91,28 +177,64 @@ public final class RedisClient: Sendable, Service {
             }
             await self.pool.checkHealth()
             await self.subscriber.checkHealth()
+            if case .cluster(let router) = self.mode.withLock({ $0 }) { await router.checkHealth() }
         }
     }
 
-    /// Runs a command on a pooled connection and returns its typed reply.
+    /// Runs a command on a pooled connection and returns its typed reply; on a cluster, on the
+    /// primary that owns its ``RedisCommand/routingKey``.
     ///
     /// - Throws: ``RedisError``; see ``RedisConnection/execute(_:)``, plus
     ///   ``RedisError/Code/poolTimeout`` when no connection became free in time.
     public func execute<Command: RedisCommand>(_ command: Command) async throws -> Command.Response {
-        try await self.pool.withConnection { try await $0.execute(command) }
+        if let router = try await self.clusterRouter() { return try await router.execute(command) }
+        return try await self.pool.withConnection { try await $0.execute(command) }
     }
 
     /// Runs `body` with a connection of the pool, returned to the pool when `body` ends.
     ///
-    /// Use it for pipelines, transactions, or several commands in a row on one connection.
+    /// Use it for pipelines, transactions, or several commands in a row on one connection. On a
+    /// cluster the connection leads to any primary: use ``withConnection(forKey:_:)`` for keys.
     public func withConnection<Result>(_ body: (RedisConnection) async throws -> Result) async throws -> Result {
-        try await self.pool.withConnection(body)
+        if let router = try await self.clusterRouter() { return try await router.withConnection(slot: nil, body) }
+        return try await self.pool.withConnection(body)
+    }
+
+    /// Runs `body` with a connection to the node that owns `key` (on a single server, any pooled
+    /// connection). Every key `body` touches must share `key`'s hash slot on a cluster.
+    ///
+    /// On a cluster `body` runs again when it throws a redirection (`MOVED`, `ASK`), `TRYAGAIN` or
+    /// `CLUSTERDOWN`, or cannot connect: the server did not run the command that failed so. Replies
+    /// of a pipeline that are such errors are the caller's to run again (see ``RedisError/isClusterRedirection``).
+    public func withConnection<Result>(forKey key: String, _ body: (RedisConnection) async throws -> Result) async throws -> Result {
+        if let router = try await self.clusterRouter() { return try await router.withConnection(slot: RedisClusterSlot.of(key), body) }
+        return try await self.pool.withConnection(body)
+    }
+
+    /// Groups keys by the node that owns them, for one pipeline per node: the indices of `keys`
+    /// in each group, in order; one group of all on a single server.
+    public func groupedByNode(_ keys: [String]) async throws -> [[Int]] {
+        guard let router = try await self.clusterRouter() else { return keys.isEmpty ? [] : [Array(keys.indices)] }
+        return try await router.partition(slots: keys.map(RedisClusterSlot.of)).map(\.1)
+    }
+
+    /// Runs `body` once on every primary of a cluster, in parallel (once on a single server): for
+    /// commands over the whole keyspace, such as `SCAN`.
+    public func forEachPrimary<Result: Sendable>(_ body: @escaping @Sendable (RedisConnection) async throws -> Result) async throws -> [Result] {
+        if let router = try await self.clusterRouter() { return try await router.forEachPrimary(body) }
+        return [try await self.pool.withConnection(body)]
     }
 
     /// Runs a script with `EVALSHA`, loading it with `SCRIPT LOAD` first when the server answers
     /// `NOSCRIPT`; the script has not run in that case, so this is no retry of a command that ran.
+    /// On a cluster it runs on the node of its first key (and is loaded there).
     public func execute(_ script: RedisScript, keys: [String] = [], arguments: [ByteBuffer] = []) async throws -> RESPValue {
-        try await self.pool.withConnection { connection in
+        if let router = try await self.clusterRouter() {
+            return try await router.withConnection(slot: keys.first.map(RedisClusterSlot.of)) { connection in
+                try await connection.execute(script, keys: keys, arguments: arguments)
+            }
+        }
+        return try await self.pool.withConnection { connection in
             try await connection.execute(script, keys: keys, arguments: arguments)
         }
     }
@@ -133,8 +255,15 @@ public final class RedisClient: Sendable, Service {
     }
 
     /// Subscribes to shard channels (`SSUBSCRIBE`) for the duration of `body`.
+    ///
+    /// - Throws: ``RedisError/Code/invalidConfiguration`` on a cluster, where a shard channel is
+    ///   served by its slot's node and this client keeps one subscription connection: subscribe with
+    ///   ``subscribe(to:_:)`` there (a cluster delivers `PUBLISH` to every node).
     public func subscribe<Result>(toShardChannels channels: [String], _ body: (RedisSubscription) async throws -> Result) async throws -> Result {
-        try await self.subscriber.subscribe(to: channels.map { .init(kind: .shard, name: $0) }, body)
+        if try await self.clusterRouter() != nil {
+            throw RedisError(.invalidConfiguration, serverMessage: "sharded subscriptions are not available on a cluster; subscribe with SUBSCRIBE or PSUBSCRIBE")
+        }
+        return try await self.subscriber.subscribe(to: channels.map { .init(kind: .shard, name: $0) }, body)
     }
 }
 

@@ -12,7 +12,7 @@ extension RedisConfiguration: CustomStringConvertible, CustomDebugStringConverti
         if let sentinel {
             text += sentinel.nodes.map(\.description).joined(separator: ",") + "/\(sentinel.primaryName)"
         } else {
-            text += Endpoint(host: host, port: port).description
+            text += ([Endpoint(host: host, port: port)] + seeds).map(\.description).joined(separator: ",")
         }
         if database != 0 { text += "/\(database)" }
         return text

@@ -5,7 +5,9 @@ extension RedisConfiguration {
     /// `rediss+sentinel://` URL.
     ///
     /// - `redis://[[user]:password@]host[:port][/db]` connects to one server; `rediss://` turns TLS
-    ///   on, trusting the system's roots unless `tls` is set afterwards.
+    ///   on, trusting the system's roots unless `tls` is set afterwards. On a Redis Cluster node it
+    ///   runs in cluster mode (see ``Cluster``). `redis://host:port,host:port` names more nodes, tried
+    ///   in order when the first does not answer (``seeds``).
     /// - `redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/primary-name[/db]` asks the
     ///   Sentinels at those addresses (port 26379 by default) for the primary monitored as
     ///   `primary-name`, and follows it when they fail over. The user and password are the
@@ -21,6 +23,12 @@ extension RedisConfiguration {
         if scheme == "redis+sentinel" || scheme == "rediss+sentinel" {
             try self.init(sentinelURL: string, tls: scheme == "rediss+sentinel")
             return
+        }
+        var string = string
+        var seeds: [Endpoint] = []
+        if let (first, rest) = try Self.splitHosts(string) {
+            string = first
+            seeds = rest
         }
         guard let components = URLComponents(string: string), let scheme = components.scheme?.lowercased(),
             scheme == "redis" || scheme == "rediss"
@@ -44,6 +52,25 @@ extension RedisConfiguration {
         if scheme == "rediss" {
             self.tls = .require(.makeClientConfiguration())
         }
+        self.seeds = seeds
+    }
+
+    /// For `scheme://[userinfo@]h1:p1,h2:p2/...`: the URL with the first host only, and the others
+    /// (port 6379 by default); `nil` for a URL with one host.
+    private static func splitHosts(_ string: String) throws -> (String, [Endpoint])? {
+        guard let schemeEnd = string.range(of: "://") else { return nil }
+        let rest = string[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        let hostsStart = authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex
+        let hosts = authority[hostsStart...]
+        guard hosts.contains(",") else { return nil }
+        let parts = hosts.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.allSatisfy({ !$0.isEmpty }) else {
+            throw RedisError(.invalidConfiguration, serverMessage: "the URL's host list has an empty entry")
+        }
+        let others = try parts.dropFirst().map { try Self.endpoint($0, defaultPort: 6379) }
+        let first = String(string[..<hostsStart]) + parts[0] + String(rest[authority.endIndex...])
+        return (first, others)
     }
 
     private init(sentinelURL string: String, tls: Bool) throws {
@@ -68,7 +95,7 @@ extension RedisConfiguration {
             user = parts.first.flatMap { $0.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 }
             password = parts.count > 1 ? parts[1].removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 } : nil
         }
-        let nodes = try hosts.split(separator: ",").map(Self.endpoint)
+        let nodes = try hosts.split(separator: ",").map { try Self.endpoint($0, defaultPort: 26379) }
         guard !nodes.isEmpty else {
             throw RedisError(.invalidConfiguration, serverMessage: "the Sentinel URL names no Sentinel")
         }
@@ -94,10 +121,10 @@ extension RedisConfiguration {
         return database
     }
 
-    /// `host`, `host:port`, `[v6]` or `[v6]:port`; Sentinel's port 26379 when none is given.
-    private static func endpoint(_ text: Substring) throws -> Endpoint {
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`; `defaultPort` when none is given.
+    private static func endpoint(_ text: Substring, defaultPort: Int) throws -> Endpoint {
         var host = text
-        var port = 26379
+        var port = defaultPort
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else {
                 throw RedisError(.invalidConfiguration, serverMessage: "an IPv6 address in the URL has no closing bracket")
@@ -106,19 +133,19 @@ extension RedisConfiguration {
             let after = text[text.index(after: close)...]
             if !after.isEmpty {
                 guard after.hasPrefix(":"), let number = Int(after.dropFirst()) else {
-                    throw RedisError(.invalidConfiguration, serverMessage: "a Sentinel's port is not a number")
+                    throw RedisError(.invalidConfiguration, serverMessage: "a port in the URL is not a number")
                 }
                 port = number
             }
         } else if let colon = text.lastIndex(of: ":") {
             host = text[..<colon]
             guard let number = Int(text[text.index(after: colon)...]) else {
-                throw RedisError(.invalidConfiguration, serverMessage: "a Sentinel's port is not a number")
+                throw RedisError(.invalidConfiguration, serverMessage: "a port in the URL is not a number")
             }
             port = number
         }
         guard !host.isEmpty, (1...65535).contains(port) else {
-            throw RedisError(.invalidConfiguration, serverMessage: "a Sentinel address has no host or a port out of range")
+            throw RedisError(.invalidConfiguration, serverMessage: "an address in the URL has no host or a port out of range")
         }
         return Endpoint(host: String(host), port: port)
     }

@@ -34,6 +34,11 @@ public struct RedisConfiguration: Sendable {
     /// With Sentinels, every new connection (pooled or subscribing) first asks them for the
     /// primary's address, then checks with `ROLE` that the server it reached is that primary.
     public var sentinel: Sentinel?
+    /// Whether the server is a Redis Cluster node: found out on first use by default.
+    public var cluster: Cluster
+    /// Further nodes to try when ``host`` and ``port`` do not answer (`redis://h1:p1,h2:p2`); on a
+    /// cluster they are seeds of the slot map as well. Empty by default.
+    public var seeds: [Endpoint]
 
     /// Creates a configuration for a server; every other setting has its default.
     public init(host: String = "127.0.0.1", port: Int = 6379) {
@@ -51,6 +56,36 @@ public struct RedisConfiguration: Sendable {
         self.reconnect = Reconnect()
         self.subscriptions = Subscriptions()
         self.sentinel = nil
+        self.cluster = Cluster()
+        self.seeds = []
+    }
+
+    /// How the client treats a Redis Cluster.
+    public struct Cluster: Sendable {
+        /// Whether the client runs in cluster mode.
+        public struct Mode: Sendable, Hashable {
+            let value: Int
+            /// Ask the first node on first use (`CLUSTER SHARDS`): cluster mode when it has cluster
+            /// support enabled, else a single server. The default.
+            public static let automatic = Mode(value: 0)
+            /// Always a single server; `MOVED` replies are errors.
+            public static let disabled = Mode(value: 1)
+            /// Always a cluster: a node without cluster support is an error.
+            public static let required = Mode(value: 2)
+        }
+
+        /// Whether to run in cluster mode; ``Mode/automatic`` by default.
+        public var mode: Mode = .automatic
+        /// How often `run()` reads the slot map again besides after `MOVED` and failures; 10 seconds by default.
+        public var refreshInterval: Duration = .seconds(10)
+        /// The most redirections (`MOVED`, `ASK`) and retries (`TRYAGAIN`, `CLUSTERDOWN`, a node that
+        /// cannot be reached) of one command before its last error is thrown; 16 by default.
+        public var maximumAttempts: Int = 16
+        /// The longest pause between two retries of a command (the first is 10 ms, doubling); 500 ms by default.
+        public var maximumRetryDelay: Duration = .milliseconds(500)
+
+        /// Creates cluster settings with the defaults.
+        public init() {}
     }
 
     /// A host and a port.

@@ -89,6 +89,16 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
             || self.serverErrorPrefix == "TRYAGAIN" || self.serverErrorPrefix == "READONLY"
     }
 
+    /// Whether a cluster node did not run the command because of where its slot is or how the
+    /// cluster is: `MOVED`, `ASK`, `TRYAGAIN` or `CLUSTERDOWN`. It is safe to run it again (through
+    /// ``RedisClient``, which finds the right node).
+    public var isClusterRedirection: Bool {
+        switch self.serverErrorPrefix {
+        case "MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN": true
+        default: false
+        }
+    }
+
     /// The code, the server prefix (a server's message may quote keys, so only its first word),
     /// the client's own explanation (such as why no Sentinel named a primary), and the place it
     /// was thrown; never credentials or payloads.

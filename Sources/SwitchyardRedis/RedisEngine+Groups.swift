@@ -34,10 +34,14 @@ extension RedisEngine {
         let share = max(1, request.count / request.channels.count)
         let reads: [StreamRead]
         do {
-            reads = try await client.execute(
-                XREADGROUP(
-                    group: request.group, consumer: request.consumer, streams: keys.map { ($0, ">") }, count: share,
-                    block: block.map { max($0, .milliseconds(1)) }))
+            if keys.count > 1, try await client.isCluster {
+                reads = try await readAcrossSlots(request, keys: keys, count: share, block: block)
+            } else {
+                reads = try await client.execute(
+                    XREADGROUP(
+                        group: request.group, consumer: request.consumer, streams: keys.map { ($0, ">") }, count: share,
+                        block: block.map { max($0, .milliseconds(1)) }))
+            }
         } catch {
             throw SwitchyardError.redis(error, "reading group '\(request.group)'")
         }
@@ -53,6 +57,63 @@ extension RedisEngine {
             }
         }
         return deliveries
+    }
+
+    /// The group read of channels in several hash slots of a cluster, where one `XREADGROUP` may
+    /// name keys of one slot only: a non-blocking `XREADGROUP` per channel, pipelined per node.
+    /// When they find nothing and the read may block, the live Pub/Sub messages of the channels
+    /// (their patterns when the request follows patterns) are the doorbell: subscribed, the
+    /// channels are read once more (for what came in between), then again at the first message or
+    /// when `block` (at most ``Configuration/patternPollInterval``) has passed, whichever is first.
+    /// A channel published without a live message (`live_message: none`) is read at that interval.
+    private func readAcrossSlots(_ request: GroupReadRequest, keys: [String], count: Int, block: Duration?) async throws -> [StreamRead] {
+        let first = try await readEach(request, keys: keys, count: count)
+        guard first.allSatisfy({ $0.entries.isEmpty }), let block else { return first }
+        let wait = min(block, configuration.patternPollInterval)
+        let names = request.watching.isEmpty ? request.channels.map(\.rawValue) : request.watching.map(\.rawValue)
+        return try await client.subscribe(toPatterns: names + names.map { Self.companionChannelPrefix + $0 }) { subscription in
+            let again = try await readEach(request, keys: keys, count: count)
+            guard again.allSatisfy({ $0.entries.isEmpty }) else { return again }
+            _ = await result(within: wait) { () async -> Bool in
+                do {
+                    for try await event in subscription {
+                        if case .message = event { return true }
+                    }
+                } catch {}
+                return false
+            }
+            return try await readEach(request, keys: keys, count: count)
+        }
+    }
+
+    /// A non-blocking `XREADGROUP … >` per stream, in one pipeline per node; a read that a node
+    /// refused for where its slot is runs again on its own through the client.
+    private func readEach(_ request: GroupReadRequest, keys: [String], count: Int) async throws -> [StreamRead] {
+        let commands = keys.map { XREADGROUP(group: request.group, consumer: request.consumer, streams: [($0, ">")], count: count, block: nil) }
+        var replies = [Result<[StreamRead], RedisError>](repeating: .success([]), count: keys.count)
+        try await withThrowingTaskGroup(of: ([Int], [Result<[StreamRead], RedisError>]).self) { tasks in
+            for group in try await client.groupedByNode(keys) {
+                let groupCommands = group.map { commands[$0] }
+                tasks.addTask {
+                    (group, try await self.client.withConnection(forKey: keys[group[0]]) { try await $0.pipeline(groupCommands) })
+                }
+            }
+            for try await (group, groupReplies) in tasks {
+                for (index, reply) in zip(group, groupReplies) { replies[index] = reply }
+            }
+        }
+        var reads: [StreamRead] = []
+        for (index, reply) in replies.enumerated() {
+            switch reply {
+            case .success(let value):
+                reads += value
+            case .failure(let error) where error.isClusterRedirection:
+                reads += try await client.execute(commands[index])
+            case .failure(let error):
+                throw error
+            }
+        }
+        return reads
     }
 
     /// Waits until a channel matching a pattern exists, polling, for at most `timeout`.

@@ -61,30 +61,62 @@ extension RedisEngine {
         }
     }
 
-    /// Runs the publish script for every channel of the batch in one pipeline, loading it on `NOSCRIPT`.
+    /// Runs the publish script for every channel of the batch in one pipeline per Redis node (one on
+    /// a single server), loading it on `NOSCRIPT`. On a cluster, a script a node refused because its
+    /// slot moved or is moving (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`) did not run, and runs again
+    /// on its own through the client, which finds the slot's node.
     /// - Parameter state: A state key the script sets with the event (a batch of one channel only).
+    ///   On a cluster, a state key in another hash slot than the channel's is set right after the
+    ///   script, by its own `SET`.
     func store(_ requests: [AppendRequest], enforcesRateLimits: Bool, state: StateAssignment? = nil) async throws(StoreFailure) -> [PublishReceipt] {
         let now = clock.now().unixMilliseconds
         var calls = PublishScript.calls(for: requests, now: now, configuration: configuration, enforcesRateLimits: enforcesRateLimits)
-        if let state { calls[calls.count - 1].setting(state) }
+        var separateState: StateAssignment?
         var replies: [Result<RESPValue, RedisError>]
         var replicas: Int?
         let waits = requests.contains { waitsForReplica($0.rules.acknowledgement) }
         do {
-            (replies, replicas) = try await client.withConnection { connection -> ([Result<RESPValue, RedisError>], Int?) in
-                if enforcesRateLimits, calls.count > 1 { try await Self.checkTokens(calls, now: now, on: connection) }
-                var replies = try await connection.pipeline(calls.map(\.command))
-                let missing = replies.indices.filter { replies[$0].isNoScript }
-                if !missing.isEmpty {
-                    _ = try await connection.execute(SCRIPT.LOAD(RedisEngineScripts.publish.source))
-                    let again = try await connection.pipeline(missing.map { calls[$0].command })
-                    for (index, reply) in zip(missing, again) { replies[index] = reply }
+            if let state {
+                let streamKey = RedisKeys(calls[calls.count - 1].channel).stream
+                if try await client.isCluster, RedisClusterSlot.of(state.key.rawValue) != RedisClusterSlot.of(streamKey) {
+                    separateState = state
+                } else {
+                    calls[calls.count - 1].setting(state)
                 }
-                // WAIT covers every write this connection made, the scripts' included (and a
-                // duplicate's first store, made on the primary before).
-                guard waits else { return (replies, nil) }
-                return (replies, try await connection.execute(WAIT(replicas: 1, timeout: configuration.replicationTimeout)))
             }
+            if enforcesRateLimits, calls.count > 1 { try await checkTokens(calls, now: now) }
+            let groups = try await client.groupedByNode(calls.map { $0.command.routingKey ?? "" })
+            if groups.count == 1 {
+                (replies, replicas) = try await pipeline(calls, waits: waits)
+            } else {
+                replies = Array(repeating: .failure(RedisError(.clientShutdown)), count: calls.count)
+                try await withThrowingTaskGroup(of: ([Int], [Result<RESPValue, RedisError>], Int?).self) { tasks in
+                    for group in groups {
+                        let groupCalls = group.map { calls[$0] }
+                        tasks.addTask {
+                            let (groupReplies, groupReplicas) = try await self.pipeline(groupCalls, waits: waits)
+                            return (group, groupReplies, groupReplicas)
+                        }
+                    }
+                    for try await (group, groupReplies, groupReplicas) in tasks {
+                        for (index, reply) in zip(group, groupReplies) { replies[index] = reply }
+                        if let groupReplicas { replicas = min(replicas ?? groupReplicas, groupReplicas) }
+                    }
+                }
+            }
+            for index in replies.indices where replies[index].isClusterRedirection {
+                let call = calls[index]
+                let (reply, callReplicas) = try await client.withConnection(forKey: call.command.routingKey ?? "") { connection in
+                    let reply = try await connection.execute(RedisEngineScripts.publish, keys: call.command.keys, arguments: call.command.arguments)
+                    return (reply, waits ? try await connection.execute(WAIT(replicas: 1, timeout: configuration.replicationTimeout)) : nil)
+                }
+                replies[index] = .success(reply)
+                if let callReplicas { replicas = min(replicas ?? callReplicas, callReplicas) }
+            }
+        } catch let failure as StoreFailure {
+            throw failure
+        } catch let error as SwitchyardError {
+            throw StoreFailure(error: error, unreachable: false)
         } catch {
             throw StoreFailure(error: .redis(error, "publishing"), unreachable: (error as? RedisError)?.meansUnreachable ?? false)
         }
@@ -112,6 +144,13 @@ extension RedisEngine {
         }
         await register(storedChannels)
         if let refusal { throw StoreFailure(error: refusal, unreachable: false) }
+        if let separateState {
+            do {
+                try await setState(separateState)
+            } catch {
+                throw StoreFailure(error: error, unreachable: false)
+            }
+        }
         if let replicas, replicas < 1 {
             throw StoreFailure(
                 error: SwitchyardError(
@@ -123,14 +162,31 @@ extension RedisEngine {
         return receipts.map { $0! }
     }
 
+    /// The scripts of `calls` in one pipeline on the node of their keys, reloaded on `NOSCRIPT`, then
+    /// `WAIT 1` on the same connection when `waits` (it covers every write the connection made, the
+    /// scripts' included, and a duplicate's first store, made on the primary before).
+    private func pipeline(_ calls: [PublishScript], waits: Bool) async throws -> ([Result<RESPValue, RedisError>], Int?) {
+        try await client.withConnection(forKey: calls[0].command.routingKey ?? "") { connection -> ([Result<RESPValue, RedisError>], Int?) in
+            var replies = try await connection.pipeline(calls.map(\.command))
+            let missing = replies.indices.filter { replies[$0].isNoScript }
+            if !missing.isEmpty {
+                _ = try await connection.execute(SCRIPT.LOAD(RedisEngineScripts.publish.source))
+                let again = try await connection.pipeline(missing.map { calls[$0].command })
+                for (index, reply) in zip(missing, again) { replies[index] = reply }
+            }
+            guard waits else { return (replies, nil) }
+            return (replies, try await connection.execute(WAIT(replicas: 1, timeout: configuration.replicationTimeout)))
+        }
+    }
+
     /// Refuses the batch when one of its channels' buckets lacks the tokens (a read-only check).
-    private static func checkTokens(_ calls: [PublishScript], now: Int64, on connection: RedisConnection) async throws {
+    private func checkTokens(_ calls: [PublishScript], now: Int64) async throws {
         let limited = calls.filter { $0.rules.rateLimit != nil }
         guard !limited.isEmpty else { return }
         for call in limited {
             let limit = call.rules.rateLimit!
             let arguments = [limit.perSecond, limit.burst, Int(now), call.indices.count].map { ByteBuffer(string: String($0)) }
-            let wait = try await connection.execute(RedisEngineScripts.peekTokens, keys: [RedisKeys(call.channel).rate(source: call.source)], arguments: arguments)
+            let wait = try await client.execute(RedisEngineScripts.peekTokens, keys: [RedisKeys(call.channel).rate(source: call.source)], arguments: arguments)
             if let milliseconds = wait.int, milliseconds > 0 {
                 throw SwitchyardError.rateLimited(channel: call.channel, source: call.source, limit: limit, retryAfter: .milliseconds(milliseconds))
             }
@@ -182,6 +238,12 @@ extension Result where Failure == RedisError {
     /// Whether the server did not know the script (so it did not run).
     var isNoScript: Bool {
         if case .failure(let error) = self { return error.serverErrorPrefix == "NOSCRIPT" }
+        return false
+    }
+
+    /// Whether a cluster node did not run the command because of where its slot is (so it did not run).
+    var isClusterRedirection: Bool {
+        if case .failure(let error) = self { return error.isClusterRedirection }
         return false
     }
 }

@@ -179,7 +179,7 @@ public final class RedisEngine: Engine {
         let text: ByteBuffer?
         let retention: RESPValue
         do {
-            (text, retention) = try await client.withConnection { connection in
+            (text, retention) = try await client.withConnection(forKey: keys.latest) { connection in
                 try await connection.pipeline(GET(keys.latest), GenericCommand("HGET", keys.meta, "retention_ms"))
             }
         } catch {

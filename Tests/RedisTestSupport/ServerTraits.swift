@@ -8,6 +8,8 @@ public enum TestServer: String, Sendable, CaseIterable {
     case redis = "REDIS_URL"
     /// A Redis primary and replica under three Sentinels (`REDIS_SENTINEL_URL`).
     case sentinel = "REDIS_SENTINEL_URL"
+    /// A Redis Cluster of three primaries and three replicas (`REDIS_CLUSTER_URL`, one node's URL).
+    case cluster = "REDIS_CLUSTER_URL"
     /// The throwaway PostgreSQL (`POSTGRES_URL`).
     case postgres = "POSTGRES_URL"
     /// The test virtualenv's Python with redis-py and the other clients (`SWITCHYARD_PYTHON`).

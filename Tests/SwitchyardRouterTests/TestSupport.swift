@@ -14,18 +14,19 @@ struct EngineKind: Sendable, CustomStringConvertible {
         EmbeddedEngine(configuration: .init(maxEntriesPerChannel: maxEntries), clock: clock, logger: Logger(label: "test.engine"))
     }
 
-    /// Every engine the run has: the embedded one always, Redis and Redis under Sentinel where
+    /// Every engine the run has: the embedded one always, Redis, Redis under Sentinel and Redis Cluster where
     /// `scripts/test` started them (a plain `swift test` without `REDIS_URL` runs the embedded cases only).
     static let all: [EngineKind] = [.embedded]
         + (TestServer.areRequired || TestServer.redis.isConfigured ? [.redis] : [])
         + (TestServer.areRequired || TestServer.sentinel.isConfigured ? [.sentinel] : [])
+        + (TestServer.areRequired || TestServer.cluster.isConfigured ? [.cluster] : [])
 
     /// Runs `body` with channel names of its own (``Fixtures/channel(_:)`` and ``Fixtures/pattern(_:)``
     /// insert a unique segment after `test:`); on Redis, with shared use of the server and every
     /// engine made in `body` running.
     func isolated(_ body: () async throws -> Void) async throws {
         try await Fixtures.$namespace.withValue("n\(UInt32.random(in: .min ... .max))") {
-            guard description == "redis" || description == "sentinel" else { return try await body() }
+            guard description == "redis" || description == "sentinel" || description == "cluster" else { return try await body() }
             try await RedisTestServer.shared(body)
         }
     }

@@ -17,11 +17,19 @@ public protocol RedisCommand: Sendable {
 
     /// How long the server may block before replying (`BLOCK`), added to the command timeout; `nil` by default.
     var blockingTimeout: Duration? { get }
+
+    /// The key that picks the node of a Redis Cluster that runs the command: its first key; `nil`
+    /// for a command without keys, which any node may run. Every key of one command must share a
+    /// hash slot on a cluster (a hash tag such as `{orders}` makes sure of it).
+    var routingKey: String? { get }
 }
 
 extension RedisCommand {
     /// Not a blocking command.
     public var blockingTimeout: Duration? { nil }
+
+    /// No key, unless the command says otherwise.
+    public var routingKey: String? { nil }
 
     func typedCheckedResponse(_ value: RESPValue) throws(RedisError) -> Response {
         if let message = value.errorMessage {

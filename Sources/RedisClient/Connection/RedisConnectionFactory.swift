@@ -11,6 +11,19 @@ struct RedisConnectionFactory: Sendable {
     let tlsContext: NIOSSLContext?
     let metrics: RedisMetrics
     let logger: Logger
+    /// Nodes learnt from a cluster's slot map, tried after the configured ones.
+    var knownNodes = RedisKnownNodes()
+    /// Whether `connect` tries ``RedisConfiguration/seeds`` and the known nodes when the
+    /// configured server does not answer; off for a pool pinned to one cluster node.
+    var triesOtherNodes = true
+
+    /// The same factory, connecting to `configuration`'s server only.
+    func pinned(to configuration: RedisConfiguration) -> RedisConnectionFactory {
+        var factory = RedisConnectionFactory(configuration: configuration, tlsContext: self.tlsContext, metrics: self.metrics, logger: self.logger)
+        factory.knownNodes = self.knownNodes
+        factory.triesOtherNodes = false
+        return factory
+    }
 
     private static let nextID = Atomic<Int>(1)
 
@@ -27,7 +40,7 @@ struct RedisConnectionFactory: Sendable {
     /// Sentinels name now, checked with `ROLE`.
     func connect(on eventLoop: any EventLoop, onPush: (@Sendable (RESPValue) -> Void)?) async throws -> RedisConnection {
         guard let sentinel = self.configuration.sentinel else {
-            return try await self.open(self.configuration, on: eventLoop, onPush: onPush)
+            return try await self.openFirstAnswering(on: eventLoop, onPush: onPush)
         }
         let primary = try await self.askForPrimary(sentinel, on: eventLoop)
         var configuration = self.configuration
@@ -47,6 +60,24 @@ struct RedisConnectionFactory: Sendable {
             throw error
         }
         return connection
+    }
+
+    /// Opens a connection to the configured server or, when it does not answer, to the first of the
+    /// seeds and then of the cluster nodes learnt that does.
+    private func openFirstAnswering(on eventLoop: any EventLoop, onPush: (@Sendable (RESPValue) -> Void)?) async throws -> RedisConnection {
+        do {
+            return try await self.open(self.configuration, on: eventLoop, onPush: onPush)
+        } catch let error as RedisError where error.code == .connectionFailed && self.triesOtherNodes {
+            let configured = RedisConfiguration.Endpoint(host: self.configuration.host, port: self.configuration.port)
+            var tried: Set = [configured]
+            for endpoint in self.configuration.seeds + self.knownNodes.all where tried.insert(endpoint).inserted {
+                var configuration = self.configuration
+                configuration.host = endpoint.host
+                configuration.port = endpoint.port
+                if let connection = try? await self.open(configuration, on: eventLoop, onPush: onPush) { return connection }
+            }
+            throw error
+        }
     }
 
     /// Opens a connection to one of the Sentinels, the first of them that answers.

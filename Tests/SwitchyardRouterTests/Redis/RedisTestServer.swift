@@ -17,6 +17,12 @@ extension EngineKind {
         RedisTestServer.makeEngine(
             url: RedisTestServer.sentinelURL, clock: clock, configuration: RedisEngine.Configuration(maxEntriesPerChannel: maxEntries))
     }
+
+    /// The Redis engine on the cluster of `REDIS_CLUSTER_URL`, found from one node's URL.
+    static let cluster = EngineKind(description: "cluster") { clock, maxEntries in
+        RedisTestServer.makeEngine(
+            url: RedisTestServer.clusterURL, clock: clock, configuration: RedisEngine.Configuration(maxEntriesPerChannel: maxEntries))
+    }
 }
 
 /// The redis-server that `scripts/test` started, shared by every Redis test of this process.
@@ -28,6 +34,8 @@ enum RedisTestServer {
     static var url: String? { try? TestEnvironment.value("REDIS_URL") }
     /// The Sentinel deployment `scripts/test` started, a second Redis apart from ``url``.
     static var sentinelURL: String? { try? TestEnvironment.value("REDIS_SENTINEL_URL") }
+    /// One node of the Redis Cluster `scripts/test` started, a third Redis apart from the others.
+    static var clusterURL: String? { try? TestEnvironment.value("REDIS_CLUSTER_URL") }
 
     /// Fails the test with a clear message when `scripts/test` did not set the environment.
     static func requireURL() throws -> String {

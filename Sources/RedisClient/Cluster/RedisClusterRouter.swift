@@ -1,0 +1,270 @@
+import Logging
+import NIOCore
+import RESP
+import Synchronization
+
+/// Runs commands on a Redis Cluster: a pool per primary, the slot map from `CLUSTER SHARDS` (or
+/// `CLUSTER SLOTS`), and the redirections and retries of a cluster in motion.
+///
+/// - `MOVED`: the slot moved for good; the map is corrected at once, refreshed in the background,
+///   and the command runs again on the new owner.
+/// - `ASK`: one key is being migrated; the command runs once on the target after `ASKING`.
+/// - `TRYAGAIN` (a multi-key command during a migration) and `CLUSTERDOWN` (a failover in progress):
+///   the command runs again after a pause that doubles from 10 ms up to
+///   ``RedisConfiguration/Cluster/maximumRetryDelay``.
+/// - A node that cannot be connected to: the map is read again (a replica may have taken over)
+///   and the command runs again; the command was never sent.
+///
+/// A command that was sent and whose connection then failed is not run again: it may have run.
+/// After ``RedisConfiguration/Cluster/maximumAttempts`` the last error is thrown.
+final class RedisClusterRouter: Sendable {
+    private struct State {
+        var topology: RedisClusterTopology
+        var pools: [RedisConfiguration.Endpoint: RedisConnectionPool] = [:]
+        var refreshing: Task<RedisClusterTopology, any Error>?
+        var isShutDown = false
+    }
+
+    private let state: Mutex<State>
+    private let factory: RedisConnectionFactory
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let settings: RedisConfiguration.Cluster
+
+    init(topology: RedisClusterTopology, factory: RedisConnectionFactory, eventLoopGroup: any EventLoopGroup, logger: Logger) {
+        self.state = Mutex(State(topology: topology))
+        self.factory = factory
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.settings = factory.configuration.cluster
+        factory.knownNodes.learn(topology)
+    }
+
+    /// The slot map as last read or corrected.
+    var topology: RedisClusterTopology { self.state.withLock { $0.topology } }
+
+    /// Reads the slot map from `connection`: `CLUSTER SHARDS`, or `CLUSTER SLOTS` on a server before Redis 7.
+    static func readTopology(on connection: RedisConnection, tls: Bool) async throws -> RedisClusterTopology {
+        do {
+            return try RedisClusterTopology(shardsReply: try await connection.execute(GenericCommand("CLUSTER", "SHARDS")), tls: tls)
+        } catch let error as RedisError where error.code == .serverError && error.serverMessage?.lowercased().contains("unknown subcommand") == true {
+            return try RedisClusterTopology(slotsReply: try await connection.execute(GenericCommand("CLUSTER", "SLOTS")))
+        }
+    }
+
+    // MARK: running commands
+
+    /// Runs `command` on the node that owns its key (any primary for a keyless command).
+    func execute<Command: RedisCommand>(_ command: Command) async throws -> Command.Response {
+        try await self.withConnection(slot: command.routingKey.map(RedisClusterSlot.of)) { try await $0.execute(command) }
+    }
+
+    /// Runs `body` with a connection to the primary of `slot` (any primary when `nil`), following
+    /// redirections and retrying as the type's documentation says. `body` runs again after a
+    /// redirection or a retryable error it throws, so it must be safe to repeat in that case: the
+    /// server did not run the command that failed with such an error.
+    func withConnection<Result>(slot: Int?, _ body: (RedisConnection) async throws -> Result) async throws -> Result {
+        var attempt = 0
+        var asking: RedisConfiguration.Endpoint?
+        while true {
+            attempt += 1
+            let endpoint: RedisConfiguration.Endpoint
+            if let asking {
+                endpoint = asking
+            } else {
+                endpoint = try await self.endpoint(forSlot: slot)
+            }
+            let isAsking = asking != nil
+            asking = nil
+            do {
+                return try await self.pool(for: endpoint).withConnection { connection in
+                    if isAsking { _ = try await connection.execute(GenericCommand("ASKING")) }
+                    return try await body(connection)
+                }
+            } catch let error as RedisError {
+                guard attempt < self.settings.maximumAttempts, !Task.isCancelled else { throw error }
+                if let redirect = RedisClusterRedirect(error, replying: endpoint) {
+                    switch redirect.kind {
+                    case .moved:
+                        self.moved(redirect)
+                    case .ask:
+                        asking = redirect.endpoint
+                    }
+                    continue
+                }
+                switch error.serverErrorPrefix {
+                case "TRYAGAIN":
+                    try await Task.sleep(for: self.retryDelay(attempt))
+                case "CLUSTERDOWN":
+                    self.refreshInBackground()
+                    try await Task.sleep(for: self.retryDelay(attempt))
+                default:
+                    guard error.code == .connectionFailed || error.code == .poolTimeout && self.isUnreachable(endpoint) else { throw error }
+                    // The command was not sent: find the slot's new owner, then try it.
+                    try await Task.sleep(for: self.retryDelay(attempt))
+                    _ = try? await self.refresh()
+                }
+            }
+        }
+    }
+
+    /// The keyed replies of a pipeline, for each primary: the indices of `slots` it owns.
+    func partition(slots: [Int]) async throws -> [(RedisConfiguration.Endpoint, [Int])] {
+        let topology = try await self.currentTopology()
+        var groups: [RedisConfiguration.Endpoint: [Int]] = [:]
+        var order: [RedisConfiguration.Endpoint] = []
+        for (index, slot) in slots.enumerated() {
+            guard let owner = topology.primary(ofSlot: slot) else { throw Self.uncovered(slot) }
+            if groups[owner] == nil { order.append(owner) }
+            groups[owner, default: []].append(index)
+        }
+        return order.map { ($0, groups[$0]!) }
+    }
+
+    /// Runs `body` once with a connection to each primary, in parallel.
+    func forEachPrimary<Result: Sendable>(_ body: @escaping @Sendable (RedisConnection) async throws -> Result) async throws -> [Result] {
+        let primaries = try await self.currentTopology().primaries
+        return try await withThrowingTaskGroup(of: Result.self) { group in
+            for primary in primaries {
+                let pool = self.pool(for: primary)
+                group.addTask { try await pool.withConnection(body) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    private func retryDelay(_ attempt: Int) -> Duration {
+        min(self.settings.maximumRetryDelay, .milliseconds(10) * (1 << min(attempt - 1, 10)))
+    }
+
+    private func isUnreachable(_ endpoint: RedisConfiguration.Endpoint) -> Bool {
+        self.state.withLock { $0.pools[endpoint]?.openConnections ?? 0 } == 0
+    }
+
+    private static func uncovered(_ slot: Int) -> RedisError {
+        RedisError(.serverError, serverMessage: "CLUSTERDOWN no node of the cluster serves hash slot \(slot)")
+    }
+
+    // MARK: the slot map
+
+    private func currentTopology() async throws -> RedisClusterTopology {
+        self.state.withLock { $0.topology }
+    }
+
+    private func endpoint(forSlot slot: Int?) async throws -> RedisConfiguration.Endpoint {
+        let topology = self.state.withLock { $0.topology }
+        if let slot {
+            if let owner = topology.primary(ofSlot: slot) { return owner }
+            let refreshed = try await self.refresh()
+            guard let owner = refreshed.primary(ofSlot: slot) else { throw Self.uncovered(slot) }
+            return owner
+        }
+        guard let any = topology.primaries.randomElement() else {
+            let refreshed = try await self.refresh()
+            guard let any = refreshed.primaries.first else { throw Self.uncovered(0) }
+            return any
+        }
+        return any
+    }
+
+    private func moved(_ redirect: RedisClusterRedirect) {
+        self.state.withLock { $0.topology.assign(slot: redirect.slot, to: redirect.endpoint) }
+        self.logger.debug("redis cluster slot moved", metadata: ["redis.slot": "\(redirect.slot)", "redis.node": "\(redirect.endpoint)"])
+        self.refreshInBackground()
+    }
+
+    private func refreshInBackground() {
+        Task { _ = try? await self.refresh() }
+    }
+
+    /// Reads the slot map again, asking the known primaries, then the seeds, until one answers;
+    /// concurrent callers share one reading. Pools of nodes that serve no slot any more are closed.
+    @discardableResult
+    func refresh() async throws -> RedisClusterTopology {
+        let task: Task<RedisClusterTopology, any Error> = self.state.withLock { state in
+            if let running = state.refreshing { return running }
+            let candidates = state.topology.primaries + state.topology.shards.flatMap(\.replicas)
+            let task = Task { try await self.readTopology(from: candidates) }
+            state.refreshing = task
+            return task
+        }
+        let result = await task.result
+        let retired: [RedisConnectionPool] = self.state.withLock { state in
+            guard state.refreshing == task else { return [] }
+            state.refreshing = nil
+            guard case .success(let topology) = result else { return [] }
+            state.topology = topology
+            let primaries = Set(topology.primaries)
+            let gone = state.pools.keys.filter { !primaries.contains($0) }
+            return gone.compactMap { state.pools.removeValue(forKey: $0) }
+        }
+        for pool in retired { await pool.shutdown() }
+        let topology = try result.get()
+        self.factory.knownNodes.learn(topology)
+        return topology
+    }
+
+    private func readTopology(from candidates: [RedisConfiguration.Endpoint]) async throws -> RedisClusterTopology {
+        var tried = Set<RedisConfiguration.Endpoint>()
+        var lastError: (any Error)?
+        let configured = [RedisConfiguration.Endpoint(host: self.factory.configuration.host, port: self.factory.configuration.port)]
+        for endpoint in candidates + configured + self.factory.configuration.seeds + self.factory.knownNodes.all where tried.insert(endpoint).inserted {
+            do {
+                var configuration = self.factory.configuration
+                configuration.host = endpoint.host
+                configuration.port = endpoint.port
+                let connection = try await self.factory.open(configuration, on: self.eventLoopGroup.any(), onPush: nil)
+                defer { connection.channel.close(mode: .all, promise: nil) }
+                let topology = try await Self.readTopology(on: connection, tls: configuration.tls.isEnabled)
+                guard !topology.shards.isEmpty else { continue }
+                return topology
+            } catch {
+                lastError = error
+            }
+        }
+        throw RedisError(.connectionFailed, serverMessage: "no node of the cluster answered with its slot map", underlying: lastError)
+    }
+
+    /// Reads the slot map every ``RedisConfiguration/Cluster/refreshInterval`` until cancelled.
+    func refreshPeriodically() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: self.settings.refreshInterval) } catch { return }
+            do {
+                try await self.refresh()
+            } catch {
+                self.logger.debug("redis cluster slot map not refreshed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: pools
+
+    private func pool(for endpoint: RedisConfiguration.Endpoint) -> RedisConnectionPool {
+        self.state.withLock { state in
+            if let pool = state.pools[endpoint] { return pool }
+            var configuration = self.factory.configuration
+            configuration.host = endpoint.host
+            configuration.port = endpoint.port
+            configuration.seeds = []
+            let pool = RedisConnectionPool(factory: self.factory.pinned(to: configuration), eventLoopGroup: self.eventLoopGroup, logger: self.logger)
+            if state.isShutDown { Task { await pool.shutdown() } }
+            state.pools[endpoint] = pool
+            return pool
+        }
+    }
+
+    /// Pings idle connections of every pool.
+    func checkHealth() async {
+        for pool in self.state.withLock({ Array($0.pools.values) }) { await pool.checkHealth() }
+    }
+
+    /// Closes every pool and fails its waiters.
+    func shutdown() async {
+        let pools = self.state.withLock { state in
+            state.isShutDown = true
+            state.refreshing?.cancel()
+            return Array(state.pools.values)
+        }
+        for pool in pools { await pool.shutdown() }
+    }
+}

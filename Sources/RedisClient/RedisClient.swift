@@ -149,6 +149,13 @@ public final class RedisClient: Sendable, Service {
         return chosenRouter
     }
 
+    /// The slot map the client holds now (as last read or corrected by `MOVED`), without asking a
+    /// node; `nil` for a single server, or before the first command found out which it is.
+    public var knownClusterTopology: RedisClusterTopology? {
+        if case .cluster(let router) = self.mode.withLock({ $0 }) { return router.topology }
+        return nil
+    }
+
     /// The cluster router, once found; for tests that look at the slot map the client holds.
     var clusterRouterForTests: RedisClusterRouter? {
         if case .cluster(let router) = self.mode.withLock({ $0 }) { return router }

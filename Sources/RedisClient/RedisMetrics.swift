@@ -6,7 +6,8 @@ import NIOCore
 /// Names: `redis_commands_total`, `redis_command_errors_total` (label `kind`: `server`,
 /// `connection`, `timeout`, `other`), `redis_command_duration_seconds`, `redis_connections`
 /// (open connections), `redis_connect_failures_total`, `redis_reconnects_total`,
-/// `redis_subscription_dropped_total`.
+/// `redis_subscription_dropped_total`, and on a cluster `redis_cluster_retries_total` (label
+/// `reason`: `moved`, `ask`, `tryagain`, `clusterdown`, `unreachable`) and `redis_cluster_topology_refreshes_total`.
 struct RedisMetrics: Sendable {
     /// The metrics of connections opened without a client, created on first use.
     static let standalone = RedisMetrics()
@@ -21,6 +22,12 @@ struct RedisMetrics: Sendable {
     let connectFailures: Counter
     let reconnects: Counter
     let droppedMessages: Counter
+    let movedRetries: Counter
+    let askRetries: Counter
+    let tryAgainRetries: Counter
+    let clusterDownRetries: Counter
+    let unreachableRetries: Counter
+    let topologyRefreshes: Counter
 
     init(dimensions: [(String, String)] = []) {
         self.commands = Counter(label: "redis_commands_total", dimensions: dimensions)
@@ -33,6 +40,12 @@ struct RedisMetrics: Sendable {
         self.connectFailures = Counter(label: "redis_connect_failures_total", dimensions: dimensions)
         self.reconnects = Counter(label: "redis_reconnects_total", dimensions: dimensions)
         self.droppedMessages = Counter(label: "redis_subscription_dropped_total", dimensions: dimensions)
+        self.movedRetries = Counter(label: "redis_cluster_retries_total", dimensions: dimensions + [("reason", "moved")])
+        self.askRetries = Counter(label: "redis_cluster_retries_total", dimensions: dimensions + [("reason", "ask")])
+        self.tryAgainRetries = Counter(label: "redis_cluster_retries_total", dimensions: dimensions + [("reason", "tryagain")])
+        self.clusterDownRetries = Counter(label: "redis_cluster_retries_total", dimensions: dimensions + [("reason", "clusterdown")])
+        self.unreachableRetries = Counter(label: "redis_cluster_retries_total", dimensions: dimensions + [("reason", "unreachable")])
+        self.topologyRefreshes = Counter(label: "redis_cluster_topology_refreshes_total", dimensions: dimensions)
     }
 
     func recordCommands(_ count: Int, since start: NIODeadline) {

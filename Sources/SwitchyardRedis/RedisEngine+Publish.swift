@@ -57,7 +57,8 @@ extension RedisEngine {
         switch acknowledgement {
         case .primary: false
         case .replicated: true
-        case .replicatedWhereReplicas: configuration.keepsReplicas ?? (client.configuration.sentinel != nil)
+        case .replicatedWhereReplicas:
+            configuration.keepsReplicas ?? (client.configuration.sentinel != nil || client.knownClusterTopology?.shards.allSatisfy { !$0.replicas.isEmpty } == true)
         }
     }
 
@@ -74,11 +75,12 @@ extension RedisEngine {
         var separateState: StateAssignment?
         var replies: [Result<RESPValue, RedisError>]
         var replicas: Int?
-        let waits = requests.contains { waitsForReplica($0.rules.acknowledgement) }
         do {
+            let isCluster = try await client.isCluster
+            let waits = requests.contains { waitsForReplica($0.rules.acknowledgement) }
             if let state {
                 let streamKey = RedisKeys(calls[calls.count - 1].channel).stream
-                if try await client.isCluster, RedisClusterSlot.of(state.key.rawValue) != RedisClusterSlot.of(streamKey) {
+                if isCluster, RedisClusterSlot.of(state.key.rawValue) != RedisClusterSlot.of(streamKey) {
                     separateState = state
                 } else {
                     calls[calls.count - 1].setting(state)

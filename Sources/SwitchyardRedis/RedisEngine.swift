@@ -47,7 +47,8 @@ public final class RedisEngine: Engine {
         public var liveConfirmationTimeout: Duration
         /// Whether the deployment keeps replicas, so that critical channels without an `acknowledge`
         /// policy are acknowledged once a replica has the event; `nil` decides from the client:
-        /// replicas under Sentinel, none on a single server. Default `nil`.
+        /// replicas under Sentinel, on a cluster where every primary has one in the slot map, none on
+        /// a single server. Default `nil`.
         public var keepsReplicas: Bool?
         /// How long a `replicated` acknowledgement waits for a replica (`WAIT 1 <ms>`) before the
         /// publish fails with `engine_unavailable`. Default 1 s.

@@ -86,21 +86,26 @@ final class RedisClusterRouter: Sendable {
                 if let redirect = RedisClusterRedirect(error, replying: endpoint) {
                     switch redirect.kind {
                     case .moved:
+                        self.factory.metrics.movedRetries.increment()
                         self.moved(redirect)
                     case .ask:
+                        self.factory.metrics.askRetries.increment()
                         asking = redirect.endpoint
                     }
                     continue
                 }
                 switch error.serverErrorPrefix {
                 case "TRYAGAIN":
+                    self.factory.metrics.tryAgainRetries.increment()
                     try await Task.sleep(for: self.retryDelay(attempt))
                 case "CLUSTERDOWN":
+                    self.factory.metrics.clusterDownRetries.increment()
                     self.refreshInBackground()
                     try await Task.sleep(for: self.retryDelay(attempt))
                 default:
                     guard error.code == .connectionFailed || error.code == .poolTimeout && self.isUnreachable(endpoint) else { throw error }
                     // The command was not sent: find the slot's new owner, then try it.
+                    self.factory.metrics.unreachableRetries.increment()
                     try await Task.sleep(for: self.retryDelay(attempt))
                     _ = try? await self.refresh()
                 }
@@ -193,6 +198,7 @@ final class RedisClusterRouter: Sendable {
             guard state.refreshing == task else { return [] }
             state.refreshing = nil
             guard case .success(let topology) = result else { return [] }
+            self.factory.metrics.topologyRefreshes.increment()
             state.topology = topology
             let primaries = Set(topology.primaries)
             let gone = state.pools.keys.filter { !primaries.contains($0) }

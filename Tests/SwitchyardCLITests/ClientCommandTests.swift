@@ -248,6 +248,36 @@ import Testing
         #expect(wrongName.stderr.contains("does not monitor nobody"), "\(wrongName.stderr)")
     }
 
+    @Test(.needs(.cluster)) func commandsWorkUnchangedWithAClusterNodesURL() async throws {
+        let cluster = try TestEnvironment.value("REDIS_CLUSTER_URL")
+        let prefix = Self.channel()
+        let target = ["--redis", cluster, "--allow-unknown-channels"]
+        // Channels in several hash slots, so on several primaries.
+        let channels = (0..<4).map { "\(prefix).c\($0)" }
+        for channel in channels {
+            for price in [1.5, 2.5] {
+                let published = try await run(["publish"] + target + [channel, #"{"price":\#(price)}"#])
+                #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
+            }
+        }
+        let replay = try await run(["replay"] + target + [channels[0], "--json", "--since", "2"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let envelope = try JSONValue(parsing: replay.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(envelope["data"] == ["price": 2.5] && envelope["sequence_number"] == 2)
+        // A pattern spans the slots: the registry and every primary's keyspace are read.
+        let pattern = try await run(["replay"] + target + ["\(prefix).*", "--json"])
+        #expect(pattern.status == 0, "\(pattern.stderr)")
+        #expect(pattern.stdout.split(separator: "\n").count == 8, "\(pattern.stdout)")
+        let lag = try await run(["lag"] + target + ["\(prefix).*", "--json"])
+        #expect(lag.status == 0, "\(lag.stderr)")
+        let state = try await run(["state", "set"] + target + ["cache:\(prefix):price", #"{"price":3.5}"#])
+        #expect(state.status == 0, "\(state.stderr)")
+        let read = try await run(["state", "get"] + target + ["cache:\(prefix):price"])
+        #expect(read.stdout.contains("3.5"), "\(read.stdout)\(read.stderr)")
+        let letters = try await run(["dlq", "list"] + target + [channels[1], "--json"])
+        #expect(letters.status == 0, "\(letters.stderr)")
+    }
+
     @Test(.needs(.redis)) func bridgeStoresPlainPublishesAndDeadLettersTheRest() async throws {
         let redis = try TestEnvironment.value("REDIS_URL")
         try await RedisServerGate.shared.shared {

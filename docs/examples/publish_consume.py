@@ -13,6 +13,9 @@ See docs/wire-format.md.
 It publishes two events (and the first one again, which dedup stores once), then consumes the
 channel from the beginning in the consumer group `python-example`, acking each entry, and prints
 one JSON object: {"published": [...], "republished": {...}, "consumed": [envelopes]}.
+
+With --cluster it uses redis-py's RedisCluster on one node's URL: every key of a channel shares
+the hash tag {CHANNEL}, so the script and the group read run on the node of the channel's slot.
 """
 import argparse
 import json
@@ -48,7 +51,7 @@ class RateLimited(Exception):
 class Publisher:
     """Publishes batches to one channel through publish.lua (EVALSHA, loaded again on NOSCRIPT)."""
 
-    def __init__(self, client: redis.Redis, script_source: str, source: str,
+    def __init__(self, client: "redis.Redis | redis.RedisCluster", script_source: str, source: str,
                  retention_ms: int = 24 * 3600 * 1000, dedup_window_ms: int = 300_000,
                  hard_cap: int = 1_000_000, rate_per_second: int = 1000, burst: int = 2000):
         self.script = client.register_script(script_source)
@@ -89,7 +92,7 @@ class Publisher:
         return results
 
 
-def consume(client: redis.Redis, channel: str, group: str, consumer: str, block_ms: int = 200):
+def consume(client: "redis.Redis | redis.RedisCluster", channel: str, group: str, consumer: str, block_ms: int = 200):
     """Reads every entry the group has not been delivered, acking each; returns the envelopes."""
     stream = "stream:{" + channel + "}"
     try:
@@ -113,9 +116,11 @@ def main():
     parser.add_argument("--url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
     parser.add_argument("--channel", required=True)
     parser.add_argument("--publish-lua", required=True, help="path of publish.lua")
+    parser.add_argument("--cluster", action="store_true", help="the URL is a node of a Redis Cluster")
     arguments = parser.parse_args()
 
-    client = redis.Redis.from_url(arguments.url)
+    client: "redis.Redis | redis.RedisCluster"
+    client = redis.RedisCluster.from_url(arguments.url) if arguments.cluster else redis.Redis.from_url(arguments.url)
     with open(arguments.publish_lua, encoding="utf-8") as file:
         publisher = Publisher(client, file.read(), source="python-example")
     schema = arguments.channel + "@1"

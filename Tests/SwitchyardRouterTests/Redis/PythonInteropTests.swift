@@ -19,21 +19,25 @@ struct PythonInteropTests {
         return (result.status, result.stdout, result.stderr)
     }
 
-    @Test("the Python example publishes through publish.lua and consumes with XREADGROUP, interleaved with Swift")
-    func pythonExample() async throws {
+    /// The engines the example runs against: the Redis server, and the cluster with redis-py's `RedisCluster`.
+    static let kinds: [EngineKind] = [.redis] + (TestServer.areRequired || TestServer.cluster.isConfigured ? [.cluster] : [])
+
+    @Test("the Python example publishes through publish.lua and consumes with XREADGROUP, interleaved with Swift", arguments: kinds)
+    func pythonExample(kind: EngineKind) async throws {
         let probe = try await Self.run(["-c", "import redis"])
         try #require(
             probe.status == 0,
             "redis-py is missing for '\(Self.python)': install it (`\(Self.python) -m pip install redis`) or set SWITCHYARD_PYTHON to a Python that has it")
-        try await EngineKind.redis.isolated {
-            let (router, engine) = redisRouter()
+        try await kind.isolated {
+            let url = kind.description == "cluster" ? try TestEnvironment.value("REDIS_CLUSTER_URL") : try RedisTestServer.requireURL()
+            let (router, engine) = redisRouter(url: url)
             let channel = Fixtures.channel("test:interop")
             let swift = try await router.publish((1...3).map { PublishRequest(channel: channel, payload: Fixtures.payload($0)) })
             let result = try await Self.run([
                 Self.root.appendingPathComponent("docs/examples/publish_consume.py").path,
-                "--url", try RedisTestServer.requireURL(), "--channel", channel.rawValue,
+                "--url", url, "--channel", channel.rawValue,
                 "--publish-lua", Self.root.appendingPathComponent("Sources/SwitchyardRedis/Resources/publish.lua").path,
-            ])
+            ] + (kind.description == "cluster" ? ["--cluster"] : []))
             try #require(result.status == 0, "the Python example failed: \(result.errors)")
             let report = try JSONValue(parsing: result.output)
             #expect(report["published"]?.arrayValue?.map { $0["sequence_number"] } == [4, 5])

@@ -13,9 +13,10 @@ import Testing
 
 /// A router over a Redis engine made for one test.
 func redisRouter(
-    _ configuration: RedisEngine.Configuration = .init(), overrides: [RouterConfiguration.PolicyOverride] = [], clientName: String? = nil
+    _ configuration: RedisEngine.Configuration = .init(), overrides: [RouterConfiguration.PolicyOverride] = [], clientName: String? = nil,
+    url: String? = RedisTestServer.url
 ) -> (Router, RedisEngine) {
-    let engine = RedisTestServer.makeEngine(configuration: configuration, clientName: clientName)
+    let engine = RedisTestServer.makeEngine(url: url, configuration: configuration, clientName: clientName)
     let router = Router(
         contracts: Fixtures.contracts, engine: engine,
         configuration: RouterConfiguration(source: "tests", enforcesRateLimits: false, policyOverrides: overrides),

@@ -42,6 +42,30 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_cluster_ports(count):
+    """COUNT free ports P <= 55535 whose cluster bus port P + 10000 is free as well."""
+    held, ports = [], []
+    try:
+        while len(ports) < count:
+            port = random.randint(20000, 55535)
+            pair = []
+            try:
+                for candidate in (port, port + 10000):
+                    sock = socket.socket()
+                    pair.append(sock)
+                    sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                for sock in pair:
+                    sock.close()
+                continue
+            held += pair
+            ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
 def rss_mb(pid):
     """Resident memory of a process in MiB, or None once it is gone."""
     try:
@@ -909,6 +933,141 @@ def sentinel_failover(suite, pg):
     return result
 
 
+class ClusterDeployment:
+    """A Redis Cluster of three primaries (AOF on) and three replicas of one scenario, made with
+    `redis-cli --cluster create` on free loopback ports."""
+
+    def __init__(self, suite, name):
+        self.suite = suite
+        self.name = name
+        self.ports = free_cluster_ports(6)
+        self.processes = {}
+        self.configs = {}
+        for port in self.ports:
+            folder = suite.path(name, str(port))
+            os.makedirs(folder)
+            self.configs[port] = os.path.join(folder, "server.conf")
+            with open(self.configs[port], "w") as f:
+                f.write("\n".join([
+                    "bind 127.0.0.1", f"port {port}", f"dir {folder}", 'save ""', "daemonize no", "appendonly yes",
+                    "appendfsync everysec", "maxmemory-policy noeviction", "repl-diskless-sync-delay 0", "cluster-enabled yes",
+                    "cluster-config-file nodes.conf", "cluster-node-timeout 2000"]) + "\n")
+            self.start(port)
+        suite.cleanups.append(self.kill_all)
+        if not wait_until(lambda: all(self.answers(p) for p in self.ports), 20, 0.1):
+            raise RuntimeError("the cluster's nodes did not come up")
+        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+                        "--cluster-replicas", "1", "--cluster-yes"], check=True, capture_output=True)
+        if not wait_until(self.ready, 45, 0.2):
+            raise RuntimeError("the cluster did not become healthy")
+
+    def start(self, port):
+        """Starts a node on its config and nodes.conf (a killed primary rejoins as a replica)."""
+        self.processes[port] = self.suite.spawn(["redis-server", self.configs[port]], f"{self.name}-{port}")
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.ports[0]},127.0.0.1:{self.ports[1]}"
+
+    def client(self, port):
+        return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=5)
+
+    def answers(self, port):
+        try:
+            return self.client(port).ping()
+        except redis.RedisError:
+            return False
+
+    def running(self):
+        return [p for p in self.ports if self.processes[p].poll() is None]
+
+    def ready(self):
+        """Every running node sees the cluster ok, and every replica is in sync."""
+        try:
+            for port in self.running():
+                node = self.client(port)
+                if node.execute_command("CLUSTER", "INFO").find("cluster_state:ok") < 0:
+                    return False
+                info = node.info("replication")
+                if info.get("role") == "slave" and info.get("master_link_status") != "up":
+                    return False
+            return True
+        except redis.RedisError:
+            return False
+
+    def cluster_client(self):
+        return redis.RedisCluster(host="127.0.0.1", port=self.running()[0], decode_responses=True, socket_timeout=5)
+
+    def primary_of(self, key):
+        """The port of the primary that serves KEY's slot now."""
+        return self.cluster_client().get_node_from_key(key).port
+
+    def kill(self, port):
+        self.processes[port].kill()
+        self.processes[port].wait()
+
+    def kill_all(self):
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def envelopes(self, channel):
+        """The channel's stored envelopes, on the primary of its slot, in stream order."""
+        entries = self.cluster_client().xrange(f"stream:{{{channel}}}", "-", "+")
+        return [json.loads(fields["envelope"]) for _, fields in entries]
+
+
+def cluster_failover(suite, pg):
+    result = Result("cluster_failover")
+    seconds = 24 if suite.quick else 120
+    rate = 250
+    cluster = ClusterDeployment(suite, "cluster-s8")
+    # Channels on every primary; one publisher acknowledges after a replica has each event, the other
+    # after the primary alone (its losses are counted and reported, not refused).
+    replicated = [f"chaos:s8_r{i}" for i in range(6)]
+    primary_only = [f"chaos:s8_p{i}" for i in range(6)]
+    runs = {}
+    for label, channels, acknowledge in (("r", replicated, "replicated"), ("p", primary_only, "primary")):
+        acked_file = suite.path(f"s8{label}.acked")
+        process = suite.chaos_worker(["publish", "--redis", cluster.url, "--channels", ",".join(channels),
+                                      "--count", str(seconds * rate), "--rate", str(rate), "--acknowledge", acknowledge,
+                                      "--acked", acked_file, "--command-timeout", "2", "--connect-timeout", "1"], f"s8{label}-publisher")
+        runs[label] = (process, channels, acked_file)
+    failovers = 0
+    time.sleep(3)
+    publishers = [run[0] for run in runs.values()]
+    while any(p.poll() is None for p in publishers) and failovers < (1 if suite.quick else 4):
+        # The primary of one replicated channel's slot, a different one each time.
+        key = f"stream:{{{replicated[failovers % len(replicated)]}}}"
+        victim = cluster.primary_of(key)
+        cluster.kill(victim)
+        if not wait_until(lambda: cluster.ready() and cluster.primary_of(key) != victim, 30, 0.2):
+            result.require(False, "the cluster did not promote the replica within 30 s")
+            break
+        failovers += 1
+        cluster.start(victim)
+        wait_until(cluster.ready, 30, 0.2)
+        time.sleep(5 if suite.quick else 15)
+    for process in publishers:
+        process.wait(seconds + 180)
+    process, channels, acked_file = runs["r"]
+    summary = suite.last_json("s8r-publisher")
+    acked = acked_lines(acked_file)
+    result.sent, result.acked = summary["sent"], summary["acked"]
+    check_streams(cluster, channels, acked, result)
+    primary_summary = suite.last_json("s8p-publisher")
+    primary_acked = acked_lines(runs["p"][2])
+    primary_result = Result("cluster_failover_primary_acks")
+    check_streams(cluster, primary_only, primary_acked, primary_result)
+    result.detail(f"failovers={failovers} refused={summary['refused']} errors={json.dumps(summary['errors'])}")
+    result.detail(f"primary acks: sent={primary_summary['sent']} acked={primary_summary['acked']} "
+                  f"lost={primary_result.lost} duplicated={primary_result.duplicated} (reported; primary acks may lose on failover)")
+    result.require(failovers >= 1, "no failover happened")
+    result.require(summary["acked"] > 0, "nothing was acknowledged")
+    return result
+
+
 SCENARIOS = {
     "consumers_sigkill": consumers_sigkill,
     "redis_sigkill": redis_sigkill,
@@ -917,6 +1076,7 @@ SCENARIOS = {
     "steady_load": steady_load,
     "redis_unreachable": redis_unreachable,
     "sentinel_failover": sentinel_failover,
+    "cluster_failover": cluster_failover,
 }
 
 

@@ -146,7 +146,8 @@ extension RedisEngine {
         }
         await register(storedChannels)
         if let refusal { throw StoreFailure(error: refusal, unreachable: false) }
-        if let separateState {
+        // As the script does: only when the call's last event was stored, not for a duplicate.
+        if let separateState, let last = receipts.last ?? nil, !last.duplicate {
             do {
                 try await setState(separateState)
             } catch {

@@ -249,7 +249,9 @@ import Testing
 @Suite(.timeLimit(.minutes(10)), .needs(.redis)) struct MetricsTests {
     @Test func commandsErrorsLatencyAndConnectionsAreExported() async throws {
         let metrics = TestMetrics()
-        let configuration = try TestEnvironment.configuration()
+        var configuration = try TestEnvironment.configuration()
+        // Counted exactly: no `CLUSTER SHARDS` of cluster detection before the first command.
+        configuration.cluster.mode = .disabled
         let client = try withMetricsFactory(metrics) {
             try RedisClient(configuration: configuration, logger: CapturedLogs().logger())
         }

@@ -14,21 +14,28 @@ import Synchronization
 public final class ClusterDeployment: Sendable {
     /// The six nodes' ports; the first three were made primaries.
     public let ports: [Int]
+    /// The CA that signed the nodes' certificate, when the nodes speak TLS only.
+    public let certificateAuthority: String?
     private let directory: String
     private let processes: Mutex<[Int: Process]>
 
-    /// The URL Switchyard is given: one node.
-    public var url: String { "redis://127.0.0.1:\(ports[0])" }
+    /// The URL Switchyard is given: one node (`rediss://` when the nodes speak TLS).
+    public var url: String { "\(certificateAuthority == nil ? "redis" : "rediss")://127.0.0.1:\(ports[0])" }
 
     /// Starts the nodes, joins them into a cluster, and waits until every node sees it `ok` and
     /// every replica is in sync. A cluster that is not ready in time is stopped and made again on
     /// new ports, once; the error names what was missing and where the logs are.
-    public static func start(nodeTimeout: Duration = .milliseconds(2000)) async throws -> ClusterDeployment {
+    /// - Parameter tls: A certificate, its key and the CA that signed it: the nodes then listen with
+    ///   TLS only, for clients, replication and the cluster bus (`tls-cluster yes`).
+    public static func start(
+        nodeTimeout: Duration = .milliseconds(2000), tls: (certificate: String, key: String, certificateAuthority: String)? = nil
+    ) async throws -> ClusterDeployment {
         var lastError: (any Error)?
         for _ in 0..<2 {
             let ports = try freeClusterPorts(6)
             let base = ProcessInfo.processInfo.environment["SWITCHYARD_TEST_TMP"].flatMap { $0.isEmpty ? nil : $0 } ?? NSTemporaryDirectory()
-            let deployment = try ClusterDeployment(ports: ports, directory: "\(base)/cluster-\(UUID().uuidString.prefix(8))", nodeTimeout: nodeTimeout)
+            let deployment = try ClusterDeployment(
+                ports: ports, directory: "\(base)/cluster-\(UUID().uuidString.prefix(8))", nodeTimeout: nodeTimeout, tls: tls)
             do {
                 try await deployment.create()
                 return deployment
@@ -40,16 +47,23 @@ public final class ClusterDeployment: Sendable {
         throw lastError ?? ClusterDeploymentError(description: "the cluster did not start")
     }
 
-    private init(ports: [Int], directory: String, nodeTimeout: Duration) throws {
+    private init(ports: [Int], directory: String, nodeTimeout: Duration, tls: (certificate: String, key: String, certificateAuthority: String)?) throws {
         self.ports = ports
+        self.certificateAuthority = tls?.certificateAuthority
         self.directory = directory
         self.processes = Mutex([:])
         let milliseconds = nodeTimeout.components.seconds * 1000 + nodeTimeout.components.attoseconds / 1_000_000_000_000_000
         for port in ports {
             let folder = "\(directory)/\(port)"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let config = [
-                "bind 127.0.0.1", "port \(port)", "dir \(folder)", "pidfile \(folder)/server.pid", "logfile \(folder)/server.log",
+            let listener = tls.map {
+                [
+                    "port 0", "tls-port \(port)", "tls-cert-file \($0.certificate)", "tls-key-file \($0.key)",
+                    "tls-ca-cert-file \($0.certificateAuthority)", "tls-auth-clients no", "tls-cluster yes", "tls-replication yes",
+                ]
+            } ?? ["port \(port)"]
+            let config = listener + [
+                "bind 127.0.0.1", "dir \(folder)", "pidfile \(folder)/server.pid", "logfile \(folder)/server.log",
                 "save \"\"", "appendonly no", "repl-diskless-sync-delay 0", "cluster-enabled yes", "cluster-config-file nodes.conf",
                 "cluster-node-timeout \(milliseconds)",
             ]
@@ -70,11 +84,12 @@ public final class ClusterDeployment: Sendable {
 
     private func create() async throws {
         let up = try await eventually(timeout: .seconds(20), every: .milliseconds(50)) {
-            for port in self.ports where (try? await Self.ask(port: port, "PING")) == nil { return false }
+            for port in self.ports where (try? await self.ask(port: port, "PING")) == nil { return false }
             return true
         }
         guard up else { throw ClusterDeploymentError(description: "the cluster's nodes did not answer within 20 s (logs in \(directory))") }
-        let output = try await Self.redisCLI(["--cluster", "create"] + ports.map { "127.0.0.1:\($0)" } + ["--cluster-replicas", "1", "--cluster-yes"])
+        let output = try await Self.redisCLI(
+            tlsArguments + ["--cluster", "create"] + ports.map { "127.0.0.1:\($0)" } + ["--cluster-replicas", "1", "--cluster-yes"])
         guard output.status == 0 else {
             throw ClusterDeploymentError(description: "redis-cli --cluster create failed: \(output.text.suffix(600))")
         }
@@ -87,11 +102,11 @@ public final class ClusterDeployment: Sendable {
         var missing = ""
         let ready = try await eventually(timeout: timeout, every: .milliseconds(100)) {
             for port in self.runningPorts {
-                guard let info = try? await Self.ask(port: port, "CLUSTER", "INFO")?.string, info.contains("cluster_state:ok") else {
+                guard let info = try? await self.ask(port: port, "CLUSTER", "INFO")?.string, info.contains("cluster_state:ok") else {
                     missing = "cluster_state:ok at 127.0.0.1:\(port)"
                     return false
                 }
-                guard let replication = try? await Self.ask(port: port, "INFO", "replication")?.string else {
+                guard let replication = try? await self.ask(port: port, "INFO", "replication")?.string else {
                     missing = "an answer from 127.0.0.1:\(port)"
                     return false
                 }
@@ -112,7 +127,9 @@ public final class ClusterDeployment: Sendable {
     /// The slot map as a running node sees it now.
     public func topology() async throws -> RedisClusterTopology {
         for port in runningPorts {
-            if let reply = try? await Self.ask(port: port, "CLUSTER", "SHARDS"), let topology = try? RedisClusterTopology(shardsReply: reply) {
+            if let reply = try? await self.ask(port: port, "CLUSTER", "SHARDS"),
+                let topology = try? RedisClusterTopology(shardsReply: reply, tls: certificateAuthority != nil)
+            {
                 return topology
             }
         }
@@ -141,9 +158,9 @@ public final class ClusterDeployment: Sendable {
     /// Moves the lowest `count` slots of the primary on `source` to the primary on `target` with
     /// `redis-cli --cluster reshard` (it migrates keys `pipeline` at a time); returns its output.
     public func reshard(from source: Int, to target: Int, slots count: Int, pipeline: Int = 10) async throws -> String {
-        let sourceID = try await Self.ask(port: source, "CLUSTER", "MYID")?.string ?? ""
-        let targetID = try await Self.ask(port: target, "CLUSTER", "MYID")?.string ?? ""
-        let output = try await Self.redisCLI([
+        let sourceID = try await self.ask(port: source, "CLUSTER", "MYID")?.string ?? ""
+        let targetID = try await self.ask(port: target, "CLUSTER", "MYID")?.string ?? ""
+        let output = try await Self.redisCLI(tlsArguments + [
             "--cluster", "reshard", "127.0.0.1:\(source)", "--cluster-from", sourceID, "--cluster-to", targetID,
             "--cluster-slots", "\(count)", "--cluster-yes", "--cluster-pipeline", "\(pipeline)",
         ])
@@ -159,9 +176,12 @@ public final class ClusterDeployment: Sendable {
         if !keepingFiles { try? FileManager.default.removeItem(atPath: directory) }
     }
 
-    /// One command to one node, on a connection of its own.
-    public static func ask(port: Int, _ arguments: String...) async throws -> RESPValue? {
+    private var tlsArguments: [String] { certificateAuthority.map { ["--tls", "--cacert", $0] } ?? [] }
+
+    /// One command to one node, on a connection of its own (with TLS when the nodes speak it).
+    public func ask(port: Int, _ arguments: String...) async throws -> RESPValue? {
         var configuration = RedisConfiguration(host: "127.0.0.1", port: port)
+        if let certificateAuthority { configuration.tls = try .require(certificateAuthorityFile: certificateAuthority) }
         configuration.connectTimeout = .seconds(1)
         configuration.commandTimeout = .seconds(5)
         let connection = try await RedisConnection.connect(configuration: configuration, logger: Logger(label: "test.cluster"))

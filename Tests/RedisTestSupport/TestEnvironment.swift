@@ -170,3 +170,26 @@ extension RedisSubscription.Event {
         return nil
     }
 }
+
+/// Lets one test at a time run servers of its own (a Sentinel deployment, a cluster) and fail them
+/// over: each starts five or six servers, which is load enough for two cores. It does not hold the
+/// shared redis-server, which those tests never touch, so the other tests go on beside it.
+public actor PrivateDeploymentGate {
+    /// The one gate of the process.
+    public static let shared = PrivateDeploymentGate()
+    private var held = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// Runs `body` when no other test runs a private deployment.
+    public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if held {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            held = true
+        }
+        defer {
+            if waiting.isEmpty { held = false } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}

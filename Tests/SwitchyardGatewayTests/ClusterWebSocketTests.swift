@@ -13,8 +13,7 @@ import Testing
 /// holds the gateway's subscription connection (a private cluster).
 @Suite(.serialized, .timeLimit(.minutes(5)), .needs(.redis)) struct ClusterWebSocketTests {
     @Test func aWebSocketClientGetsEveryAcknowledgedEventInOrderAcrossAFailover() async throws {
-        // Alone: six servers of its own and a failover are load enough for two cores.
-        try await RedisServerGate.shared.exclusive {
+        try await PrivateDeploymentGate.shared.run {
             let cluster = try await ClusterDeployment.start()
             defer { cluster.stop() }
             var redis = try RedisConfiguration(url: cluster.url)

@@ -12,8 +12,7 @@ import Testing
 /// `/v1/ws` on Redis under Sentinel, across a failover of a private deployment.
 @Suite(.serialized, .timeLimit(.minutes(5)), .needs(.redis)) struct SentinelWebSocketTests {
     @Test func aWebSocketClientGetsEveryAcknowledgedEventInOrderAcrossAFailover() async throws {
-        // Alone: five servers of its own and a failover are load enough for two cores.
-        try await RedisServerGate.shared.exclusive {
+        try await PrivateDeploymentGate.shared.run {
             let deployment = try await SentinelDeployment.start()
             defer { deployment.stop() }
             try await Self.followFailover(deployment)

@@ -44,8 +44,7 @@ import Testing
     }
 
     @Test func replicatedAcknowledgementsLoseNothingWhenAPrimaryIsKilledWhilePublishingAndConsuming() async throws {
-        // Alone: six servers of its own and a failover are load enough for two cores.
-        try await RedisTestServer.exclusive {
+                try await RedisTestServer.withPrivateDeployment {
             let cluster = try await ClusterDeployment.start()
             defer { cluster.stop() }
             let router = Self.router(url: cluster.url, acknowledge: .replicated)
@@ -93,10 +92,48 @@ import Testing
         }
     }
 
+    /// Nodes that speak TLS only (clients, replication and the cluster bus): the slot map names their
+    /// TLS ports, and the router publishes, consumes a pattern across the primaries and follows the live feed.
+    @Test func aClusterOverTLSWorksFromOneNodesURL() async throws {
+        try await RedisTestServer.withPrivateDeployment {
+            let tls = (
+                certificate: try TestEnvironment.value("TLS_SERVER_CERT"), key: try TestEnvironment.value("TLS_SERVER_KEY"),
+                certificateAuthority: try TestEnvironment.value("REDIS_TLS_CA"))
+            let cluster = try await ClusterDeployment.start(tls: tls)
+            defer { cluster.stop() }
+            var redis = try RedisConfiguration(url: cluster.url)
+            redis.tls = try .require(certificateAuthorityFile: tls.certificateAuthority)
+            let client = try RedisClient(configuration: redis, logger: Logger(label: "test.cluster-tls"))
+            let engine = RedisEngine(client: client, configuration: RedisEngine.Configuration(), logger: Logger(label: "test.cluster-tls"))
+            RedisTestServer.runner?.yield(engine)
+            let router = Router(contracts: Fixtures.contracts, engine: engine, configuration: RouterConfiguration(source: "tests"), logger: Logger(label: "test.router"))
+            #expect(try await client.isCluster)
+            let topology = try #require(client.knownClusterTopology)
+            #expect(Set(topology.primaries.map(\.port)) == Set(cluster.ports.prefix(3)), "the slot map names the TLS ports")
+            let channels = try Self.channels("test:ctls", onEachPrimaryOf: topology)
+            let live = try await engine.liveEvents(matching: [try ChannelPattern("test:ctls.*")])
+            let handled = Shared<[Envelope]>([])
+            try await router.withConsumer(
+                group: "tls", patterns: [try ChannelPattern("test:ctls.*")], options: ConsumerOptions(blockTimeout: .milliseconds(100)),
+                handler: { envelope in handled.update { $0.append(envelope) } }
+            ) {
+                for (n, channel) in channels.enumerated() { _ = try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+                let all = try await eventually(timeout: .seconds(30)) { handled.value.count == channels.count }
+                #expect(all, "the group read every primary's channel over TLS")
+            }
+            var seen: [ChannelName] = []
+            for await envelope in live {
+                seen.append(envelope.channel)
+                if seen.count == channels.count { break }
+            }
+            #expect(Set(seen) == Set(channels), "the live feed saw every channel")
+        }
+    }
+
     /// `redis-cli --cluster reshard` moves a channel's slot (with its stream, sequence and every dedup
     /// key) while four publishers write to it: each publish is acknowledged once, in order, gap-free.
     @Test func aChannelsSlotMovesUnderPublishLoad() async throws {
-        try await RedisTestServer.exclusive {
+        try await RedisTestServer.withPrivateDeployment {
             let cluster = try await ClusterDeployment.start()
             defer { cluster.stop() }
             let router = Self.router(url: cluster.url, acknowledge: .primary)

@@ -72,8 +72,33 @@ struct RedisACLTests {
         }
     }
 
-    static func exerciseGateway(_ user: RedisACL.User) async throws {
-        let (router, engine) = try Self.router(user.name, password: "pw-gw", contracts: Fixtures.contracts, spool: nil)
+    @Test("on a cluster, the gateway's user made on every node finds the slot map and works as on one server", .needs(.cluster))
+    func gatewayUserOnTheCluster() async throws {
+        try await EngineKind.cluster.isolated {
+            let tag = UUID().uuidString.prefix(8).lowercased()
+            let user = try RedisACL().gatewayUser(named: "gw_\(tag)", password: .plain("pw-gw"))
+            let ports = try TestEnvironment.value("REDIS_CLUSTER_PORTS").split(separator: " ").compactMap { Int($0) }
+            func onEveryNode(_ arguments: [String]) async throws {
+                for port in ports {
+                    let node = try await RedisConnection.connect(configuration: RedisConfiguration(host: "127.0.0.1", port: port), logger: Logger(label: "test.acl"))
+                    _ = try await node.execute(GenericCommand(arguments: arguments.map { ByteBuffer(string: $0) }))
+                    await node.close()
+                }
+            }
+            try await onEveryNode(user.command)
+            do {
+                try await Self.exerciseGateway(user, server: "REDIS_CLUSTER_URL")
+                #expect(try await Self.client(user.name, password: "pw-gw", server: "REDIS_CLUSTER_URL").isCluster)
+            } catch {
+                try? await onEveryNode(["ACL", "DELUSER", user.name])
+                throw error
+            }
+            try await onEveryNode(["ACL", "DELUSER", user.name])
+        }
+    }
+
+    static func exerciseGateway(_ user: RedisACL.User, server: String = "REDIS_URL") async throws {
+        let (router, engine) = try Self.router(user.name, password: "pw-gw", contracts: Fixtures.contracts, spool: nil, server: server)
         let channel = Fixtures.channel("test:gw.orders")
         let live = try await engine.liveEvents(matching: [Fixtures.pattern("test:gw.*")])
         #expect(try await router.publish(to: channel, payload: Fixtures.payload(1)).sequenceNumber == 1)
@@ -91,7 +116,7 @@ struct RedisACLTests {
         let letters = try await engine.deadLetters(channel, limit: 10)
         #expect(try await engine.requeueDeadLetters(channel, ids: letters.map(\.id)) == 1)
 
-        let raw = try Self.client(user.name, password: "pw-gw")
+        let raw = try Self.client(user.name, password: "pw-gw", server: server)
         for command in [["FLUSHALL"], ["CONFIG", "GET", "maxmemory"], ["KEYS", "*"], ["DEL", "stream:{\(channel.rawValue)}"], ["GET", "other:key"]] {
             let refused = await #expect(throws: RedisError.self) { try await raw.execute(GenericCommand(arguments: command.map { ByteBuffer(string: $0) })) }
             #expect(refused?.serverErrorPrefix == "NOPERM", "\(command)")
@@ -161,16 +186,18 @@ struct RedisACLTests {
         #expect(wrong?.description.contains("not-the-password") == false)
     }
 
-    static func client(_ user: String, password: String) throws -> RedisClient {
-        var configuration = try TestEnvironment.configuration("REDIS_URL")
+    static func client(_ user: String, password: String, server: String = "REDIS_URL") throws -> RedisClient {
+        var configuration = try TestEnvironment.configuration(server)
         configuration.username = user
         configuration.password = password
         return try RedisClient(configuration: configuration, logger: Logger(label: "test.acl"))
     }
 
-    static func router(_ service: String, password: String, contracts: ContractRegistry, spool: String?) throws -> (Router, RedisEngine) {
+    static func router(
+        _ service: String, password: String, contracts: ContractRegistry, spool: String?, server: String = "REDIS_URL"
+    ) throws -> (Router, RedisEngine) {
         let engine = RedisEngine(
-            client: try client(service, password: password), configuration: .init(spool: spool.map { .init(path: $0) }),
+            client: try client(service, password: password, server: server), configuration: .init(spool: spool.map { .init(path: $0) }),
             logger: Logger(label: "test.acl"))
         RedisTestServer.runner?.yield(engine)
         let router = Router(contracts: contracts, engine: engine, configuration: RouterConfiguration(source: service), logger: Logger(label: "test.acl"))

@@ -37,8 +37,7 @@ import Testing
     }
 
     @Test func replicatedAcknowledgementsLoseNothingWhenThePrimaryIsKilled() async throws {
-        // Alone: five servers of its own and a failover are load enough for two cores.
-        try await RedisTestServer.exclusive {
+                try await RedisTestServer.withPrivateDeployment {
             let deployment = try await SentinelDeployment.start()
             defer { deployment.stop() }
             let router = Self.router(url: deployment.url, acknowledge: .replicated)
@@ -88,8 +87,7 @@ import Testing
     }
 
     @Test func criticalChannelsWaitForAReplicaUnderSentinelAndPrimaryAcknowledgementsDoNot() async throws {
-        // Alone: five servers of its own and a failover are load enough for two cores.
-        try await RedisTestServer.exclusive {
+                try await RedisTestServer.withPrivateDeployment {
             let deployment = try await SentinelDeployment.start()
             defer { deployment.stop() }
             let critical = Self.router(url: deployment.url, acknowledge: nil, critical: true)

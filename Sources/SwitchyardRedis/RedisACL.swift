@@ -72,8 +72,11 @@ public struct RedisACL: Sendable {
     }
 
     /// Commands every user gets, for the connection handshake.
-    /// On a cluster, the slot map (`CLUSTER SHARDS`, `CLUSTER SLOTS`) and `ASKING` during a migration.
-    public static let connectionCommands = ["+ping", "+hello", "+auth", "+client|setname", "+select", "+cluster|shards", "+cluster|slots", "+asking"]
+    /// Under Sentinel, `ROLE` (is this the primary?); on a cluster, the slot map (`CLUSTER SHARDS`,
+    /// `CLUSTER SLOTS`) and `ASKING` during a migration.
+    public static let connectionCommands = [
+        "+ping", "+hello", "+auth", "+client|setname", "+select", "+role", "+cluster|shards", "+cluster|slots", "+asking",
+    ]
     /// Commands of a producer: the publish script, and every command `publish.lua` runs.
     public static let producerCommands = [
         "+evalsha", "+script|load", "+get", "+set", "+incr", "+exists", "+hmget", "+hget", "+hset", "+hincrby", "+pexpire",

@@ -85,17 +85,30 @@ extension RedisEngine {
                         if let last = lastSeen[envelope.channel] {
                             if envelope.sequenceNumber <= last { continue }
                             if envelope.sequenceNumber > last + 1 {
-                                _ = try await backfill(envelope.channel, after: last, before: envelope.sequenceNumber, into: request.continuation)
+                                var filled = last
+                                try await untilItWorks {
+                                    try await backfill(envelope.channel, after: filled, before: envelope.sequenceNumber, into: request.continuation) {
+                                        filled = $0
+                                    }
+                                }
                             }
                         }
                         lastSeen[envelope.channel] = envelope.sequenceNumber
                         request.continuation.yield(envelope)
                     case .gap:
-                        for channel in try await channels(matching: request.patterns) {
-                            if let last = lastSeen[channel] {
-                                lastSeen[channel] = try await backfill(channel, after: last, before: nil, into: request.continuation)
-                            } else if let first = try await read(channel, from: .time(since), limit: 1).first?.envelope.sequenceNumber {
-                                lastSeen[channel] = try await backfill(channel, after: first - 1, before: nil, into: request.continuation)
+                        // After a failover the first reads may reach a node that is not serving yet:
+                        // the backfill is tried again until it works, so the feed outlives the failover.
+                        try await untilItWorks {
+                            for channel in try await channels(matching: request.patterns) {
+                                let after: Int64
+                                if let last = lastSeen[channel] {
+                                    after = last
+                                } else if let first = try await read(channel, from: .time(since), limit: 1).first?.envelope.sequenceNumber {
+                                    after = first - 1
+                                } else {
+                                    continue
+                                }
+                                try await backfill(channel, after: after, before: nil, into: request.continuation) { lastSeen[channel] = $0 }
                             }
                         }
                     }
@@ -106,19 +119,37 @@ extension RedisEngine {
         }
     }
 
-    /// Yields the channel's stored events after `last` (and before `before`, when given); returns
-    /// the last sequence number yielded.
+    /// Runs `work` until it does not throw, pausing 50 ms after the first failure and twice as long
+    /// after each next one, up to 2 s; throws only when the task is cancelled. What `work` yielded
+    /// before it failed is not yielded again: it records its progress as it goes.
+    private func untilItWorks(_ work: () async throws -> Void) async throws {
+        var pause = Duration.milliseconds(50)
+        while true {
+            do {
+                return try await work()
+            } catch {
+                try Task.checkCancellation()
+                logger.debug("a live feed's backfill failed; trying again", metadata: ["error": "\(error)", "retry_in": "\(pause)"])
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            }
+        }
+    }
+
+    /// Yields the channel's stored events after `last` (and before `before`, when given), page by
+    /// page, telling `progress` the last sequence number yielded after each page.
     private func backfill(
-        _ channel: ChannelName, after last: Int64, before: Int64?, into continuation: AsyncStream<Envelope>.Continuation
-    ) async throws -> Int64 {
+        _ channel: ChannelName, after last: Int64, before: Int64?, into continuation: AsyncStream<Envelope>.Continuation,
+        progress: (Int64) -> Void
+    ) async throws {
         var last = last
         while before.map({ last + 1 < $0 }) ?? true {
             let limit = before.map { Int(min(1000, $0 - last - 1)) } ?? 1000
             let page = try await read(channel, from: .sequence(last + 1), limit: limit)
-            guard let newest = page.last?.envelope.sequenceNumber else { return last }
+            guard let newest = page.last?.envelope.sequenceNumber else { return }
             for event in page { continuation.yield(event.envelope) }
             last = newest
+            progress(newest)
         }
-        return last
     }
 }

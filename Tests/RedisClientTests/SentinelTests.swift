@@ -83,4 +83,45 @@ import Testing
             }
         }
     }
+
+    /// TLS everywhere, a password on the Sentinels and an ACL user on the data servers, together,
+    /// across a failover (a private deployment).
+    @Test func tlsTheSentinelsPasswordAndAnACLUserWorkTogetherAcrossAFailover() async throws {
+        let tls = (
+            certificate: try TestEnvironment.value("TLS_SERVER_CERT"), key: try TestEnvironment.value("TLS_SERVER_KEY"),
+            certificateAuthority: try TestEnvironment.value("REDIS_TLS_CA"))
+        try await PrivateDeploymentGate.shared.run {
+            let deployment = try await SentinelDeployment.start(tls: tls, sentinelPassword: "sentinel-secret")
+            defer { deployment.stop() }
+            // ACL users are not replicated: made on both data servers, as the runbook says.
+            for port in deployment.serverPorts {
+                _ = try await deployment.ask(port: port, "ACL", "SETUSER", "app", "on", ">app-secret", "~app:*", "&app:*", "+@all", "-@dangerous")
+            }
+            var configuration = try Self.configuration(deployment.url.replacingOccurrences(of: "+sentinel://", with: "+sentinel://app:app-secret@"))
+            configuration.tls = try .require(certificateAuthorityFile: tls.certificateAuthority)
+            #expect(configuration.sentinel?.password == "sentinel-secret")
+            let key = "app:\(TestEnvironment.uniqueKey("tls"))"
+            try await runClient(configuration) { client throws in
+                #expect(try await client.execute(SET(key, value: "before")))
+                let refused = try await #require(throws: RedisError.self) { try await client.execute(GET("other:\(key)")) }
+                #expect(refused.serverErrorPrefix == "NOPERM")
+                try await client.subscribe(to: ["app:news"]) { subscription throws in
+                    var iterator = subscription.makeAsyncIterator()
+                    #expect(try await client.execute(PUBLISH("app:news", message: "first")) == 1)
+                    #expect(try await iterator.next()?.message.map { String(buffer: $0.payload) } == "first")
+                }
+                let killed = try await deployment.killPrimary()
+                let promoted = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                    (try? await deployment.primaryPort()).map { $0 != killed } ?? false
+                }
+                #expect(promoted, "the Sentinels promoted the replica")
+                // The replica had the key; the client reaches it over TLS as the same ACL user.
+                let read = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                    (try? await client.execute(GET(key))).map { $0.map { String(buffer: $0) } == "before" } ?? false
+                }
+                #expect(read, "the new primary answers the ACL user over TLS")
+                #expect(try await client.execute(SET(key, value: "after")))
+            }
+        }
+    }
 }

@@ -19,10 +19,15 @@ public final class SentinelDeployment: Sendable {
     private let directory: String
     /// The running servers by port: the two data servers, then the Sentinels.
     private let processes: Mutex<[Int: Process]>
+    /// The CA that signed the servers' certificate, when every server (Sentinels too) speaks TLS only.
+    public let certificateAuthority: String?
+    /// The Sentinels' password (`requirepass` in sentinel.conf), if any.
+    public let sentinelPassword: String?
 
-    /// The URL Switchyard is given.
+    /// The URL Switchyard is given (`rediss+sentinel://` with TLS, the Sentinels' password as `sentinel_password`).
     public var url: String {
-        "redis+sentinel://" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "/\(primaryName)"
+        (certificateAuthority == nil ? "redis" : "rediss") + "+sentinel://" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",")
+            + "/\(primaryName)" + (sentinelPassword.map { "?sentinel_password=\($0)" } ?? "")
     }
 
     /// Starts the servers and waits until the replica has synced (`state=online` on the primary)
@@ -30,13 +35,19 @@ public final class SentinelDeployment: Sendable {
     /// at once. A deployment that is not ready in time (a loaded machine, a port taken by another
     /// test between its choice and the server's bind) is stopped and started again on new ports,
     /// once; the error names what was missing and where the servers' logs are.
-    public static func start() async throws -> SentinelDeployment {
+    /// - Parameters:
+    ///   - tls: A certificate, its key and the CA that signed it: every server then listens with TLS
+    ///     only, replication included.
+    ///   - sentinelPassword: The Sentinels' `requirepass` (they use it with each other as well).
+    public static func start(
+        tls: (certificate: String, key: String, certificateAuthority: String)? = nil, sentinelPassword: String? = nil
+    ) async throws -> SentinelDeployment {
         var lastError: (any Error)?
         for _ in 0..<2 {
             let ports = try await freePorts(5)
             let base = ProcessInfo.processInfo.environment["SWITCHYARD_TEST_TMP"].flatMap { $0.isEmpty ? nil : $0 } ?? NSTemporaryDirectory()
             let directory = "\(base)/sentinel-\(UUID().uuidString.prefix(8))"
-            let deployment = try SentinelDeployment(ports: ports, directory: directory)
+            let deployment = try SentinelDeployment(ports: ports, directory: directory, tls: tls, sentinelPassword: sentinelPassword)
             do {
                 try await deployment.waitUntilReady()
                 return deployment
@@ -48,15 +59,26 @@ public final class SentinelDeployment: Sendable {
         throw lastError ?? SentinelDeploymentError(description: "the Sentinel deployment did not start")
     }
 
-    private init(ports: [Int], directory: String) throws {
+    private init(
+        ports: [Int], directory: String, tls: (certificate: String, key: String, certificateAuthority: String)?, sentinelPassword: String?
+    ) throws {
         self.serverPorts = Array(ports[0..<2])
         self.sentinelPorts = Array(ports[2..<5])
         self.directory = directory
         self.processes = Mutex([:])
-        try write("primary", port: serverPorts[0], [])
-        try write("replica", port: serverPorts[1], ["replicaof 127.0.0.1 \(serverPorts[0])"])
+        self.certificateAuthority = tls?.certificateAuthority
+        self.sentinelPassword = sentinelPassword
+        let tlsLines = tls.map {
+            [
+                "tls-cert-file \($0.certificate)", "tls-key-file \($0.key)", "tls-ca-cert-file \($0.certificateAuthority)",
+                "tls-auth-clients no", "tls-replication yes",
+            ]
+        } ?? []
+        try write("primary", port: serverPorts[0], tlsLines)
+        try write("replica", port: serverPorts[1], tlsLines + ["replicaof 127.0.0.1 \(serverPorts[0])"])
+        let passwordLines = sentinelPassword.map { ["requirepass \($0)", "sentinel sentinel-pass \($0)"] } ?? []
         for (index, port) in sentinelPorts.enumerated() {
-            try write("sentinel\(index + 1)", port: port, [
+            try write("sentinel\(index + 1)", port: port, tlsLines + passwordLines + [
                 "sentinel monitor \(primaryName) 127.0.0.1 \(serverPorts[0]) 2",
                 "sentinel down-after-milliseconds \(primaryName) 1000",
                 "sentinel failover-timeout \(primaryName) 5000",
@@ -73,8 +95,9 @@ public final class SentinelDeployment: Sendable {
     private func write(_ name: String, port: Int, _ lines: [String]) throws {
         let folder = "\(directory)/\(name)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let config = [
-            "bind 127.0.0.1", "port \(port)", "dir \(folder)", "pidfile \(folder)/server.pid", "logfile \(folder)/server.log",
+        let listener = certificateAuthority == nil ? ["port \(port)"] : ["port 0", "tls-port \(port)"]
+        let config = listener + [
+            "bind 127.0.0.1", "dir \(folder)", "pidfile \(folder)/server.pid", "logfile \(folder)/server.log",
             "save \"\"", "appendonly no", "repl-diskless-sync-delay 0",
         ] + lines
         try (config.joined(separator: "\n") + "\n").write(toFile: "\(folder)/server.conf", atomically: true, encoding: .utf8)
@@ -100,7 +123,7 @@ public final class SentinelDeployment: Sendable {
     /// The port of the server the Sentinels name the primary now.
     public func primaryPort() async throws -> Int? {
         for port in sentinelPorts {
-            guard let reply = try? await Self.ask(port: port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", primaryName) else { continue }
+            guard let reply = try? await self.ask(port: port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", primaryName) else { continue }
             if let elements = reply.elements, elements.count == 2, let text = elements[1].string { return Int(text) }
         }
         return nil
@@ -140,16 +163,16 @@ public final class SentinelDeployment: Sendable {
         let primary = serverPorts[0]
         var missing = ""
         let ready = try await eventually(timeout: .seconds(45), every: .milliseconds(100)) {
-            guard let info = try? await Self.ask(port: primary, "INFO", "replication")?.string, info.contains("state=online") else {
+            guard let info = try? await self.ask(port: primary, "INFO", "replication")?.string, info.contains("state=online") else {
                 missing = "the replica online at the primary (127.0.0.1:\(primary))"
                 return false
             }
             for port in self.sentinelPorts {
-                guard let replicas = try? await Self.ask(port: port, "SENTINEL", "REPLICAS", self.primaryName)?.elements, replicas.count == 1 else {
+                guard let replicas = try? await self.ask(port: port, "SENTINEL", "REPLICAS", self.primaryName)?.elements, replicas.count == 1 else {
                     missing = "the Sentinel at 127.0.0.1:\(port) knowing the replica"
                     return false
                 }
-                guard let sentinels = try? await Self.ask(port: port, "SENTINEL", "SENTINELS", self.primaryName)?.elements, sentinels.count == 2 else {
+                guard let sentinels = try? await self.ask(port: port, "SENTINEL", "SENTINELS", self.primaryName)?.elements, sentinels.count == 2 else {
                     missing = "the Sentinel at 127.0.0.1:\(port) knowing the two others"
                     return false
                 }
@@ -159,8 +182,11 @@ public final class SentinelDeployment: Sendable {
         if !ready { throw SentinelDeploymentError(description: "the Sentinel deployment is not ready: no \(missing) after 45 s (server logs in \(directory))") }
     }
 
-    private static func ask(port: Int, _ arguments: String...) async throws -> RESPValue? {
+    /// One command to one server, on a connection of its own, with TLS and the Sentinels' password when set.
+    public func ask(port: Int, _ arguments: String...) async throws -> RESPValue? {
         var configuration = RedisConfiguration(host: "127.0.0.1", port: port)
+        if let certificateAuthority { configuration.tls = try .require(certificateAuthorityFile: certificateAuthority) }
+        if sentinelPorts.contains(port) { configuration.password = sentinelPassword }
         configuration.connectTimeout = .seconds(1)
         configuration.commandTimeout = .seconds(2)
         let connection = try await RedisConnection.connect(configuration: configuration, logger: Logger(label: "test.sentinel"))

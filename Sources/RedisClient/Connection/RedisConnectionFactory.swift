@@ -37,7 +37,7 @@ struct RedisConnectionFactory: Sendable {
     }
 
     /// Opens a connection to the server: the configured one, or under Sentinel the primary the
-    /// Sentinels name now, checked with `ROLE`.
+    /// Sentinels name now, checked with `ROLE` (unless the ACL user may not run it).
     func connect(on eventLoop: any EventLoop, onPush: (@Sendable (RESPValue) -> Void)?) async throws -> RedisConnection {
         guard let sentinel = self.configuration.sentinel else {
             return try await self.openFirstAnswering(on: eventLoop, onPush: onPush)
@@ -48,7 +48,14 @@ struct RedisConnectionFactory: Sendable {
         configuration.port = primary.port
         let connection = try await self.open(configuration, on: eventLoop, onPush: onPush, closesOnReadOnly: true)
         do {
-            let role = try await connection.execute(GenericCommand("ROLE"))
+            let role: RESPValue
+            do {
+                role = try await connection.execute(GenericCommand("ROLE"))
+            } catch let error as RedisError where error.serverErrorPrefix == "NOPERM" {
+                // An ACL user without `ROLE`: trust the Sentinels; a replica would answer writes
+                // with READONLY, which closes this connection.
+                return connection
+            }
             guard let first = role.elements?.first?.string, first == "master" else {
                 throw RedisError(
                     .connectionFailed,

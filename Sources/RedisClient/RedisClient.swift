@@ -263,12 +263,12 @@ public final class RedisClient: Sendable, Service {
 
     /// Subscribes to shard channels (`SSUBSCRIBE`) for the duration of `body`.
     ///
-    /// - Throws: ``RedisError/Code/invalidConfiguration`` on a cluster, where a shard channel is
-    ///   served by its slot's node and this client keeps one subscription connection: subscribe with
-    ///   ``subscribe(to:_:)`` there (a cluster delivers `PUBLISH` to every node).
+    /// On a cluster each channel is subscribed on the node that serves its slot, on a connection
+    /// per node; when a slot moves, its channels are subscribed again on the new node and the
+    /// sequence yields ``RedisSubscription/Event/gap(_:)`` with ``RedisSubscription/Gap/Reason/moved``.
     public func subscribe<Result>(toShardChannels channels: [String], _ body: (RedisSubscription) async throws -> Result) async throws -> Result {
-        if try await self.clusterRouter() != nil {
-            throw RedisError(.invalidConfiguration, serverMessage: "sharded subscriptions are not available on a cluster; subscribe with SUBSCRIBE or PSUBSCRIBE")
+        if let router = try await self.clusterRouter() {
+            return try await router.subscribe(toShardChannels: channels, body)
         }
         return try await self.subscriber.subscribe(to: channels.map { .init(kind: .shard, name: $0) }, body)
     }

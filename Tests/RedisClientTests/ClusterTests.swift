@@ -201,8 +201,52 @@ import Testing
                     #expect(try await iterator.next()?.message.map { String(buffer: $0.payload) } == "from \(port)")
                 }
             }
-            await #expect(throws: RedisError.self) {
-                try await client.subscribe(toShardChannels: [channel]) { _ in }
+        }
+    }
+
+    /// `SSUBSCRIBE` on the node of each channel's slot, `SPUBLISH` routed to it; when a channel's slot
+    /// moves, the node unsubscribes it, and the client subscribes again on the new node with a gap.
+    @Test func shardChannelsAreFollowedToTheNodeOfTheirSlot() async throws {
+        try await runClient(try Self.configuration()) { client throws in
+            let topology = try #require(try await client.clusterTopology())
+            // One channel on each primary.
+            var channels: [String] = []
+            var index = 0
+            let prefix = TestEnvironment.uniqueKey("shard")
+            while channels.count < 3 {
+                let name = "\(prefix).\(index)"
+                let owner = topology.primary(ofSlot: RedisClusterSlot.of(name))
+                if !channels.contains(where: { topology.primary(ofSlot: RedisClusterSlot.of($0)) == owner }) { channels.append(name) }
+                index += 1
+            }
+            try await client.subscribe(toShardChannels: channels) { subscription throws in
+                var iterator = subscription.makeAsyncIterator()
+                for channel in channels {
+                    #expect(try await client.execute(SPUBLISH(channel, message: "to \(channel)")) == 1, "one shard subscriber on \(channel)'s node")
+                    let message = try #require(try await iterator.next()?.message)
+                    #expect(message.channel == channel && message.isSharded && String(buffer: message.payload) == "to \(channel)")
+                }
+
+                let moving = channels[0]
+                let slot = RedisClusterSlot.of(moving)
+                let source = try #require(topology.primary(ofSlot: slot))
+                let target = try #require(topology.primaries.first { $0 != source })
+                let migration = try await SlotMigration(slot: slot, from: source.port, to: target.port)
+                try await migration.begin()
+                try await migration.moveKeys()
+                try await migration.finish()
+                #expect(try await iterator.next()?.gap?.reason == .moved, "the client says messages may have been missed while it moved")
+                #expect(try await client.execute(SPUBLISH(moving, message: "after the move")) == 1, "subscribed again on the new node")
+                #expect(try await iterator.next()?.message.map { String(buffer: $0.payload) } == "after the move")
+                #expect(client.knownClusterTopology?.primary(ofSlot: slot) == target)
+
+                let back = try await SlotMigration(slot: slot, from: target.port, to: source.port)
+                try await back.begin()
+                try await back.moveKeys()
+                try await back.finish()
+                #expect(try await iterator.next()?.gap?.reason == .moved)
+                #expect(try await client.execute(SPUBLISH(moving, message: "back")) == 1)
+                #expect(try await iterator.next()?.message.map { String(buffer: $0.payload) } == "back")
             }
         }
     }

@@ -291,6 +291,37 @@ import Testing
         #expect(try await Self.collect(stream).compactMap(\.gap).map(\.reason) == [.reconnected])
     }
 
+    /// A cluster node unsubscribes a shard channel whose slot moved away: the subscription that ends
+    /// then does not unsubscribe it again (the node would answer `MOVED`); our own unsubscriptions'
+    /// confirmations are not mistaken for it, and a new connection forgets it.
+    @Test func aTargetTheServerDroppedIsNotUnsubscribedAgain() {
+        var state = State()
+        _ = state.connected("c1")
+        _ = state.resubscribed(refused: [])
+        let (first, _) = Self.subscribe(["a", "b"], to: &state)
+        let dropped = state.serverUnsubscribed(Self.target("a"))
+        let confirmation = state.serverUnsubscribed(Self.target("unknown"))
+        #expect(dropped)
+        #expect(!confirmation, "nobody listens to it: our own unsubscription's confirmation")
+        guard case .unsubscribe(let targets, "c1") = state.unsubscribe(first) else {
+            Issue.record("expected an unsubscribe of b")
+            return
+        }
+        #expect(Self.names(targets) == ["b"])
+
+        let (second, _) = Self.subscribe(["a"], to: &state)
+        let droppedAgain = state.serverUnsubscribed(Self.target("a"))
+        #expect(droppedAgain)
+        _ = state.disconnected()
+        _ = state.connected("c2")
+        _ = state.resubscribed(refused: [])
+        guard case .unsubscribe(let again, "c2") = state.unsubscribe(second) else {
+            Issue.record("expected an unsubscribe of a on the new connection, where it was subscribed again")
+            return
+        }
+        #expect(Self.names(again) == ["a"])
+    }
+
     @Test func aRefusedTargetEndsItsSubscriptionsWithTheServersError() async throws {
         var state = State()
         let (_, refused) = Self.subscribe(["a", "b"], to: &state)

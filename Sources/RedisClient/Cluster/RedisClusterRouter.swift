@@ -23,6 +23,8 @@ final class RedisClusterRouter: Sendable {
         var pools: [RedisConfiguration.Endpoint: RedisConnectionPool] = [:]
         var refreshing: Task<RedisClusterTopology, any Error>?
         var isShutDown = false
+        /// A subscription connection per node, for shard channels, with the task that runs it.
+        var shardSubscribers: [RedisConfiguration.Endpoint: (subscriber: RedisSubscriber, run: Task<Void, Never>)] = [:]
     }
 
     private let state: Mutex<State>
@@ -264,13 +266,133 @@ final class RedisClusterRouter: Sendable {
         for pool in self.state.withLock({ Array($0.pools.values) }) { await pool.checkHealth() }
     }
 
-    /// Closes every pool and fails its waiters.
+    /// Closes every pool and fails its waiters, and ends the shard subscriptions.
     func shutdown() async {
-        let pools = self.state.withLock { state in
+        let (pools, subscribers) = self.state.withLock { state in
             state.isShutDown = true
             state.refreshing?.cancel()
-            return Array(state.pools.values)
+            return (Array(state.pools.values), Array(state.shardSubscribers.values))
+        }
+        for (subscriber, run) in subscribers {
+            subscriber.shutdown()
+            run.cancel()
         }
         for pool in pools { await pool.shutdown() }
+    }
+
+    // MARK: sharded Pub/Sub
+
+    /// The subscription connection to `endpoint` for shard channels, started on first use.
+    private func shardSubscriber(for endpoint: RedisConfiguration.Endpoint) -> RedisSubscriber {
+        self.state.withLock { state in
+            if let existing = state.shardSubscribers[endpoint] { return existing.subscriber }
+            var configuration = self.factory.configuration
+            configuration.host = endpoint.host
+            configuration.port = endpoint.port
+            configuration.seeds = []
+            let subscriber = RedisSubscriber(
+                factory: self.factory.pinned(to: configuration), eventLoopGroup: self.eventLoopGroup, logger: self.logger
+            ) { [weak self] _ in self?.refreshInBackground() }
+            let run = Task { await subscriber.run() }
+            if state.isShutDown {
+                subscriber.shutdown()
+                run.cancel()
+            }
+            state.shardSubscribers[endpoint] = (subscriber, run)
+            return subscriber
+        }
+    }
+
+    /// Subscribes to shard channels (`SSUBSCRIBE`), each on the node that serves its slot, for the
+    /// duration of `body`; their messages come in one sequence. When a channel's slot moves (the
+    /// node unsubscribes it, `MOVED`, or the slot map says so) the channel is subscribed again on
+    /// its new node and the sequence yields ``RedisSubscription/Gap/Reason/moved``.
+    func subscribe<Result>(toShardChannels channels: [String], _ body: (RedisSubscription) async throws -> Result) async throws -> Result {
+        let settings = self.factory.configuration.subscriptions
+        let (stream, events) = AsyncThrowingStream.makeStream(
+            of: RedisSubscription.Event.self, bufferingPolicy: .bufferingOldest(max(settings.bufferSize, 2)))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            var confirmations: [AsyncStream<(any Error)?>] = []
+            for channel in Array(Set(channels)).sorted() {
+                let (ready, confirmed) = AsyncStream.makeStream(of: (any Error)?.self)
+                confirmations.append(ready)
+                group.addTask { await self.follow(shardChannel: channel, into: events, confirmed: confirmed) }
+            }
+            do {
+                for ready in confirmations {
+                    for await outcome in ready {
+                        if let outcome { throw outcome }
+                        break
+                    }
+                }
+                let result = try await body(RedisSubscription(stream: stream))
+                group.cancelAll()
+                events.finish()
+                return result
+            } catch {
+                group.cancelAll()
+                events.finish()
+                throw error
+            }
+        }
+    }
+
+    /// Keeps one shard channel subscribed on the node of its slot until cancelled, forwarding its
+    /// events; `confirmed` gets `nil` once the first subscription is live, or the error that kept
+    /// it from being made.
+    private func follow(
+        shardChannel channel: String, into events: AsyncThrowingStream<RedisSubscription.Event, any Error>.Continuation,
+        confirmed: AsyncStream<(any Error)?>.Continuation
+    ) async {
+        let slot = RedisClusterSlot.of(channel)
+        let target = RedisSubscriptionTarget(kind: .shard, name: channel)
+        var live = false
+        var attempt = 0
+        while !Task.isCancelled {
+            var endpoint: RedisConfiguration.Endpoint?
+            do {
+                let node = try await self.endpoint(forSlot: slot)
+                endpoint = node
+                try await self.shardSubscriber(for: node).subscribe(to: [target]) { subscription in
+                    if live {
+                        events.yield(.gap(RedisSubscription.Gap(reason: .moved, droppedMessages: nil)))
+                    } else {
+                        confirmed.yield(nil)
+                        confirmed.finish()
+                        live = true
+                    }
+                    attempt = 0
+                    try await withThrowingTaskGroup(of: Void.self) { watch in
+                        watch.addTask { for try await event in subscription { events.yield(event) } }
+                        // The slot map is corrected by `MOVED`, read again when a node unsubscribes
+                        // the channel, and every refresh interval.
+                        watch.addTask { while self.topology.primary(ofSlot: slot) == node { try await Task.sleep(for: .milliseconds(50)) } }
+                        _ = try await watch.next()
+                        watch.cancelAll()
+                    }
+                }
+            } catch {
+                if Task.isCancelled { break }
+                attempt += 1
+                if let error = error as? RedisError {
+                    if error.code == .clientShutdown {
+                        events.finish(throwing: error)
+                        break
+                    }
+                    if let endpoint, let redirect = RedisClusterRedirect(error, replying: endpoint), redirect.kind == .moved {
+                        self.moved(redirect)
+                    } else {
+                        self.refreshInBackground()
+                    }
+                }
+                if !live, attempt >= self.settings.maximumAttempts {
+                    confirmed.yield(error)
+                    confirmed.finish()
+                    return
+                }
+                try? await Task.sleep(for: self.retryDelay(attempt))
+            }
+        }
+        confirmed.finish()
     }
 }

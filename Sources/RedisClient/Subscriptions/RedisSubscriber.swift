@@ -16,11 +16,18 @@ final class RedisSubscriber: Sendable {
     private let factory: RedisConnectionFactory
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
+    private let onServerUnsubscribe: (@Sendable (String) -> Void)?
 
-    init(factory: RedisConnectionFactory, eventLoopGroup: any EventLoopGroup, logger: Logger) {
+    /// - Parameter onServerUnsubscribe: Called with a shard channel the server unsubscribed on its
+    ///   own (a cluster moved its slot away).
+    init(
+        factory: RedisConnectionFactory, eventLoopGroup: any EventLoopGroup, logger: Logger,
+        onServerUnsubscribe: (@Sendable (String) -> Void)? = nil
+    ) {
         self.factory = factory
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        self.onServerUnsubscribe = onServerUnsubscribe
     }
 
     // MARK: subscribing
@@ -137,7 +144,14 @@ final class RedisSubscriber: Sendable {
     // MARK: dispatch
 
     func handlePush(_ value: RESPValue) {
-        guard let (message, target) = RedisPubSubMessage.parse(value) else { return }
+        guard let (message, target) = RedisPubSubMessage.parse(value) else {
+            if let elements = value.elements, elements.count >= 2, elements[0].string == "sunsubscribe", let channel = elements[1].string {
+                if self.state.withLock({ $0.serverUnsubscribed(RedisSubscriptionTarget(kind: .shard, name: channel)) }) {
+                    self.onServerUnsubscribe?(channel)
+                }
+            }
+            return
+        }
         let policy = self.factory.configuration.subscriptions.overflowPolicy
         let dropped = self.state.withLock { $0.deliver(message, to: target, policy: policy) }
         if dropped > 0 { self.factory.metrics.droppedMessages.increment(by: dropped) }

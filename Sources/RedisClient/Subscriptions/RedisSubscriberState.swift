@@ -66,6 +66,9 @@ struct RedisSubscriberState<Connection: Sendable, ReadyWaiter: Sendable, RunLoop
     private var readyWaiters: [Int: ReadyWaiter] = [:]
     private var runLoopWaiter: RunLoopWaiter?
     private(set) var isShutdown = false
+    /// Targets the server unsubscribed on its own (a cluster moved a shard channel's slot away):
+    /// not unsubscribed again, which the server would refuse with `MOVED`.
+    private var droppedByServer: Set<RedisSubscriptionTarget> = []
 
     /// The connection while there is one, ready or resubscribing.
     var connection: Connection? {
@@ -128,8 +131,18 @@ struct RedisSubscriberState<Connection: Sendable, ReadyWaiter: Sendable, RunLoop
                 unused.append(target)
             }
         }
-        guard let connection = self.connection, !unused.isEmpty else { return .none }
-        return .unsubscribe(unused, on: connection)
+        let stillSubscribed = unused.filter { self.droppedByServer.remove($0) == nil }
+        guard let connection = self.connection, !stillSubscribed.isEmpty else { return .none }
+        return .unsubscribe(stillSubscribed, on: connection)
+    }
+
+    /// The server unsubscribed a target without being asked (`sunsubscribe` for a shard channel
+    /// whose slot moved); our own unsubscriptions' confirmations, for targets nobody listens to,
+    /// change nothing. Returns whether someone still listened to it.
+    mutating func serverUnsubscribed(_ target: RedisSubscriptionTarget) -> Bool {
+        guard self.index[target]?.isEmpty == false else { return false }
+        self.droppedByServer.insert(target)
+        return true
     }
 
     /// Delivers one message to every subscription listening to `target`, applying the overflow policy.
@@ -200,6 +213,7 @@ struct RedisSubscriberState<Connection: Sendable, ReadyWaiter: Sendable, RunLoop
     /// - Returns: every target, to subscribe to again on it.
     mutating func connected(_ connection: Connection) -> [RedisSubscriptionTarget] {
         self.link = .resubscribing(connection)
+        self.droppedByServer = []
         return self.allTargets
     }
 

@@ -20,6 +20,9 @@ public struct RedisSubscription: AsyncSequence, Sendable {
             public static let reconnected = Reason(name: "reconnected")
             /// The buffer was full and new messages were dropped.
             public static let overflow = Reason(name: "overflow")
+            /// On a cluster, a shard channel's slot moved to another node, where the client
+            /// subscribed to it again.
+            public static let moved = Reason(name: "moved")
             /// The reason's name.
             public var description: String { self.name }
         }

@@ -83,6 +83,11 @@ public struct RedisConfiguration: Sendable {
         public var maximumAttempts: Int = 16
         /// The longest pause between two retries of a command (the first is 10 ms, doubling); 500 ms by default.
         public var maximumRetryDelay: Duration = .milliseconds(500)
+        /// Whether read-only commands (``RedisCommand/isReadOnly``) run on a replica of their slot's
+        /// primary (connections that sent `READONLY`), chosen at random, falling back to the primary
+        /// when none answers; `false` by default. A replica may lag its primary: what was just
+        /// written may not be there yet.
+        public var readsFromReplicas = false
 
         /// Creates cluster settings with the defaults.
         public init() {}

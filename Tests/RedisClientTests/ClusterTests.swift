@@ -204,6 +204,45 @@ import Testing
         }
     }
 
+    /// With `readsFromReplicas`, read-only commands go to the replicas (which sent `READONLY`), writes to the primaries.
+    @Test func readsMayGoToReplicas() async throws {
+        var configuration = try Self.configuration()
+        configuration.cluster.readsFromReplicas = true
+        let name = "replica-reader-\(UUID().uuidString.prefix(8).lowercased())"
+        configuration.clientName = name
+        let ports = try Self.ports
+        /// This client's connections to a node: their last command and flags, from `CLIENT LIST`.
+        @Sendable func connections(_ port: Int) async throws -> [(command: String, flags: String)] {
+            let connection = try await Self.node(port)
+            defer { Task { await connection.close() } }
+            let list = try await connection.execute(GenericCommand("CLIENT", "LIST")).string ?? ""
+            return list.split(separator: "\n").filter { $0.contains("name=\(name) ") }.map { line in
+                func field(_ key: String) -> String {
+                    line.split(separator: " ").first { $0.hasPrefix("\(key)=") }.map { String($0.dropFirst(key.count + 1)) } ?? ""
+                }
+                return (field("cmd"), field("flags"))
+            }
+        }
+        try await runClient(configuration) { client throws in
+            let prefix = TestEnvironment.uniqueKey("replica-read")
+            let keys = (0..<30).map { "\(prefix):\($0)" }
+            for key in keys {
+                // Written on the primary, and on a replica before the read.
+                let replicated = try await client.withConnection(forKey: key) { connection in
+                    _ = try await connection.execute(SET(key, value: "v-\(key)"))
+                    return try await connection.execute(WAIT(replicas: 1, timeout: .seconds(5)))
+                }
+                #expect(replicated == 1)
+            }
+            for key in keys { #expect(try await client.execute(GET(key)).map { String(buffer: $0) } == "v-\(key)") }
+            let onPrimaries = try await Array(ports.prefix(3)).asyncMap { try await connections($0) }.joined()
+            let onReplicas = try await Array(ports.suffix(3)).asyncMap { try await connections($0) }.joined()
+            #expect(!onPrimaries.isEmpty && onPrimaries.allSatisfy { $0.command != "get" }, "no GET ran on a primary: \(onPrimaries)")
+            #expect(onReplicas.count >= 3, "a connection to each replica: \(onReplicas)")
+            #expect(onReplicas.allSatisfy { $0.command == "get" && $0.flags.contains("r") }, "the replicas served the GETs, in READONLY mode: \(onReplicas)")
+        }
+    }
+
     /// `SSUBSCRIBE` on the node of each channel's slot, `SPUBLISH` routed to it; when a channel's slot
     /// moves, the node unsubscribes it, and the client subscribes again on the new node with a gap.
     @Test func shardChannelsAreFollowedToTheNodeOfTheirSlot() async throws {
@@ -249,6 +288,14 @@ import Testing
                 #expect(try await iterator.next()?.message.map { String(buffer: $0.payload) } == "back")
             }
         }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
     }
 }
 

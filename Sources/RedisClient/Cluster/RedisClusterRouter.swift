@@ -21,6 +21,8 @@ final class RedisClusterRouter: Sendable {
     private struct State {
         var topology: RedisClusterTopology
         var pools: [RedisConfiguration.Endpoint: RedisConnectionPool] = [:]
+        /// Pools of connections to replicas, which sent `READONLY`.
+        var replicaPools: [RedisConfiguration.Endpoint: RedisConnectionPool] = [:]
         var refreshing: Task<RedisClusterTopology, any Error>?
         var isShutDown = false
         /// A subscription connection per node, for shard channels, with the task that runs it.
@@ -56,35 +58,54 @@ final class RedisClusterRouter: Sendable {
 
     // MARK: running commands
 
-    /// Runs `command` on the node that owns its key (any primary for a keyless command).
+    /// Runs `command` on the node that owns its key (any primary for a keyless command), or on one
+    /// of its replicas for a read-only command when ``RedisConfiguration/Cluster/readsFromReplicas`` is on.
     func execute<Command: RedisCommand>(_ command: Command) async throws -> Command.Response {
-        try await self.withConnection(slot: command.routingKey.map(RedisClusterSlot.of)) { try await $0.execute(command) }
+        let slot = command.routingKey.map(RedisClusterSlot.of)
+        if self.settings.readsFromReplicas, command.isReadOnly, let slot {
+            return try await self.withConnection(slot: slot, preferringReplica: true) { try await $0.execute(command) }
+        }
+        return try await self.withConnection(slot: slot) { try await $0.execute(command) }
     }
 
     /// Runs `body` with a connection to the primary of `slot` (any primary when `nil`), following
     /// redirections and retrying as the type's documentation says. `body` runs again after a
     /// redirection or a retryable error it throws, so it must be safe to repeat in that case: the
     /// server did not run the command that failed with such an error.
-    func withConnection<Result>(slot: Int?, _ body: (RedisConnection) async throws -> Result) async throws -> Result {
+    func withConnection<Result>(
+        slot: Int?, preferringReplica: Bool = false, _ body: (RedisConnection) async throws -> Result
+    ) async throws -> Result {
         var attempt = 0
         var asking: RedisConfiguration.Endpoint?
+        var replica = preferringReplica
         while true {
             attempt += 1
             let endpoint: RedisConfiguration.Endpoint
+            let pool: RedisConnectionPool
             if let asking {
                 endpoint = asking
+                pool = self.pool(for: endpoint)
+            } else if replica, let slot, let chosen = self.topology.shard(ofSlot: slot)?.replicas.randomElement() {
+                endpoint = chosen
+                pool = self.replicaPool(for: chosen)
             } else {
                 endpoint = try await self.endpoint(forSlot: slot)
+                pool = self.pool(for: endpoint)
             }
             let isAsking = asking != nil
             asking = nil
             do {
-                return try await self.pool(for: endpoint).withConnection { connection in
+                return try await pool.withConnection { connection in
                     if isAsking { _ = try await connection.execute(GenericCommand("ASKING")) }
                     return try await body(connection)
                 }
             } catch let error as RedisError {
                 guard attempt < self.settings.maximumAttempts, !Task.isCancelled else { throw error }
+                if replica, error.code == .connectionFailed || error.code == .poolTimeout {
+                    // A replica that does not answer: read from the primary instead.
+                    replica = false
+                    continue
+                }
                 if let redirect = RedisClusterRedirect(error, replying: endpoint) {
                     switch redirect.kind {
                     case .moved:
@@ -203,8 +224,10 @@ final class RedisClusterRouter: Sendable {
             self.factory.metrics.topologyRefreshes.increment()
             state.topology = topology
             let primaries = Set(topology.primaries)
+            let replicas = Set(topology.shards.flatMap(\.replicas))
             let gone = state.pools.keys.filter { !primaries.contains($0) }
-            return gone.compactMap { state.pools.removeValue(forKey: $0) }
+            let goneReplicas = state.replicaPools.keys.filter { !replicas.contains($0) }
+            return gone.compactMap { state.pools.removeValue(forKey: $0) } + goneReplicas.compactMap { state.replicaPools.removeValue(forKey: $0) }
         }
         for pool in retired { await pool.shutdown() }
         let topology = try result.get()
@@ -261,9 +284,26 @@ final class RedisClusterRouter: Sendable {
         }
     }
 
+    /// The pool of connections to a replica, which send `READONLY` when they open.
+    private func replicaPool(for endpoint: RedisConfiguration.Endpoint) -> RedisConnectionPool {
+        self.state.withLock { state in
+            if let pool = state.replicaPools[endpoint] { return pool }
+            var configuration = self.factory.configuration
+            configuration.host = endpoint.host
+            configuration.port = endpoint.port
+            configuration.seeds = []
+            var factory = self.factory.pinned(to: configuration)
+            factory.readsFromReplica = true
+            let pool = RedisConnectionPool(factory: factory, eventLoopGroup: self.eventLoopGroup, logger: self.logger)
+            if state.isShutDown { Task { await pool.shutdown() } }
+            state.replicaPools[endpoint] = pool
+            return pool
+        }
+    }
+
     /// Pings idle connections of every pool.
     func checkHealth() async {
-        for pool in self.state.withLock({ Array($0.pools.values) }) { await pool.checkHealth() }
+        for pool in self.state.withLock({ Array($0.pools.values) + Array($0.replicaPools.values) }) { await pool.checkHealth() }
     }
 
     /// Closes every pool and fails its waiters, and ends the shard subscriptions.
@@ -271,7 +311,7 @@ final class RedisClusterRouter: Sendable {
         let (pools, subscribers) = self.state.withLock { state in
             state.isShutDown = true
             state.refreshing?.cancel()
-            return (Array(state.pools.values), Array(state.shardSubscribers.values))
+            return (Array(state.pools.values) + Array(state.replicaPools.values), Array(state.shardSubscribers.values))
         }
         for (subscriber, run) in subscribers {
             subscriber.shutdown()

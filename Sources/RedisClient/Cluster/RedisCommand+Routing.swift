@@ -1,21 +1,42 @@
 import NIOCore
 
-// The first key of each typed command, which routes it on a Redis Cluster.
+// The first key of each typed command, which routes it on a Redis Cluster, and whether it only reads.
 
-extension GET { public var routingKey: String? { self.key } }
+extension GET {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
 extension SET { public var routingKey: String? { self.key } }
 extension DEL { public var routingKey: String? { self.keys.first } }
 extension EXPIRE { public var routingKey: String? { self.key } }
-extension TTL { public var routingKey: String? { self.key } }
+extension TTL {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
 extension INCR { public var routingKey: String? { self.key } }
 extension SADD { public var routingKey: String? { self.key } }
-extension SSCAN { public var routingKey: String? { self.key } }
+extension SSCAN {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
 extension XADD { public var routingKey: String? { self.key } }
 extension XTRIM { public var routingKey: String? { self.key } }
-extension XLEN { public var routingKey: String? { self.key } }
-extension XRANGE { public var routingKey: String? { self.key } }
-extension XREVRANGE { public var routingKey: String? { self.key } }
-extension XREAD { public var routingKey: String? { self.streams.first?.key } }
+extension XLEN {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
+extension XRANGE {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
+extension XREVRANGE {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
+extension XREAD {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.streams.first?.key }
+}
 extension XREADGROUP { public var routingKey: String? { self.streams.first?.key } }
 extension XACK { public var routingKey: String? { self.key } }
 extension XGROUP.CREATE { public var routingKey: String? { self.key } }
@@ -24,15 +45,42 @@ extension XGROUP.DESTROY { public var routingKey: String? { self.key } }
 extension XGROUP.DELCONSUMER { public var routingKey: String? { self.key } }
 extension XAUTOCLAIM { public var routingKey: String? { self.key } }
 extension XCLAIM { public var routingKey: String? { self.key } }
-extension XPENDING { public var routingKey: String? { self.key } }
-extension XPENDING.Extended { public var routingKey: String? { self.key } }
-extension XINFO.STREAM { public var routingKey: String? { self.key } }
-extension XINFO.GROUPS { public var routingKey: String? { self.key } }
-extension XINFO.CONSUMERS { public var routingKey: String? { self.key } }
+extension XPENDING {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
+extension XPENDING.Extended {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
+extension XINFO.STREAM {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
+extension XINFO.GROUPS {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
+extension XINFO.CONSUMERS {
+    public var isReadOnly: Bool { true }
+    public var routingKey: String? { self.key }
+}
 extension EVALSHA { public var routingKey: String? { self.keys.first } }
 extension SPUBLISH { public var routingKey: String? { self.channel } }
 
 extension GenericCommand {
+    /// Commands that only read, which a cluster replica may serve.
+    static let readOnlyCommands: Set<String> = [
+        "GET", "MGET", "EXISTS", "TTL", "PTTL", "STRLEN", "TYPE", "HGET", "HMGET", "HGETALL", "HEXISTS", "HLEN", "SMEMBERS",
+        "SISMEMBER", "SCARD", "SSCAN", "ZRANGE", "ZSCORE", "ZCARD", "XRANGE", "XREVRANGE", "XLEN", "XREAD", "XINFO", "XPENDING",
+        "EVAL_RO", "EVALSHA_RO", "FCALL_RO", "LRANGE", "LLEN",
+    ]
+
+    /// Whether the command's name is one of ``readOnlyCommands``.
+    public var isReadOnly: Bool {
+        self.arguments.first.map { Self.readOnlyCommands.contains(String(buffer: $0).uppercased()) } ?? false
+    }
+
     /// The first key, found from the command's name: the argument after `STREAMS` for `XREAD` and
     /// `XREADGROUP`, the first of `numkeys` keys for scripts and functions, the argument after the
     /// subcommand for `XINFO`, `XGROUP`, `OBJECT` and `MEMORY`, none for server, connection and

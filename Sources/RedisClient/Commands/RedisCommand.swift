@@ -22,6 +22,10 @@ public protocol RedisCommand: Sendable {
     /// for a command without keys, which any node may run. Every key of one command must share a
     /// hash slot on a cluster (a hash tag such as `{orders}` makes sure of it).
     var routingKey: String? { get }
+
+    /// Whether the command only reads, so that a cluster replica may serve it when
+    /// ``RedisConfiguration/Cluster/readsFromReplicas`` is on; `false` unless the command says otherwise.
+    var isReadOnly: Bool { get }
 }
 
 extension RedisCommand {
@@ -30,6 +34,9 @@ extension RedisCommand {
 
     /// No key, unless the command says otherwise.
     public var routingKey: String? { nil }
+
+    /// Not read-only, unless the command says otherwise.
+    public var isReadOnly: Bool { false }
 
     func typedCheckedResponse(_ value: RESPValue) throws(RedisError) -> Response {
         if let message = value.errorMessage {

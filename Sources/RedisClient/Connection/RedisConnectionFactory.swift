@@ -16,6 +16,9 @@ struct RedisConnectionFactory: Sendable {
     /// Whether `connect` tries ``RedisConfiguration/seeds`` and the known nodes when the
     /// configured server does not answer; off for a pool pinned to one cluster node.
     var triesOtherNodes = true
+    /// Whether each new connection sends `READONLY` after the handshake: a cluster replica then
+    /// serves reads of its primary's slots.
+    var readsFromReplica = false
 
     /// The same factory, connecting to `configuration`'s server only.
     func pinned(to configuration: RedisConfiguration) -> RedisConnectionFactory {
@@ -184,6 +187,7 @@ struct RedisConnectionFactory: Sendable {
         )
         do {
             try await connection.handshake()
+            if self.readsFromReplica { _ = try await connection.execute(GenericCommand("READONLY")) }
         } catch {
             await connection.close()
             self.metrics.connectFailed()

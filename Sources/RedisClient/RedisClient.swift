@@ -225,6 +225,48 @@ public final class RedisClient: Sendable, Service {
         return try await router.partition(slots: keys.map(RedisClusterSlot.of)).map(\.1)
     }
 
+    /// Sends commands of one type as pipelines and returns each reply as a `Result`, in the order given.
+    ///
+    /// On a single server it is one pipeline on one connection. On a cluster the commands are split
+    /// into one pipeline per primary (by each command's ``RedisCommand/routingKey``; keyless ones go
+    /// with the first node's), sent in parallel and reassembled in order; a reply that is a
+    /// redirection or `TRYAGAIN` (the command did not run) is run again on its own, following the
+    /// cluster. Each command stands alone: no order holds between commands of different nodes.
+    /// - Throws: ``RedisError`` only when a connection fails.
+    public func pipeline<Command: RedisCommand>(_ commands: [Command]) async throws -> [Result<Command.Response, RedisError>] {
+        guard let router = try await self.clusterRouter() else {
+            return try await self.pool.withConnection { try await $0.pipeline(commands) }
+        }
+        guard !commands.isEmpty else { return [] }
+        let keyed = commands.indices.filter { commands[$0].routingKey != nil }
+        var groups = try await router.partition(slots: keyed.map { RedisClusterSlot.of(commands[$0].routingKey!) }).map { ($0.0, $0.1.map { keyed[$0] }) }
+        let keyless = commands.indices.filter { commands[$0].routingKey == nil }
+        if !keyless.isEmpty {
+            if groups.isEmpty { groups = [(router.topology.primaries.first ?? RedisConfiguration.Endpoint(host: configuration.host, port: configuration.port), [])] }
+            groups[0].1 += keyless
+        }
+        var replies = [Result<Command.Response, RedisError>?](repeating: nil, count: commands.count)
+        try await withThrowingTaskGroup(of: ([Int], [Result<Command.Response, RedisError>]).self) { tasks in
+            for (_, indices) in groups {
+                let group = indices.map { commands[$0] }
+                let slot = group.first?.routingKey.map(RedisClusterSlot.of)
+                tasks.addTask { (indices, try await router.withConnection(slot: slot) { try await $0.pipeline(group) }) }
+            }
+            for try await (indices, results) in tasks {
+                for (index, result) in zip(indices, results) { replies[index] = result }
+            }
+        }
+        for index in replies.indices {
+            guard case .failure(let error)? = replies[index], error.isClusterRedirection else { continue }
+            do {
+                replies[index] = .success(try await router.execute(commands[index]))
+            } catch let error as RedisError where error.code == .serverError {
+                replies[index] = .failure(error)
+            }
+        }
+        return replies.map { $0! }
+    }
+
     /// Runs `body` once on every primary of a cluster, in parallel (once on a single server): for
     /// commands over the whole keyspace, such as `SCAN`.
     public func forEachPrimary<Result: Sendable>(_ body: @escaping @Sendable (RedisConnection) async throws -> Result) async throws -> [Result] {

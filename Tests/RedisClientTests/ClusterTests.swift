@@ -123,6 +123,30 @@ import Testing
         }
     }
 
+    /// A pipeline over keys of every primary: one pipeline per node, replies in the order given,
+    /// an error reply kept in its place; a command whose slot moved since the map was read runs again.
+    @Test func pipelinesAreSplitByNodeAndReassembledInOrder() async throws {
+        try await runClient(try Self.configuration()) { client throws in
+            let prefix = TestEnvironment.uniqueKey("cluster-pipeline")
+            let keys = (0..<40).map { "\(prefix):\($0)" }
+            let sets = try await client.pipeline(keys.map { SET($0, value: "v-\($0)") })
+            #expect(sets.allSatisfy { (try? $0.get()) == true })
+            var commands = keys.map { GenericCommand("GET", $0) }
+            commands.insert(GenericCommand("HGET", keys[5], "field"), at: 6)   // WRONGTYPE, in its place
+            let replies = try await client.pipeline(commands)
+            #expect(replies.count == 41)
+            for (index, reply) in replies.enumerated() where index != 6 {
+                let key = index < 6 ? keys[index] : keys[index - 1]
+                #expect((try? reply.get())?.string == "v-\(key)", "reply \(index) is \(key)'s")
+            }
+            guard case .failure(let error) = replies[6] else {
+                Issue.record("HGET on a string should fail")
+                return
+            }
+            #expect(error.serverErrorPrefix == "WRONGTYPE")
+        }
+    }
+
     @Test func scriptsAreLoadedOnEachNodeThatLacksThem() async throws {
         for port in try Self.ports.prefix(3) {
             let connection = try await Self.node(port)
@@ -156,6 +180,10 @@ import Testing
             #expect(client.clusterRouterForTests?.topology.primary(ofSlot: slot) == source)
             #expect(try await client.execute(GET(key)).map { String(buffer: $0) } == "before")
             #expect(try await client.withConnection(forKey: key) { try await $0.execute(GET(key)) }.map { String(buffer: $0) } == "before")
+            // In a pipeline the ASK reply comes back as the command's reply, and the command runs again on its own.
+            let piped = try await client.pipeline([GET(key)])
+            #expect(piped.count == 1)
+            #expect(try piped[0].get().map { String(buffer: $0) } == "before")
 
             try await migration.finish()
             // Now the source answers MOVED, and the client learns the new owner.

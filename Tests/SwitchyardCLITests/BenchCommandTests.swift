@@ -109,6 +109,11 @@ import Testing
         #expect(report["engine"] == "redis")
     }
 
+    @Test(.needs(.cluster)) func aTinyRunOnAClusterLosesNothing() async throws {
+        let report = try await tinyRun(["--redis", try TestEnvironment.value("REDIS_CLUSTER_URL")])
+        #expect(report["engine"] == "redis")
+    }
+
     @Test func thePlainTextReportNamesEveryFigure() async throws {
         let result = try await cli.run(["bench", "--publishers", "1", "--rate", "20", "--duration", "1", "--warmup", "0", "--consumers", "1"])
         #expect(result.status == 0, "\(result.stderr)")

@@ -59,8 +59,9 @@ import Testing
     }
 
     /// Runs `switchyard serve` on Redis with an API key for `clitest:*`, until `body` returns.
-    func withServer(_ body: @escaping @Sendable (String) async throws -> Void) async throws {
-        let redis = try TestEnvironment.value("REDIS_URL")
+    /// Runs `switchyard serve` on the Redis of `redisVariable` (`REDIS_URL` by default) for `body`, which gets its URL.
+    func withServer(redisVariable: String = "REDIS_URL", _ body: @escaping @Sendable (String) async throws -> Void) async throws {
+        let redis = try TestEnvironment.value(redisVariable)
         try await RedisServerGate.shared.shared {
             let folder = NSTemporaryDirectory() + "cli-serve-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -246,6 +247,24 @@ import Testing
         let wrongName = try await run(["lag", "--redis", sentinel.replacingOccurrences(of: "/switchyard-test", with: "/nobody"), "--timeout", "10"])
         #expect(wrongName.status == 3, "\(wrongName.stdout)\(wrongName.stderr)")
         #expect(wrongName.stderr.contains("does not monitor nobody"), "\(wrongName.stderr)")
+    }
+
+    @Test(.needs(.cluster)) func serveRunsOnAClusterNodesURL() async throws {
+        try await withServer(redisVariable: "REDIS_CLUSTER_URL") { server in
+            let auth = ["--server", server, "--token", Self.apiKey]
+            let prefix = Self.channel()
+            let channels = (0..<4).map { "\(prefix).c\($0)" }
+            for channel in channels {
+                let published = try await run(["publish"] + auth + [channel, #"{"n":1}"#])
+                #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
+                #expect(try json(published)["sequence_number"] == 1)
+            }
+            let replay = try await run(["replay"] + auth + ["\(prefix).*", "--json"])
+            #expect(replay.status == 0, "\(replay.stderr)")
+            #expect(replay.stdout.split(separator: "\n").count == 4, "\(replay.stdout)")
+            let lag = try await run(["lag"] + auth + ["\(prefix).*"])
+            #expect(lag.status == 0, "\(lag.stderr)")
+        }
     }
 
     @Test(.needs(.cluster)) func commandsWorkUnchangedWithAClusterNodesURL() async throws {

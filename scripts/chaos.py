@@ -804,7 +804,30 @@ def redis_unreachable(suite, pg):
     return result
 
 
-class SentinelDeployment:
+class Deployment:
+    """Servers of one scenario, by port, killed with SIGKILL when it ends."""
+
+    processes: dict
+
+    def kill(self, port):
+        self.processes[port].kill()
+        self.processes[port].wait()
+
+    def kill_all(self):
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def failover_publisher(suite, url, channels, count, rate, acknowledge, acked_file, name):
+    """The chaos publisher on URL with acknowledgements ACKNOWLEDGE and short timeouts, for failovers."""
+    return suite.chaos_worker(["publish", "--redis", url, "--channels", ",".join(channels), "--count", str(count),
+                               "--rate", str(rate), "--acknowledge", acknowledge, "--acked", acked_file,
+                               "--command-timeout", "2", "--connect-timeout", "1"], name)
+
+
+class SentinelDeployment(Deployment):
     """A primary (AOF on), its replica and three Sentinels of one scenario, on free loopback ports."""
 
     NAME = "chaos-primary"
@@ -884,15 +907,8 @@ class SentinelDeployment:
 
     def kill_primary(self):
         port = self.primary_port()
-        self.processes[port].kill()
-        self.processes[port].wait()
+        self.kill(port)
         return port
-
-    def kill_all(self):
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
     def envelopes(self, channel):
         """The channel's stored envelopes on the primary the Sentinels name now, in stream order."""
@@ -907,9 +923,7 @@ def sentinel_failover(suite, pg):
     deployment = SentinelDeployment(suite, "sentinel-s7")
     channels = [f"chaos:s7_{i}" for i in range(4)]
     acked_file = suite.path("s7.acked")
-    publisher = suite.chaos_worker(["publish", "--redis", deployment.url, "--channels", ",".join(channels),
-                              "--count", str(seconds * rate), "--rate", str(rate), "--acknowledge", "replicated",
-                              "--acked", acked_file, "--command-timeout", "2", "--connect-timeout", "1"], "s7-publisher")
+    publisher = failover_publisher(suite, deployment.url, channels, seconds * rate, rate, "replicated", acked_file, "s7-publisher")
     failovers = 0
     time.sleep(3)
     while publisher.poll() is None and failovers < (1 if suite.quick else 4):
@@ -933,7 +947,7 @@ def sentinel_failover(suite, pg):
     return result
 
 
-class ClusterDeployment:
+class ClusterDeployment(Deployment):
     """A Redis Cluster of three primaries (AOF on) and three replicas of one scenario, made with
     `redis-cli --cluster create` on free loopback ports."""
 
@@ -1002,16 +1016,6 @@ class ClusterDeployment:
         """The port of the primary that serves KEY's slot now."""
         return self.cluster_client().get_node_from_key(key).port
 
-    def kill(self, port):
-        self.processes[port].kill()
-        self.processes[port].wait()
-
-    def kill_all(self):
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
     def envelopes(self, channel):
         """The channel's stored envelopes, on the primary of its slot, in stream order."""
         entries = self.cluster_client().xrange(f"stream:{{{channel}}}", "-", "+")
@@ -1030,9 +1034,7 @@ def cluster_failover(suite, pg):
     runs = {}
     for label, channels, acknowledge in (("r", replicated, "replicated"), ("p", primary_only, "primary")):
         acked_file = suite.path(f"s8{label}.acked")
-        process = suite.chaos_worker(["publish", "--redis", cluster.url, "--channels", ",".join(channels),
-                                      "--count", str(seconds * rate), "--rate", str(rate), "--acknowledge", acknowledge,
-                                      "--acked", acked_file, "--command-timeout", "2", "--connect-timeout", "1"], f"s8{label}-publisher")
+        process = failover_publisher(suite, cluster.url, channels, seconds * rate, rate, acknowledge, acked_file, f"s8{label}-publisher")
         runs[label] = (process, channels, acked_file)
     failovers = 0
     time.sleep(3)

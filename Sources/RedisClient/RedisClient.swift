@@ -96,19 +96,27 @@ public final class RedisClient: Sendable, Service {
         if case .cluster(let router) = self.mode.withLock({ $0 }) { await router.shutdown() }
     }
 
+    /// Reads a cluster's slot map every ``RedisConfiguration/Cluster/refreshInterval``.
     private func refreshClusterPeriodically() async {
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: self.configuration.cluster.refreshInterval)
-            } catch {
-                return
-            }
-            guard case .cluster(let router) = self.mode.withLock({ $0 }) else { continue }
+        await Self.repeatedly(every: self.configuration.cluster.refreshInterval) {
+            guard case .cluster(let router) = self.mode.withLock({ $0 }) else { return }
             do {
                 try await router.refresh()
             } catch {
                 self.logger.debug("redis cluster slot map not refreshed", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Runs `body` after every `interval` until the task is cancelled.
+    private static func repeatedly(every interval: Duration, _ body: () async -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: interval)
+            } catch {
+                return
+            }
+            await body()
         }
     }
 
@@ -176,12 +184,7 @@ public final class RedisClient: Sendable, Service {
     }
 
     private func checkHealthPeriodically() async {
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: self.configuration.pool.healthCheckInterval)
-            } catch {
-                return
-            }
+        await Self.repeatedly(every: self.configuration.pool.healthCheckInterval) {
             await self.pool.checkHealth()
             await self.subscriber.checkHealth()
             if case .cluster(let router) = self.mode.withLock({ $0 }) { await router.checkHealth() }

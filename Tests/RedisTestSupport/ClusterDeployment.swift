@@ -180,19 +180,7 @@ public final class ClusterDeployment: Sendable {
 
     /// One command to one node, on a connection of its own (with TLS when the nodes speak it).
     public func ask(port: Int, _ arguments: String...) async throws -> RESPValue? {
-        var configuration = RedisConfiguration(host: "127.0.0.1", port: port)
-        if let certificateAuthority { configuration.tls = try .require(certificateAuthorityFile: certificateAuthority) }
-        configuration.connectTimeout = .seconds(1)
-        configuration.commandTimeout = .seconds(5)
-        let connection = try await RedisConnection.connect(configuration: configuration, logger: Logger(label: "test.cluster"))
-        do {
-            let reply = try await connection.execute(GenericCommand(arguments: arguments.map { ByteBuffer(string: $0) }))
-            await connection.close()
-            return reply
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await askServer(port: port, certificateAuthority: certificateAuthority, arguments)
     }
 
     /// Runs `redis-cli` on a thread of its own (not the concurrency pool's), to its end.

@@ -184,20 +184,9 @@ public final class SentinelDeployment: Sendable {
 
     /// One command to one server, on a connection of its own, with TLS and the Sentinels' password when set.
     public func ask(port: Int, _ arguments: String...) async throws -> RESPValue? {
-        var configuration = RedisConfiguration(host: "127.0.0.1", port: port)
-        if let certificateAuthority { configuration.tls = try .require(certificateAuthorityFile: certificateAuthority) }
-        if sentinelPorts.contains(port) { configuration.password = sentinelPassword }
-        configuration.connectTimeout = .seconds(1)
-        configuration.commandTimeout = .seconds(2)
-        let connection = try await RedisConnection.connect(configuration: configuration, logger: Logger(label: "test.sentinel"))
-        do {
-            let reply = try await connection.execute(GenericCommand(arguments: arguments.map { ByteBuffer(string: $0) }))
-            await connection.close()
-            return reply
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await askServer(
+            port: port, certificateAuthority: certificateAuthority, password: sentinelPorts.contains(port) ? sentinelPassword : nil,
+            commandTimeout: .seconds(2), arguments)
     }
 
     /// `count` distinct free loopback ports: all are held open while they are chosen.

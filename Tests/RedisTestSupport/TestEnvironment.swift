@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import RESP
 import RedisClient
 import Synchronization
 
@@ -191,5 +192,29 @@ public actor PrivateDeploymentGate {
             if waiting.isEmpty { held = false } else { waiting.removeFirst().resume() }
         }
         return try await body()
+    }
+}
+
+/// One command to the server on `port` of 127.0.0.1, on a connection of its own: for tests that
+/// look at the servers they started behind the client's back.
+/// - Parameters:
+///   - certificateAuthority: The CA to trust, for a server that speaks TLS only.
+///   - password: The `default` user's password, if the server needs one.
+public func askServer(
+    port: Int, certificateAuthority: String? = nil, password: String? = nil, commandTimeout: Duration = .seconds(5), _ arguments: [String]
+) async throws -> RESPValue {
+    var configuration = RedisConfiguration(host: "127.0.0.1", port: port)
+    if let certificateAuthority { configuration.tls = try .require(certificateAuthorityFile: certificateAuthority) }
+    configuration.password = password
+    configuration.connectTimeout = .seconds(1)
+    configuration.commandTimeout = commandTimeout
+    let connection = try await RedisConnection.connect(configuration: configuration, logger: Logger(label: "test.servers"))
+    do {
+        let reply = try await connection.execute(GenericCommand(arguments: arguments.map { ByteBuffer(string: $0) }))
+        await connection.close()
+        return reply
+    } catch {
+        await connection.close()
+        throw error
     }
 }

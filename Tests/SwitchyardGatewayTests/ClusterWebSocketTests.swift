@@ -16,17 +16,7 @@ import Testing
         try await PrivateDeploymentGate.shared.run {
             let cluster = try await ClusterDeployment.start()
             defer { cluster.stop() }
-            var redis = try RedisConfiguration(url: cluster.url)
-            redis.connectTimeout = .seconds(1)
-            redis.reconnect.maximumDelay = .milliseconds(200)
-            let engine = RedisEngine(
-                client: try RedisClient(configuration: redis, logger: TestGateway.logger),
-                configuration: RedisEngine.Configuration(replicationTimeout: .seconds(2)), logger: TestGateway.logger)
-            let policy = ChannelPolicy(retentionSeconds: 600, acknowledge: .replicated)
-            let contracts = try ContractRegistry([
-                try Contract(channel: try ChannelPattern("wsfailover:*"), schema: ["type": "object", "required": ["n"]], policy: policy)
-            ])
-            let gateway = try TestGateway(engine: engine, contracts: contracts)
+            let gateway = try TestGateway.replicated(url: cluster.url)
             // The channel's slot is on the node of the URL, where the subscription connection goes first.
             let topology = try await cluster.topology()
             let suffix = UUID().uuidString.prefix(6).lowercased()
@@ -49,14 +39,7 @@ import Testing
                     // publishes are acknowledged again.
                     try cluster.restart(port: cluster.ports[0])
                     for n in 6...10 {
-                        let eventID = EventID.generate()
-                        var acknowledged = false
-                        _ = try await eventually(timeout: .seconds(30), every: .milliseconds(50)) {
-                            let receipt = try? await gateway.router.publish(to: channel, payload: ["n": .int(Int64(n))], eventID: eventID)
-                            acknowledged = receipt != nil
-                            return acknowledged
-                        }
-                        #expect(acknowledged, "event \(n) acknowledged after the failover")
+                        #expect(try await gateway.publishUntilAcknowledged(to: channel, n: n), "event \(n) acknowledged after the failover")
                     }
                     // The live feed resubscribed on another node: the events come in order, without
                     // a gap or a duplicate (what the resubscription missed is filled from the stream).

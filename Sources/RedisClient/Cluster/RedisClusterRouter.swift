@@ -256,47 +256,38 @@ final class RedisClusterRouter: Sendable {
         throw RedisError(.connectionFailed, serverMessage: "no node of the cluster answered with its slot map", underlying: lastError)
     }
 
-    /// Reads the slot map every ``RedisConfiguration/Cluster/refreshInterval`` until cancelled.
-    func refreshPeriodically() async {
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: self.settings.refreshInterval) } catch { return }
-            do {
-                try await self.refresh()
-            } catch {
-                self.logger.debug("redis cluster slot map not refreshed", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
     // MARK: pools
 
+    /// The client's factory, connecting to `endpoint` only.
+    private func factory(for endpoint: RedisConfiguration.Endpoint) -> RedisConnectionFactory {
+        var configuration = self.factory.configuration
+        configuration.host = endpoint.host
+        configuration.port = endpoint.port
+        configuration.seeds = []
+        return self.factory.pinned(to: configuration)
+    }
+
+    /// The pool of connections to a primary.
     private func pool(for endpoint: RedisConfiguration.Endpoint) -> RedisConnectionPool {
-        self.state.withLock { state in
-            if let pool = state.pools[endpoint] { return pool }
-            var configuration = self.factory.configuration
-            configuration.host = endpoint.host
-            configuration.port = endpoint.port
-            configuration.seeds = []
-            let pool = RedisConnectionPool(factory: self.factory.pinned(to: configuration), eventLoopGroup: self.eventLoopGroup, logger: self.logger)
-            if state.isShutDown { Task { await pool.shutdown() } }
-            state.pools[endpoint] = pool
-            return pool
-        }
+        self.pool(for: endpoint, in: \.pools, readsFromReplica: false)
     }
 
     /// The pool of connections to a replica, which send `READONLY` when they open.
     private func replicaPool(for endpoint: RedisConfiguration.Endpoint) -> RedisConnectionPool {
+        self.pool(for: endpoint, in: \.replicaPools, readsFromReplica: true)
+    }
+
+    private func pool(
+        for endpoint: RedisConfiguration.Endpoint, in pools: WritableKeyPath<State, [RedisConfiguration.Endpoint: RedisConnectionPool]>,
+        readsFromReplica: Bool
+    ) -> RedisConnectionPool {
         self.state.withLock { state in
-            if let pool = state.replicaPools[endpoint] { return pool }
-            var configuration = self.factory.configuration
-            configuration.host = endpoint.host
-            configuration.port = endpoint.port
-            configuration.seeds = []
-            var factory = self.factory.pinned(to: configuration)
-            factory.readsFromReplica = true
+            if let pool = state[keyPath: pools][endpoint] { return pool }
+            var factory = self.factory(for: endpoint)
+            factory.readsFromReplica = readsFromReplica
             let pool = RedisConnectionPool(factory: factory, eventLoopGroup: self.eventLoopGroup, logger: self.logger)
             if state.isShutDown { Task { await pool.shutdown() } }
-            state.replicaPools[endpoint] = pool
+            state[keyPath: pools][endpoint] = pool
             return pool
         }
     }
@@ -326,13 +317,9 @@ final class RedisClusterRouter: Sendable {
     private func shardSubscriber(for endpoint: RedisConfiguration.Endpoint) -> RedisSubscriber {
         self.state.withLock { state in
             if let existing = state.shardSubscribers[endpoint] { return existing.subscriber }
-            var configuration = self.factory.configuration
-            configuration.host = endpoint.host
-            configuration.port = endpoint.port
-            configuration.seeds = []
-            let subscriber = RedisSubscriber(
-                factory: self.factory.pinned(to: configuration), eventLoopGroup: self.eventLoopGroup, logger: self.logger
-            ) { [weak self] _ in self?.refreshInBackground() }
+            let subscriber = RedisSubscriber(factory: self.factory(for: endpoint), eventLoopGroup: self.eventLoopGroup, logger: self.logger) {
+                [weak self] _ in self?.refreshInBackground()
+            }
             let run = Task { await subscriber.run() }
             if state.isShutDown {
                 subscriber.shutdown()

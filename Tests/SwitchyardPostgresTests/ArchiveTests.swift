@@ -56,14 +56,18 @@ struct ArchiveTests {
         }
     }
 
-    @Test("reconcile finds an event deleted from Redis by hand, and repair puts it back")
-    func reconcile() async throws {
-        try await TestDatabase.with { db in
+    /// On one server and on the cluster (one node's URL): the reconciler's reads and the repair's
+    /// dedup-mark deletions keep to one channel's slot.
+    @Test(
+        "reconcile finds an event deleted from Redis by hand, and repair puts it back",
+        arguments: ["REDIS_URL"] + (TestServer.areRequired || TestServer.cluster.isConfigured ? ["REDIS_CLUSTER_URL"] : []))
+    func reconcile(redisVariable: String) async throws {
+        try await TestDatabase.with(redisVariable: redisVariable) { db in
             let channel = db.channel("reconcile")
             let start = Timestamp.now()
             try await Self.relayed(db, channel, count: 10)
             let before = try await db.stored(channel)
-            let redis = try RedisClient(configuration: try TestEnvironment.configuration(), logger: db.logger)
+            let redis = try RedisClient(configuration: try TestEnvironment.configuration(redisVariable), logger: db.logger)
             let entries = try await redis.execute(RawCommand("XRANGE", "stream:{\(channel.rawValue)}", "-", "+"))
             let fifthID = try #require(entries.elements?[4].elements?[0].string)
             _ = try await redis.execute(RawCommand("XDEL", "stream:{\(channel.rawValue)}", fifthID))

@@ -57,7 +57,8 @@ struct TestDatabase: Sendable {
     static func adminURL() throws -> PostgresURL { try PostgresURL(try TestEnvironment.value("POSTGRES_URL")) }
 
     /// Makes the database, runs `body` with it, drops it. Holds the Redis server gate shared.
-    static func with(adminURL: PostgresURL? = nil, _ body: (TestDatabase) async throws -> Void) async throws {
+    /// - Parameter redisVariable: The variable naming the Redis the router runs on; `REDIS_URL` by default.
+    static func with(adminURL: PostgresURL? = nil, redisVariable: String = "REDIS_URL", _ body: (TestDatabase) async throws -> Void) async throws {
         let admin = try adminURL ?? Self.adminURL()
         let name = "sy_\(UInt32.random(in: .min ... .max))"
         var logger = Logger(label: "test.postgres")
@@ -68,7 +69,7 @@ struct TestDatabase: Sendable {
         var url = admin
         url.database = name
         let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
-        var redis = try TestEnvironment.configuration()
+        var redis = try TestEnvironment.configuration(redisVariable)
         redis.connectTimeout = .seconds(2)
         let redisClient = try RedisClient(configuration: redis, logger: logger)
         let engine = RedisEngine(client: redisClient, logger: logger)

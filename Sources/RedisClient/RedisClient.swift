@@ -197,8 +197,18 @@ public final class RedisClient: Sendable, Service {
     /// - Throws: ``RedisError``; see ``RedisConnection/execute(_:)``, plus
     ///   ``RedisError/Code/poolTimeout`` when no connection became free in time.
     public func execute<Command: RedisCommand>(_ command: Command) async throws -> Command.Response {
+        // A command without a key runs on any node: before the first node has said whether it is
+        // a cluster, on that node, so a health check's PING costs no cluster detection.
+        if command.routingKey == nil, self.isUndetermined {
+            return try await self.pool.withConnection { try await $0.execute(command) }
+        }
         if let router = try await self.clusterRouter() { return try await router.execute(command) }
         return try await self.pool.withConnection { try await $0.execute(command) }
+    }
+
+    private var isUndetermined: Bool {
+        if case .undetermined = self.mode.withLock({ $0 }) { return true }
+        return false
     }
 
     /// Runs `body` with a connection of the pool, returned to the pool when `body` ends.

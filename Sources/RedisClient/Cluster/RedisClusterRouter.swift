@@ -244,6 +244,9 @@ final class RedisClusterRouter: Sendable {
                 var configuration = self.factory.configuration
                 configuration.host = endpoint.host
                 configuration.port = endpoint.port
+                // A dead machine may drop packets instead of refusing: ask the next node soon.
+                configuration.connectTimeout = min(configuration.connectTimeout, .seconds(2))
+                configuration.commandTimeout = min(configuration.commandTimeout, .seconds(5))
                 let connection = try await self.factory.open(configuration, on: self.eventLoopGroup.any(), onPush: nil)
                 defer { connection.channel.close(mode: .all, promise: nil) }
                 let topology = try await Self.readTopology(on: connection, tls: configuration.tls.isEnabled)

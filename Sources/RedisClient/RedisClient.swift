@@ -198,9 +198,15 @@ public final class RedisClient: Sendable, Service {
     ///   ``RedisError/Code/poolTimeout`` when no connection became free in time.
     public func execute<Command: RedisCommand>(_ command: Command) async throws -> Command.Response {
         // A command without a key runs on any node: before the first node has said whether it is
-        // a cluster, on that node, so a health check's PING costs no cluster detection.
+        // a cluster, on that node, so a health check's PING costs no cluster detection. A command
+        // that names no key but has one (a custom command) and is redirected goes through the cluster.
         if command.routingKey == nil, self.isUndetermined {
-            return try await self.pool.withConnection { try await $0.execute(command) }
+            do {
+                return try await self.pool.withConnection { try await $0.execute(command) }
+            } catch let error as RedisError where error.isClusterRedirection {
+                guard let router = try await self.clusterRouter() else { throw error }
+                return try await router.execute(command)
+            }
         }
         if let router = try await self.clusterRouter() { return try await router.execute(command) }
         return try await self.pool.withConnection { try await $0.execute(command) }

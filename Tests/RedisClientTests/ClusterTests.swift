@@ -147,6 +147,25 @@ import Testing
         }
     }
 
+    /// A command of the caller's own that does not name its key: as the first command of a new
+    /// client (before it knows it is on a cluster) and after, it is redirected to the key's node.
+    @Test func aCommandThatNamesNoKeyFollowsItsRedirection() async throws {
+        struct Unrouted: RedisCommand {
+            typealias Response = RESPValue
+            var words: [String]
+            func encode(into encoder: inout RESPCommandEncoder) {
+                encoder.encodeArrayHeader(count: words.count)
+                for word in words { encoder.encodeBulk(word) }
+            }
+        }
+        let keys = (0..<12).map { "\(TestEnvironment.uniqueKey("unrouted")):\($0)" }
+        for key in keys {
+            let client = try RedisClient(configuration: try Self.configuration(), logger: Logger(label: "test.cluster"))
+            #expect(try await client.execute(Unrouted(words: ["SET", key, "x"])).string == "OK", "the first command, \(key)")
+            #expect(try await client.execute(Unrouted(words: ["GET", key])).string == "x", "a later command, \(key)")
+        }
+    }
+
     @Test func scriptsAreLoadedOnEachNodeThatLacksThem() async throws {
         for port in try Self.ports.prefix(3) {
             let connection = try await Self.node(port)

@@ -237,48 +237,55 @@ public final class RedisClient: Sendable, Service {
         return try await self.pool.withConnection(body)
     }
 
-    /// Groups keys by the node that owns them, for one pipeline per node: the indices of `keys`
-    /// in each group, in order; one group of all on a single server.
-    public func groupedByNode(_ keys: [String]) async throws -> [[Int]] {
-        guard let router = try await self.clusterRouter() else { return keys.isEmpty ? [] : [Array(keys.indices)] }
-        return try await router.partition(slots: keys.map(RedisClusterSlot.of)).map(\.1)
+    /// Runs `body` once per node that owns some of `keys`, with a connection to it and the indices of
+    /// the keys it owns, in parallel; on a single server once, with every index, on a pooled
+    /// connection. Each call runs as ``withConnection(forKey:_:)`` does for its node's first key.
+    /// - Returns: each call's indices and result, in the order of the nodes' first keys.
+    public func withConnectionPerNode<Result: Sendable>(
+        forKeys keys: [String], _ body: @escaping @Sendable (RedisConnection, [Int]) async throws -> Result
+    ) async throws -> [(indices: [Int], result: Result)] {
+        guard !keys.isEmpty else { return [] }
+        guard let router = try await self.clusterRouter() else {
+            let all = Array(keys.indices)
+            return [(all, try await self.pool.withConnection { try await body($0, all) })]
+        }
+        let groups = try router.partition(slots: keys.map(RedisClusterSlot.of))
+        if groups.count == 1 {
+            return [(groups[0], try await router.withConnection(slot: RedisClusterSlot.of(keys[0])) { try await body($0, groups[0]) })]
+        }
+        return try await withThrowingTaskGroup(of: (Int, [Int], Result).self) { tasks in
+            for (order, indices) in groups.enumerated() {
+                let slot = RedisClusterSlot.of(keys[indices[0]])
+                tasks.addTask { (order, indices, try await router.withConnection(slot: slot) { try await body($0, indices) }) }
+            }
+            var results: [(order: Int, indices: [Int], result: Result)] = []
+            for try await outcome in tasks { results.append(outcome) }
+            return results.sorted { $0.order < $1.order }.map { ($0.indices, $0.result) }
+        }
     }
 
     /// Sends commands of one type as pipelines and returns each reply as a `Result`, in the order given.
     ///
     /// On a single server it is one pipeline on one connection. On a cluster the commands are split
-    /// into one pipeline per primary (by each command's ``RedisCommand/routingKey``; keyless ones go
-    /// with the first node's), sent in parallel and reassembled in order; a reply that is a
-    /// redirection or `TRYAGAIN` (the command did not run) is run again on its own, following the
-    /// cluster. Each command stands alone: no order holds between commands of different nodes.
+    /// into one pipeline per primary (``withConnectionPerNode(forKeys:_:)``, by each command's
+    /// ``RedisCommand/routingKey``; keyless ones go with the first keyed command's node), sent in
+    /// parallel and reassembled in order; a reply that is a redirection or `TRYAGAIN` (the command
+    /// did not run) is run again on its own, following the cluster. Each command stands alone: no
+    /// order holds between commands of different nodes.
     /// - Throws: ``RedisError`` only when a connection fails.
     public func pipeline<Command: RedisCommand>(_ commands: [Command]) async throws -> [Result<Command.Response, RedisError>] {
-        guard let router = try await self.clusterRouter() else {
-            return try await self.pool.withConnection { try await $0.pipeline(commands) }
-        }
-        guard !commands.isEmpty else { return [] }
-        let keyed = commands.indices.filter { commands[$0].routingKey != nil }
-        var groups = try await router.partition(slots: keyed.map { RedisClusterSlot.of(commands[$0].routingKey!) }).map { ($0.0, $0.1.map { keyed[$0] }) }
-        let keyless = commands.indices.filter { commands[$0].routingKey == nil }
-        if !keyless.isEmpty {
-            if groups.isEmpty { groups = [(router.topology.primaries.first ?? RedisConfiguration.Endpoint(host: configuration.host, port: configuration.port), [])] }
-            groups[0].1 += keyless
+        let anyKey = commands.lazy.compactMap(\.routingKey).first ?? ""
+        let perNode = try await self.withConnectionPerNode(forKeys: commands.map { $0.routingKey ?? anyKey }) { connection, indices in
+            try await connection.pipeline(indices.map { commands[$0] })
         }
         var replies = [Result<Command.Response, RedisError>?](repeating: nil, count: commands.count)
-        try await withThrowingTaskGroup(of: ([Int], [Result<Command.Response, RedisError>]).self) { tasks in
-            for (_, indices) in groups {
-                let group = indices.map { commands[$0] }
-                let slot = group.first?.routingKey.map(RedisClusterSlot.of)
-                tasks.addTask { (indices, try await router.withConnection(slot: slot) { try await $0.pipeline(group) }) }
-            }
-            for try await (indices, results) in tasks {
-                for (index, result) in zip(indices, results) { replies[index] = result }
-            }
+        for (indices, results) in perNode {
+            for (index, result) in zip(indices, results) { replies[index] = result }
         }
         for index in replies.indices {
             guard case .failure(let error)? = replies[index], error.isClusterRedirection else { continue }
             do {
-                replies[index] = .success(try await router.execute(commands[index]))
+                replies[index] = .success(try await self.execute(commands[index]))
             } catch let error as RedisError where error.code == .serverError {
                 replies[index] = .failure(error)
             }

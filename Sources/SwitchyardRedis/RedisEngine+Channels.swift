@@ -113,36 +113,27 @@ extension RedisEngine {
     }
 
     /// The engine's keyspace scan, when due: every `stream:{C}` key (`SCAN MATCH stream:{*} TYPE
-    /// stream`, on every primary of a cluster), registered page by page; what the registry does not take is kept in memory until
-    /// the next scan. Counted in `switchyard_keyspace_scans_total`.
+    /// stream`, on every primary of a cluster), then registered; what the registry does not take is
+    /// kept in memory until the next scan. Counted in `switchyard_keyspace_scans_total`.
     private func scanKeyspaceIfDue() async throws {
         let (due, previous) = registry.keyspaceScanDue(every: configuration.keyspaceScanInterval)
         guard due else { return }
         keyspaceScans.increment()
         var unregistered = Set<ChannelName>()
         do {
-            if try await client.isCluster {
-                // SCAN walks one node's keyspace: every primary is scanned, in parallel.
-                let perNode = try await client.forEachPrimary { connection in
-                    var keys: [String] = []
-                    var cursor = "0"
-                    repeat {
-                        let page = try await connection.execute(SCAN(cursor: cursor, pattern: "stream:{*}", count: 1000, type: "stream"))
-                        keys += page.keys
-                        cursor = page.cursor
-                    } while cursor != "0"
-                    return keys
-                }
-                let channels = perNode.joined().compactMap(RedisKeys.channel(ofStreamKey:))
-                if !(await register(channels)) { unregistered.formUnion(channels) }
-            } else {
-                try await scanAll { cursor in
-                    try await client.execute(SCAN(cursor: cursor, pattern: "stream:{*}", count: 1000, type: "stream"))
-                } page: { keys in
-                    let channels = keys.compactMap(RedisKeys.channel(ofStreamKey:))
-                    if !(await register(channels)) { unregistered.formUnion(channels) }
-                }
+            // SCAN walks one node's keyspace: on a cluster every primary is scanned, in parallel.
+            let perNode = try await client.forEachPrimary { connection in
+                var keys: [String] = []
+                var cursor = "0"
+                repeat {
+                    let page = try await connection.execute(SCAN(cursor: cursor, pattern: "stream:{*}", count: 1000, type: "stream"))
+                    keys += page.keys
+                    cursor = page.cursor
+                } while cursor != "0"
+                return keys
             }
+            let channels = perNode.joined().compactMap(RedisKeys.channel(ofStreamKey:))
+            if !(await register(channels)) { unregistered.formUnion(channels) }
         } catch {
             registry.keyspaceScanFailed(previous: previous)
             throw error

@@ -86,34 +86,11 @@ extension RedisEngine {
         }
     }
 
-    /// A non-blocking `XREADGROUP … >` per stream, in one pipeline per node; a read that a node
-    /// refused for where its slot is runs again on its own through the client.
+    /// A non-blocking `XREADGROUP … >` per stream, in one pipeline per node (``RedisClient/pipeline(_:)``,
+    /// which runs again on its own a read that a node refused for where its slot is).
     private func readEach(_ request: GroupReadRequest, keys: [String], count: Int) async throws -> [StreamRead] {
         let commands = keys.map { XREADGROUP(group: request.group, consumer: request.consumer, streams: [($0, ">")], count: count, block: nil) }
-        var replies = [Result<[StreamRead], RedisError>](repeating: .success([]), count: keys.count)
-        try await withThrowingTaskGroup(of: ([Int], [Result<[StreamRead], RedisError>]).self) { tasks in
-            for group in try await client.groupedByNode(keys) {
-                let groupCommands = group.map { commands[$0] }
-                tasks.addTask {
-                    (group, try await self.client.withConnection(forKey: keys[group[0]]) { try await $0.pipeline(groupCommands) })
-                }
-            }
-            for try await (group, groupReplies) in tasks {
-                for (index, reply) in zip(group, groupReplies) { replies[index] = reply }
-            }
-        }
-        var reads: [StreamRead] = []
-        for (index, reply) in replies.enumerated() {
-            switch reply {
-            case .success(let value):
-                reads += value
-            case .failure(let error) where error.isClusterRedirection:
-                reads += try await client.execute(commands[index])
-            case .failure(let error):
-                throw error
-            }
-        }
-        return reads
+        return try await client.pipeline(commands).flatMap { try $0.get() }
     }
 
     /// Waits until a channel matching a pattern exists, polling, for at most `timeout`.

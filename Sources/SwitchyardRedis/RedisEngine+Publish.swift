@@ -63,7 +63,7 @@ extension RedisEngine {
     }
 
     /// Runs the publish script for every channel of the batch in one pipeline per Redis node (one on
-    /// a single server), loading it on `NOSCRIPT`. On a cluster, a script a node refused because its
+    /// a single server, ``RedisClient/withConnectionPerNode(forKeys:_:)``), loading it on `NOSCRIPT`. On a cluster, a script a node refused because its
     /// slot moved or is moving (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`) did not run, and runs again
     /// on its own through the client, which finds the slot's node.
     /// - Parameter state: A state key the script sets with the event (a batch of one channel only).
@@ -87,24 +87,14 @@ extension RedisEngine {
                 }
             }
             if enforcesRateLimits, calls.count > 1 { try await checkTokens(calls, now: now) }
-            let groups = try await client.groupedByNode(calls.map { $0.command.routingKey ?? "" })
-            if groups.count == 1 {
-                (replies, replicas) = try await pipeline(calls, waits: waits)
-            } else {
-                replies = Array(repeating: .failure(RedisError(.clientShutdown)), count: calls.count)
-                try await withThrowingTaskGroup(of: ([Int], [Result<RESPValue, RedisError>], Int?).self) { tasks in
-                    for group in groups {
-                        let groupCalls = group.map { calls[$0] }
-                        tasks.addTask {
-                            let (groupReplies, groupReplicas) = try await self.pipeline(groupCalls, waits: waits)
-                            return (group, groupReplies, groupReplicas)
-                        }
-                    }
-                    for try await (group, groupReplies, groupReplicas) in tasks {
-                        for (index, reply) in zip(group, groupReplies) { replies[index] = reply }
-                        if let groupReplicas { replicas = min(replicas ?? groupReplicas, groupReplicas) }
-                    }
-                }
+            let scripts = calls
+            let perNode = try await client.withConnectionPerNode(forKeys: scripts.map { $0.command.routingKey ?? "" }) { connection, indices in
+                try await self.pipeline(indices.map { scripts[$0] }, waits: waits, on: connection)
+            }
+            replies = Array(repeating: .failure(RedisError(.clientShutdown)), count: calls.count)
+            for (indices, (nodeReplies, nodeReplicas)) in perNode {
+                for (index, reply) in zip(indices, nodeReplies) { replies[index] = reply }
+                if let nodeReplicas { replicas = min(replicas ?? nodeReplicas, nodeReplicas) }
             }
             for index in replies.indices where replies[index].isClusterRedirection {
                 let call = calls[index]
@@ -165,21 +155,21 @@ extension RedisEngine {
         return receipts.map { $0! }
     }
 
-    /// The scripts of `calls` in one pipeline on the node of their keys, reloaded on `NOSCRIPT`, then
-    /// `WAIT 1` on the same connection when `waits` (it covers every write the connection made, the
-    /// scripts' included, and a duplicate's first store, made on the primary before).
-    private func pipeline(_ calls: [PublishScript], waits: Bool) async throws -> ([Result<RESPValue, RedisError>], Int?) {
-        try await client.withConnection(forKey: calls[0].command.routingKey ?? "") { connection -> ([Result<RESPValue, RedisError>], Int?) in
-            var replies = try await connection.pipeline(calls.map(\.command))
-            let missing = replies.indices.filter { replies[$0].isNoScript }
-            if !missing.isEmpty {
-                _ = try await connection.execute(SCRIPT.LOAD(RedisEngineScripts.publish.source))
-                let again = try await connection.pipeline(missing.map { calls[$0].command })
-                for (index, reply) in zip(missing, again) { replies[index] = reply }
-            }
-            guard waits else { return (replies, nil) }
-            return (replies, try await connection.execute(WAIT(replicas: 1, timeout: configuration.replicationTimeout)))
+    /// The scripts of `calls` in one pipeline on `connection`, reloaded on `NOSCRIPT`, then `WAIT 1`
+    /// on the same connection when `waits` (it covers every write the connection made, the scripts'
+    /// included, and a duplicate's first store, made on the primary before).
+    private func pipeline(
+        _ calls: [PublishScript], waits: Bool, on connection: RedisConnection
+    ) async throws -> ([Result<RESPValue, RedisError>], Int?) {
+        var replies = try await connection.pipeline(calls.map(\.command))
+        let missing = replies.indices.filter { replies[$0].isNoScript }
+        if !missing.isEmpty {
+            _ = try await connection.execute(SCRIPT.LOAD(RedisEngineScripts.publish.source))
+            let again = try await connection.pipeline(missing.map { calls[$0].command })
+            for (index, reply) in zip(missing, again) { replies[index] = reply }
         }
+        guard waits else { return (replies, nil) }
+        return (replies, try await connection.execute(WAIT(replicas: 1, timeout: configuration.replicationTimeout)))
     }
 
     /// Refuses the batch when one of its channels' buckets lacks the tokens (a read-only check).

@@ -110,8 +110,8 @@ import Testing
                 nodesUsed.insert(owner.port)
             }
             #expect(nodesUsed.count == 3)
-            // Keys in one slot may share a pipeline; groupedByNode splits keys of several nodes.
-            let groups = try await client.groupedByNode(keys)
+            // Keys in one slot may share a pipeline; withConnectionPerNode splits keys of several nodes.
+            let groups = try await client.withConnectionPerNode(forKeys: keys) { _, indices in indices }.map(\.result)
             #expect(groups.count == 3)
             #expect(groups.flatMap { $0 }.sorted() == Array(keys.indices))
             // A scan over the whole keyspace runs on every primary.

@@ -76,14 +76,15 @@ final class RedisClusterRouter: Sendable {
         slot: Int?, preferringReplica: Bool = false, _ body: (RedisConnection) async throws -> Result
     ) async throws -> Result {
         var attempt = 0
-        var asking: RedisConfiguration.Endpoint?
+        // Where the last redirection sent the command, and whether it was an `ASK`.
+        var redirected: (endpoint: RedisConfiguration.Endpoint, asking: Bool)?
         var replica = preferringReplica
         while true {
             attempt += 1
             let endpoint: RedisConfiguration.Endpoint
             let pool: RedisConnectionPool
-            if let asking {
-                endpoint = asking
+            if let redirected {
+                endpoint = redirected.endpoint
                 pool = self.pool(for: endpoint)
             } else if replica, let slot, let chosen = self.topology.shard(ofSlot: slot)?.replicas.randomElement() {
                 endpoint = chosen
@@ -92,8 +93,8 @@ final class RedisClusterRouter: Sendable {
                 endpoint = try await self.endpoint(forSlot: slot)
                 pool = self.pool(for: endpoint)
             }
-            let isAsking = asking != nil
-            asking = nil
+            let isAsking = redirected?.asking == true
+            redirected = nil
             do {
                 return try await pool.withConnection { connection in
                     if isAsking { _ = try await connection.execute(GenericCommand("ASKING")) }
@@ -113,8 +114,8 @@ final class RedisClusterRouter: Sendable {
                         self.moved(redirect)
                     case .ask:
                         self.factory.metrics.askRetries.increment()
-                        asking = redirect.endpoint
                     }
+                    redirected = (redirect.endpoint, redirect.kind == .ask)
                     continue
                 }
                 switch error.serverErrorPrefix {
@@ -126,7 +127,7 @@ final class RedisClusterRouter: Sendable {
                     self.refreshInBackground()
                     try await Task.sleep(for: self.retryDelay(attempt))
                 default:
-                    guard error.code == .connectionFailed || error.code == .poolTimeout && self.isUnreachable(endpoint) else { throw error }
+                    guard error.code == .connectionFailed || (error.code == .poolTimeout && self.isUnreachable(endpoint)) else { throw error }
                     // The command was not sent: find the slot's new owner, then try it.
                     self.factory.metrics.unreachableRetries.increment()
                     try await Task.sleep(for: self.retryDelay(attempt))
@@ -136,9 +137,10 @@ final class RedisClusterRouter: Sendable {
         }
     }
 
-    /// The keyed replies of a pipeline, for each primary: the indices of `slots` it owns.
-    func partition(slots: [Int]) async throws -> [(RedisConfiguration.Endpoint, [Int])] {
-        let topology = try await self.currentTopology()
+    /// For each primary that owns some of `slots`: the indices of those it owns, in the order of
+    /// their first appearance.
+    func partition(slots: [Int]) throws -> [[Int]] {
+        let topology = self.topology
         var groups: [RedisConfiguration.Endpoint: [Int]] = [:]
         var order: [RedisConfiguration.Endpoint] = []
         for (index, slot) in slots.enumerated() {
@@ -146,12 +148,12 @@ final class RedisClusterRouter: Sendable {
             if groups[owner] == nil { order.append(owner) }
             groups[owner, default: []].append(index)
         }
-        return order.map { ($0, groups[$0]!) }
+        return order.map { groups[$0]! }
     }
 
     /// Runs `body` once with a connection to each primary, in parallel.
     func forEachPrimary<Result: Sendable>(_ body: @escaping @Sendable (RedisConnection) async throws -> Result) async throws -> [Result] {
-        let primaries = try await self.currentTopology().primaries
+        let primaries = self.topology.primaries
         return try await withThrowingTaskGroup(of: Result.self) { group in
             for primary in primaries {
                 let pool = self.pool(for: primary)
@@ -175,12 +177,8 @@ final class RedisClusterRouter: Sendable {
 
     // MARK: the slot map
 
-    private func currentTopology() async throws -> RedisClusterTopology {
-        self.state.withLock { $0.topology }
-    }
-
     private func endpoint(forSlot slot: Int?) async throws -> RedisConfiguration.Endpoint {
-        let topology = self.state.withLock { $0.topology }
+        let topology = self.topology
         if let slot {
             if let owner = topology.primary(ofSlot: slot) { return owner }
             let refreshed = try await self.refresh()

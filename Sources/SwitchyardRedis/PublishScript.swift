@@ -72,13 +72,23 @@ struct PublishScript: Sendable {
         return rules.payloadAlreadyLive ? "companion" : "payload"
     }
 
-    /// The envelope's JSON, in wire order, around the sequence number and timestamp the script writes.
+    /// The envelope's JSON, in wire order, around the sequence number the script writes: the suffix
+    /// starts with the accepted-at timestamp, which the script rewrites only when the stream id moved past it.
     static func envelopeParts(_ request: AppendRequest) -> (prefix: [UInt8], suffix: [UInt8]) {
         var prefix: [UInt8] = []
         prefix.reserveCapacity(128)
         Envelope.writePrefix(eventID: request.eventID, channel: request.channel, into: &prefix)
         var suffix: [UInt8] = []
         suffix.reserveCapacity(256)
+        // The timestamp of the accepted-at time, which the script keeps unless the channel's stream
+        // id had to move past it; 39 bytes, so the script can replace it (a year outside 1000–9999
+        // would not fit, and is left to the script).
+        let timestamp = request.timestamp.description.utf8
+        if timestamp.count == 24 {
+            suffix.append(contentsOf: #","timestamp":""#.utf8)
+            suffix.append(contentsOf: timestamp)
+            suffix.append(UInt8(ascii: "\""))
+        }
         Envelope.writeSuffix(
             eventTime: request.eventTime, source: request.source, schema: request.schema, data: request.data,
             metadata: request.metadata, into: &suffix)

@@ -79,7 +79,7 @@ public struct RedisACL: Sendable {
     ]
     /// Commands of a producer: the publish script, and every command `publish.lua` runs.
     public static let producerCommands = [
-        "+evalsha", "+script|load", "+get", "+set", "+incr", "+exists", "+hmget", "+hget", "+hset", "+hincrby", "+pexpire",
+        "+evalsha", "+script|load", "+get", "+mget", "+set", "+incr", "+incrby", "+exists", "+hmget", "+hget", "+hset", "+hdel", "+hincrby", "+pexpire",
         "+xadd", "+xtrim", "+xlen", "+xrange", "+xrevrange", "+xinfo|groups", "+publish", "+spublish", "+time",
     ]
     /// Commands of a consumer: consumer groups, reclaim, replay and latest reads, live subscriptions,
@@ -96,7 +96,7 @@ public struct RedisACL: Sendable {
     /// the channel registry and its keyspace scan, and `PING` for the health check. No
     /// administrative command (`FLUSHALL`, `CONFIG`, `KEYS`, `DEBUG`, `ACL`, …) and no `DEL`.
     public static let gatewayCommands = [
-        "+evalsha", "+script|load", "+get", "+set", "+incr", "+exists", "+hmget", "+hget", "+hset", "+hincrby", "+pexpire", "+time",
+        "+evalsha", "+script|load", "+get", "+mget", "+set", "+incr", "+incrby", "+exists", "+hmget", "+hget", "+hset", "+hdel", "+hincrby", "+pexpire", "+time",
         "+xadd", "+xtrim", "+xlen", "+xrange", "+xrevrange", "+xdel", "+xack", "+xclaim", "+xautoclaim", "+xpending", "+xreadgroup",
         "+xgroup|create", "+xinfo|groups", "+xinfo|stream", "+publish", "+spublish", "+psubscribe", "+subscribe", "+punsubscribe",
         "+unsubscribe", "+sadd", "+sscan", "+scan",

@@ -67,12 +67,17 @@ extension JSONValue {
 
     private static func writeString(_ value: String, into bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        let utf8 = value.utf8
-        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            bytes.append(contentsOf: utf8)
+        var value = value
+        let plain = value.withUTF8 { buffer in
+            guard !buffer.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: buffer)
+            return true
+        }
+        if plain {
             bytes.append(UInt8(ascii: "\""))
             return
         }
+        let utf8 = value.utf8
         for byte in utf8 {
             let escaped: UInt8
             switch byte {
@@ -102,14 +107,19 @@ extension JSONValue {
     /// The number of bytes ``serialized()`` would produce, counted without building the text.
     public var serializedByteCount: Int {
         switch self {
-        case .null: 4
-        case .bool(let value): value ? 4 : 5
-        case .int(let value): Self.digitCount(value)
-        case .double(let value): value.isFinite ? value.description.utf8.count : 4
-        case .string(let value): Self.stringByteCount(value)
-        case .array(let elements): elements.reduce(max(1, elements.count) + 1) { $0 + $1.serializedByteCount }
+        case .null: return 4
+        case .bool(let value): return value ? 4 : 5
+        case .int(let value): return Self.digitCount(value)
+        case .double(let value): return value.isFinite ? value.description.utf8.count : 4
+        case .string(let value): return Self.stringByteCount(value)
+        case .array(let elements):
+            var count = max(1, elements.count) + 1
+            for element in elements { count += element.serializedByteCount }
+            return count
         case .object(let object):
-            object.members.reduce(max(1, object.count) + 1) { $0 + Self.stringByteCount($1.key) + 1 + $1.value.serializedByteCount }
+            var count = max(1, object.count) + 1
+            for member in object.members { count += Self.stringByteCount(member.key) + 1 + member.value.serializedByteCount }
+            return count
         }
     }
 
@@ -123,15 +133,22 @@ extension JSONValue {
         return count
     }
 
+    /// The number of bytes a string takes in compact JSON text, quotes and escapes included.
+    public static func serializedByteCount(of string: String) -> Int {
+        stringByteCount(string)
+    }
+
     private static func stringByteCount(_ value: String) -> Int {
-        var count = 2
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09, 0x08, 0x0C: count += 2
-            case 0..<0x20: count += 6
-            default: count += 1
+        var value = value
+        return value.withUTF8 { buffer in
+            var count = 2 + buffer.count
+            for byte in buffer where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09, 0x08, 0x0C: count += 1
+                default: count += 5
+                }
             }
+            return count
         }
-        return count
     }
 }

@@ -119,9 +119,9 @@ struct PublishScript: Sendable {
         receipts.reserveCapacity(indices.count)
         for (offset, index) in indices.enumerated() {
             guard let event = fields[3 + offset].elements, event.count == 4, let stored = event[0].int, let sequence = event[1].int,
-                let id = event[2].string, let milliseconds = event[3].int
+                event[2].bytes != nil, let milliseconds = event[3].int
             else { throw Self.unexpected }
-            let position = StreamID(id).map { StreamPosition($0) } ?? StreamPosition(milliseconds: Int64(milliseconds), counter: 0)
+            let position = (try? StreamID(resp: event[2])).map { StreamPosition($0) } ?? StreamPosition(milliseconds: Int64(milliseconds), counter: 0)
             receipts.append(
                 PublishReceipt(
                     eventID: requests[index].eventID, channel: channel, sequenceNumber: Int64(sequence), streamID: position,

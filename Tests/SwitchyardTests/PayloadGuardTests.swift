@@ -119,3 +119,24 @@ import Testing
         #expect(throws: SwitchyardError.self) { try payloadGuard.check(channel: Self.channel, document: Array(bad.encoded().utf8)) }
     }
 }
+
+@Suite struct PayloadGuardParsedValueTests {
+    @Test("a parsed payload's size and credential fields come from one walk, as the text's would")
+    func parsedValueChecks() throws {
+        let payloadGuard = try PayloadGuardTests.makeGuard()
+        let text = #"{"symbol":"AAPL","bid":1.5,"timestamp":"2026-01-27T10:30:05Z","extra":{"note":"a \"quoted\"\n\u0001 ünï","n":[1,-20,{"x":null}]}}"#
+        let value = try JSONValue(parsing: Array(text.utf8))
+        let checked = try payloadGuard.check(channel: PayloadGuardTests.channel, payload: value)
+        #expect(checked.sizeBytes == value.serialized().utf8.count)
+        #expect(checked.sizeBytes == payloadGuard.measure(value).size)
+
+        let secret = try JSONValue(parsing: Array(#"{"symbol":"AAPL","bid":1,"timestamp":"2026-01-27T10:30:05Z","extra":{"legs":[{"Api-Key":"x"}]}}"#.utf8))
+        let error = #expect(throws: SwitchyardError.self) { try payloadGuard.check(channel: PayloadGuardTests.channel, payload: secret) }
+        #expect(error?.body["details"]?["invalid_fields"]?["extra.legs.0.Api-Key"] == "credentials are not allowed in messages")
+
+        let large: JSONValue = ["symbol": "AAPL", "bid": 1, "timestamp": "2026-01-27T10:30:05Z", "extra": ["pad": .string(String(repeating: "x", count: 200))]]
+        let tooLarge = #expect(throws: SwitchyardError.self) { try payloadGuard.check(channel: PayloadGuardTests.channel, payload: large) }
+        #expect(tooLarge?.code == .payloadTooLarge)
+        #expect(tooLarge?.details["size_bytes"] == .int(Int64(large.serialized().utf8.count)))
+    }
+}

@@ -6,9 +6,10 @@ import Foundation
 
 /// Publishes events through the embedded backtest path and reports events per second.
 ///
-/// `router-bench [count] [contract] [contracts-dir] [--events-per-ms N] [--ms-per-event M] [--batch N] [--breakdown] [--engine-only]`: `contract` is
+/// `router-bench [count] [contract] [contracts-dir] [--events-per-ms N] [--ms-per-event M] [--batch N] [--breakdown] [--engine-only] [--bus]`: `contract` is
 /// `shipped` (market_data:btc_price, the shipped contract with enums, a date-time format and
-/// `additionalProperties: false`) or `minimal`. The backtest clock moves 1 ms every N events
+/// `additionalProperties: false`), `position` (position:updated, the backtester's shipped contract)
+/// or `minimal`. `--bus` times the synchronous ``BacktestBus`` instead of a backtest ``Router``. The backtest clock moves 1 ms every N events
 /// (default 1: a 1,000 events/s feed replayed, so retention and the dedup window turn over);
 /// `--ms-per-event M` moves it M ms per event instead. `--engine-only` times the engine's append
 /// alone (`BENCH_WINDOW_MS` sets its retention and dedup window, default 300,000).
@@ -47,6 +48,13 @@ case "minimal":
     let schema: JSONValue = ["type": "object", "required": ["price"], "properties": ["price": ["type": "number"]]]
     contracts = try ContractRegistry([try Contract(channel: try ChannelPattern("bench:*"), schema: schema, policy: ChannelPolicy(retentionSeconds: 300))])
     payloads = (0..<1024).map { ["price": .double(100 + Double($0) / 100)] }
+case "position":
+    channel = try ChannelName("position:updated")
+    contracts = try contractsDirectory.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
+    payloads = (0..<1024).map {
+        ["timestamp": "2024-05-12T14:00:00Z", "component": "position_monitor", "event": "updated",
+         "metadata": ["trigger": "GAS_FEE_PAID", "changes_count": .int(Int64($0))]]
+    }
 default:
     channel = try ChannelName("market_data:btc_price")
     contracts = try contractsDirectory.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
@@ -109,6 +117,33 @@ enum EngineOnly {
         let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
         print("engine only: \(String(format: "%.0f", nanoseconds / Double(count))) ns/event")
     }
+}
+
+/// The synchronous backtest path: ``BacktestBus``, a handler called inline, the clock moved as above.
+enum Bus {
+    nonisolated static func run(contracts: ContractRegistry, channel: ChannelName, payloads: [JSONValue], count: Int, eventsPerMillisecond: Int, millisecondsPerEvent: Int64) throws -> (Int64, Double) {
+        let bus = BacktestBus(contracts: contracts, configuration: .init(source: "router-bench", seed: 7))
+        var handled: Int64 = 0
+        bus.subscribe(try ChannelPattern("*")) { envelope in
+            handled &+= envelope.sequenceNumber
+        }
+        let start = ContinuousClock.now
+        for index in 0..<count {
+            try bus.publish(to: channel, payload: payloads[index & 1023])
+            if (index + 1) % eventsPerMillisecond == 0 { bus.advance(by: .milliseconds(millisecondsPerEvent)) }
+        }
+        let elapsed = ContinuousClock.now - start
+        return (handled, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+}
+
+if CommandLine.arguments.contains("--bus") {
+    let (handled, seconds) = try Bus.run(
+        contracts: contracts, channel: channel, payloads: payloads, count: count, eventsPerMillisecond: eventsPerMillisecond,
+        millisecondsPerEvent: millisecondsPerEvent)
+    print("BacktestBus, contract: \(contractKind) (\(channel)), events: \(count), handler checksum: \(handled)")
+    print("elapsed: \(String(format: "%.3f", seconds)) s, throughput: \(Int(Double(count) / seconds)) events/s")
+    exit(0)
 }
 
 if CommandLine.arguments.contains("--engine-only") {

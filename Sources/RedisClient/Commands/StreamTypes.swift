@@ -19,14 +19,8 @@ public struct StreamID: Sendable, Hashable, Comparable, CustomStringConvertible,
 
     /// Parses `ms-seq` or `ms`; `nil` for anything else.
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let ms = UInt64(parts[0]) else { return nil }
-        if parts.count == 2 {
-            guard let seq = UInt64(parts[1]) else { return nil }
-            self.init(milliseconds: ms, sequence: seq)
-        } else {
-            self.init(milliseconds: ms, sequence: 0)
-        }
+        guard let parsed = Self.parse(text.utf8) else { return nil }
+        self.init(milliseconds: parsed.0, sequence: parsed.1)
     }
 
     /// Reads an id from a string reply.
@@ -37,36 +31,38 @@ public struct StreamID: Sendable, Hashable, Comparable, CustomStringConvertible,
 
     /// Parses `ms-seq` or `ms` from bytes without building a string.
     init?(bytes: ByteBuffer) {
-        let parsed = bytes.withUnsafeReadableBytes { raw -> (UInt64, UInt64)? in
-            var parts: (UInt64, UInt64) = (0, 0)
-            var digits = 0
-            var inSequence = false
-            for byte in raw {
-                if byte == UInt8(ascii: "-") {
-                    guard !inSequence, digits > 0 else { return nil }
-                    inSequence = true
-                    digits = 0
-                    continue
-                }
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 20 else { return nil }
-                let digit = UInt64(byte &- UInt8(ascii: "0"))
-                if inSequence {
-                    let (m, o1) = parts.1.multipliedReportingOverflow(by: 10)
-                    let (a, o2) = m.addingReportingOverflow(digit)
-                    guard !o1, !o2 else { return nil }
-                    parts.1 = a
-                } else {
-                    let (m, o1) = parts.0.multipliedReportingOverflow(by: 10)
-                    let (a, o2) = m.addingReportingOverflow(digit)
-                    guard !o1, !o2 else { return nil }
-                    parts.0 = a
-                }
-                digits += 1
-            }
-            return digits > 0 ? parts : nil
-        }
-        guard let parsed else { return nil }
+        guard let parsed = bytes.withUnsafeReadableBytes({ Self.parse($0) }) else { return nil }
         self.init(milliseconds: parsed.0, sequence: parsed.1)
+    }
+
+    /// The two parts of `ms-seq` (or `ms`, sequence 0), read in one pass; `nil` for anything else.
+    private static func parse(_ bytes: some Sequence<UInt8>) -> (UInt64, UInt64)? {
+        var parts: (UInt64, UInt64) = (0, 0)
+        var digits = 0
+        var inSequence = false
+        for byte in bytes {
+            if byte == UInt8(ascii: "-") {
+                guard !inSequence, digits > 0 else { return nil }
+                inSequence = true
+                digits = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 20 else { return nil }
+            let digit = UInt64(byte &- UInt8(ascii: "0"))
+            if inSequence {
+                let (m, o1) = parts.1.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(digit)
+                guard !o1, !o2 else { return nil }
+                parts.1 = a
+            } else {
+                let (m, o1) = parts.0.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(digit)
+                guard !o1, !o2 else { return nil }
+                parts.0 = a
+            }
+            digits += 1
+        }
+        return digits > 0 ? parts : nil
     }
 
     /// `ms-seq`.

@@ -53,12 +53,62 @@ public struct PayloadGuard: Sendable {
     /// - Throws: ``SwitchyardError``: `unknown_channel`, `payload_too_large` or `validation_error`.
     public func check(channel: ChannelName, payload: JSONValue) throws(SwitchyardError) -> CheckedPayload {
         let (contract, policy) = try resolve(channel)
+        if case .object(let object) = payload, !TopicMessage.isTopicMessage(object) {
+            let size = try checkPlain(payload, channel: channel, contract: contract, policy: policy)
+            return CheckedPayload(payload: payload, contract: contract, policy: policy, sizeBytes: size)
+        }
         let size = payload.serializedByteCount
         try checkSize(size, policy: policy, channel: channel)
         return try checkValue(payload, size: size, channel: channel, contract: contract, policy: policy)
     }
 
-    private func resolve(_ channel: ChannelName) throws(SwitchyardError) -> (Contract?, ChannelPolicy) {
+    /// The checks of ``check(channel:payload:)-(_,JSONValue)`` for a JSON object that is not a whole
+    /// REC.IO message, on a channel already resolved: size, credential fields (both from one walk)
+    /// and the contract's schema.
+    /// - Returns: The payload's size in compact JSON.
+    @discardableResult
+    func checkPlain(_ payload: JSONValue, channel: ChannelName, contract: Contract?, policy: ChannelPolicy) throws(SwitchyardError) -> Int {
+        let (size, credentials) = measure(payload)
+        try checkSize(size, policy: policy, channel: channel)
+        if credentials {
+            var found: [(field: String, reason: String)] = []
+            var path: [String] = []
+            findCredentials(in: payload, path: &path, into: &found)
+            throw SwitchyardError.validation(missing: [], invalid: found)
+        }
+        try contract?.validate(payload)
+        countIfLarge(size)
+        return size
+    }
+
+    /// One walk over `value`: its size in compact JSON, and whether a member name anywhere in it
+    /// is a credential field.
+    func measure(_ value: JSONValue) -> (size: Int, credentials: Bool) {
+        switch value {
+        case .object(let object):
+            var size = max(1, object.count) + 1
+            var credentials = false
+            for member in object.members {
+                let (memberSize, inMember) = measure(member.value)
+                size += JSONValue.serializedByteCount(of: member.key) + 1 + memberSize
+                credentials = credentials || inMember || credentialNames.matches(member.key)
+            }
+            return (size, credentials)
+        case .array(let elements):
+            var size = max(1, elements.count) + 1
+            var credentials = false
+            for element in elements {
+                let (elementSize, inElement) = measure(element)
+                size += elementSize
+                credentials = credentials || inElement
+            }
+            return (size, credentials)
+        default:
+            return (value.serializedByteCount, false)
+        }
+    }
+
+    func resolve(_ channel: ChannelName) throws(SwitchyardError) -> (Contract?, ChannelPolicy) {
         if let contract = registry.contract(for: channel) { return (contract, contract.policy) }
         guard allowsUnknownChannels else {
             throw SwitchyardError(.unknownChannel, "no contract covers channel '\(channel)'", details: ["channel": .string(channel.rawValue)])
@@ -91,13 +141,29 @@ public struct PayloadGuard: Sendable {
         guard case .object = value else {
             throw SwitchyardError.validation(missing: [], invalid: [("$", "the payload must be a JSON object")])
         }
-        var credentials: [(field: String, reason: String)] = []
-        var path: [String] = []
-        findCredentials(in: value, path: &path, into: &credentials)
-        if !credentials.isEmpty { throw SwitchyardError.validation(missing: [], invalid: credentials) }
+        if containsCredentials(value) {
+            var credentials: [(field: String, reason: String)] = []
+            var path: [String] = []
+            findCredentials(in: value, path: &path, into: &credentials)
+            throw SwitchyardError.validation(missing: [], invalid: credentials)
+        }
         try contract?.validate(value)
         countIfLarge(size)
         return CheckedPayload(payload: value, contract: contract, policy: policy, sizeBytes: size)
+    }
+
+    /// Whether a member name anywhere in `value` is a credential field (the quick pass; the
+    /// paths are built only for a refusal).
+    func containsCredentials(_ value: JSONValue) -> Bool {
+        switch value {
+        case .object(let object):
+            for (key, member) in object where credentialNames.matches(key) || containsCredentials(member) { return true }
+            return false
+        case .array(let elements):
+            return elements.contains { containsCredentials($0) }
+        default:
+            return false
+        }
     }
 
     func findCredentials(in value: JSONValue, path: inout [String], into found: inout [(field: String, reason: String)]) {

@@ -14,6 +14,11 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     public var rssBytes: Int
     /// The largest resident memory sampled, in bytes.
     public var peakRSSBytes: Int
+    /// CPU used while the publishers ran (the drain after it left out), in percent of one core.
+    public var cpuPercentWhilePublishing: Double?
+    /// CPU time while the publishers ran, divided by the events acknowledged, in microseconds:
+    /// what one event cost this process (publish, consume, fan-out, as the run had them).
+    public var cpuMicrosecondsPerEvent: Double?
 }
 
 /// What the publishers sent and got acknowledged.
@@ -182,8 +187,13 @@ public struct BenchReport: Encodable, Sendable, Equatable {
                     + (closes.isEmpty ? "" : "; closed by the server: \(closes)"))
         }
         for process in [self.process, server].compactMap({ $0 }) {
+            var cpu = "CPU \(String(format: "%.0f", process.cpuPercent)) % of a core"
+            if let publishing = process.cpuPercentWhilePublishing {
+                cpu += " (\(String(format: "%.0f", publishing)) % while publishing"
+                    + (process.cpuMicrosecondsPerEvent.map { String(format: ", %.1f µs per event", $0) } ?? "") + ")"
+            }
             lines.append(
-                "\(process.role) (pid \(process.pid)): CPU \(String(format: "%.0f", process.cpuPercent)) % of a core, "
+                "\(process.role) (pid \(process.pid)): \(cpu), "
                     + "RSS \(mib(process.rssBytes)) (peak \(mib(process.peakRSSBytes)))")
         }
         lines.append("load average: \(loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " "))")

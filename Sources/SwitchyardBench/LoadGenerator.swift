@@ -187,6 +187,8 @@ struct Plan: Sendable {
                     return try await publishers.reduce(into: []) { $0.append($1) }
                 }
                 let elapsed = max(monotonicNow(), end) - start
+                own.markPublishingEnd()
+                server?.markPublishingEnd()
                 let acked = results.reduce(0) { $0 + $1.acked.count }
                 progress("published: \(acked) acknowledged; waiting up to \(configuration.drainSeconds) s for every delivery")
                 let drainUntil = monotonicNow() + configuration.drainSeconds
@@ -236,7 +238,8 @@ struct Plan: Sendable {
         return BenchReport(
             engine: configuration.target == .embedded ? "embedded" : "redis", configuration: configuration,
             channels: pattern.rawValue, publish: publish, groups: groups, webSocket: webSocketReport,
-            process: own.report(role: role), server: server?.report(role: configuration.serverPID == nil ? "redis-server" : "server"),
+            process: own.report(role: role, events: acked.count),
+            server: server?.report(role: configuration.serverPID == nil ? "redis-server" : "server", events: acked.count),
             loadAverage: Self.loadAverage())
     }
 

@@ -44,6 +44,7 @@ public final class ProcessMonitor: Sendable {
     private struct State {
         var start: (usage: ProcessUsage, wall: Double)?
         var last: (usage: ProcessUsage, wall: Double)?
+        var publishingEnd: (usage: ProcessUsage, wall: Double)?
         var peakRSS = 0
     }
     private let state = Mutex(State())
@@ -64,6 +65,13 @@ public final class ProcessMonitor: Sendable {
         }
     }
 
+    /// Takes a sample that ends the publishing window: the CPU while publishing is measured up to
+    /// here, without the drain after it (when consumers that fell behind catch up at their own pace).
+    public func markPublishingEnd() {
+        sample()
+        state.withLock { $0.publishingEnd = $0.last }
+    }
+
     /// Samples every `interval` until the task is cancelled.
     public func run(every interval: Duration = .milliseconds(250)) async {
         sample()
@@ -74,14 +82,21 @@ public final class ProcessMonitor: Sendable {
     }
 
     /// The figures between the first and the last sample; `nil` when the process could not be read.
-    public func report(role: String) -> ProcessReport? {
+    /// - Parameter events: The events acknowledged while publishing, for the CPU time per event.
+    public func report(role: String, events: Int = 0) -> ProcessReport? {
         state.withLock { state in
             guard let start = state.start, let last = state.last else { return nil }
             let wall = last.wall - start.wall
-            return ProcessReport(
+            var report = ProcessReport(
                 pid: pid, role: role, command: ProcessUsage.command(pid: pid),
                 cpuPercent: wall > 0 ? (last.usage.cpuSeconds - start.usage.cpuSeconds) / wall * 100 : 0,
                 rssBytes: last.usage.rssBytes, peakRSSBytes: state.peakRSS)
+            if let end = state.publishingEnd, end.wall > start.wall {
+                let cpu = end.usage.cpuSeconds - start.usage.cpuSeconds
+                report.cpuPercentWhilePublishing = cpu / (end.wall - start.wall) * 100
+                if events > 0 { report.cpuMicrosecondsPerEvent = cpu / Double(events) * 1e6 }
+            }
+            return report
         }
     }
 }

@@ -20,7 +20,11 @@ struct BenchCommand: AsyncParsableCommand {
             and RSS are read from /proc of the redis-server (found by INFO, or --server-pid). \
             WebSocket clients use a gateway started in this process unless --gateway names one \
             (on the same Redis and machine). Rate limits are not enforced for the publishers. \
-            Exit codes: 0 nothing lost, 1 an acknowledged event was missing somewhere, 2 the run \
+            --sweep repeats the run at rising rates (each step a whole run) until a group's p99 \
+            passes --sweep-limit, an event is lost or the publishers fall behind, and prints the \
+            highest offered rate that held. Each process's CPU is also reported while publishing, \
+            per acknowledged event. Exit codes: 0 nothing lost (with --sweep: some step held), \
+            1 an acknowledged event was missing somewhere (with --sweep: no step held), 2 the run \
             could not start, 64 usage.
             """)
 
@@ -58,6 +62,14 @@ struct BenchCommand: AsyncParsableCommand {
         "When the channels' publishes are acknowledged: primary or replicated (waits for a replica; Redis under Sentinel). Default: the contract's.",
         valueName: "MODE"))
     var acknowledge: String?
+    @Flag(help: "Raise the rate step by step until a group's p99 passes --sweep-limit or an event is lost; print the last rate that held.")
+    var sweep = false
+    @Option(help: ArgumentHelp("With --sweep: events per second added per publisher at each step (default: --rate).", valueName: "N"))
+    var sweepStep: Int?
+    @Option(help: ArgumentHelp("With --sweep: the highest rate per publisher to try.", valueName: "N"))
+    var sweepCeiling = 100_000
+    @Option(help: ArgumentHelp("With --sweep: the group p99 a step must stay under, in milliseconds.", valueName: "MS"))
+    var sweepLimit = 100
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -70,7 +82,17 @@ struct BenchCommand: AsyncParsableCommand {
             drainSeconds: drain, acknowledge: ChannelPolicy.Acknowledge.named(acknowledge))
     }
 
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
     func validate() throws {
+        if sweep, (sweepStep ?? rate) < 1 || sweepCeiling < rate || sweepLimit < 1 {
+            throw ValidationError("--sweep needs --sweep-step ≥ 1, --sweep-ceiling ≥ --rate and --sweep-limit ≥ 1")
+        }
         let problems = benchConfiguration().problems
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
         if acknowledge != nil, ChannelPolicy.Acknowledge.named(acknowledge) == nil {
@@ -87,11 +109,24 @@ struct BenchCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: the contracts cannot be loaded:\n\(error)\n".utf8))
             throw ExitCode(2)
         }
+        let progress: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
+        if sweep {
+            let result: SweepReport
+            do {
+                result = try await LoadGenerator.sweep(
+                    benchConfiguration(), step: sweepStep ?? rate, ceiling: sweepCeiling, limit: .milliseconds(sweepLimit),
+                    contracts: registry, logger: logger, progress: progress)
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+            print(json ? Self.json(result) : result.text)
+            if result.held == nil { throw ExitCode(1) }
+            return
+        }
         let report: BenchReport
         do {
-            report = try await LoadGenerator.run(benchConfiguration(), contracts: registry, logger: logger) { line in
-                FileHandle.standardError.write(Data("bench: \(line)\n".utf8))
-            }
+            report = try await LoadGenerator.run(benchConfiguration(), contracts: registry, logger: logger, progress: progress)
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(2)

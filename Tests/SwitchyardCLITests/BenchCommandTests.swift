@@ -1,7 +1,7 @@
 import Foundation
 import JSONSchema
 import RedisTestSupport
-import SwitchyardBench
+@testable import SwitchyardBench
 import Testing
 
 /// `switchyard bench`: its argument checks, its accounting, and tiny real runs that must lose nothing.
@@ -88,6 +88,8 @@ import Testing
         #expect(ws?["duplicates"] == 0)
         #expect(ws?["gaps"] == 0)
         #expect((report["process"]?["rss_bytes"]?.doubleValue ?? 0) > 0)
+        #expect((report["process"]?["cpu_microseconds_per_event"]?.doubleValue ?? 0) > 0, "the CPU while publishing, per acknowledged event")
+        #expect(report["process"]?["cpu_percent_while_publishing"]?.doubleValue != nil)
         #expect(report["lost"] == 0)
         return report
     }
@@ -114,10 +116,42 @@ import Testing
         #expect(report["engine"] == "redis")
     }
 
+    @Test func aSweepRaisesTheRateUntilItsCeilingAndNamesTheRateThatHeld() async throws {
+        let prefix = "price.updated.s\(UInt32.random(in: 0 ... .max))"
+        let result = try await cli.run([
+            "bench", "--publishers", "2", "--rate", "20", "--duration", "1", "--warmup", "0", "--groups", "1", "--consumers", "1",
+            "--channel-prefix", prefix, "--sweep", "--sweep-step", "20", "--sweep-ceiling", "40", "--sweep-limit", "5000", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let sweep = try JSONValue(parsing: Array(result.stdout.utf8))
+        let steps = sweep["steps"]?.arrayValue ?? []
+        #expect(steps.map { $0["offered"] } == [40, 80])
+        #expect(steps.map { $0["report"]?["publish"]?["acked"] } == [40, 80])
+        #expect(steps.allSatisfy { $0["failure"] == nil && $0["report"]?["lost"] == 0 })
+        #expect(sweep["held"] == 80 && sweep["limit_ms"] == 5000)
+    }
+
+    @Test func aStepThatLosesOrPassesTheLimitDoesNotHold() throws {
+        func report(p99: Double, missing: Int = 0, throughput: Double = 100) -> BenchReport {
+            let latency = LatencySummary(seconds: [p99 / 1000])
+            return BenchReport(
+                engine: "embedded",
+                configuration: BenchConfiguration(target: .embedded, publishers: 1, ratePerPublisher: 100, seconds: 1),
+                channels: "c-*",
+                publish: PublishReport(sent: 100, acked: 100, refused: 0, throughput: throughput, latency: latency),
+                groups: [GroupReport(group: "g", consumers: 1, delivered: 100 - missing, duplicates: 0, missing: missing, unexpected: 0, throughput: throughput, latency: latency)],
+                webSocket: nil, process: nil, server: nil, loadAverage: [])
+        }
+        #expect(LoadGenerator.failure(of: report(p99: 40), offered: 100, limit: 100) == nil)
+        #expect(LoadGenerator.failure(of: report(p99: 140), offered: 100, limit: 100) == "group g p99 140.0 ms")
+        #expect(LoadGenerator.failure(of: report(p99: 40, missing: 3), offered: 100, limit: 100) == "3 acknowledged events lost")
+        #expect(LoadGenerator.failure(of: report(p99: 40, throughput: 80), offered: 100, limit: 100) == "the publishers kept 80 of 100 events/s")
+    }
+
     @Test func thePlainTextReportNamesEveryFigure() async throws {
         let result = try await cli.run(["bench", "--publishers", "1", "--rate", "20", "--duration", "1", "--warmup", "0", "--consumers", "1"])
         #expect(result.status == 0, "\(result.stderr)")
-        for part in ["publish: sent 20, acked 20, refused 0", "missing 0, duplicates 0", "vs schedule p50", "p99.9", "CPU", "RSS", "load average", "lost: 0"] {
+        for part in ["publish: sent 20, acked 20, refused 0", "missing 0, duplicates 0", "vs schedule p50", "p99.9", "CPU", "while publishing", "µs per event", "RSS", "load average", "lost: 0"] {
             #expect(result.stdout.contains(part), "\(part): \(result.stdout)")
         }
     }

@@ -53,7 +53,11 @@ extension ByteBuffer: RESPArgument {
 extension Array: RESPArgument where Element: RESPArgument {
     /// The sum of the elements' argument counts.
     @inlinable
-    public var respArgumentCount: Int { self.reduce(0) { $0 + $1.respArgumentCount } }
+    public var respArgumentCount: Int {
+        // Strings and buffers are one argument each: no walk for the common lists of keys and values.
+        if Element.self == String.self || Element.self == ByteBuffer.self { return count }
+        return self.reduce(0) { $0 + $1.respArgumentCount }
+    }
 
     /// Writes every element.
     @inlinable

@@ -105,13 +105,15 @@ struct GroupHandler: Sendable {
     /// envelope's metadata carries (the publish span), so the handler's own spans continue the trace.
     private func traced(_ delivery: Delivery, _ envelope: Envelope, attempt: Int) async throws {
         try await withSpan("switchyard.deliver", context: TraceContext.extract(from: delivery.envelope.metadata, base: nil), ofKind: .consumer) { span in
-            span.attributes["messaging.system"] = "switchyard"
-            span.attributes["messaging.operation.type"] = "process"
-            span.attributes["messaging.destination.name"] = delivery.channel.rawValue
-            span.attributes["messaging.consumer.group.name"] = group
-            span.attributes["messaging.message.id"] = delivery.envelope.eventID.description
-            span.attributes["switchyard.sequence_number"] = delivery.envelope.sequenceNumber
-            span.attributes["switchyard.deliveries"] = attempt
+            if span.isRecording {
+                span.attributes["messaging.system"] = "switchyard"
+                span.attributes["messaging.operation.type"] = "process"
+                span.attributes["messaging.destination.name"] = delivery.channel.rawValue
+                span.attributes["messaging.consumer.group.name"] = group
+                span.attributes["messaging.message.id"] = delivery.envelope.eventID.description
+                span.attributes["switchyard.sequence_number"] = delivery.envelope.sequenceNumber
+                span.attributes["switchyard.deliveries"] = attempt
+            }
             try await handler(envelope)
         }
     }

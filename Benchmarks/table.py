@@ -36,7 +36,14 @@ section = None
 python = {}
 outbox = {"python": [], "switchyard": []}
 benches = {}
+sweeps = {}
 for line in log:
+    if line.startswith("sweep "):
+        tag, _, payload = line[6:].partition(" ")
+        try:
+            sweeps[tag] = json.loads(payload)
+        except json.JSONDecodeError:
+            pass
     if line.startswith("--- ") or line.startswith("=== "):
         section = line
     if line.startswith("bench "):
@@ -100,6 +107,26 @@ row("Redis client: XADD pipelined ×64 / ×1000", f"{rate(p64)} / {rate(p1000)}"
 m = find(r"XADD->XREADGROUP, two loops.*?p50\s+([\d.]+) us.*?p99\s+([\d.]+) us")
 row("Redis client: XADD → blocked XREADGROUP, two loops", f"p50 {m.group(1)} µs, p99 {m.group(2)} µs" if m else "not measured", "—", "—", "RedisLatencyBench")
 
+# --- Redis's CPU per event: the publish script against plain XADD + PUBLISH
+cpu_xadd = num(r"^cpu XADD -P 64: ([\d.]+) us/event")
+cpu_publish = num(r"^cpu PUBLISH -P 64: ([\d.]+) us/event")
+cpu_lua1 = num(r"^cpu publish.lua 1 event per call -P 64: ([\d.]+) us/event")
+cpu_lua10 = num(r"^cpu publish.lua 10 events per call -P 16: ([\d.]+) us/event")
+plain = cpu_xadd + cpu_publish if cpu_xadd is not None and cpu_publish is not None else None
+
+
+def us(value):
+    return "not measured" if value is None else f"{value:.1f} µs"
+
+
+def times(ours, anchor):
+    return "—" if ours is None or not anchor else f"{ours / anchor:.1f}× the plain commands"
+
+
+row("redis-server CPU per event, publish.lua, 10 events per call / 1 per call (pipelined)", f"{us(cpu_lua10)} / {us(cpu_lua1)}",
+    f"plain XADD + PUBLISH, pipelined ×64: {us(plain)}", f"{times(cpu_lua10, plain)} / {times(cpu_lua1, plain)}",
+    "redis-benchmark EVALSHA publish.lua, CPU from INFO cpu")
+
 # --- the router on Redis
 pub100 = num(r"publish batch=100: .*= (\d+) events/s")
 pub1 = num(r"publish batch=1: .*= (\d+) events/s")
@@ -146,6 +173,35 @@ row("`switchyard bench`, Redis, 4 publishers offered 100k/s (past the limit), no
     f"server limit, publish.lua -P 64: {rate(lua64)}", ratio(b["publish"]["throughput"] if b else None, lua64),
     "switchyard bench --redis URL --publishers 4 --rate 25000 --duration 10 --groups 0")
 
+# --- the sweeps: the highest offered rate whose group p99 stays under the limit with nothing lost
+for tag, label, command in [
+    ("redis-ws", "highest offered rate with group p99 < 100 ms and nothing lost, Redis, 10 publishers, a group of 2, 10 WebSocket clients, one process",
+     "switchyard bench --redis URL --publishers 10 --rate 1000 --groups 1 --consumers 2 --ws-clients 10 --duration 10 --sweep"),
+    ("redis", "the same without WebSocket clients",
+     "switchyard bench --redis URL --publishers 10 --rate 2000 --groups 1 --consumers 2 --duration 10 --sweep"),
+]:
+    sweep = sweeps.get(tag)
+    if not sweep:
+        row(label, "not measured", "—", "—", command)
+        continue
+    steps = sweep.get("steps", [])
+    held = [step for step in steps if step.get("failure") is None]
+    last = held[-1] if held else None
+    failed = next((step for step in steps if step.get("failure")), None)
+    text = f"{rate(sweep.get('held'))} held" if sweep.get("held") else "no step held"
+    if last:
+        g = last["report"]["groups"][0]["latency"] if last["report"]["groups"] else {}
+        text += f" (group p99 {ms(g.get('p99'))}"
+        ws = last["report"].get("websocket")
+        if ws:
+            text += f", WebSocket p99 {ms(ws['latency'].get('p99'))}"
+        process = last["report"].get("process") or {}
+        server = last["report"].get("server") or {}
+        text += f"; CPU per event: bench process {us(process.get('cpu_microseconds_per_event'))}, redis-server {us(server.get('cpu_microseconds_per_event'))})"
+    if failed:
+        text += f"; {rate(failed['offered'])}: {failed['failure']}"
+    row(label, text, "—", "—", command)
+
 # --- WebSocket fan-out
 for engine in ["embedded", "redis"]:
     m = find(rf"^{engine} engine: ws fan-out: .*?: ([\d.]+) deliveries/s; latency vs schedule p50 ([\d.]+) ms, p99 ([\d.]+) ms.*?missing (\d+) of (\d+).*?duplicates (\d+); server CPU (\d+)% of a core, RSS (\d+) MiB")
@@ -161,6 +217,12 @@ for name in ["shipped", "minimal", "minimal --batch 100"]:
         f"Python validate + envelope only (no Redis): {rate(cpu.get('events_per_s'))}", ratio(value, cpu.get("events_per_s")),
         f"router-bench 1000000 {name}")
 
+py_cpu = cpu.get("events_per_s")
+for name in ["position --bus", "shipped --bus"]:
+    value = num(rf"^{re.escape(name)}: .*throughput: (\d+) events/s")
+    row(f"BacktestBus (synchronous backtest path), {name.split()[0]} contract, handler inline", rate(value),
+        f"Python validate + envelope only (no Redis): {rate(py_cpu)}", ratio(value, py_cpu), f"router-bench 1000000 {name}")
+
 # --- outbox
 def pick(records, kind, **match):
     for record in records:
@@ -175,6 +237,8 @@ for conns in [1, 8]:
     row(f"outbox: committed events/s, {conns} connection{'s' if conns > 1 else ''}", rate(ours), f"Python outbox: {rate(anchor)}", ratio(ours, anchor), f"outbox-bench write {conns} 10")
 ours = pick(outbox["switchyard"], "lag")
 anchor = pick(outbox["python"], "lag")
+row("outbox writer: worst delay behind its schedule at 1k events/s", ms(ours.get("writer_max_behind_ms")),
+    f"Python writer: {ms(anchor.get('writer_max_behind_ms'))}", ratio(ours.get("writer_max_behind_ms"), anchor.get("writer_max_behind_ms"), True), "outbox-bench lag 1000 10")
 row("outbox: relay lag at 1k events/s offered, p50 / p99", f"{ms(ours.get('lag_p50_ms'))} / {ms(ours.get('lag_p99_ms'))}",
     f"Python relay (10 ms polling): {ms(anchor.get('lag_p50_ms'))} / {ms(anchor.get('lag_p99_ms'))}", ratio(ours.get("lag_p99_ms"), anchor.get("lag_p99_ms"), True) + " (p99)", "outbox-bench lag 1000 10")
 

@@ -43,6 +43,7 @@ public struct OutboxCommitError: Error, Sendable, CustomStringConvertible {
     /// The line where the commit was called.
     public let line: Int
 
+    /// What failed and whether the transaction was rolled back; never the SQL or its values.
     public var description: String {
         guard let sqlState else {
             return "the outbox transaction got no answer from PostgreSQL; it may or may not have committed"

@@ -26,10 +26,12 @@ public struct OutboxStatement: Sendable, Hashable, CustomStringConvertible, Expr
         self.problem = nil
     }
 
+    /// A statement from a string literal: SQL written in the source, holding no values.
     public init(stringLiteral value: String) {
         self.init(unsafeSQL: value)
     }
 
+    /// A statement from an interpolated string: each value becomes its ``SQLLiteral``.
     public init(stringInterpolation: StringInterpolation) {
         self.sql = stringInterpolation.sql
         self.problem = stringInterpolation.problem
@@ -43,10 +45,12 @@ public struct OutboxStatement: Sendable, Hashable, CustomStringConvertible, Expr
         var sql = ""
         var problem: String?
 
+        /// Starts an empty statement.
         public init(literalCapacity: Int, interpolationCount: Int) {
             sql.reserveCapacity(literalCapacity + interpolationCount * 16)
         }
 
+        /// Appends SQL text as it is.
         public mutating func appendLiteral(_ literal: String) {
             sql += literal
         }

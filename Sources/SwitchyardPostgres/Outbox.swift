@@ -7,8 +7,19 @@ import Tracing
 /// Emits events from inside PostgreSQL transactions: the caller's writes and the outbox rows
 /// commit together, and the ``Relay`` publishes them only after the commit.
 ///
+/// ``commit(_:emitting:file:line:)`` sends a whole business transaction in one round trip:
+///
 /// ```swift
 /// let outbox = Outbox(client: postgres, contracts: contracts, logger: logger)
+/// try await outbox.commit(
+///     ["INSERT INTO fills (id, qty) VALUES (\(fillID), \(qty))"],
+///     emitting: [OutboxEvent(to: try ChannelName("trades:order_filled"), payload: fill)])
+/// ```
+///
+/// ``withTransaction(isolation:_:)`` opens a transaction for code that must read between its
+/// writes, at the cost of a round trip for `BEGIN`, each statement, each event and `COMMIT`:
+///
+/// ```swift
 /// try await outbox.withTransaction { tx in
 ///     try await tx.connection.query("INSERT INTO fills (id, qty) VALUES (\(fillID), \(qty))", logger: logger)
 ///     try await tx.emit(to: try ChannelName("trades:order_filled"), payload: fill)
@@ -94,22 +105,13 @@ public struct OutboxTransaction: Sendable {
     public func emit(
         to channel: ChannelName, payload: JSONValue, metadata: JSONObject = [:], eventID: EventID? = nil, source: String? = nil
     ) async throws -> EventID {
-        let checked = try payloadGuard.check(channel: channel, payload: payload)
-        let id = eventID ?? EventID.generate()
-        // A whole REC.IO message is kept whole, so the relay's publish reads its `timestamp` and
-        // `metadata` as a direct publish does.
-        let payloadText = checked.publishable.serialized()
-        var metadata = metadata
-        if metadata[TraceContext.traceparentKey] == nil, let current = ServiceContext.current {
-            metadata = TraceContext.inject(current, into: metadata)
-        }
-        try payloadGuard.checkMetadata(checked.metadata(merging: metadata), channel: channel, with: checked)
-        let metadataText = JSONValue.object(metadata).serialized()
+        let row = try OutboxRow(
+            OutboxEvent(to: channel, payload: payload, metadata: metadata, eventID: eventID, source: source), checkedBy: payloadGuard)
         try await connection.query(
             """
             INSERT INTO switchyard.outbox (event_id, channel, payload, metadata, source)
-            VALUES (\(id.description)::uuid, \(channel.rawValue), \(payloadText)::jsonb, \(metadataText)::jsonb, \(source))
+            VALUES (\(row.eventID.description)::uuid, \(row.channel), \(row.payload)::jsonb, \(row.metadata)::jsonb, \(row.source))
             """, logger: logger)
-        return id
+        return row.eventID
     }
 }

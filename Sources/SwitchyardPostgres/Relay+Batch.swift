@@ -21,7 +21,7 @@ extension Relay {
 
     /// Takes one batch of rows whose transactions have all finished (ordered by the `xid8`
     /// column itself: the text copies in the select list must not shadow it), publishes the valid ones,
-    /// and in one transaction archives them, quarantines the invalid ones and deletes them all
+    /// and in one statement archives them, quarantines the invalid ones and deletes them all
     /// from the outbox.
     func relayBatch(on connection: RelayConnection) async throws -> BatchOutcome {
         let rows = try await connection.query(
@@ -122,60 +122,55 @@ extension Relay {
         return (request, checked.schemaID)
     }
 
+    /// Archives the published rows, quarantines the refused ones, deletes them all from the outbox
+    /// and counts them in `relay_state`: one statement, so one round trip and its own transaction.
+    /// Every part reads the snapshot the statement started with, so the quarantine copies the
+    /// outbox rows the same statement deletes.
     private func finish(
         archived: [(row: OutboxRow, receipt: PublishReceipt, envelope: Envelope)],
         refused: [(row: OutboxRow, error: SwitchyardError)],
         on connection: RelayConnection
     ) async throws {
-        try await connection.transaction {
-            if !archived.isEmpty {
-                let eventIDs = archived.map(\.envelope.eventID.description)
-                let channels = archived.map(\.envelope.channel.rawValue)
-                let sequences = archived.map(\.envelope.sequenceNumber)
-                let streamIDs = archived.map(\.receipt.streamID.rawValue)
-                let times = archived.map(\.envelope.timestamp.description)
-                let sources = archived.map(\.envelope.source)
-                let schemas = archived.map(\.envelope.schema)
-                let payloads = archived.map { $0.envelope.data.serialized() }
-                let metadata = archived.map { JSONValue.object($0.envelope.metadata).serialized() }
-                let envelopes = archived.map { $0.envelope.encoded() }
-                let outboxIDs = archived.map(\.row.id)
-                let xids = archived.map(\.row.xid)
-                let created = archived.map(\.row.createdAt)
-                try await connection.query(
-                    """
-                    INSERT INTO switchyard.archive (event_id, channel, sequence_number, stream_id, "timestamp", source,
-                        schema, payload, metadata, envelope, outbox_id, outbox_xid, created_at)
-                    SELECT e::uuid, c, s, sid, t::timestamptz, src, sch, p::jsonb, m::jsonb, env, oid, x::xid8, ca::timestamptz
-                    FROM unnest(\(eventIDs)::text[], \(channels)::text[], \(sequences)::int8[], \(streamIDs)::text[],
-                        \(times)::text[], \(sources)::text[], \(schemas)::text[], \(payloads)::text[], \(metadata)::text[],
-                        \(envelopes)::text[], \(outboxIDs)::int8[], \(xids)::text[], \(created)::text[])
-                        AS u(e, c, s, sid, t, src, sch, p, m, env, oid, x, ca)
-                    ON CONFLICT (event_id) DO NOTHING
-                    """)
-            }
-            if !refused.isEmpty {
-                let ids = refused.map(\.row.id)
-                let errors = refused.map { $0.error.body.serialized() }
-                try await connection.query(
-                    """
-                    INSERT INTO switchyard.quarantine (outbox_id, event_id, channel, payload, metadata, created_at, outbox_xid, error, source)
-                    SELECT o.id, o.event_id, o.channel, o.payload, o.metadata, o.created_at, o.xid, u.err::jsonb, o.source
-                    FROM unnest(\(ids)::int8[], \(errors)::text[]) AS u(oid, err)
-                    JOIN switchyard.outbox o ON o.id = u.oid
-                    ON CONFLICT (outbox_id) DO NOTHING
-                    """)
-            }
-            let all = archived.map(\.row.id) + refused.map(\.row.id)
-            try await connection.query("DELETE FROM switchyard.outbox WHERE id = ANY(\(all)::int8[])")
-            try await connection.query(
-                """
-                INSERT INTO switchyard.relay_state (name, holder, published, quarantined)
-                VALUES (\(String(configuration.lockKey)), \(holder), \(Int64(archived.count)), \(Int64(refused.count)))
-                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, updated_at = now(),
-                    published = switchyard.relay_state.published + excluded.published,
-                    quarantined = switchyard.relay_state.quarantined + excluded.quarantined
-                """)
-        }
+        let eventIDs = archived.map(\.envelope.eventID.description)
+        let channels = archived.map(\.envelope.channel.rawValue)
+        let sequences = archived.map(\.envelope.sequenceNumber)
+        let streamIDs = archived.map(\.receipt.streamID.rawValue)
+        let times = archived.map(\.envelope.timestamp.description)
+        let sources = archived.map(\.envelope.source)
+        let schemas = archived.map(\.envelope.schema)
+        let payloads = archived.map { $0.envelope.data.serialized() }
+        let metadata = archived.map { JSONValue.object($0.envelope.metadata).serialized() }
+        let envelopes = archived.map { $0.envelope.encoded() }
+        let outboxIDs = archived.map(\.row.id)
+        let xids = archived.map(\.row.xid)
+        let created = archived.map(\.row.createdAt)
+        let refusedIDs = refused.map(\.row.id)
+        let errors = refused.map { $0.error.body.serialized() }
+        try await connection.query(
+            """
+            WITH archived AS (
+                INSERT INTO switchyard.archive (event_id, channel, sequence_number, stream_id, "timestamp", source,
+                    schema, payload, metadata, envelope, outbox_id, outbox_xid, created_at)
+                SELECT e::uuid, c, s, sid, t::timestamptz, src, sch, p::jsonb, m::jsonb, env, oid, x::xid8, ca::timestamptz
+                FROM unnest(\(eventIDs)::text[], \(channels)::text[], \(sequences)::int8[], \(streamIDs)::text[],
+                    \(times)::text[], \(sources)::text[], \(schemas)::text[], \(payloads)::text[], \(metadata)::text[],
+                    \(envelopes)::text[], \(outboxIDs)::int8[], \(xids)::text[], \(created)::text[])
+                    AS u(e, c, s, sid, t, src, sch, p, m, env, oid, x, ca)
+                ON CONFLICT (event_id) DO NOTHING
+            ), quarantined AS (
+                INSERT INTO switchyard.quarantine (outbox_id, event_id, channel, payload, metadata, created_at, outbox_xid, error, source)
+                SELECT o.id, o.event_id, o.channel, o.payload, o.metadata, o.created_at, o.xid, u.err::jsonb, o.source
+                FROM unnest(\(refusedIDs)::int8[], \(errors)::text[]) AS u(oid, err)
+                JOIN switchyard.outbox o ON o.id = u.oid
+                ON CONFLICT (outbox_id) DO NOTHING
+            ), deleted AS (
+                DELETE FROM switchyard.outbox WHERE id = ANY(\(outboxIDs + refusedIDs)::int8[])
+            )
+            INSERT INTO switchyard.relay_state (name, holder, published, quarantined)
+            VALUES (\(String(configuration.lockKey)), \(holder), \(Int64(archived.count)), \(Int64(refused.count)))
+            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, updated_at = now(),
+                published = switchyard.relay_state.published + excluded.published,
+                quarantined = switchyard.relay_state.quarantined + excluded.quarantined
+            """)
     }
 }

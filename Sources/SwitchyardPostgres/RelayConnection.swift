@@ -75,18 +75,6 @@ final class RelayConnection: Sendable {
         }
     }
 
-    /// Runs `body` between `BEGIN` and `COMMIT`; rolls back when it throws.
-    func transaction(_ body: () async throws -> Void) async throws {
-        _ = try await query("BEGIN")
-        do {
-            try await body()
-        } catch {
-            _ = try? await query("ROLLBACK")
-            throw error
-        }
-        _ = try await query("COMMIT")
-    }
-
     /// Starts closing the connection without waiting for it.
     static func closeNow(_ connection: PostgresConnection) {
         let closing: EventLoopFuture<Void> = connection.close()

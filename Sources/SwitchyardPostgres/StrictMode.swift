@@ -134,7 +134,7 @@ public final class StrictMode: Service {
     }
 
     /// Publishes through the outbox: checks every payload, inserts the rows and commits them in
-    /// one transaction, then waits until the relay has published them. A request whose event id
+    /// one transaction and one round trip (``Outbox/commit(_:emitting:file:line:)``), then waits until the relay has published them. A request whose event id
     /// is already archived answers with the archived receipt marked ``Switchyard/PublishReceipt/duplicate``.
     /// - Returns: One receipt per request, in order, as a direct publish returns them.
     /// - Throws: ``Switchyard/SwitchyardError``: the contract check's (nothing is written), or
@@ -152,19 +152,9 @@ public final class StrictMode: Service {
         }
         let ids: [EventID]
         do {
-            ids = try await outbox.withTransaction { tx in
-                var ids: [EventID] = []
-                for (index, request) in requests.enumerated() {
-                    do {
-                        ids.append(try await tx.emit(to: request.channel, payload: request.payload, metadata: request.metadata, eventID: request.eventID, source: request.source))
-                    } catch let error as SwitchyardError where requests.count > 1 {
-                        var details = error.details
-                        details["index"] = .int(Int64(index))
-                        throw SwitchyardError(error.code, error.message, details: details, file: error.file, line: error.line)
-                    }
-                }
-                return ids
-            }
+            ids = try await outbox.commit(emitting: requests.map {
+                OutboxEvent(to: $0.channel, payload: $0.payload, metadata: $0.metadata, eventID: $0.eventID, source: $0.source)
+            })
         } catch let error as SwitchyardError {
             throw error
         } catch {

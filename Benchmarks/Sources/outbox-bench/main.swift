@@ -10,15 +10,25 @@ import SwitchyardRedis
 // outbox-bench: the transactional outbox and relay, measured the way ../shared/baseline/py_outbox_baseline.py
 // measures its own (same tables' work per transaction: one trade row and one outbox row, synchronous_commit on).
 //
-//   outbox-bench write CONNS SECONDS   committed business transactions per second, CONNS connections
-//   outbox-bench lag RATE SECONDS      one relay running, paced writers offering RATE events/s; the lag is
-//                                      archive.published_at (the relay's archive transaction, right after
-//                                      Redis stored the batch) minus outbox.created_at (the writer's BEGIN)
+//   outbox-bench write CONNS SECONDS [PATH]   committed business transactions per second, CONNS connections
+//   outbox-bench lag RATE SECONDS [PATH]      one relay running, paced writers offering RATE events/s; the lag is
+//                                             archive.published_at (the relay's archive transaction, right after
+//                                             Redis stored the batch) minus outbox.created_at (the writer's BEGIN)
+// PATH is how a transaction is written: `commit` (default), Outbox.commit, one round trip; `transaction`,
+// Outbox.withTransaction, a round trip each for BEGIN, the trade insert, the outbox insert and COMMIT.
+// Like the baseline, each writer holds one connection for the whole run, and each run starts on empty
+// tables after a CHECKPOINT (so no checkpoint started by an earlier run's WAL flushes under this one).
 // Needs POSTGRES_URL (a database it may use) and REDIS_URL. Prints one JSON line per run.
 
 let arguments = CommandLine.arguments
-guard arguments.count == 4, let first = Int(arguments[2]), let seconds = Double(arguments[3]) else {
-    print("usage: outbox-bench write CONNS SECONDS | lag RATE SECONDS")
+let usage = "usage: outbox-bench write CONNS SECONDS [commit|transaction] | lag RATE SECONDS [commit|transaction]"
+guard arguments.count == 4 || arguments.count == 5, let first = Int(arguments[2]), let seconds = Double(arguments[3]) else {
+    print(usage)
+    exit(2)
+}
+let path = arguments.count == 5 ? arguments[4] : "commit"
+guard path == "commit" || path == "transaction" else {
+    print(usage)
     exit(2)
 }
 var logger = Logger(label: "outbox-bench")
@@ -41,15 +51,22 @@ func payload(_ i: Int) -> JSONValue {
      "qty": .int(Int64(1 + i % 100)), "price": .double(100.0 + Double(i % 500) / 10.0)]
 }
 
-/// One business transaction: the trade row and its event.
-func writeOne(_ outbox: Outbox, _ i: Int) async throws {
-    try await outbox.withTransaction { tx in
-        let data = payload(i)
+/// One business transaction, the trade row and its event, on a connection the writer holds (as each
+/// of the baseline's writers holds its own).
+func writeOne(_ outbox: Outbox, _ i: Int, on connection: PostgresConnection) async throws {
+    let data = payload(i)
+    let tradeID = data["trade_id"]!.stringValue!, side = data["side"]!.stringValue!
+    let qty = 1 + i % 100, price = 100.0 + Double(i % 500) / 10.0
+    if path == "commit" {
+        try await outbox.commit(
+            ["INSERT INTO bench_trades (trade_id, ticker, side, qty, price) VALUES (\(tradeID)::uuid, 'AAPL', \(side), \(qty), \(price))"],
+            emitting: [OutboxEvent(to: channel, payload: data)], on: connection)
+        return
+    }
+    try await Outbox.withTransaction(on: connection, payloadGuard: outbox.payloadGuard, logger: logger) { tx in
         try await tx.connection.query(
-            """
-            INSERT INTO bench_trades (trade_id, ticker, side, qty, price)
-            VALUES (\(data["trade_id"]!.stringValue!)::uuid, 'AAPL', \(data["side"]!.stringValue!), \(1 + i % 100), \(100.0 + Double(i % 500) / 10.0))
-            """, logger: logger)
+            "INSERT INTO bench_trades (trade_id, ticker, side, qty, price) VALUES (\(tradeID)::uuid, 'AAPL', \(side), \(qty), \(price))",
+            logger: logger)
         try await tx.emit(to: channel, payload: data)
     }
 }
@@ -68,6 +85,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
             side text NOT NULL, qty integer NOT NULL, price numeric(18,6) NOT NULL, executed_at timestamptz NOT NULL DEFAULT now())
         """)
     try await client.query("TRUNCATE bench_trades, switchyard.outbox, switchyard.archive, switchyard.quarantine")
+    try await client.query("CHECKPOINT")
     let outbox = Outbox(client: client, contracts: contracts, logger: logger)
 
     switch arguments[1] {
@@ -77,19 +95,21 @@ try await withThrowingTaskGroup(of: Void.self) { group in
         let total = try await withThrowingTaskGroup(of: Int.self) { writers in
             for writer in 0..<connections {
                 writers.addTask {
-                    var n = 0
-                    while ContinuousClock.now < deadline {
-                        try await writeOne(outbox, writer * 1_000_000 + n)
-                        n += 1
+                    try await client.withConnection { connection in
+                        var n = 0
+                        while ContinuousClock.now < deadline {
+                            try await writeOne(outbox, writer * 1_000_000 + n, on: connection)
+                            n += 1
+                        }
+                        return n
                     }
-                    return n
                 }
             }
             var total = 0
             for try await n in writers { total += n }
             return total
         }
-        print(#"{"kind":"write","conns":\#(connections),"seconds":\#(seconds),"committed":\#(total),"events_per_s":\#(Int(Double(total) / seconds))}"#)
+        print(#"{"kind":"write","path":"\#(path)","conns":\#(connections),"seconds":\#(seconds),"committed":\#(total),"events_per_s":\#(Int(Double(total) / seconds))}"#)
 
     case "lag":
         let rate = Double(first)
@@ -102,13 +122,16 @@ try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await relay.run() }
         try await Task.sleep(for: .seconds(1))
         let count = Int(rate * seconds)
-        let start = ContinuousClock.now
-        var behind = Duration.zero
-        for i in 0..<count {
-            let due = start + .seconds(Double(i) / rate)
-            let now = ContinuousClock.now
-            if now < due { try await Task.sleep(until: due) } else { behind = max(behind, now - due) }
-            try await writeOne(outbox, i)
+        let behind = try await client.withConnection { connection in
+            let start = ContinuousClock.now
+            var behind = Duration.zero
+            for i in 0..<count {
+                let due = start + .seconds(Double(i) / rate)
+                let now = ContinuousClock.now
+                if now < due { try await Task.sleep(until: due) } else { behind = max(behind, now - due) }
+                try await writeOne(outbox, i, on: connection)
+            }
+            return behind
         }
         func archived() async throws -> Int {
             var n = 0
@@ -124,9 +147,9 @@ try await withThrowingTaskGroup(of: Void.self) { group in
         ).decode(Double.self) { lags.append(lag) }
         lags.sort()
         func ms(_ value: Double) -> String { String(format: "%.2f", value) }
-        print(#"{"kind":"lag","offered_rate":\#(Int(rate)),"events":\#(count),"writer_max_behind_ms":\#(ms(Double(behind.components.attoseconds) / 1e15 + Double(behind.components.seconds) * 1000)),"lag_p50_ms":\#(ms(percentile(lags, 50))),"lag_p99_ms":\#(ms(percentile(lags, 99))),"lag_max_ms":\#(ms(lags.last ?? .nan))}"#)
+        print(#"{"kind":"lag","path":"\#(path)","offered_rate":\#(Int(rate)),"events":\#(count),"writer_max_behind_ms":\#(ms(Double(behind.components.attoseconds) / 1e15 + Double(behind.components.seconds) * 1000)),"lag_p50_ms":\#(ms(percentile(lags, 50))),"lag_p99_ms":\#(ms(percentile(lags, 99))),"lag_max_ms":\#(ms(lags.last ?? .nan))}"#)
 
     default:
-        print("usage: outbox-bench write CONNS SECONDS | lag RATE SECONDS")
+        print(usage)
     }
 }

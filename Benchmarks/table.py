@@ -232,10 +232,13 @@ def pick(records, kind, **match):
 
 
 for conns in [1, 8]:
-    ours = pick(outbox["switchyard"], "write", conns=conns).get("events_per_s")
+    ours = pick(outbox["switchyard"], "write", conns=conns, path="commit").get("events_per_s")
+    old = pick(outbox["switchyard"], "write", conns=conns, path="transaction").get("events_per_s")
     anchor = pick(outbox["python"], "write", conns=conns).get("events_per_s")
-    row(f"outbox: committed events/s, {conns} connection{'s' if conns > 1 else ''}", rate(ours), f"Python outbox: {rate(anchor)}", ratio(ours, anchor), f"outbox-bench write {conns} 10")
-ours = pick(outbox["switchyard"], "lag")
+    row(f"outbox: committed events/s, {conns} connection{'s' if conns > 1 else ''}, Outbox.commit (withTransaction)",
+        f"{rate(ours)} ({rate(old)})", f"Python outbox: {rate(anchor)}", f"{ratio(ours, anchor)} ({ratio(old, anchor)})",
+        f"outbox-bench write {conns} 10 commit (transaction)")
+ours = pick(outbox["switchyard"], "lag", path="commit")
 anchor = pick(outbox["python"], "lag")
 row("outbox writer: worst delay behind its schedule at 1k events/s", ms(ours.get("writer_max_behind_ms")),
     f"Python writer: {ms(anchor.get('writer_max_behind_ms'))}", ratio(ours.get("writer_max_behind_ms"), anchor.get("writer_max_behind_ms"), True), "outbox-bench lag 1000 10")

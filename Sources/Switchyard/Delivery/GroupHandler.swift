@@ -19,18 +19,45 @@ struct GroupHandler: Sendable {
         await handle(batch: [delivery], router: router)
     }
 
+    /// Entries whose handler succeeded and that still need their ack, per channel in first-seen order.
+    typealias PendingAcks = [(channel: ChannelName, positions: [StreamPosition])]
+
     /// Handles deliveries one after another, then acks the ones whose handler succeeded with one
-    /// call per channel: a batch costs one round trip to the engine, not one per event. An entry
-    /// handled but not yet acked when the process dies is delivered again (at least once).
+    /// call per channel, the channels' calls at once: a batch costs one round trip to the engine,
+    /// not one per event nor one per channel after another. An entry handled but not yet acked
+    /// when the process dies is delivered again (at least once).
     func handle(batch deliveries: [Delivery], router: Router) async {
-        var succeeded: [ChannelName: [StreamPosition]] = [:]
-        var order: [ChannelName] = []
+        await ack(await handleLeavingAcks(batch: deliveries, router: router), router: router)
+    }
+
+    /// Handles deliveries one after another, as ``handle(batch:router:)`` does, and returns the acks
+    /// it owes instead of sending them, for a caller that sends them with its next read.
+    func handleLeavingAcks(batch deliveries: [Delivery], router: Router) async -> PendingAcks {
+        var succeeded: [ChannelName: Int] = [:]
+        var acks: PendingAcks = []
         for delivery in deliveries where !Task.isCancelled {
             guard await run(delivery, router: router) else { continue }
-            if succeeded[delivery.channel] == nil { order.append(delivery.channel) }
-            succeeded[delivery.channel, default: []].append(delivery.position)
+            if let index = succeeded[delivery.channel] {
+                acks[index].positions.append(delivery.position)
+            } else {
+                succeeded[delivery.channel] = acks.count
+                acks.append((delivery.channel, [delivery.position]))
+            }
         }
-        for channel in order { await ack(succeeded[channel]!, on: channel, router: router) }
+        return acks
+    }
+
+    /// Sends acks: one call per channel, every channel's at once.
+    func ack(_ acks: PendingAcks, router: Router) async {
+        guard acks.count > 1 else {
+            if let only = acks.first { await ack(only.positions, on: only.channel, router: router) }
+            return
+        }
+        await withTaskGroup(of: Void.self) { calls in
+            for (channel, positions) in acks {
+                calls.addTask { await self.ack(positions, on: channel, router: router) }
+            }
+        }
     }
 
     /// Runs the handler with retries; returns whether it succeeded (and the entry needs its ack).

@@ -117,7 +117,9 @@ struct EngineConformanceTests {
                 await suspendUntilCancelled()
                 throw CancellationError()
             }) {
-                let started = try await eventually { stuck.count == 1 }
+                // At least one: the entries the stuck handler has not reached yet go idle and may be
+                // claimed by this same consumer's claim loop, whose handler then sticks too.
+                let started = try await eventually { stuck.count >= 1 }
                 #expect(started)
             }
             let pending = try await router.groupInfo("workers", on: channel)

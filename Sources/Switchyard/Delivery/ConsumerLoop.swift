@@ -37,21 +37,43 @@ final class ConsumerLoop: Sendable {
         }
     }
 
+    /// Reads, hands the deliveries to the handler, and reads again. A batch's acks go out together
+    /// with the next read (both in flight at once), so a loop turn costs one round trip; the acks
+    /// still owed when the loop ends are sent before it returns.
     private func readLoop() async {
         let options = handler.options
         let clock = router.configuration.clock
         var channels: [ChannelName] = state.withLock { $0.channels }
+        var owed: GroupHandler.PendingAcks = []
         while true {
             let action = state.withLock { $0.nextRead(now: clock.now().unixMilliseconds, isCancelled: Task.isCancelled) }
-            guard case .read(let discover) = action else { return }
+            guard case .read(let discover) = action else {
+                await handler.ack(owed, router: router)
+                owed = []
+                return
+            }
             do {
-                if discover { channels = try await self.discover() }
-                let deliveries = try await router.engine.readGroup(
-                    GroupReadRequest(
-                        group: handler.group, consumer: consumer, channels: channels, count: options.batchSize,
-                        block: options.blockTimeout, watching: handler.patterns))
+                if discover {
+                    await handler.ack(owed, router: router)
+                    owed = []
+                    channels = try await self.discover()
+                }
+                let request = GroupReadRequest(
+                    group: handler.group, consumer: consumer, channels: channels, count: options.batchSize,
+                    block: options.blockTimeout, watching: handler.patterns)
+                let acks = owed
+                owed = []
+                async let sent: Void = handler.ack(acks, router: router)
+                let read: Result<[Delivery], SwitchyardError>
+                do { read = .success(try await router.engine.readGroup(request)) } catch { read = .failure(error) }
+                await sent
+                let deliveries = try read.get()
                 state.withLock { $0.readSucceeded(deliveries: deliveries.count) }
-                await process(deliveries)
+                if handler.options.concurrency > 1 {
+                    await process(deliveries)
+                } else {
+                    owed = await handler.handleLeavingAcks(batch: deliveries, router: router)
+                }
             } catch {
                 router.logger.error("reading the group failed", metadata: ["group": "\(handler.group)", "error": "\(error)"])
                 guard case .wait(let wait) = state.withLock({ $0.readFailed(isCancelled: Task.isCancelled) }) else { return }

@@ -31,8 +31,8 @@ struct GroupHandler: Sendable {
     }
 
     /// Handles deliveries one after another, as ``handle(batch:router:)`` does, and returns the acks
-    /// it owes instead of sending them.
-    private func handleLeavingAcks(batch deliveries: [Delivery], router: Router) async -> PendingAcks {
+    /// it owes instead of sending them: the read loop sends them with its next read.
+    func handleLeavingAcks(batch deliveries: [Delivery], router: Router) async -> PendingAcks {
         var succeeded: [ChannelName: Int] = [:]
         var acks: PendingAcks = []
         for delivery in deliveries where !Task.isCancelled {
@@ -48,7 +48,7 @@ struct GroupHandler: Sendable {
     }
 
     /// Sends acks: one call per channel, every channel's at once.
-    private func ack(_ acks: PendingAcks, router: Router) async {
+    func ack(_ acks: PendingAcks, router: Router) async {
         guard acks.count > 1 else {
             if let only = acks.first { await ack(only.positions, on: only.channel, router: router) }
             return

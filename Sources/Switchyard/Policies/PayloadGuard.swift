@@ -70,12 +70,7 @@ public struct PayloadGuard: Sendable {
     func checkPlain(_ payload: JSONValue, channel: ChannelName, contract: Contract?, policy: ChannelPolicy) throws(SwitchyardError) -> Int {
         let (size, credentials) = measure(payload)
         try checkSize(size, policy: policy, channel: channel)
-        if credentials {
-            var found: [(field: String, reason: String)] = []
-            var path: [String] = []
-            findCredentials(in: payload, path: &path, into: &found)
-            throw SwitchyardError.validation(missing: [], invalid: found)
-        }
+        if credentials { throw refusal(forCredentialsIn: payload) }
         try contract?.validate(payload)
         countIfLarge(size)
         return size
@@ -141,12 +136,7 @@ public struct PayloadGuard: Sendable {
         guard case .object = value else {
             throw SwitchyardError.validation(missing: [], invalid: [("$", "the payload must be a JSON object")])
         }
-        if containsCredentials(value) {
-            var credentials: [(field: String, reason: String)] = []
-            var path: [String] = []
-            findCredentials(in: value, path: &path, into: &credentials)
-            throw SwitchyardError.validation(missing: [], invalid: credentials)
-        }
+        if containsCredentials(value) { throw refusal(forCredentialsIn: value) }
         try contract?.validate(value)
         countIfLarge(size)
         return CheckedPayload(payload: value, contract: contract, policy: policy, sizeBytes: size)
@@ -164,6 +154,14 @@ public struct PayloadGuard: Sendable {
         default:
             return false
         }
+    }
+
+    /// The `validation_error` naming every credential field in `value`, by its path.
+    private func refusal(forCredentialsIn value: JSONValue) -> SwitchyardError {
+        var found: [(field: String, reason: String)] = []
+        var path: [String] = []
+        findCredentials(in: value, path: &path, into: &found)
+        return SwitchyardError.validation(missing: [], invalid: found)
     }
 
     func findCredentials(in value: JSONValue, path: inout [String], into found: inout [(field: String, reason: String)]) {

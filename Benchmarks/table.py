@@ -176,9 +176,9 @@ row("`switchyard bench`, Redis, 4 publishers offered 100k/s (past the limit), no
 # --- the sweeps: the highest offered rate whose group p99 stays under the limit with nothing lost
 for tag, label, command in [
     ("redis-ws", "highest offered rate with group p99 < 100 ms and nothing lost, Redis, 10 publishers, a group of 2, 10 WebSocket clients, one process",
-     "switchyard bench --redis URL --publishers 10 --rate 1000 --groups 1 --consumers 2 --ws-clients 10 --duration 10 --sweep"),
+     "switchyard bench --redis URL --publishers 10 --rate 1000 --sweep-step 1000 --sweep-ceiling 8000 --groups 1 --consumers 2 --ws-clients 10 --duration 10 --sweep"),
     ("redis", "the same without WebSocket clients",
-     "switchyard bench --redis URL --publishers 10 --rate 2000 --groups 1 --consumers 2 --duration 10 --sweep"),
+     "switchyard bench --redis URL --publishers 10 --rate 2000 --sweep-step 1000 --sweep-ceiling 10000 --groups 1 --consumers 2 --duration 10 --sweep"),
 ]:
     sweep = sweeps.get(tag)
     if not sweep:

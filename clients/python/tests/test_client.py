@@ -32,7 +32,8 @@ def client(server: RedisServer, source: str = "python_tests", **options: Any) ->
 
 
 def stored(raw: redis.Redis, channel: str) -> list[dict[str, Any]]:
-    return [json.loads(fields[b"envelope"]) for _, fields in raw.xrange("stream:{" + channel + "}")]
+    entries: Any = raw.xrange("stream:{" + channel + "}")
+    return [json.loads(fields[b"envelope"]) for _, fields in entries]
 
 
 def test_the_packaged_scripts_and_state_table_are_the_swift_engines_own() -> None:
@@ -151,7 +152,7 @@ def test_subscribe_resumes_from_a_sequence_number_and_fills_gaps_from_the_stream
         args[4] = "none"
         sy._publish_script(keys=keys, args=args)
         sy.publish(channel, {"n": 8})
-        seen = []
+        seen: list[tuple[int, int]] = []
         while len(seen) < 6:
             event = subscription.get(timeout=5)
             assert event is not None, f"only {seen} arrived"
@@ -193,7 +194,6 @@ def test_a_group_handler_acks_retries_and_dead_letters_with_seed_000s_processing
     for n in range(1, 4):
         sy.publish(channel, {"n": n})
     group = sy.group(channel, group="recorder", consumer="r-1", max_deliveries=3, block=0.2)
-    group.options.backoff.__init__()  # the defaults: 0.1 s, doubling
     calls: list[int] = []
 
     @group.handler

@@ -29,7 +29,7 @@ from ._core import (
     CHANNELS_KEY, COMPANION_PREFIX, GroupOptions, Prepared, PublishRequest, Receipt, Spool, by_channel, decode, dlq_key,
     handler_error_body, matches, now_ms, parse_entry, processing_error, script_source, since_ms, stream_key, unacked_body,
 )
-from .client import UNREACHABLE, DeadLetter, make_settings
+from .client import UNREACHABLE, DeadLetter, make_settings, sentinel_parts
 from .contracts import ContractRegistry, compact, is_pattern
 from .envelope import Event, rfc3339_ms
 from .errors import EngineUnavailable, SwitchyardError, ValidationError
@@ -68,8 +68,16 @@ class Switchyard:
     async def from_url(cls, url: str, *, source: str, cluster: bool = False, **options: Any) -> Switchyard:
         """A client on `redis://HOST:PORT`; with `live=True` it raises "Redis required for live trading!"
         when Redis does not answer."""
-        client: AsyncRedisLike = (RedisCluster.from_url(url) if cluster
-                                  else aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10))
+        client: AsyncRedisLike
+        if url.startswith("redis+sentinel://"):
+            from redis.asyncio.sentinel import Sentinel
+
+            sentinels, name = sentinel_parts(url)
+            client = Sentinel(sentinels, socket_timeout=2).master_for(name, socket_timeout=5, socket_connect_timeout=2)
+        elif cluster:
+            client = RedisCluster.from_url(url)
+        else:
+            client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10)
         sy = cls(client, source=source, **options)
         if sy.settings.live:
             try:

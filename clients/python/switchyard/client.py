@@ -35,6 +35,28 @@ RedisLike = Union[redis.Redis, RedisCluster]
 UNREACHABLE: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
+def sentinel_parts(url: str) -> tuple[list[tuple[str, int]], str]:
+    """The Sentinels and the primary's name in `redis+sentinel://H1:P1,H2:P2/NAME` (the Swift router's form)."""
+    rest = url[len("redis+sentinel://"):]
+    hosts, _, name = rest.partition("/")
+    sentinels = []
+    for host in hosts.split(","):
+        address, _, port = host.rpartition(":")
+        sentinels.append((address or host, int(port) if port.isdigit() else 26379))
+    if not name:
+        raise ValueError("a Sentinel URL names the primary: redis+sentinel://HOST:PORT[,HOST:PORT...]/NAME")
+    return sentinels, name.split("?")[0]
+
+
+def sentinel_primary(url: str) -> redis.Redis:
+    """A client on the primary a set of Sentinels names; it asks them again after a failover."""
+    from redis.sentinel import Sentinel
+
+    sentinels, name = sentinel_parts(url)
+    primary: redis.Redis = Sentinel(sentinels, socket_timeout=2).master_for(name, socket_timeout=5, socket_connect_timeout=2)
+    return primary
+
+
 def _registry(contracts: str | os.PathLike[str] | ContractRegistry | None) -> ContractRegistry:
     if isinstance(contracts, ContractRegistry):
         return contracts
@@ -94,10 +116,15 @@ class Switchyard:
     @classmethod
     def from_url(cls, url: str, *, source: str, cluster: bool = False, **options: Any) -> Switchyard:
         """A client on `redis://HOST:PORT` (`rediss://` for TLS; `cluster=True` for one node of a Redis
-        Cluster). With `live=True` it checks Redis at once and raises "Redis required for live trading!"
+        Cluster; `redis+sentinel://H1:P1,H2:P2/NAME` for the primary Sentinels name, followed across failovers). With `live=True` it checks Redis at once and raises "Redis required for live trading!"
         when it does not answer. Other keyword arguments are those of the constructor."""
-        client: RedisLike = (RedisCluster.from_url(url) if cluster
-                             else redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10))
+        client: RedisLike
+        if url.startswith("redis+sentinel://"):
+            client = sentinel_primary(url)
+        elif cluster:
+            client = RedisCluster.from_url(url)
+        else:
+            client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10)
         sy = cls(client, source=source, **options)
         if sy.settings.live:
             try:

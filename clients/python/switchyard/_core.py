@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from .contracts import CheckedPayload, PayloadGuard, Policy, compact, glob_regex
 from .envelope import Event, envelope_parts, uuid7
@@ -256,11 +256,11 @@ class Settings:
             return Policy.defaults(channel).critical
 
 
-def by_channel(events: Iterable[Prepared]) -> list[list[Prepared]]:
-    """Events grouped by channel, in order of first appearance, each group in publish order."""
-    groups: dict[str, list[Prepared]] = {}
-    for event in events:
-        groups.setdefault(event.channel, []).append(event)
+def by_channel(events: Sequence[Prepared]) -> list[list[int]]:
+    """The events' positions grouped by channel, in order of first appearance, each group in publish order."""
+    groups: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        groups.setdefault(event.channel, []).append(index)
     return list(groups.values())
 
 

@@ -143,8 +143,9 @@ class Switchyard:
         return [Receipt(p.event_id, p.channel, None, "", spooled=True) for p in prepared]
 
     async def _store(self, prepared: Sequence[Prepared], *, rate_limits: bool) -> list[Receipt]:
-        receipts: dict[str, Receipt] = {}
-        for events in by_channel(prepared):
+        receipts: list[Receipt | None] = [None] * len(prepared)
+        for positions in by_channel(prepared):
+            events = [prepared[i] for i in positions]
             with_state = events[-1].state is not None and not self.settings.cluster
             keys, args = self.settings.script_call(events, rate_limits=rate_limits, with_state=with_state)
             if events[0].policy.acknowledge == "replicated":
@@ -166,9 +167,9 @@ class Switchyard:
             if channel not in self._registered and any(r.stored for r in stored):
                 await self.redis.sadd(CHANNELS_KEY, channel)
                 self._registered.add(channel)
-            for receipt in stored:
-                receipts[receipt.event_id] = receipt
-        return [receipts[p.event_id] for p in prepared]
+            for position, receipt in zip(positions, stored):
+                receipts[position] = receipt
+        return [r for r in receipts if r is not None]
 
     async def _replay_spool(self) -> int:
         assert self.spool is not None

@@ -377,3 +377,18 @@ def test_sensitive_fields_are_sealed_at_rest_and_opened_by_a_consumer_with_the_k
     opened = next(iter(sealer.group(channel, group="g", consumer="c", block=0.1).events(timeout=3)))
     assert opened.data == {"account_id": "ACC-000001", "beneficiary": {"iban": "DE00", "name": "A"}, "amount": 5}
     assert "sealed_fields" not in opened.metadata
+
+
+def test_outbox_emit_checks_the_payload_before_it_writes() -> None:
+    from switchyard import ContractRegistry
+    from switchyard.outbox import emit
+
+    class Refusing:
+        """A connection that must not be written to: the refusal comes first."""
+
+        def execute(self, *_: Any) -> None:
+            raise AssertionError("nothing is written for a refused payload")
+
+    with pytest.raises(ValidationError) as refused:
+        emit(Refusing(), "signals.generated", {"strategy_id": "s"}, contracts=ContractRegistry.load(CONTRACTS))
+    assert "num_signals" in refused.value.missing_fields

@@ -122,6 +122,7 @@ public struct ResolvedSettings: Sendable {
         Entry(key: "signing_keys_file", variable: "SWITCHYARD_SIGNING_KEYS", value: { $0.signingKeys.map(\.description) }, fallback: "(none)"),
         Entry(key: "encryption_keys_file", variable: "SWITCHYARD_ENCRYPTION_KEYS", value: { $0.encryptionKeys.map(\.description) }, fallback: "(none)"),
         Entry(key: "audit_file", variable: "SWITCHYARD_AUDIT_FILE", value: { $0.auditFile }, fallback: "(none; PostgreSQL's when postgres is set)"),
+        Entry(key: "otlp_endpoint", variable: "SWITCHYARD_OTLP_ENDPOINT", value: { $0.otlpEndpoint.map(Redaction.url) }, fallback: "(none: no OTLP export)"),
         Entry(key: "tls_cert", variable: "SWITCHYARD_TLS_CERT", value: { $0.tlsCert }, fallback: "(none: plain HTTP)"),
         Entry(key: "tls_key", variable: "SWITCHYARD_TLS_KEY", value: { $0.tlsKey }, fallback: "(none)"),
         Entry(key: "allowed_hosts", variable: "SWITCHYARD_ALLOWED_HOSTS", value: { $0.allowedHosts.map { $0.joined(separator: ",") } }, fallback: "(IP literals and localhost only)"),

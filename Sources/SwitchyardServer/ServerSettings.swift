@@ -12,7 +12,7 @@ import SwitchyardGateway
 /// `host`, `port`, `redis`, `redis_ca`, `postgres`, `contracts`, `tls_cert`, `tls_key`, `signing_keys_file`,
 /// `encryption_keys_file`, `audit_file`, `spool_file` (paths relative to the file's folder), `allow_unknown_channels`,
 /// `allowed_hosts`, `allowed_origins` (see ``BrowserPolicy``), `allow_anonymous_publish`, `metrics_token`,
-/// `ws_max_patterns`, `ws_max_sessions`, `idle_timeout_seconds`,
+/// `ws_max_patterns`, `ws_max_sessions`, `idle_timeout_seconds`, `otlp_endpoint`,
 /// `auth` with `jwt_keys`, `api_keys`, `anonymous`, `issuer` and `audience` (see ``AuthConfiguration``), and
 /// `alerts` (the alert rules' settings; docs/configuration.md).
 public struct ServerSettings: Sendable {
@@ -48,6 +48,9 @@ public struct ServerSettings: Sendable {
     public var encryptionKeys: KeySource?
     /// The append-only audit file (JSON lines), used when PostgreSQL is not configured.
     public var auditFile: String?
+    /// An OpenTelemetry collector's OTLP/HTTP base URL (`http://collector:4318`): the publish,
+    /// relay and deliver spans go to its `/v1/traces` and the metrics to its `/v1/metrics`.
+    public var otlpEndpoint: String?
     /// The Redis engine's local spool file: publishes accepted while Redis is unreachable wait
     /// there and are replayed in order when it returns.
     public var spoolFile: String?
@@ -122,8 +125,9 @@ public struct ServerSettings: Sendable {
         redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil, signingKeys: KeySource? = nil,
         encryptionKeys: KeySource? = nil, auditFile: String? = nil, spoolFile: String? = nil, allowedHosts: [String]? = nil,
         allowedOrigins: [String]? = nil, allowAnonymousPublish: Bool? = nil, metricsToken: String? = nil,
-        wsMaxPatterns: Int? = nil, wsMaxSessions: Int? = nil, idleTimeoutSeconds: Int? = nil
+        wsMaxPatterns: Int? = nil, wsMaxSessions: Int? = nil, idleTimeoutSeconds: Int? = nil, otlpEndpoint: String? = nil
     ) {
+        self.otlpEndpoint = otlpEndpoint
         self.wsMaxPatterns = wsMaxPatterns
         self.wsMaxSessions = wsMaxSessions
         self.idleTimeoutSeconds = idleTimeoutSeconds
@@ -161,7 +165,7 @@ public struct ServerSettings: Sendable {
             allowedHosts: other.allowedHosts ?? allowedHosts, allowedOrigins: other.allowedOrigins ?? allowedOrigins,
             allowAnonymousPublish: other.allowAnonymousPublish ?? allowAnonymousPublish, metricsToken: other.metricsToken ?? metricsToken,
             wsMaxPatterns: other.wsMaxPatterns ?? wsMaxPatterns, wsMaxSessions: other.wsMaxSessions ?? wsMaxSessions,
-            idleTimeoutSeconds: other.idleTimeoutSeconds ?? idleTimeoutSeconds)
+            idleTimeoutSeconds: other.idleTimeoutSeconds ?? idleTimeoutSeconds, otlpEndpoint: other.otlpEndpoint ?? otlpEndpoint)
     }
 
     /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`, `POSTGRES_URL`,
@@ -171,7 +175,8 @@ public struct ServerSettings: Sendable {
     /// `SWITCHYARD_ENCRYPTION_KEYS_FILE`, `SWITCHYARD_AUDIT_FILE`, `SWITCHYARD_SPOOL`,
     /// `SWITCHYARD_ALLOWED_HOSTS` and `SWITCHYARD_ALLOWED_ORIGINS` (comma-separated),
     /// `SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH` (`true`/`false`), `SWITCHYARD_METRICS_TOKEN`,
-    /// `SWITCHYARD_WS_MAX_PATTERNS`, `SWITCHYARD_WS_MAX_SESSIONS`, `SWITCHYARD_IDLE_TIMEOUT` (seconds).
+    /// `SWITCHYARD_WS_MAX_PATTERNS`, `SWITCHYARD_WS_MAX_SESSIONS`, `SWITCHYARD_IDLE_TIMEOUT` (seconds),
+    /// `SWITCHYARD_OTLP_ENDPOINT`.
     /// Empty variables count as unset.
     /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
     public init(environment: [String: String]) throws(GatewayConfigurationError) {
@@ -180,7 +185,8 @@ public struct ServerSettings: Sendable {
         self.init(
             host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), postgres: value("POSTGRES_URL"), contracts: value("SWITCHYARD_CONTRACTS"),
             redisCA: value("SWITCHYARD_REDIS_CA"), tlsCert: value("SWITCHYARD_TLS_CERT"), tlsKey: value("SWITCHYARD_TLS_KEY"),
-            auditFile: value("SWITCHYARD_AUDIT_FILE"), spoolFile: value("SWITCHYARD_SPOOL"), metricsToken: value("SWITCHYARD_METRICS_TOKEN"))
+            auditFile: value("SWITCHYARD_AUDIT_FILE"), spoolFile: value("SWITCHYARD_SPOOL"), metricsToken: value("SWITCHYARD_METRICS_TOKEN"),
+            otlpEndpoint: value("SWITCHYARD_OTLP_ENDPOINT"))
         func list(_ name: String) -> [String]? {
             value(name).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         }
@@ -242,7 +248,7 @@ public struct ServerSettings: Sendable {
         let top = try ConfigObject(document, path: "", known: [
             "host", "port", "redis", "redis_ca", "postgres", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
             "signing_keys_file", "encryption_keys_file", "audit_file", "spool_file", "allowed_hosts", "allowed_origins",
-            "allow_anonymous_publish", "metrics_token", "ws_max_patterns", "ws_max_sessions", "idle_timeout_seconds",
+            "allow_anonymous_publish", "metrics_token", "ws_max_patterns", "ws_max_sessions", "idle_timeout_seconds", "otlp_endpoint",
         ])
         self.init()
         host = try top.string("host")
@@ -261,6 +267,7 @@ public struct ServerSettings: Sendable {
         encryptionKeys = try top.string("encryption_keys_file").map { .file(Self.resolve($0, in: directory)) }
         auditFile = try top.string("audit_file").map { Self.resolve($0, in: directory) }
         spoolFile = try top.string("spool_file").map { Self.resolve($0, in: directory) }
+        otlpEndpoint = try top.string("otlp_endpoint")
         func limit(_ key: String, minimum: Int) throws(GatewayConfigurationError) -> Int? {
             guard let number = try top.int(key) else { return nil }
             guard number >= minimum else { throw GatewayConfigurationError(key: key, "must be at least \(minimum)") }

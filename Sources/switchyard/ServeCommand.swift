@@ -9,6 +9,7 @@ import SwitchyardDemo
 import SwitchyardGateway
 import SwitchyardRedis
 import SwitchyardServer
+import Tracing
 
 /// `switchyard serve`: the HTTP API v1 on the embedded engine, or on Redis with `--redis`.
 struct ServeCommand: AsyncParsableCommand {
@@ -63,6 +64,10 @@ struct ServeCommand: AsyncParsableCommand {
     var wsMaxSessions: Int?
     @Option(help: ArgumentHelp("Seconds an HTTP connection may stay idle before it is closed, 0 for never (default: SWITCHYARD_IDLE_TIMEOUT, else 60).", valueName: "SECONDS"))
     var idleTimeout: Int?
+    @Option(help: ArgumentHelp(
+        "Export the publish, relay and deliver spans and the metrics to this OTLP/HTTP collector, such as http://127.0.0.1:4318 (default: SWITCHYARD_OTLP_ENDPOINT, else none).",
+        valueName: "URL"))
+    var otlpEndpoint: String?
     @Option(help: ArgumentHelp("The contracts folder (default: SWITCHYARD_CONTRACTS, else the shipped contracts).", valueName: "DIR"))
     var contracts: String?
     @Option(help: ArgumentHelp("A JSON config file (default: SWITCHYARD_CONFIG); see docs/configuration.md.", valueName: "FILE"))
@@ -129,7 +134,22 @@ struct ServeCommand: AsyncParsableCommand {
                 metadata: ["spool": "\(spool)"])
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory.switchyard(registry: registry))
+        let prometheus = PrometheusMetricsFactory.switchyard(registry: registry)
+        var otlp: OTLPExport?
+        if let endpoint = settings.otlpEndpoint {
+            do {
+                otlp = try OTLPExport(endpoint: endpoint, serviceName: configuration.source)
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        if let otlp {
+            InstrumentationSystem.bootstrap(otlp.tracer)
+            MetricsSystem.bootstrap(MultiplexMetricsHandler(factories: [prometheus, otlp.metricsFactory]))
+        } else {
+            MetricsSystem.bootstrap(prometheus)
+        }
         configuration.gateway.metricsRegistry = registry
         configuration.gateway.health = GatewayConfiguration.Health(service: configuration.source)
         if settings.alertsEnabled ?? true {
@@ -137,7 +157,8 @@ struct ServeCommand: AsyncParsableCommand {
             alerts.service = configuration.source
             configuration.gateway.alerts = alerts
         }
-        let app = try buildApplication(configuration: configuration, logger: logger)
+        var app = try buildApplication(configuration: configuration, logger: logger)
+        if let otlp { app.addServices(otlp.services) }
         let gateway = configuration.gateway
         logger.info("switchyard serve", metadata: [
             "engine": "\(configuration.engine.redisURL == nil ? "embedded" : "redis")",
@@ -148,6 +169,7 @@ struct ServeCommand: AsyncParsableCommand {
             "audit": "\(configuration.postgresURL != nil ? "postgres" : configuration.auditFile ?? "off")",
             "spool": "\(configuration.effectiveEngine.spoolFile ?? "off")",
             "bridge": "\(configuration.bridge.map(\.source) ?? "off")",
+            "otlp": "\(otlp.map { Redaction.url($0.endpoint) } ?? "off")",
         ])
         try await app.runService()
     }
@@ -162,7 +184,7 @@ struct ServeCommand: AsyncParsableCommand {
             encryptionKeys: keys.encryptionKeysFile.map { .file($0) }, auditFile: auditFile,
             spoolFile: spool, allowedHosts: allowedHost.isEmpty ? nil : allowedHost,
             allowedOrigins: allowedOrigin.isEmpty ? nil : allowedOrigin, allowAnonymousPublish: allowAnonymousPublish,
-            wsMaxPatterns: wsMaxPatterns, wsMaxSessions: wsMaxSessions, idleTimeoutSeconds: idleTimeout))
+            wsMaxPatterns: wsMaxPatterns, wsMaxSessions: wsMaxSessions, idleTimeoutSeconds: idleTimeout, otlpEndpoint: otlpEndpoint))
         if demo {
             var layer = ServerSettings(redis: "", postgres: "")
             if resolved.settings.auth == nil, resolved.settings.allowAnonymousPublish == nil { layer.allowAnonymousPublish = true }

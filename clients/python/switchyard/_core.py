@@ -3,6 +3,7 @@ the retry rules of consumer groups, and the reading of replies. No I/O on Redis 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import stat
@@ -24,6 +25,18 @@ from .state import StateKeys
 CHANNELS_KEY = "switchyard:channels"
 #: Where payload-mode channels carry their envelopes.
 COMPANION_PREFIX = "switchyard:envelope:"
+
+
+def current_trace_context() -> dict[str, str]:
+    """`traceparent` (and `tracestate`) of the caller's current OpenTelemetry span, when the
+    `opentelemetry-api` package is installed and a span is active; else nothing."""
+    try:
+        propagate = importlib.import_module("opentelemetry.propagate")
+    except ImportError:
+        return {}
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return {k: v for k, v in carrier.items() if k in ("traceparent", "tracestate")}
 
 
 def script_source(name: str) -> str:
@@ -155,6 +168,8 @@ class Settings:
         checked: CheckedPayload = self.guard.check(channel, payload)
         metadata: dict[str, Any] = dict(checked.message_metadata or {})
         metadata.update(request.metadata or {})
+        if "traceparent" not in metadata:
+            metadata.update(current_trace_context())
         metadata.pop("sealed_fields", None)
         self.guard.check_metadata(metadata, checked)
         event_id = request.event_id or uuid7()

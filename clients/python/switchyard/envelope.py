@@ -99,6 +99,13 @@ class Event:
         return body
 
     @property
+    def traceparent(self) -> str | None:
+        """The W3C trace context the event carries (`metadata.traceparent`): the publish span's,
+        for a consumer to continue the trace with its own tracer."""
+        value = self.metadata.get("traceparent")
+        return value if isinstance(value, str) else None
+
+    @property
     def timestamp_ms(self) -> int:
         """The envelope's timestamp in unix milliseconds (the stream id's milliseconds)."""
         return unix_ms(self.timestamp)

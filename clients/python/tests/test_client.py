@@ -392,3 +392,20 @@ def test_outbox_emit_checks_the_payload_before_it_writes() -> None:
     with pytest.raises(ValidationError) as refused:
         emit(Refusing(), "signals.generated", {"strategy_id": "s"}, contracts=ContractRegistry.load(CONTRACTS))
     assert "num_signals" in refused.value.missing_fields
+
+
+def test_a_publish_carries_the_callers_opentelemetry_span_as_its_traceparent(server: RedisServer, raw: redis.Redis) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("signal_service")
+    sy = client(server)
+    channel = unique("user:")
+    with tracer.start_as_current_span("generate signals") as span:
+        sy.publish(channel, {"n": 1})
+        context = span.get_span_context()
+    sy.publish(channel, {"n": 2}, metadata={"traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"})
+    first, second = sy.replay(channel)
+    assert (first.traceparent or "").startswith(f"00-{context.trace_id:032x}-{context.span_id:016x}-")
+    assert second.traceparent == "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01", "a traceparent the caller gives is kept"
+    sy.publish(channel, {"n": 3})
+    assert sy.replay(channel, since=3)[0].traceparent is None, "no active span: no trace context"

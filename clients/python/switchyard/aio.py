@@ -326,6 +326,7 @@ class Subscription:
         self.last: dict[str, int] = {}
         self.last_ms: dict[str, int] = {}
         self.ready: deque[Event] = deque()
+        self.interrupted = False
         self.pubsub = owner.redis.pubsub(ignore_subscribe_messages=True)
 
     async def start(self, since: Mapping[str, int], since_time: datetime | None) -> None:
@@ -354,31 +355,51 @@ class Subscription:
     async def _fill(self, event: Event) -> None:
         last = self.last.get(event.channel)
         if last is not None and event.sequence_number > last + 1:
-            position = f"{self.last_ms.get(event.channel, 0)}-0"
-            done = False
-            while not done:
-                page = await self.owner.redis.xrange(stream_key(event.channel), position, "+", count=512)
-                for entry_id, fields in page:
-                    identifier, missing, _ = parse_entry(entry_id, fields)
-                    position = "(" + identifier
-                    if missing is None:
-                        continue
-                    if missing.sequence_number >= event.sequence_number:
-                        done = True
-                        break
-                    if missing.sequence_number > last:
-                        self._accept(missing)
-                done = done or len(page) < 512
+            for missing in await self._after(event.channel, last, upto=event.sequence_number):
+                self._accept(missing)
         self._accept(event)
 
+    async def _after(self, channel: str, last: int, upto: int | None = None) -> list[Event]:
+        """The stored events of `channel` numbered after `last` (and before `upto`), from the stream."""
+        if channel not in self.last_ms:
+            return [e for e in await self.owner.replay(channel, since=last + 1) if upto is None or e.sequence_number < upto]
+        found: list[Event] = []
+        position = f"{self.last_ms[channel]}-0"
+        while True:
+            page = await self.owner.redis.xrange(stream_key(channel), position, "+", count=512)
+            for entry_id, fields in page:
+                identifier, event, _ = parse_entry(entry_id, fields)
+                position = "(" + identifier
+                if event is None or event.sequence_number <= last:
+                    continue
+                if upto is not None and event.sequence_number >= upto:
+                    return found
+                found.append(event)
+            if len(page) < 512:
+                return found
+
     async def get(self, timeout: float = 1.0) -> Event | None:
-        """The next event, or `None` when none came within `timeout` seconds."""
+        """The next event, or `None` when none came within `timeout` seconds; while Redis is away it
+        keeps trying, and once it is back the events stored meanwhile come first, in order."""
         deadline = time.monotonic() + timeout
         while not self.ready:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            message = await self.pubsub.get_message(timeout=remaining)
+            try:
+                message = await self.pubsub.get_message(timeout=remaining)
+            except UNREACHABLE:
+                self.interrupted = True
+                await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+                continue
+            if self.interrupted:
+                try:
+                    for channel, last in list(self.last.items()):
+                        for missed in await self._after(channel, last):
+                            self._accept(missed)
+                    self.interrupted = False
+                except UNREACHABLE:
+                    continue
             if message is None or message.get("type") != "pmessage":
                 continue
             channel = decode(message["channel"])
@@ -459,8 +480,12 @@ class Group:
             raise ValueError("register a handler first: @group.handler")
         deadline = None if timeout is None else time.monotonic() + timeout
         while not (until and until()) and (deadline is None or time.monotonic() < deadline):
-            for event in await self._next_batch(0.2 if until or deadline else self.options.block):
-                await self._handle(event)
+            try:
+                for event in await self._next_batch(0.2 if until or deadline else self.options.block):
+                    await self._handle(event)
+            except UNREACHABLE:
+                # Redis is away: what was not acked stays pending and is delivered again once it is back.
+                await asyncio.sleep(0.2)
 
     async def _handle(self, event: Event) -> None:
         store = self.processed
@@ -493,7 +518,11 @@ class Group:
         idle_since = time.monotonic()
         while timeout is None or time.monotonic() - idle_since < timeout:
             await self._flush_settles()
-            batch = await self._next_batch(min(self.options.block, timeout) if timeout else self.options.block)
+            try:
+                batch = await self._next_batch(min(self.options.block, timeout) if timeout else self.options.block)
+            except UNREACHABLE:
+                await asyncio.sleep(0.2)
+                continue
             for event in batch:
                 event._settle = self._settle
                 yield event
@@ -518,6 +547,16 @@ class Group:
             self.retries.append((due, event))
 
     async def _next_batch(self, block: float) -> list[Event]:
+        try:
+            return await self._poll(block)
+        except redis.ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            self.known.clear()
+            self.cursors.clear()
+            return []
+
+    async def _poll(self, block: float) -> list[Event]:
         now = time.monotonic()
         due = [event for at, event in self.retries if at <= now]
         if due:

@@ -424,6 +424,7 @@ class Subscription:
         self.last: dict[str, int] = {}
         self.last_ms: dict[str, int] = {}
         self.ready: deque[Event] = deque()
+        self.interrupted = False
         self.pubsub = owner.redis.pubsub(ignore_subscribe_messages=True)
         self.pubsub.psubscribe(*patterns, *(COMPANION_PREFIX + p for p in patterns))
         while self.pubsub.get_message(timeout=0.05) is not None:
@@ -450,35 +451,55 @@ class Subscription:
     def _fill(self, event: Event) -> None:
         last = self.last.get(event.channel)
         if last is not None and event.sequence_number > last + 1:
-            start = f"{self.last_ms.get(event.channel, 0)}-0"
-            for missing in self.owner.replay(event.channel, since=None, limit=100_000) if start == "0-0" else self._range(event.channel, start, event):
-                if last < missing.sequence_number < event.sequence_number:
-                    self._accept(missing)
+            for missing in self._after(event.channel, last, upto=event.sequence_number):
+                self._accept(missing)
         self._accept(event)
 
-    def _range(self, channel: str, start: str, upto: Event) -> list[Event]:
+    def _after(self, channel: str, last: int, upto: int | None = None) -> list[Event]:
+        """The stored events of `channel` numbered after `last` (and before `upto`), from the stream."""
+        if channel not in self.last_ms:
+            return [e for e in self.owner.replay(channel, since=last + 1) if upto is None or e.sequence_number < upto]
         found: list[Event] = []
-        position = start
+        position = f"{self.last_ms[channel]}-0"
         while True:
             page = self.owner.redis.xrange(stream_key(channel), position, "+", count=512)
             for entry_id, fields in page:
                 identifier, event, _ = parse_entry(entry_id, fields)
                 position = "(" + identifier
-                if event is not None:
-                    if event.sequence_number >= upto.sequence_number:
-                        return found
-                    found.append(event)
+                if event is None or event.sequence_number <= last:
+                    continue
+                if upto is not None and event.sequence_number >= upto:
+                    return found
+                found.append(event)
             if len(page) < 512:
                 return found
 
+    def _catch_up(self) -> None:
+        """After the live connection came back: what was stored meanwhile, per channel, in order."""
+        for channel, last in list(self.last.items()):
+            for event in self._after(channel, last):
+                self._accept(event)
+
     def get(self, timeout: float = 1.0) -> Event | None:
-        """The next event, or `None` when none came within `timeout` seconds."""
+        """The next event, or `None` when none came within `timeout` seconds. While Redis is away it
+        keeps trying; once the connection is back, the events stored meanwhile come first, in order."""
         deadline = time.monotonic() + timeout
         while not self.ready:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            message = self.pubsub.get_message(timeout=remaining)
+            try:
+                message = self.pubsub.get_message(timeout=remaining)
+            except UNREACHABLE:
+                self.interrupted = True
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+                continue
+            if self.interrupted:
+                try:
+                    self._catch_up()
+                    self.interrupted = False
+                except UNREACHABLE:
+                    continue
             if message is None or message.get("type") != "pmessage":
                 continue
             channel = decode(message["channel"])
@@ -563,8 +584,12 @@ class Group:
             raise ValueError("register a handler first: @group.handler")
         deadline = None if timeout is None else time.monotonic() + timeout
         while not (until and until()) and (deadline is None or time.monotonic() < deadline):
-            for event in self._next_batch(0.2 if until or deadline else self.options.block):
-                self._handle(event)
+            try:
+                for event in self._next_batch(0.2 if until or deadline else self.options.block):
+                    self._handle(event)
+            except UNREACHABLE:
+                # Redis is away: what was not acked stays pending and is delivered again once it is back.
+                time.sleep(0.2)
 
     def _handle(self, event: Event) -> None:
         store = self.processed
@@ -593,7 +618,11 @@ class Group:
         came for `timeout` seconds (runs forever without it)."""
         idle_since = time.monotonic()
         while timeout is None or time.monotonic() - idle_since < timeout:
-            batch = self._next_batch(min(self.options.block, timeout) if timeout else self.options.block)
+            try:
+                batch = self._next_batch(min(self.options.block, timeout) if timeout else self.options.block)
+            except UNREACHABLE:
+                time.sleep(0.2)
+                continue
             for event in batch:
                 event._settle = self._settle
                 yield event
@@ -611,6 +640,16 @@ class Group:
             self.retries.append((due, event))
 
     def _next_batch(self, block: float) -> list[Event]:
+        try:
+            return self._poll(block)
+        except redis.ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            self.known.clear()  # the stream or group went away (a Redis without persistence restarted)
+            self.cursors.clear()
+            return []
+
+    def _poll(self, block: float) -> list[Event]:
         now = time.monotonic()
         due = [event for at, event in self.retries if at <= now]
         if due:

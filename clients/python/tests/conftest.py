@@ -28,8 +28,9 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server on a loopback port, in a folder of its own; `stop()` and `start()` keep its port."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, durable: bool = False) -> None:
         self.directory = directory
+        self.durable = durable
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -42,7 +43,7 @@ class RedisServer:
         if binary is None:
             pytest.fail("redis-server is missing: run the tests through scripts/test, which installs it")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes" if self.durable else "no",
              "--dir", str(self.directory)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port)
@@ -75,6 +76,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 @pytest.fixture
 def private_server(tmp_path: Path) -> Iterator[RedisServer]:
     instance = RedisServer(tmp_path)
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def durable_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private server with an append-only file: a restart keeps its data."""
+    instance = RedisServer(tmp_path, durable=True)
+    instance.start()
     yield instance
     instance.stop()
 

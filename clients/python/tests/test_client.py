@@ -409,3 +409,19 @@ def test_a_publish_carries_the_callers_opentelemetry_span_as_its_traceparent(ser
     assert second.traceparent == "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01", "a traceparent the caller gives is kept"
     sy.publish(channel, {"n": 3})
     assert sy.replay(channel, since=3)[0].traceparent is None, "no active span: no trace context"
+
+
+def test_an_entry_that_is_not_an_envelope_is_dead_lettered_as_it_is_and_the_group_moves_on(server: RedisServer, raw: redis.Redis) -> None:
+    sy = client(server)
+    channel = unique("user:")
+    raw.xadd("stream:{" + channel + "}", {"envelope": "{not json"})
+    raw.sadd("switchyard:channels", channel)
+    sy.publish(channel, {"n": 1})
+    group = sy.group(channel, group="g", consumer="c", block=0.1)
+    handled: list[int] = []
+    group.handler(lambda event: handled.append(event.sequence_number))
+    group.run(until=lambda: handled == [1], timeout=10)
+    letters = sy.dead_letters(channel)
+    assert len(letters) == 1 and letters[0].envelope == "{not json" and letters[0].event is None
+    assert letters[0].error["error_type"] == "validation_error" and letters[0].error["message"] == "Invalid envelope"
+    assert group.info()[channel]["pending"] == 0

@@ -1,6 +1,7 @@
 import Foundation
 import JSONSchema
 import Logging
+import RedisClient
 import RedisTestSupport
 import Switchyard
 import SwitchyardRedis
@@ -33,7 +34,7 @@ struct SharedConformanceTests {
         var description: String { rawValue }
 
         func runsInPython(_ kind: String) -> Bool {
-            let publishes = kind == "publish" || kind == "publish_batch"
+            let publishes = kind == "publish" || kind == "publish_batch" || kind == "flush_spool"
             switch self {
             case .swift: return false
             case .pythonPublishesSwiftReads: return publishes
@@ -47,19 +48,40 @@ struct SharedConformanceTests {
         let testCase = Self.cases[index]
         let name = testCase["name"]?.stringValue ?? "case \(index)"
         try await EngineKind.redis.isolated {
-            let url = try RedisTestServer.requireURL()
-            let engine = RedisTestServer.makeEngine(url: url, configuration: .init())
-            let steps = Self.substitute(testCase["steps"] ?? [], Self.namesForRun())
-            for (number, step) in (steps.arrayValue ?? []).enumerated() {
-                let kind = try Self.kind(of: step)
-                let answer = languages.runsInPython(kind)
-                    ? try await Self.python(step, url: url)
-                    : try await Self.swift(kind, step[kind] ?? .null, engine: engine)
-                let holds = Self.matches(step["expect"] ?? .null, answer)
-                #expect(
-                    holds,
-                    "\(name), step \(number + 1) (\(kind) by \(languages.runsInPython(kind) ? "Python" : "Swift")): \(step.serialized())\nanswered \(answer.serialized())")
+            let server = testCase["server"] == "private" ? try await PrivateRedis.start() : nil
+            do {
+                try await Self.run(testCase, name: name, languages: languages, server: server)
+            } catch {
+                await server?.stop()
+                throw error
             }
+            await server?.stop()
+        }
+    }
+
+    /// Runs one case's steps, each by the language `languages` gives it.
+    static func run(_ testCase: JSONValue, name: String, languages: Languages, server: PrivateRedis?) async throws {
+        let url = try server?.url ?? RedisTestServer.requireURL()
+        let engines = Engines(url: url)
+        var names = namesForRun()
+        let spool = NSTemporaryDirectory() + "switchyard-conformance-\(UUID().uuidString).spool"
+        defer { for file in [spool, spool + ".jsonl"] { try? FileManager.default.removeItem(atPath: file) } }
+        names["$SPOOL"] = spool + (languages == .swift || languages == .swiftPublishesPythonReads ? "" : ".jsonl")
+        let steps = substitute(testCase["steps"] ?? [], names)
+        for (number, step) in (steps.arrayValue ?? []).enumerated() {
+            let kind = try Self.kind(of: step)
+            if kind == "stop_redis" || kind == "start_redis" {
+                let server = try #require(server, "\(kind) needs \"server\": \"private\"")
+                if kind == "stop_redis" { await server.stop() } else { try await server.restart() }
+                continue
+            }
+            let answer = languages.runsInPython(kind)
+                ? try await python(step, url: url)
+                : try await swift(kind, step[kind] ?? .null, engines: engines)
+            let holds = matches(step["expect"] ?? .null, answer)
+            #expect(
+                holds,
+                "\(name), step \(number + 1) (\(kind) by \(languages.runsInPython(kind) ? "Python" : "Swift")): \(step.serialized())\nanswered \(answer.serialized())")
         }
     }
 
@@ -87,8 +109,36 @@ struct SharedConformanceTests {
         return try JSONValue(parsing: Array(result.output.utf8))
     }
 
+    /// The engines of one case run: one plain, and one per spool file (an engine owns its spool).
+    final class Engines: Sendable {
+        let url: String
+        let plain: RedisEngine
+        private let spooling = Mutex<[String: RedisEngine]>([:])
+
+        init(url: String) {
+            self.url = url
+            plain = RedisTestServer.makeEngine(url: url, configuration: .init())
+        }
+
+        func engine(spool: String?) -> RedisEngine {
+            guard let spool else { return plain }
+            return spooling.withLock { engines in
+                if let engine = engines[spool] { return engine }
+                let engine = RedisTestServer.makeEngine(url: url, configuration: .init(spool: .init(path: spool), spoolRetryInterval: .milliseconds(100)))
+                engines[spool] = engine
+                return engine
+            }
+        }
+    }
+
     /// One step by the Swift router.
-    static func swift(_ kind: String, _ arguments: JSONValue, engine: RedisEngine) async throws -> JSONValue {
+    static func swift(_ kind: String, _ arguments: JSONValue, engines: Engines) async throws -> JSONValue {
+        let engine = engines.engine(spool: arguments["spool"]?.stringValue)
+        if kind == "flush_spool" {
+            // The engine replays its spool by itself once Redis answers: wait for that.
+            let drained = try await eventually(timeout: .seconds(20)) { try await engine.spoolDepth == 0 }
+            return ["depth": .int(drained ? 0 : Int64(try await engine.spoolDepth))]
+        }
         let router = Router(
             contracts: try .shipped(), engine: engine,
             configuration: RouterConfiguration(source: arguments["source"]?.stringValue ?? "conformance"),
@@ -131,8 +181,8 @@ struct SharedConformanceTests {
 
     static func answer(_ receipt: PublishReceipt) -> JSONValue {
         [
-            "sequence_number": receipt.sequenceNumber.map { .int($0) } ?? .null, "duplicate": .bool(receipt.duplicate),
-            "event_id": .string(receipt.eventID.description),
+            "sequence_number": receipt.isSpooled ? .null : receipt.sequenceNumber.map { .int($0) } ?? .null,
+            "duplicate": .bool(receipt.duplicate), "event_id": .string(receipt.eventID.description), "spooled": .bool(receipt.isSpooled),
         ]
     }
 
@@ -141,6 +191,7 @@ struct SharedConformanceTests {
             "sequences": .array(envelopes.map { .int($0.sequenceNumber) }), "payloads": .array(envelopes.map(\.data)),
             "event_times": .array(envelopes.map { $0.eventTime.map { .string($0) } ?? .null }),
             "metadata": .array(envelopes.map { .object($0.metadata) }),
+            "event_ids": .array(envelopes.map { .string($0.eventID.description) }),
         ]
     }
 
@@ -252,4 +303,75 @@ struct SharedConformanceTests {
             return expected == answer
         }
     }
+}
+
+/// A redis-server of one case's own, with an append-only file, so a stop and a start keep its data.
+final class PrivateRedis: Sendable {
+    let port: Int
+    let directory: String
+    private let process = Mutex<Process?>(nil)
+
+    var url: String { "redis://127.0.0.1:\(port)" }
+
+    private init(port: Int, directory: String) {
+        self.port = port
+        self.directory = directory
+    }
+
+    static func start() async throws -> PrivateRedis {
+        let directory = NSTemporaryDirectory() + "switchyard-private-redis-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let server = PrivateRedis(port: try freeLoopbackPort(), directory: directory)
+        try await server.restart()
+        return server
+    }
+
+    func restart() async throws {
+        let launched = Process()
+        launched.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        launched.arguments = [
+            "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+            "--appendfsync", "always", "--dir", directory,
+        ]
+        launched.standardOutput = FileHandle.nullDevice
+        launched.standardError = FileHandle.nullDevice
+        try launched.run()
+        process.withLock { $0 = launched }
+        var configuration = try RedisConfiguration(url: url)
+        configuration.connectTimeout = .seconds(1)
+        let up = try await eventually(timeout: .seconds(10), every: .milliseconds(50)) {
+            await RedisServerProcess.answersPing(configuration: configuration)
+        }
+        try #require(up, "the private redis-server did not start on port \(port)")
+    }
+
+    /// Stops the server and waits for it to exit, without blocking a thread of the concurrency
+    /// pool. SIGKILL: every write is already in the append-only file (`appendfsync always`), and a
+    /// server started from the test process may not see SIGTERM (the process blocks it for its own handlers).
+    func stop() async {
+        guard let running = process.withLock({ current -> Process? in defer { current = nil }; return current }) else { return }
+        kill(running.processIdentifier, SIGKILL)
+        await waitForExit(running)
+    }
+
+    deinit {
+        process.withLock { current in if let current { kill(current.processIdentifier, SIGKILL) } }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// A loopback port nothing listens on now.
+func freeLoopbackPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+    }
+    guard bound else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

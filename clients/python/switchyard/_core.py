@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
 from .contracts import CheckedPayload, PayloadGuard, Policy, compact, glob_regex
 from .envelope import Event, envelope_parts, uuid7
@@ -67,7 +67,7 @@ class ContractPayload(Protocol):
     """A typed payload generated from a contract (`switchyard contracts codegen --language python`):
     it names its channel and turns itself into the JSON object the contract checks."""
 
-    SWITCHYARD_CHANNEL: str
+    SWITCHYARD_CHANNEL: ClassVar[str]
 
     def to_payload(self) -> dict[str, Any]: ...
 

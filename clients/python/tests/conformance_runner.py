@@ -26,20 +26,23 @@ CASES = ROOT / "Tests" / "Conformance" / "delivery.json"
 SOURCE = "conformance"
 
 
-def client(url: str, source: str = SOURCE) -> Switchyard:
-    return Switchyard.from_url(url, source=source, contracts=ROOT / "contracts")
+def client(url: str, source: str = SOURCE, spool: str | None = None) -> Switchyard:
+    return Switchyard.from_url(url, source=source, contracts=ROOT / "contracts", spool=spool)
 
 
 def receipt(r: Any) -> dict[str, Any]:
-    return {"sequence_number": r.sequence_number, "duplicate": r.duplicate, "event_id": r.event_id}
+    return {"sequence_number": r.sequence_number, "duplicate": r.duplicate, "event_id": r.event_id, "spooled": r.spooled}
 
 
 def run_step(step: Mapping[str, Any], url: str) -> dict[str, Any]:
     """Executes one step; returns its answer (`{"error": body}` for a refusal)."""
     kind = next(k for k in step if k != "expect" and k != "by")
     arguments = step[kind]
-    sy = client(url, arguments.get("source", SOURCE) if isinstance(arguments, Mapping) else SOURCE)
+    sy = client(url, arguments.get("source", SOURCE), arguments.get("spool"))
     try:
+        if kind == "flush_spool":
+            sy.flush_spool()
+            return {"depth": sy.spool_depth}
         if kind == "publish":
             return receipt(sy.publish(arguments["channel"], arguments["payload"], event_id=arguments.get("event_id"),
                                       metadata=arguments.get("metadata")))
@@ -67,6 +70,7 @@ def history(events: list[Any]) -> dict[str, Any]:
     return {
         "sequences": [e.sequence_number for e in events], "payloads": [e.data for e in events],
         "event_times": [e.event_time for e in events], "metadata": [e.metadata for e in events],
+        "event_ids": [e.event_id for e in events],
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,11 +37,26 @@ def names_for_run() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("case", DOCUMENT["cases"], ids=[c["name"] for c in DOCUMENT["cases"]])
-def test_case(case: dict[str, Any], server: RedisServer) -> None:
+def test_case(case: dict[str, Any], server: RedisServer, tmp_path: Path) -> None:
     names = names_for_run()
-    for number, step in enumerate(substitute(case["steps"], names), start=1):
-        answer = run_step(step, server.url)
-        assert matches(step["expect"], answer), f"step {number} {json.dumps(step)}\nanswered {json.dumps(answer)}"
+    names["$SPOOL"] = str(tmp_path / "spool.jsonl")
+    target = server
+    if case.get("server") == "private":
+        target = RedisServer(tmp_path, durable=True)
+        target.start()
+    try:
+        for number, step in enumerate(substitute(case["steps"], names), start=1):
+            if "stop_redis" in step:
+                target.stop()
+                continue
+            if "start_redis" in step:
+                target.start()
+                continue
+            answer = run_step(step, target.url)
+            assert matches(step["expect"], answer), f"step {number} {json.dumps(step)}\nanswered {json.dumps(answer)}"
+    finally:
+        if target is not server:
+            target.stop()
 
 
 def test_matching_is_strict_where_it_must_be() -> None:

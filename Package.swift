@@ -240,6 +240,14 @@ let package = Package(
             dependencies: ["SwitchyardCodegen", "Switchyard", "JSONSchema", "RedisTestSupport"],
             plugins: [.plugin(name: "SwitchyardContractsPlugin")]
         ),
+        // The same plugin on contracts of the target's own (contracts/) that reach every branch of the
+        // generator: their types compile and are run here.
+        .testTarget(
+            name: "SwitchyardCodegenEdgeTests",
+            dependencies: ["Switchyard", "JSONSchema"],
+            exclude: ["contracts"],
+            plugins: [.plugin(name: "SwitchyardContractsPlugin")]
+        ),
         .testTarget(
             name: "SwitchyardCLITests",
             dependencies: [

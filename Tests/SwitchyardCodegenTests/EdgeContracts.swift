@@ -2,59 +2,15 @@ import Foundation
 import JSONSchema
 import SwitchyardCodegen
 
-/// Contracts made to reach every branch of the generator: names that are keywords or not
-/// identifiers, nullable and mixed types, nested objects and arrays of them, maps, enums,
-/// `$ref`s, and schemas that cannot be typed.
+/// Contracts made to reach every branch of the generator (in Tests/SwitchyardCodegenEdgeTests/contracts,
+/// whose types that target compiles and runs): names that are keywords or not identifiers,
+/// nullable and mixed types, nested objects and arrays of them, maps, enums, `$ref`s, and schemas
+/// that cannot be typed.
 enum EdgeContracts {
-    static let kinds: JSONValue = try! JSONValue(parsing: #"""
-        {
-          "type": "object",
-          "required": ["class", "nullable_required", "nested", "side"],
-          "definitions": {
-            "Money": {"type": "object", "required": ["amount"], "properties": {"amount": {"type": "number"}, "currency": {"type": "string", "enum": ["USD", "EUR"]}}},
-            "Node": {"type": "object", "properties": {"name": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#/definitions/Node"}}}}
-          },
-          "properties": {
-            "class": {"type": "string", "description": "A Swift and Python keyword."},
-            "default": {"type": "integer"},
-            "self": {"type": "number"},
-            "order-id": {"type": "string"},
-            "2fa": {"type": "boolean"},
-            "nullable_required": {"type": ["integer", "null"]},
-            "nullable_optional": {"type": ["string", "null"]},
-            "mixed": {"type": ["string", "number", "boolean"]},
-            "anything": {"description": "No type at all."},
-            "tuple": {"type": "array", "items": [{"type": "string"}]},
-            "choice": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-            "nested": {"type": "object", "required": ["level"], "properties": {
-              "level": {"type": "integer"},
-              "inner": {"type": "object", "properties": {"flag": {"type": "boolean"}, "side": {"type": "string", "enum": ["buy", "sell"]}}}
-            }},
-            "fills": {"type": "array", "items": {"type": "object", "required": ["qty"], "properties": {"qty": {"type": "integer"}, "note": {"type": ["string", "null"]}}}},
-            "matrix": {"type": "array", "items": {"type": "array", "items": {"type": ["number", "null"]}}},
-            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
-            "details": {"type": "object"},
-            "side": {"type": "string", "enum": ["buy", "partial_fill", "price.updated", "2x", "default", "Buy"]},
-            "level": {"enum": [1, 2, 3]},
-            "string": {"type": "string", "enum": ["a", "b"]},
-            "price": {"$ref": "#/definitions/Money"},
-            "fee": {"$ref": "#/definitions/Money"},
-            "tree": {"$ref": "#/definitions/Node"},
-            "elsewhere": {"$ref": "other.json#/definitions/Thing"},
-            "quote\"d": {"type": "string", "description": "A name with a quote and a backslash \\ in its description */ \"\"\" #\""}
-          }
-        }
-        """#)
+    /// The folder: the contracts the SwitchyardCodegenEdgeTests target's plugin compiles too.
+    static let folder = packageRoot.appendingPathComponent("Tests/SwitchyardCodegenEdgeTests/contracts")
 
-    static let contracts: [CodegenContract] = [
-        CodegenContract(channel: "edge:kinds", version: 3, description: "Every kind of property.", origin: "Tests", schema: kinds, file: "edge/kinds.json"),
-        CodegenContract(channel: "edge:opaque", description: "An object without properties.", schema: ["type": "object"]),
-        CodegenContract(channel: "edge:combined", schema: ["allOf": [["type": "object"], ["required": ["a"]]]]),
-        CodegenContract(channel: "edge.*", description: "A pattern.", schema: ["type": "object", "properties": ["n": ["type": "integer"]]]),
-        CodegenContract(channel: "system:health", origin: "REC.IO", schema: ["type": "object", "properties": ["ok": ["type": "boolean"]]]),
-        CodegenContract(channel: "system.health", origin: "OPA", schema: ["type": "object", "properties": ["ok": ["type": "boolean"]]]),
-        CodegenContract(channel: "string", schema: ["title": "String", "type": "object", "properties": ["s": ["type": "string"]]]),
-    ]
+    static let contracts: [CodegenContract] = try! CodegenContract.load(directory: folder.path)
 
     /// A payload of `edge:kinds` that sets every typed member.
     static let kindsPayload: JSONValue = try! JSONValue(parsing: #"""

@@ -77,6 +77,8 @@ struct GeneratedSwiftTests {
         let stored = try await router.read(TradesOrderFilled.channelName(), from: .beginning, limit: 10)
         #expect(stored.count == 1)
         #expect(try stored[0].envelope.payload(as: TradesOrderFilled.self) == filled)
+        // Members go on the wire in the schema's order.
+        #expect(stored[0].envelope.data.objectValue?.keys == ["order_id", "fill_id", "filled_quantity", "filled_price", "fill_time", "commission"])
         #expect(stored[0].envelope.data == ["order_id": "ord_1", "fill_id": "fill_1", "filled_quantity": 10, "filled_price": 0.65,
             "fill_time": "2026-01-27T10:30:03Z", "commission": 0.1])
         let positions = try await router.read(PositionEvent.channelName(), from: .beginning, limit: 10)

@@ -51,14 +51,13 @@ extension ContractPayload {
         }
     }
 
-    /// The payload as JSON, as the router publishes it.
+    /// The payload as JSON, as the router publishes it, members in the order the type encodes them
+    /// (a generated type: the schema's order).
     /// - Throws: ``SwitchyardError`` (`validation_error`) when a member cannot be written as JSON (a
     ///   number that is not finite), naming it.
     public func jsonValue() throws(SwitchyardError) -> JSONValue {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
         do {
-            return try JSONValue(parsing: encoder.encode(self))
+            return try JSONValueEncoder().encode(self)
         } catch let error as EncodingError {
             guard case .invalidValue(_, let context) = error else { throw Self.refusal("$", "cannot be written as JSON") }
             throw Self.refusal(Self.field(context.codingPath), "cannot be written as JSON: \(context.debugDescription)")

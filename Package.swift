@@ -8,6 +8,11 @@ let package = Package(
         .executable(name: "switchyard", targets: ["switchyard"]),
         .library(name: "Switchyard", targets: ["Switchyard"]),
         .library(name: "JSONSchema", targets: ["JSONSchema"]),
+        // Typed payloads from contracts: the generator, the small tool that runs it, and the build-tool
+        // plugin that runs the tool on a target's contracts.
+        .library(name: "SwitchyardCodegen", targets: ["SwitchyardCodegen"]),
+        .executable(name: "switchyard-codegen", targets: ["switchyard-codegen"]),
+        .plugin(name: "SwitchyardContractsPlugin", targets: ["SwitchyardContractsPlugin"]),
         .library(name: "RESP", targets: ["RESP"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "SwitchyardRedis", targets: ["SwitchyardRedis"]),
@@ -53,6 +58,9 @@ let package = Package(
             ]
         ),
         .target(name: "JSONSchema"),
+        .target(name: "SwitchyardCodegen", dependencies: ["JSONSchema"]),
+        .executableTarget(name: "switchyard-codegen", dependencies: ["SwitchyardCodegen"]),
+        .plugin(name: "SwitchyardContractsPlugin", capability: .buildTool(), dependencies: ["switchyard-codegen"]),
         .target(
             name: "Switchyard",
             dependencies: [
@@ -171,6 +179,7 @@ let package = Package(
                 "SwitchyardGateway",
                 "SwitchyardPostgres",
                 "SwitchyardRedis",
+                "SwitchyardCodegen",
                 "RedisClient",
                 "JSONSchema",
                 .product(name: "Logging", package: "swift-log"),
@@ -229,6 +238,21 @@ let package = Package(
             ]
         ),
         .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema"]),
+        // Compiles the payload types the plugin generates from contracts/ and tests them, and the
+        // generated Python and TypeScript with mypy and tsc.
+        .testTarget(
+            name: "SwitchyardCodegenTests",
+            dependencies: ["SwitchyardCodegen", "Switchyard", "JSONSchema", "RedisTestSupport"],
+            plugins: [.plugin(name: "SwitchyardContractsPlugin")]
+        ),
+        // The same plugin on contracts of the target's own (contracts/) that reach every branch of the
+        // generator: their types compile and are run here.
+        .testTarget(
+            name: "SwitchyardCodegenEdgeTests",
+            dependencies: ["Switchyard", "JSONSchema"],
+            exclude: ["contracts"],
+            plugins: [.plugin(name: "SwitchyardContractsPlugin")]
+        ),
         .testTarget(
             name: "SwitchyardCLITests",
             dependencies: [

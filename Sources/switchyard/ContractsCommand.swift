@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import JSONSchema
 import Switchyard
+import SwitchyardCodegen
 
-/// `switchyard contracts check | validate | asyncapi`.
+/// `switchyard contracts check | validate | asyncapi | codegen`.
 struct ContractsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contracts",
-        abstract: "Lint contracts, validate payloads, and write the AsyncAPI document.",
-        subcommands: [Check.self, Validate.self, AsyncAPI.self]
+        abstract: "Lint contracts, validate payloads, write the AsyncAPI document, and generate typed payloads.",
+        subcommands: [Check.self, Validate.self, AsyncAPI.self, CodegenCommand.self]
     )
 
     struct Check: AsyncParsableCommand {
@@ -81,6 +82,65 @@ struct ContractsCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension ContractsCommand {
+    struct CodegenCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "codegen", abstract: "Generate typed payloads (Swift, Python or TypeScript) from the contracts.",
+            discussion: """
+                Writes one file into --out: SwitchyardContracts.swift, switchyard_contracts.py or \
+                switchyard-contracts.d.ts, with one type per contract (see docs/contracts.md, "Typed \
+                payloads"). The folder is checked as 'contracts check' loads it first. A schema, or a \
+                part of one, that cannot be typed becomes any JSON value; each such place is listed \
+                on standard error.
+                """)
+
+        @OptionGroup var options: GlobalOptions
+        @Option(help: ArgumentHelp("The language: swift, python or typescript.", valueName: "LANGUAGE"))
+        var language: CodegenLanguage
+        @Option(help: ArgumentHelp("The folder to write the file into; made when missing.", valueName: "DIR"))
+        var out: String
+        @Option(
+            name: .customLong("channel"),
+            help: ArgumentHelp("Only the contract of this channel name or pattern (repeat it for several; default: every contract).", valueName: "CHANNEL"))
+        var channels: [String] = []
+
+        func run() async throws {
+            let folder = try options.settings().contracts ?? ContractRegistry.shippedDirectory
+            let registry: ContractRegistry
+            do { registry = try ContractRegistry.load(from: folder) } catch {
+                throw ValidationError("the contracts cannot be loaded:\n\(error)")
+            }
+            var contracts: [CodegenContract]
+            do { contracts = try CodegenContract.load(directory: folder) } catch { throw ValidationError("\(error)") }
+            if !channels.isEmpty {
+                var chosen: Set<String> = []
+                for channel in channels {
+                    if contracts.contains(where: { $0.channel == channel }) {
+                        chosen.insert(channel)
+                    } else if let name = try? ChannelName(channel), let contract = registry.contract(for: name) {
+                        chosen.insert(contract.channel.rawValue)
+                    } else {
+                        throw ValidationError("no contract in \(folder) covers '\(channel)'")
+                    }
+                }
+                contracts = contracts.filter { chosen.contains($0.channel) }
+            }
+            let (file, fallbacks) = try Codegen.generate(language, contracts: contracts)
+            let directory = URL(fileURLWithPath: out)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let path = directory.appendingPathComponent(file.name)
+            try Data(file.contents.utf8).write(to: path, options: .atomic)
+            for fallback in fallbacks {
+                let typed = fallback.location == "/" ? "the payload is kept as a JSON object" : "typed as any JSON value"
+                FileHandle.standardError.write(Data("note: \(fallback.channel): schema \(fallback.location): \(fallback.reason); \(typed)\n".utf8))
+            }
+            print("wrote \(path.path): \(contracts.count) payload type\(contracts.count == 1 ? "" : "s")")
+        }
+    }
+}
+
+extension CodegenLanguage: ExpressibleByArgument {}
 
 /// The registry the settings name (`--contracts`, `SWITCHYARD_CONTRACTS`, the config file's
 /// `contracts`), or the shipped one.

@@ -16,6 +16,8 @@ public enum TestServer: String, Sendable, CaseIterable {
     case python = "SWITCHYARD_PYTHON"
     /// A headless Chromium for the console's browser test (`SWITCHYARD_CHROMIUM`).
     case chromium = "SWITCHYARD_CHROMIUM"
+    /// Debian's TypeScript compiler, which type-checks the generated declarations (`SWITCHYARD_TSC`).
+    case typescript = "SWITCHYARD_TSC"
 
     /// Whether the variable is set (and not empty).
     public var isConfigured: Bool {

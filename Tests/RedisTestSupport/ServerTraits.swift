@@ -16,6 +16,10 @@ public enum TestServer: String, Sendable, CaseIterable {
     case python = "SWITCHYARD_PYTHON"
     /// A headless Chromium for the console's browser test (`SWITCHYARD_CHROMIUM`).
     case chromium = "SWITCHYARD_CHROMIUM"
+    /// Node.js, which runs the browser client's unit tests (`SWITCHYARD_NODE`).
+    case node = "SWITCHYARD_NODE"
+    /// TypeScript's `tsc`, which checks the browser client's JSDoc types and declarations (`SWITCHYARD_TSC`).
+    case typescript = "SWITCHYARD_TSC"
 
     /// Whether the variable is set (and not empty).
     public var isConfigured: Bool {

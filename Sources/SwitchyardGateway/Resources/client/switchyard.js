@@ -561,8 +561,8 @@ export class SwitchyardClient {
       if (this.#socket !== socket) return;
     }
     this.#ready = true;
-    this.#setState("open", {});
     for (const subscription of this.#subscriptions.values()) this.#sendSubscribe(subscription);
+    this.#setState("open", {});
   }
 
   /** @param {Subscription} subscription */

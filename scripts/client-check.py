@@ -10,9 +10,11 @@ serves nothing but its own routes. The page imports /v1/client.js and runs two c
 
 - one with `--token` subscribed to `--channel`, which renders every event it is handed as a list
   item (sequence number and event id) and records its connection states, duplicates, gaps and
-  conflation notices; on a reconnect it resumes `--rewind` events before its last position, so
-  the gateway sends a window the page already rendered again (dedup by event_id must drop it);
-- one with `--bad-token`, which must end `unauthorized` and render nothing.
+  conflation notices; once open it publishes one event to the channel (`receipt`) and one to a
+  channel the token may not publish to (`refusedPublish`: the error type); on a reconnect it
+  resumes `--rewind` events before its last position, so the gateway sends a window the page
+  already rendered again (dedup by event_id must drop it);
+- one with `--bad-token`, which must end `unauthorized`, render nothing, and refuse to publish.
 
 The handshake with the caller (the test), through files in DIR:
 
@@ -57,7 +59,7 @@ PAGE = r"""
   const channel = query.get("channel");
   const rewind = Number(query.get("rewind") || 0);
   const check = window.check = { loaded: false, subscribed: 0, states: [], duplicates: [], conflated: [], gaps: [], errors: [],
-                                 bad: { states: [], events: 0 }, failure: null };
+                                 receipt: null, refusedPublish: null, bad: { states: [], events: 0, publish: null }, failure: null };
   document.title = "Switchyard client check";
   const list = document.createElement("ol");
   list.id = "events";
@@ -83,10 +85,20 @@ PAGE = r"""
       item.textContent = `#${event.sequence_number} ${event.event_id} ${JSON.stringify(event.data)}`;
       list.append(item);
     }, { onSubscribed: () => { check.subscribed += 1; }, onError: (e) => check.errors.push(e) });
+    // Publishing through the connection: one event of its own, and one the key may not publish.
+    client.on("state", (c) => {
+      if (c.state !== "open" || check.receipt) return;
+      check.receipt = "waiting";
+      client.publish(channel, { n: 0, from: "page" })
+        .then((receipt) => { check.receipt = receipt; }, (error) => { check.receipt = { error: error.errorType }; });
+      client.publish(channel + "_other", { n: 0 })
+        .then(() => { check.refusedPublish = "stored"; }, (error) => { check.refusedPublish = error.errorType; });
+    });
 
     const bad = connect({ token: query.get("bad"), backoff: { initialMs: 200, maxMs: 2000 } });
     bad.on("state", (c) => check.bad.states.push({ state: c.state, error: c.error ? c.error.error_type : null }));
     bad.subscribe(channel, () => { check.bad.events += 1; });
+    bad.publish(channel, { n: -1 }).then(() => { check.bad.publish = "stored"; }, (error) => { check.bad.publish = error.errorType; });
     check.loaded = true;
   } catch (error) {
     check.failure = String(error && error.stack || error);
@@ -214,7 +226,8 @@ def main():
                     page = tools.evaluate(REPORT)
                 except RuntimeError:
                     page = None
-                if page and (page["failure"] or (page["subscribed"] >= 1 and any(s["state"] == "unauthorized" for s in page["bad"]["states"]))):
+                if page and (page["failure"] or (page["subscribed"] >= 1 and isinstance(page["receipt"], dict) and page["refusedPublish"]
+                                                 and any(s["state"] == "unauthorized" for s in page["bad"]["states"]))):
                     break
                 time.sleep(0.2)
             if not page or page["failure"] or page["subscribed"] < 1:

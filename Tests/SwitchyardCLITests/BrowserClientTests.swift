@@ -57,7 +57,8 @@ import Testing
         return (Stored(sequence: sequence, eventID: id), body["duplicate"]?.boolValue ?? false)
     }
 
-    /// The page subscribes to a lossless channel; the test publishes through the gateway, stores
+    /// The page subscribes to a lossless channel and publishes its first event through the
+    /// connection (and one it has no grant for); the test publishes through the gateway, stores
     /// one event id a second time (its dedup mark removed, as after the dedup window), kills the
     /// gateway with SIGKILL while events keep arriving in Redis, starts it again on the same port,
     /// and publishes more. The page resumes from an older checkpoint on its reconnect, so the
@@ -104,13 +105,20 @@ import Testing
             var stored: [Stored] = []
             var duplicateSequence: Int64 = -1
             if FileManager.default.fileExists(atPath: folder + "/ready") {
+                // The page published the channel's first event through its connection.
+                let ready = try JSONValue(parsing: try String(contentsOfFile: folder + "/ready", encoding: .utf8))
+                let receipt = ready["receipt"]
+                #expect(receipt?["sequence_number"]?.integer == 1 && receipt?["duplicate"] == false, "\(ready)")
+                #expect(ready["refusedPublish"] == "forbidden", "a publish without a grant: \(ready)")
+                #expect(ready["bad"]?["publish"] == "not_connected", "\(ready)")
+                stored.append(Stored(sequence: receipt?["sequence_number"]?.integer ?? -1, eventID: receipt?["event_id"]?.stringValue ?? ""))
                 // Through the gateway, one event with an id of the test's choosing.
                 let chosen = UUID().uuidString.lowercased()
                 for n in 1...20 { stored.append(try await Self.publish(base, channel, n, eventID: n == 7 ? chosen : nil).0) }
                 // The same id again once its dedup mark is gone: stored again, with a new number.
                 try await ClientCommandTests.redisCLI(["DEL", "dedup:{\(channel)}:\(chosen)"])
                 let (again, duplicate) = try await Self.publish(base, channel, 21, eventID: chosen)
-                #expect(!duplicate && again.eventID == chosen && again.sequence == 21, "\(again)")
+                #expect(!duplicate && again.eventID == chosen && again.sequence == 22, "\(again)")
                 stored.append(again)
                 duplicateSequence = again.sequence
 
@@ -154,11 +162,11 @@ import Testing
             // Every event once, in sequence order, no gap: exactly what was stored, but for the
             // second storing of an id the page had rendered already.
             let expected = stored.sorted { $0.sequence < $1.sequence }.filter { $0.sequence != duplicateSequence }
-            #expect(expected.map(\.sequence) == Array(1...91).filter { $0 != duplicateSequence }, "what was stored: \(stored)")
+            #expect(expected.map(\.sequence) == Array(1...92).filter { $0 != duplicateSequence }, "what was stored: \(stored)")
             let rendered = (report["rendered"]?.arrayValue ?? []).map { Stored(sequence: $0.arrayValue?.first?.integer ?? -1, eventID: $0.arrayValue?.last?.stringValue ?? "") }
             #expect(rendered == expected, "rendered \(rendered.map(\.sequence))")
             #expect(Set(rendered.map(\.eventID)).count == rendered.count, "an event id rendered twice")
-            #expect(report["positions"]?[channel]?.integer == 91)
+            #expect(report["positions"]?[channel]?.integer == 92)
 
             // What the client dropped before the handler: the id stored twice, and the rewound window.
             let duplicates = report["duplicates"]?.arrayValue ?? []

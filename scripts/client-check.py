@@ -10,11 +10,14 @@ serves nothing but its own routes. The page imports /v1/client.js and runs two c
 
 - one with `--token` subscribed to `--channel`, which renders every event it is handed as a list
   item (sequence number and event id) and records its connection states, duplicates, gaps and
-  conflation notices; once open it publishes one event to the channel (`receipt`) and one to a
+  conflation notices; once subscribed it publishes one event to the channel (`receipt`) and one to a
   channel the token may not publish to (`refusedPublish`: the error type); on a reconnect it
   resumes `--rewind` events before its last position, so the gateway sends a window the page
   already rendered again (dedup by event_id must drop it);
 - one with `--bad-token`, which must end `unauthorized`, render nothing, and refuse to publish.
+
+With `--pause`, the page's scripts are paused in the debugger from `ready` until `published`, so
+the gateway's queue for it fills while the caller publishes (conflation on a conflatable channel).
 
 The handshake with the caller (the test), through files in DIR:
 
@@ -84,21 +87,23 @@ PAGE = r"""
       item.dataset.eventId = event.event_id;
       item.textContent = `#${event.sequence_number} ${event.event_id} ${JSON.stringify(event.data)}`;
       list.append(item);
-    }, { onSubscribed: () => { check.subscribed += 1; }, onError: (e) => check.errors.push(e) });
-    // Publishing through the connection: one event of its own, and one the key may not publish.
-    client.on("state", (c) => {
-      if (c.state !== "open" || check.receipt) return;
+    }, { onSubscribed: () => { check.subscribed += 1; publishOnce(); }, onError: (e) => check.errors.push(e) });
+    // Publishing through the connection, once the subscription is live: one event of its own, and
+    // one the key may not publish.
+    function publishOnce() {
+      if (check.receipt) return;
       check.receipt = "waiting";
       client.publish(channel, { n: 0, from: "page" })
         .then((receipt) => { check.receipt = receipt; }, (error) => { check.receipt = { error: error.errorType }; });
       client.publish(channel + "_other", { n: 0 })
         .then(() => { check.refusedPublish = "stored"; }, (error) => { check.refusedPublish = error.errorType; });
-    });
+    }
 
     const bad = connect({ token: query.get("bad"), backoff: { initialMs: 200, maxMs: 2000 } });
     bad.on("state", (c) => check.bad.states.push({ state: c.state, error: c.error ? c.error.error_type : null }));
     bad.subscribe(channel, () => { check.bad.events += 1; });
     bad.publish(channel, { n: -1 }).then(() => { check.bad.publish = "stored"; }, (error) => { check.bad.publish = error.errorType; });
+    setInterval(() => {}, 50);  // gives a debugger pause a statement to stop at
     check.loaded = true;
   } catch (error) {
     check.failure = String(error && error.stack || error);
@@ -203,6 +208,8 @@ def main():
     parser.add_argument("--bad-token", required=True)
     parser.add_argument("--handshake", required=True, metavar="DIR")
     parser.add_argument("--rewind", type=int, default=0)
+    parser.add_argument("--pause", action="store_true",
+                        help="pause the page's scripts (the DevTools debugger) from `ready` until `published`, so it falls behind")
     parser.add_argument("--timeout", type=float, default=180)
     args = parser.parse_args()
 
@@ -233,6 +240,10 @@ def main():
             if not page or page["failure"] or page["subscribed"] < 1:
                 report["page"] = page
                 raise RuntimeError("the page did not subscribe: " + str(page and page["failure"]))
+            if args.pause:
+                tools.call("Debugger.enable")
+                tools.call("Debugger.pause")
+                time.sleep(0.5)
             with open(os.path.join(args.handshake, "ready.tmp"), "w") as file:
                 json.dump(page, file)
             os.replace(os.path.join(args.handshake, "ready.tmp"), os.path.join(args.handshake, "ready"))
@@ -244,6 +255,9 @@ def main():
                 raise RuntimeError("the caller never said what it published")
             with open(published) as file:
                 want = json.load(file)
+            if args.pause:
+                tools.call("Debugger.resume")
+                tools.call("Debugger.disable")
 
             ok = False
             while time.monotonic() < deadline:

@@ -18,12 +18,14 @@ import Testing
     static let apiKey = "browser-key-3e91c4"
     static let rewind = 5
 
-    /// Starts `switchyard serve` on Redis on `port` with `config`, and waits until it answers `/healthz`.
-    static func serve(port: Int, config: String) async throws -> Process {
+    /// Starts `switchyard serve` on `port` with `config`, on Redis or else on the embedded engine
+    /// with the contracts in `contracts`, and waits until it answers `/healthz`.
+    static func serve(port: Int, config: String, contracts: String? = nil) async throws -> Process {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CLITests.binary)
-        server.arguments = ["serve", "--port", String(port), "--redis", try TestEnvironment.value("REDIS_URL"), "--config", config]
-        server.environment = ProcessInfo.processInfo.environment.filter { !["POSTGRES_URL", "SWITCHYARD_CONFIG"].contains($0.key) }
+        let engine = try contracts.map { ["--contracts", $0] } ?? ["--redis", try TestEnvironment.value("REDIS_URL")]
+        server.arguments = ["serve", "--port", String(port), "--config", config] + engine
+        server.environment = ProcessInfo.processInfo.environment.filter { !["REDIS_URL", "POSTGRES_URL", "SWITCHYARD_CONFIG"].contains($0.key) }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
@@ -39,15 +41,15 @@ import Testing
         let eventID: String
     }
 
-    /// Publishes `{"n": n}` through the gateway's HTTP API with the API key.
-    static func publish(_ base: String, _ channel: String, _ n: Int, eventID: String? = nil) async throws -> (Stored, duplicate: Bool) {
+    /// Publishes `{"n": n}` (and `pad`, when given) through the gateway's HTTP API with the API key.
+    static func publish(_ base: String, _ channel: String, _ n: Int, eventID: String? = nil, pad: String? = nil) async throws -> (Stored, duplicate: Bool) {
         var url = base + "v1/channels/\(channel)/events"
         if let eventID { url += "?event_id=\(eventID)" }
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue(apiKey, forHTTPHeaderField: "X-API-Key")
-        request.httpBody = Data(#"{"n":\#(n)}"#.utf8)
+        request.httpBody = Data((pad.map { #"{"n":\#(n),"pad":"\#($0)"}"# } ?? #"{"n":\#(n)}"#).utf8)
         let (data, response) = try await URLSession.shared.data(for: request)
         let body = try JSONValue(parsing: String(decoding: data, as: UTF8.self))
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
@@ -192,6 +194,88 @@ import Testing
             #expect(badStates.filter { $0["state"] == "connecting" }.count == 1, "a refused token was tried again: \(badStates)")
             #expect(bad?["events"]?.integer == 0)
         }
+    }
+    /// A page that falls behind on a conflatable channel (its scripts paused in the debugger while
+    /// 3,000 events of 8 KB are published, far more than the socket buffers and the gateway's
+    /// queue hold) stays connected and is told what conflation skipped: the events it rendered
+    /// and the ranges its conflation notices name are every event of the channel, each once.
+    @Test(.timeLimit(.minutes(5)))
+    func aPageThatFallsBehindIsToldWhatConflationSkipped() async throws {
+        let chromium = try ConsoleBrowserTests.tool("SWITCHYARD_CHROMIUM")
+        let python = try ConsoleBrowserTests.tool("SWITCHYARD_PYTHON")
+        let folder = NSTemporaryDirectory() + "browser-conflation-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder + "/contracts", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let channel = "market_data:browser_conflation"
+        let contract: JSONValue = [
+            "channel": "market_data:browser_*", "version": 1, "description": "a conflatable channel without a rate limit",
+            "schema": ["type": "object"],
+            "policy": [
+                "retention": "1h", "max_size_bytes": 1_048_576, "rate_limit": ["per_second": 1_000_000, "burst": 1_000_000],
+                "delivery": "durable", "conflatable": true, "critical": false,
+            ],
+        ]
+        try contract.serialized().write(toFile: folder + "/contracts/browser.json", atomically: true, encoding: .utf8)
+        let config: JSONValue = [
+            "auth": ["api_keys": [["name": "browser-tests", "key": .string(Self.apiKey), "grants": ["publish": [.string(channel)], "subscribe": [.string(channel)]]]]]
+        ]
+        try config.serialized().write(toFile: folder + "/switchyard.json", atomically: true, encoding: .utf8)
+        let port = try ClientCommandTests.freePort()
+        let base = "http://127.0.0.1:\(port)/"
+        let server = try await Self.serve(port: port, config: folder + "/switchyard.json", contracts: folder + "/contracts")
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: python)
+        check.arguments = [
+            ConsoleBrowserTests.root.appendingPathComponent("scripts/client-check.py").path, "--chromium", chromium, "--url", base,
+            "--channel", channel, "--token", Self.apiKey, "--bad-token", "not-a-key", "--handshake", folder, "--pause", "--timeout", "200",
+        ]
+        let out = Pipe()
+        check.standardOutput = out
+        check.standardError = FileHandle.nullDevice
+        try check.run()
+        defer { if check.isRunning { check.terminate() } }
+        _ = try await eventually(timeout: .seconds(120), every: .milliseconds(200)) {
+            !check.isRunning || FileManager.default.fileExists(atPath: folder + "/ready")
+        }
+        var last: Int64 = 0
+        if FileManager.default.fileExists(atPath: folder + "/ready") {
+            let pad = String(repeating: "x", count: 8000)
+            for n in 1...3000 { last = try await Self.publish(base, channel, n, pad: pad).0.sequence }
+            let want: JSONValue = ["count": 0, "last_sequence": .int(last)]
+            try want.serialized().write(toFile: folder + "/published.tmp", atomically: true, encoding: .utf8)
+            try FileManager.default.moveItem(atPath: folder + "/published.tmp", toPath: folder + "/published")
+        }
+        let stdout = try await blocking {
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            check.waitUntilExit()
+            return stdout
+        }
+        let output = String(decoding: stdout, as: UTF8.self)
+        let report = try JSONValue(parsing: output.trimmingCharacters(in: .whitespacesAndNewlines))
+        try #require(check.terminationStatus == 0, "\(output)")
+
+        let rendered = (report["rendered"]?.arrayValue ?? []).compactMap { $0.arrayValue?.first?.integer }
+        #expect(rendered.first == 1 && rendered.last == last && zip(rendered, rendered.dropFirst()).allSatisfy { $0 < $1 }, "rendered out of order")
+        let notices = report["conflated"]?.arrayValue ?? []
+        #expect(!notices.isEmpty, "3,000 events of 8 KB to a paused page, and nothing was conflated")
+        var seen = Set(rendered)
+        var counted = rendered.count
+        for notice in notices {
+            let from = notice["from"]?.integer ?? 0, to = notice["to"]?.integer ?? -1
+            #expect(notice["channel"]?.stringValue == channel && notice["count"]?.integer == to - from + 1, "\(notice)")
+            #expect(from <= to && (from...to).allSatisfy { !seen.contains($0) }, "a notice names rendered events: \(notice)")
+            seen.formUnion(from...max(from, to))
+            counted += Int(to - from + 1)
+        }
+        #expect(seen == Set(1...last) && counted == Int(last), "rendered and skipped do not add up to every event once")
+        let states = (report["states"]?.arrayValue ?? []).compactMap { $0["state"]?.stringValue }
+        #expect(states == ["connecting", "open"], "the page was disconnected instead of conflated: \(states)")
+        #expect(report["duplicates"]?.arrayValue == [] && report["gaps"]?.arrayValue == [], "\(report)")
     }
 }
 

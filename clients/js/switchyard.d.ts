@@ -217,8 +217,9 @@ export class EventLedger {
     retain(keep: (channel: string) => boolean): void;
 }
 /**
+ * A subscription as the client keeps it: sent again on every connection.
  * @typedef {object} Subscription
- * @property {string} id
+ * @property {string} id The frame id its `subscribed` and `error` replies carry.
  * @property {string[]} patterns
  * @property {RegExp[]} matchers
  * @property {(envelope: Envelope) => void} handler
@@ -550,7 +551,13 @@ export type PublishOptions = {
     eventId?: string | undefined;
     metadata?: Record<string, unknown> | undefined;
 };
+/**
+ * A subscription as the client keeps it: sent again on every connection.
+ */
 export type Subscription = {
+    /**
+     * The frame id its `subscribed` and `error` replies carry.
+     */
     id: string;
     patterns: string[];
     matchers: RegExp[];

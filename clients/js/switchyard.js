@@ -177,7 +177,7 @@ export function globToRegExp(glob) {
     else if (c === "[") {
       const end = glob.indexOf("]", i + 1);
       if (end < 0) { source += "\\["; continue; }
-      let body = glob.slice(i + 1, end).replace(/\\/g, "\\\\").replace(/\]/g, "\\]");
+      let body = glob.slice(i + 1, end).replace(/\\/g, "\\\\");
       const negated = body.startsWith("^");
       if (negated) body = body.slice(1);
       source += "[" + (negated ? "^" : "") + body + "]";
@@ -305,8 +305,9 @@ const CLOSE_REASONS = {
 const STABLE_MS = 5000;
 
 /**
+ * A subscription as the client keeps it: sent again on every connection.
  * @typedef {object} Subscription
- * @property {string} id
+ * @property {string} id The frame id its `subscribed` and `error` replies carry.
  * @property {string[]} patterns
  * @property {RegExp[]} matchers
  * @property {(envelope: Envelope) => void} handler

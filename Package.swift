@@ -107,7 +107,7 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Resources/openapi.json"), .copy("Resources/console")]
+            resources: [.copy("Resources/openapi.json"), .copy("Resources/console"), .copy("Resources/client")]
         ),
         .target(
             name: "SwitchyardPostgres",

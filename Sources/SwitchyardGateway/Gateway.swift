@@ -41,6 +41,7 @@ struct Gateway: Sendable {
         routes.get("/readyz") { _, _ in await self.readiness() }
         addStateRoutes(to: routes)
         addConsoleRoutes(to: routes)
+        addClientRoutes(to: routes)
         routes.ws("/v1/ws", shouldUpgrade: { request, context in
             // NIO upgrades when any token of the Upgrade header is `websocket` (`h2c, websocket`).
             let tokens = request.headers[values: .upgrade].flatMap { $0.split(separator: ",") }

@@ -16,7 +16,10 @@ public enum TestServer: String, Sendable, CaseIterable {
     case python = "SWITCHYARD_PYTHON"
     /// A headless Chromium for the console's browser test (`SWITCHYARD_CHROMIUM`).
     case chromium = "SWITCHYARD_CHROMIUM"
-    /// Debian's TypeScript compiler, which type-checks the generated declarations (`SWITCHYARD_TSC`).
+    /// Node.js, which runs the browser client's unit tests (`SWITCHYARD_NODE`).
+    case node = "SWITCHYARD_NODE"
+    /// Debian's TypeScript compiler, which checks the browser client's JSDoc types and the generated
+    /// payload declarations (`SWITCHYARD_TSC`).
     case typescript = "SWITCHYARD_TSC"
 
     /// Whether the variable is set (and not empty).

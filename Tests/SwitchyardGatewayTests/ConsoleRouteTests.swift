@@ -52,7 +52,7 @@ import Testing
             for module in ["state.js", "dom.js", "api.js", "panels.js", "live.js"] {
                 #expect(scripts.contains(#"from "./\#(module)""#), "no module imports \(module)")
             }
-            for route in ["/v1/ws", "/v1/channels", "/v1/groups", "/v1/dlq/", "/v1/alerts", "/v1/health/services"] {
+            for route in ["/v1/client.js", "/v1/channels", "/v1/groups", "/v1/dlq/", "/v1/alerts", "/v1/health/services"] {
                 #expect(scripts.contains(route), "the console does not use \(route)")
             }
         }

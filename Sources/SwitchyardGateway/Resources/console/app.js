@@ -3,7 +3,7 @@
 
 import { $, state } from "./state.js";
 import { loadRecentAlerts, poll } from "./panels.js";
-import { connect, changePattern } from "./live.js";
+import { connect, changePattern, useToken } from "./live.js";
 
 function start() {
   $("filter").value = state.pattern;
@@ -21,9 +21,7 @@ function start() {
     event.preventDefault();
     state.token = $("token").value.trim();
     if (state.token) localStorage.setItem("switchyard.token", state.token); else localStorage.removeItem("switchyard.token");
-    if (state.ws) { const ws = state.ws; state.ws = null; ws.close(1000); }
-    state.attempt = 0;
-    connect();
+    useToken(state.token);
   });
   loadRecentAlerts().finally(connect);
   poll();

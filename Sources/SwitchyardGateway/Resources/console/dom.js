@@ -28,26 +28,6 @@ export function note(id, text) {
   $(id).textContent = text || "";
 }
 
-// Redis glob semantics for the tail filter: * ? [abc] [^a] [a-z] and \ escapes.
-export function globToRegExp(glob) {
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*") source += ".*";
-    else if (c === "?") source += ".";
-    else if (c === "\\" && i + 1 < glob.length) source += "\\" + glob[++i];
-    else if (c === "[") {
-      const end = glob.indexOf("]", i + 1);
-      if (end < 0) { source += "\\["; continue; }
-      let body = glob.slice(i + 1, end).replace(/\\/g, "\\\\");
-      if (body.startsWith("^")) body = "^" + body.slice(1);
-      source += "[" + body + "]";
-      i = end;
-    } else source += c.replace(/[.+^${}()|\]\\\/-]/g, "\\$&");
-  }
-  return new RegExp("^" + source + "$");
-}
-
 export function sparkline(values) {
   const width = 120, height = 20, svgNS = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(svgNS, "svg");

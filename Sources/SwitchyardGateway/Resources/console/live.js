@@ -1,10 +1,15 @@
-// The WebSocket /v1/ws: the live tail, live error alerts, reconnect with resume.
+// The live tail and live error alerts, through the browser client the gateway serves at
+// /v1/client.js: reconnect with backoff, resume from the last sequence numbers, dedup by event_id.
 // Every string that comes from the server is put in the page as text (textContent, never HTML).
 
+import { connect as connectClient } from "/v1/client.js";
 import { $, state, ALERT_CHANNEL, TAIL_MAX } from "./state.js";
-import { el, time, note, globToRegExp } from "./dom.js";
+import { el, time, note } from "./dom.js";
 import { addAlertEvent } from "./panels.js";
 import { api } from "./api.js";
+
+let client = null;
+let unsubscribeTail = () => {};
 
 function setStatus(kind, text) {
   const status = $("ws-status");
@@ -12,106 +17,73 @@ function setStatus(kind, text) {
   status.textContent = text || kind;
 }
 
-// The tail's pattern and the alert channel in two frames, so that a token without a grant on
-// one still gets the other.
-function subscribe(resume) {
-  const extra = resume && Object.keys(resume).length ? { resume } : {};
-  send(Object.assign({ type: "subscribe", id: "tail", patterns: [state.pattern] }, extra));
-  if (state.pattern !== ALERT_CHANNEL) send(Object.assign({ type: "subscribe", id: "alerts", patterns: [ALERT_CHANNEL] }, extra));
-}
-
 // Drops from the resume point the channels whose last sequence number on the server is below
 // the one received: the gateway restarted on the embedded engine, which starts them again at 1.
-async function forgetResetChannels() {
-  if (!Object.keys(state.lastSeq).length) return;
+async function forgetResetChannels(positions) {
   let body;
-  try { body = await api("/v1/channels"); } catch (_) { return; }
+  try { body = await api("/v1/channels"); } catch (_) { return positions; }
   const last = new Map((body.channels || []).map((c) => [c.channel, Number(c.last_sequence_number)]));
-  for (const channel of Object.keys(state.lastSeq)) {
-    if (!(last.get(channel) >= state.lastSeq[channel])) delete state.lastSeq[channel];
+  return Object.fromEntries(Object.entries(positions).filter(([channel, sequence]) => last.get(channel) >= sequence));
+}
+
+function showState(change) {
+  switch (change.state) {
+    case "connecting":
+      setStatus(change.attempt ? "reconnecting" : "connecting", change.attempt ? `reconnecting (attempt ${change.attempt + 1})` : "connecting");
+      break;
+    case "open":
+      setStatus("connected", "live");
+      if (change.connections > 1) {
+        const resumed = Object.keys(client.positions()).length;
+        $("ws-status").dataset.reconnects = String(change.connections - 1);
+        queueRow(el("tr", { class: "reconnect" }, el("td", {}, new Date().toISOString().slice(11, 23)), el("td", {}, ""), el("td", {}, ""),
+          el("td", {}, ""), el("td", {}, `reconnected; resuming ${resumed} channel${resumed === 1 ? "" : "s"} after the last sequence number received`)));
+      }
+      break;
+    case "reconnecting": {
+      const why = change.code === 4008 ? "slow consumer" : change.code === 1001 ? "gateway going away" : change.reason || "closed";
+      setStatus("reconnecting", `reconnecting in ${(change.delay / 1000).toFixed(1)} s (${why}); resumes from last seq`);
+      break;
+    }
+    case "unauthorized":
+      setStatus("unauthorized", state.token ? "unauthorized: the token was refused" : "unauthorized: enter a token above");
+      break;
+    default:
+      setStatus(change.state);
   }
 }
 
-function send(frame) {
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));
+// The tail's pattern and the alert channel are two subscriptions, so that a token without a
+// grant on one still gets the other.
+function subscribeTail() {
+  unsubscribeTail = client.subscribe([state.pattern], (envelope) => {
+    state.received += 1;
+    queueRow(eventRow(envelope));
+  }, {
+    onSubscribed: () => note("tail-note", "subscribed to " + state.pattern),
+    onError: (error) => note("tail-note", "server: " + (error.message || "error")),
+  });
 }
 
 export function connect() {
-  clearTimeout(state.reconnectTimer);
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const url = `${scheme}://${location.host}/v1/ws` + (state.token ? "?token=" + encodeURIComponent(state.token) : "");
-  setStatus(state.attempt ? "reconnecting" : "connecting", state.attempt ? `reconnecting (attempt ${state.attempt})` : "connecting");
-  const ws = new WebSocket(url);
-  state.ws = ws;
-  ws.onopen = async () => {
-    state.attempt = 0;
-    setStatus("connected", "live");
-    await forgetResetChannels();
-    if (state.ws !== ws) return;
-    if (state.connections > 0) {
-      const resumed = Object.keys(state.lastSeq).length;
-      $("ws-status").dataset.reconnects = String(state.connections);
-      queueRow(el("tr", { class: "reconnect" }, el("td", {}, new Date().toISOString().slice(11, 23)), el("td", {}, ""), el("td", {}, ""),
-        el("td", {}, ""), el("td", {}, `reconnected; resuming ${resumed} channel${resumed === 1 ? "" : "s"} after the last sequence number received`)));
-    }
-    state.connections += 1;
-    subscribe(state.lastSeq);
-  };
-  ws.onmessage = (message) => {
-    let frame;
-    try { frame = JSON.parse(message.data); } catch (_) { return; }
-    handleFrame(frame);
-  };
-  ws.onclose = (event) => {
-    if (state.ws !== ws) return;
-    state.ws = null;
-    state.attempt += 1;
-    const delay = Math.min(10000, 500 * 2 ** Math.min(state.attempt - 1, 5)) * (0.8 + Math.random() * 0.4);
-    const why = event.code === 4008 ? "slow consumer" : event.code === 1001 ? "gateway going away" : "closed " + event.code;
-    setStatus("reconnecting", `reconnecting in ${(delay / 1000).toFixed(1)} s (${why}); resumes from last seq`);
-    state.reconnectTimer = setTimeout(connect, delay);
-  };
+  client = connectClient({ token: state.token, resume: state.lastSeq, beforeResume: forgetResetChannels });
+  client.on("state", showState);
+  client.on("gap", (gap) => queueRow(noticeRow(gap.channel, `${gap.from}-${gap.to}`, "these events are no longer stored and could not be sent")));
+  client.on("refused", (refused) => queueRow(noticeRow(refused.channel, `${refused.sequence_number}`,
+    "withheld: " + ((refused.error && refused.error.error_type) || "refused"))));
+  client.on("conflated", (skip) => queueRow(noticeRow(skip.channel, `${skip.from}-${skip.to}`,
+    `${skip.count} skipped: this page fell behind and the gateway sent the newest (conflated)`)));
+  client.on("error", (error) => note("tail-note", "server: " + (error.message || "error")));
+  client.subscribe([ALERT_CHANNEL], addAlertEvent, { onError: (error) => note("alerts-note", "server: " + (error.message || "error")) });
+  subscribeTail();
 }
 
-function handleFrame(frame) {
-  switch (frame.type) {
-    case "event": {
-      const envelope = frame.envelope || {};
-      const channel = envelope.channel;
-      if (typeof envelope.sequence_number === "number") {
-        state.lastSeq[channel] = Math.max(state.lastSeq[channel] || 0, envelope.sequence_number);
-      }
-      if (channel === ALERT_CHANNEL) addAlertEvent(envelope);
-      if (globToRegExp(state.pattern).test(channel)) {
-        state.received += 1;
-        queueRow(eventRow(envelope));
-      }
-      break;
-    }
-    case "gap":
-      queueRow(el("tr", { class: "gap" }, el("td", {}, ""), el("td", {}, frame.channel),
-        el("td", { class: "num" }, `${frame.from}-${frame.to}`), el("td", {}, ""),
-        el("td", {}, "these events are no longer stored and could not be sent")));
-      break;
-    case "refused":
-      if (typeof frame.sequence_number === "number") {
-        state.lastSeq[frame.channel] = Math.max(state.lastSeq[frame.channel] || 0, frame.sequence_number);
-      }
-      queueRow(el("tr", { class: "gap" }, el("td", {}, ""), el("td", {}, frame.channel),
-        el("td", { class: "num" }, `${frame.sequence_number}`), el("td", {}, ""),
-        el("td", {}, "withheld: " + ((frame.error && frame.error.error_type) || "refused"))));
-      break;
-    case "error": {
-      const message = "server: " + ((frame.error && frame.error.message) || "error");
-      if (frame.id === "alerts") note("alerts-note", message); else note("tail-note", message);
-      break;
-    }
-    case "subscribed":
-      if (frame.id !== "alerts") note("tail-note", "subscribed to " + (frame.patterns || []).join(", "));
-      break;
-    default:
-      break;
-  }
+export function useToken(token) {
+  if (client) client.setToken(token);
+}
+
+function noticeRow(channel, sequences, text) {
+  return el("tr", { class: "gap" }, el("td", {}, ""), el("td", {}, channel), el("td", { class: "num" }, sequences), el("td", {}, ""), el("td", {}, text));
 }
 
 function eventRow(envelope) {
@@ -139,18 +111,13 @@ function flushRows() {
 }
 
 export function changePattern(pattern) {
-  const previous = state.pattern;
-  if (!pattern || pattern === previous) return;
+  if (!pattern || pattern === state.pattern) return;
   state.pattern = pattern;
   localStorage.setItem("switchyard.pattern", pattern);
-  const matches = globToRegExp(pattern);
-  for (const channel of Object.keys(state.lastSeq)) {
-    if (channel !== ALERT_CHANNEL && !matches.test(channel)) delete state.lastSeq[channel];
-  }
-  if (previous !== ALERT_CHANNEL) send({ type: "unsubscribe", patterns: [previous] });
-  send({ type: "subscribe", id: "tail", patterns: [pattern] });
+  unsubscribeTail();
   state.received = 0;
   state.pendingRows.length = 0;  // rows of the old pattern not yet on the page
   $("tail-body").replaceChildren();
   $("tail-count").textContent = "";
+  subscribeTail();
 }

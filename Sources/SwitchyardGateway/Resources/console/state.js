@@ -19,12 +19,8 @@ if (query.get("token")) {
 export const state = {
   token: localStorage.getItem("switchyard.token") || "",
   pattern: localStorage.getItem("switchyard.pattern") || "*",
-  lastSeq: {},          // channel -> last sequence number received, for resume
+  lastSeq: {},          // channel -> sequence number the live connection starts after
   rates: new Map(),     // channel -> recent 10 s rates, oldest first
-  ws: null,
-  attempt: 0,
-  connections: 0,      // WebSocket connections opened so far
-  reconnectTimer: null,
   paused: false,
   received: 0,
   pendingRows: [],

@@ -115,6 +115,38 @@ struct GeneratedPythonTests {
         #expect(unchanged >= registry.contracts.count / 2)
     }
 
+    @Test("the Python client publishes a generated class: mypy --strict checks the call, and Redis stores its payload", .needs(.redis))
+    func clientPublishesAGeneratedClass() throws {
+        let script = #"""
+            import json
+            import sys
+
+            from switchyard import Receipt, Switchyard
+            from switchyard_contracts import SignalEvent
+
+            sy = Switchyard.from_url(sys.argv[1], source="signal_service", contracts=sys.argv[2])
+            signal = SignalEvent(timestamp="2025-01-17T09:00:00+00:00", strategy_id="alpha_baseline", symbols=["AAPL", "MSFT"],
+                                 num_signals=12, as_of_date="2025-01-17")
+            receipt: Receipt = sy.publish(signal)
+            stored = sy.replay(SignalEvent.SWITCHYARD_CHANNEL, since=receipt.sequence_number)[0]
+            print(json.dumps({"channel": stored.channel, "data": stored.data, "event_id": stored.event_id == receipt.event_id}))
+            """#
+        let contracts = try CodegenContract.load(directory: packageRoot.appendingPathComponent("contracts").path)
+        let folder = try folder(contracts, files: ["publish.py": script])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let client = packageRoot.appendingPathComponent("clients/python").path
+        let checked = try runTool(
+            python, ["-m", "mypy", "--strict", "--no-incremental", "switchyard_contracts.py", "publish.py"], in: folder,
+            environment: ["MYPYPATH": "\(folder.path):\(client)"])
+        #expect(checked.status == 0, "\(checked.output)")
+        let (status, output) = try runTool(
+            python, ["publish.py", try TestEnvironment.value("REDIS_URL"), packageRoot.appendingPathComponent("contracts").path], in: folder)
+        try #require(status == 0, "\(output)")
+        let stored = try JSONValue(parsing: output)
+        #expect(stored["channel"] == "signals.generated" && stored["event_id"] == true)
+        #expect(stored["data"]?["num_signals"] == 12 && stored["data"]?["symbols"] == ["AAPL", "MSFT"])
+    }
+
     @Test("the edge contracts' module passes mypy --strict and carries every kind of member through a round trip")
     func edgeRoundTrip() throws {
         let use = #"""

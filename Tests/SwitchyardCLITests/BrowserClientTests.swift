@@ -59,6 +59,29 @@ import Testing
         return (Stored(sequence: sequence, eventID: id), body["duplicate"]?.boolValue ?? false)
     }
 
+    /// Publishes `count` events `{"n": first…, "pad": pad}` in batches of 100 (`POST /v1/events:batch`); returns the last sequence number.
+    static func publishBatches(_ base: String, _ channel: String, from first: Int, count: Int, pad: String) async throws -> Int64 {
+        var last: Int64 = 0
+        for start in stride(from: first, to: first + count, by: 100) {
+            let events = (start..<min(first + count, start + 100)).map { n -> JSONValue in
+                ["channel": .string(channel), "data": ["n": .int(Int64(n)), "pad": .string(pad)]]
+            }
+            var request = URLRequest(url: URL(string: base + "v1/events:batch")!)
+            request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.setValue(apiKey, forHTTPHeaderField: "X-API-Key")
+            request.httpBody = Data(JSONValue.object(["events": .array(events)]).serialized().utf8)
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let body = try JSONValue(parsing: String(decoding: data, as: UTF8.self))
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            guard status == 200 || status == 201, let sequence = body["receipts"]?.arrayValue?.last?["sequence_number"]?.integer else {
+                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "batch from \(start) answered \(status): \(body)"])
+            }
+            last = sequence
+        }
+        return last
+    }
+
     /// The page subscribes to a lossless channel and publishes its first event through the
     /// connection (and one it has no grant for); the test publishes through the gateway, stores
     /// one event id a second time (its dedup mark removed, as after the dedup window), kills the
@@ -173,7 +196,10 @@ import Testing
             // What the client dropped before the handler: the id stored twice, and the rewound window.
             let duplicates = report["duplicates"]?.arrayValue ?? []
             #expect(duplicates.contains { $0["seq"]?.integer == duplicateSequence && $0["reason"] == "event_id" }, "\(duplicates)")
-            let replayed = duplicates.filter { $0["seq"]?.integer != duplicateSequence }
+            // The rewound window may include the second storing of the id itself, when the gateway was
+            // killed before the page got anything after it: leave out one entry of that number, not all.
+            var replayed = duplicates
+            if let first = replayed.firstIndex(where: { $0["seq"]?.integer == duplicateSequence }) { replayed.remove(at: first) }
             #expect(replayed.count == Self.rewind && replayed.allSatisfy { $0["reason"] == "event_id" }, "the rewound window: \(replayed)")
             let renderedIDs = Set(rendered.map(\.eventID))
             #expect(replayed.allSatisfy { renderedIDs.contains($0["event_id"]?.stringValue ?? "") })
@@ -244,8 +270,10 @@ import Testing
         }
         var last: Int64 = 0
         if FileManager.default.fileExists(atPath: folder + "/ready") {
+            // In batches, so the pause stays short whatever the machine's load: a page paused longer
+            // than the gateway's ping interval (30 s) is rightly disconnected, which is not this test's subject.
             let pad = String(repeating: "x", count: 8000)
-            for n in 1...3000 { last = try await Self.publish(base, channel, n, pad: pad).0.sequence }
+            last = try await Self.publishBatches(base, channel, from: 1, count: 3000, pad: pad)
             let want: JSONValue = ["count": 0, "last_sequence": .int(last)]
             try want.serialized().write(toFile: folder + "/published.tmp", atomically: true, encoding: .utf8)
             try FileManager.default.moveItem(atPath: folder + "/published.tmp", toPath: folder + "/published")

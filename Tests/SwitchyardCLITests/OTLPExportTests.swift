@@ -99,6 +99,61 @@ import Testing
         #expect(metricsArrived, "the metrics reach the receiver too")
     }
 
+    @Test(.needs(.redis, .postgres), .timeLimit(.minutes(3)))
+    func anOutboxRowsTraceRunsThroughTheRelayAndThePublish() async throws {
+        let (receiver, otlpPort, out) = try await Self.receiver()
+        defer { receiver.terminate() }
+        // A database of this test's own: serve migrates it and runs the relay on its outbox.
+        let database = "otlp_\(UInt32.random(in: .min ... .max))"
+        let admin = try TestEnvironment.value("POSTGRES_URL")
+        let created = try await runProgram("/usr/bin/env", [Self.python, "-c", """
+            import sys, psycopg
+            with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+                conn.execute(f"CREATE DATABASE {sys.argv[2]}")
+            """, admin, database])
+        try #require(created.status == 0, "\(created.stderr)")
+        let url = admin.replacingOccurrences(of: "/switchyard_test", with: "/\(database)")
+        let port = try ClientCommandTests.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: CLITests.binary)
+        server.arguments = [
+            "serve", "--port", String(port), "--redis", try TestEnvironment.value("REDIS_URL"), "--postgres", url,
+            "--otlp-endpoint", "http://127.0.0.1:\(otlpPort)",
+        ]
+        server.environment = ProcessInfo.processInfo.environment.filter { !["SWITCHYARD_CONFIG"].contains($0.key) }
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate() }
+        try #require(try await ClientCommandTests.answersHealth("http://127.0.0.1:\(port)", while: server), "serve did not come up")
+
+        let emit = """
+            import json, secrets, sys, psycopg
+            from switchyard.outbox import emit
+            trace, parent = secrets.token_hex(16), secrets.token_hex(8)
+            with psycopg.connect(sys.argv[1]) as conn:
+                with conn.transaction():
+                    event_id = emit(conn, "trades:order_filled", {"order_id": "ord_relay", "filled_quantity": 1},
+                                    metadata={"traceparent": f"00-{trace}-{parent}-01"})
+            print(json.dumps({"trace": trace, "parent": parent, "event_id": event_id}))
+            """
+        let emitted = try await runProgram("/usr/bin/env", [Self.python, "-c", emit, url])
+        try #require(emitted.status == 0, "the Python writer failed: \(emitted.stderr)")
+        let sent = try JSONValue(parsing: emitted.stdout)
+        let trace = try #require(sent["trace"]?.stringValue)
+        var spans: [JSONValue] = []
+        let arrived = try await eventually(timeout: .seconds(60), every: .milliseconds(250)) {
+            spans = Self.records(out).filter { $0["signal"] == "span" && $0["trace_id"]?.stringValue == trace }
+            return Set(spans.compactMap { $0["name"]?.stringValue }).isSuperset(of: ["switchyard.relay", "switchyard.publish"])
+        }
+        #expect(arrived, "spans of the trace: \(spans.map { $0.serialized() })")
+        let relay = try #require(spans.first { $0["name"] == "switchyard.relay" })
+        #expect(relay["parent_span_id"] == sent["parent"], "the relay span continues the writer's span")
+        #expect(relay["attributes"]?["messaging.message.id"] == sent["event_id"])
+        let publish = try #require(spans.first { $0["name"] == "switchyard.publish" })
+        #expect(publish["attributes"]?["messaging.message.id"] == sent["event_id"])
+    }
+
     @Test func aMalformedEndpointIsRefusedNamingTheSetting() async throws {
         let result = try await CLITests().run(["serve", "--port", "0", "--otlp-endpoint", "collector:4318"])
         #expect(result.status == 1)

@@ -1,4 +1,5 @@
 import Foundation
+import RedisTestSupport
 import JSONSchema
 import SwitchyardCodegen
 
@@ -24,21 +25,25 @@ enum EdgeContracts {
 }
 
 /// Runs a program and collects what it prints.
-func runTool(_ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil) throws -> (
+func runTool(_ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil) async throws -> (
     status: Int32, output: String
 ) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = directory }
-    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    // On a thread of its own: a blocking wait on the concurrency pool (one thread per core) stalls
+    // every other test of the process while mypy, tsc or swiftc runs.
+    try await blocking {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
 }
 
 /// A new empty folder under the system's temporary folder.

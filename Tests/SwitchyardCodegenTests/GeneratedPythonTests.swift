@@ -20,8 +20,8 @@ struct GeneratedPythonTests {
         return folder
     }
 
-    func mypy(_ folder: URL, _ files: [String]) throws -> (status: Int32, output: String) {
-        try runTool(
+    func mypy(_ folder: URL, _ files: [String]) async throws -> (status: Int32, output: String) {
+        try await runTool(
             python, ["-m", "mypy", "--strict", "--no-incremental", "--python-version", "3.11"] + files, in: folder,
             environment: ["MYPYPATH": folder.path])
     }
@@ -46,17 +46,17 @@ struct GeneratedPythonTests {
         """#
 
     @Test("mypy --strict accepts the module generated from every shipped contract, and code that uses it")
-    func shippedTypeChecks() throws {
+    func shippedTypeChecks() async throws {
         let contracts = try CodegenContract.load(directory: packageRoot.appendingPathComponent("contracts").path)
         let folder = try folder(contracts, files: ["use.py": Self.shippedUse])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (status, output) = try mypy(folder, ["switchyard_contracts.py", "use.py"])
+        let (status, output) = try await mypy(folder, ["switchyard_contracts.py", "use.py"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("Success: no issues found in 2 source files"), "\(output)")
     }
 
     @Test("mypy --strict refuses a payload of the wrong shape: a wrong type, an enum value not listed, a missing member")
-    func wrongShapesAreRefused() throws {
+    func wrongShapesAreRefused() async throws {
         let bad = #"""
             from switchyard_contracts import PositionEvent, TradesOrderFilled
 
@@ -68,13 +68,13 @@ struct GeneratedPythonTests {
         let contracts = try CodegenContract.load(directory: packageRoot.appendingPathComponent("contracts").path)
         let folder = try folder(contracts, files: ["bad.py": bad])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (status, output) = try mypy(folder, ["bad.py"])
+        let (status, output) = try await mypy(folder, ["bad.py"])
         #expect(status == 1)
         for line in 3...6 { #expect(output.contains("bad.py:\(line): error:"), "line \(line): \(output)") }
     }
 
     @Test("every valid example survives from_payload and to_payload, and the result satisfies its contract")
-    func shippedRoundTrip() throws {
+    func shippedRoundTrip() async throws {
         let registry = try ContractRegistry.shipped()
         var cases: [JSONValue] = []
         for contract in registry.contracts {
@@ -98,7 +98,7 @@ struct GeneratedPythonTests {
         let contracts = try CodegenContract.load(directory: packageRoot.appendingPathComponent("contracts").path)
         let folder = try folder(contracts, files: ["roundtrip.py": script, "cases.json": JSONValue.array(cases).serialized()])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (status, output) = try runTool(python, ["roundtrip.py", "cases.json"], in: folder)
+        let (status, output) = try await runTool(python, ["roundtrip.py", "cases.json"], in: folder)
         try #require(status == 0, "\(output)")
         let results = try #require(try JSONValue(parsing: output).arrayValue)
         #expect(results.count == cases.count)
@@ -116,7 +116,7 @@ struct GeneratedPythonTests {
     }
 
     @Test("the Python client publishes a generated class: mypy --strict checks the call, and Redis stores its payload", .needs(.redis))
-    func clientPublishesAGeneratedClass() throws {
+    func clientPublishesAGeneratedClass() async throws {
         let script = #"""
             import json
             import sys
@@ -135,11 +135,11 @@ struct GeneratedPythonTests {
         let folder = try folder(contracts, files: ["publish.py": script])
         defer { try? FileManager.default.removeItem(at: folder) }
         let client = packageRoot.appendingPathComponent("clients/python").path
-        let checked = try runTool(
+        let checked = try await runTool(
             python, ["-m", "mypy", "--strict", "--no-incremental", "switchyard_contracts.py", "publish.py"], in: folder,
             environment: ["MYPYPATH": "\(folder.path):\(client)"])
         #expect(checked.status == 0, "\(checked.output)")
-        let (status, output) = try runTool(
+        let (status, output) = try await runTool(
             python, ["publish.py", try TestEnvironment.value("REDIS_URL"), packageRoot.appendingPathComponent("contracts").path], in: folder)
         try #require(status == 0, "\(output)")
         let stored = try JSONValue(parsing: output)
@@ -148,7 +148,7 @@ struct GeneratedPythonTests {
     }
 
     @Test("the edge contracts' module passes mypy --strict and carries every kind of member through a round trip")
-    func edgeRoundTrip() throws {
+    func edgeRoundTrip() async throws {
         let use = #"""
             import json
             import sys
@@ -172,11 +172,11 @@ struct GeneratedPythonTests {
             """#
         let folder = try folder(EdgeContracts.contracts, files: ["use.py": use])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (status, output) = try mypy(folder, ["switchyard_contracts.py", "use.py"])
+        let (status, output) = try await mypy(folder, ["switchyard_contracts.py", "use.py"])
         #expect(status == 0, "\(output)")
         let input = folder.appendingPathComponent("input.json")
         try Data(EdgeContracts.kindsPayload.serialized().utf8).write(to: input)
-        let (runStatus, runOutput) = try runTool("/bin/sh", ["-c", "\"$0\" use.py < input.json", python], in: folder)
+        let (runStatus, runOutput) = try await runTool("/bin/sh", ["-c", "\"$0\" use.py < input.json", python], in: folder)
         try #require(runStatus == 0, "\(runOutput)")
         var expected = EdgeContracts.kindsPayload.objectValue!
         // Only a required member that is null is written as null; an optional one that is None is left out.

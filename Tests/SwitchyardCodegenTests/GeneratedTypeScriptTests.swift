@@ -11,13 +11,13 @@ import Testing
 struct GeneratedTypeScriptTests {
     let tsc = ProcessInfo.processInfo.environment["SWITCHYARD_TSC"] ?? "/usr/bin/tsc"
 
-    func check(_ contracts: [CodegenContract], files: [String: String]) throws -> (status: Int32, output: String) {
+    func check(_ contracts: [CodegenContract], files: [String: String]) async throws -> (status: Int32, output: String) {
         let folder = try temporaryFolder("typescript")
         defer { try? FileManager.default.removeItem(at: folder) }
         let (file, _) = try Codegen.generate(.typescript, contracts: contracts)
         try Data(file.contents.utf8).write(to: folder.appendingPathComponent(file.name))
         for (name, text) in files { try Data(text.utf8).write(to: folder.appendingPathComponent(name)) }
-        return try runTool(
+        return try await runTool(
             tsc, ["--noEmit", "--strict", "--target", "es2020", "--moduleResolution", "node", file.name] + files.keys.sorted(), in: folder)
     }
 
@@ -29,7 +29,7 @@ struct GeneratedTypeScriptTests {
     static let equals = "type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;\n"
 
     @Test("every shipped contract's valid examples have its payload type, found by channel through ChannelPayloads and PayloadFor")
-    func shippedExamplesTypeCheck() throws {
+    func shippedExamplesTypeCheck() async throws {
         let registry = try ContractRegistry.shipped()
         var use = "import type { ChannelPayloads, PayloadFor, PriceUpdateEvent, Trades, TradesOrderFilled } from \"./switchyard-contracts\";\n"
         use += Self.equals
@@ -55,13 +55,13 @@ struct GeneratedTypeScriptTests {
 
             """
         #expect(count > registry.contracts.count)
-        let (status, output) = try check(
+        let (status, output) = try await check(
             try CodegenContract.load(directory: packageRoot.appendingPathComponent("contracts").path), files: ["use.ts": use])
         #expect(status == 0, "\(output)")
     }
 
     @Test("tsc refuses payloads of the wrong shape: a wrong type, an enum value not listed, a missing member")
-    func wrongShapesAreRefused() throws {
+    func wrongShapesAreRefused() async throws {
         let bad = """
             import type { ChannelPayloads } from "./switchyard-contracts";
             export const a: ChannelPayloads["trades:order_filled"] = { order_id: 1 };
@@ -70,14 +70,14 @@ struct GeneratedTypeScriptTests {
             export const d: ChannelPayloads["no:such_channel"] = {};
 
             """
-        let (status, output) = try check(
+        let (status, output) = try await check(
             try CodegenContract.load(directory: packageRoot.appendingPathComponent("contracts").path), files: ["bad.ts": bad])
         #expect(status != 0)
         for line in 2...5 { #expect(output.contains("bad.ts(\(line),"), "line \(line): \(output)") }
     }
 
     @Test("the edge contracts' declarations type-check, with every kind of member")
-    func edgeTypeChecks() throws {
+    func edgeTypeChecks() async throws {
         var use = "import type { ChannelPayloads, ChannelPatternPayloads, EdgeKinds, PayloadFor, Edge } from \"./switchyard-contracts\";\n"
         use += Self.equals
         use += "export const kinds: ChannelPayloads[\"edge:kinds\"] = \(EdgeContracts.kindsPayload.serialized());\n"
@@ -88,7 +88,7 @@ struct GeneratedTypeScriptTests {
             export const side: EdgeKinds["side"][] = ["buy", "partial_fill", "price.updated", "2x", "default", "Buy"];
 
             """
-        let (status, output) = try check(EdgeContracts.contracts, files: ["use.ts": use])
+        let (status, output) = try await check(EdgeContracts.contracts, files: ["use.ts": use])
         #expect(status == 0, "\(output)")
     }
 }

@@ -347,7 +347,7 @@ final class PrivateRedis: Sendable {
 
     /// Stops the server and waits for it to exit, without blocking a thread of the concurrency
     /// pool. SIGKILL: every write is already in the append-only file (`appendfsync always`), and a
-    /// server started from the test process may not see SIGTERM (the process blocks it for its own handlers).
+    /// redis-server started from the test process was seen not to exit on SIGTERM.
     func stop() async {
         guard let running = process.withLock({ current -> Process? in defer { current = nil }; return current }) else { return }
         kill(running.processIdentifier, SIGKILL)

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import RedisClient
 import ServiceLifecycle
 import Switchyard
 import SwitchyardPostgres
 import SwitchyardRedis
 import SwitchyardServer
+import Tracing
 
 /// `switchyard relay`: runs the outbox relay alone, from PostgreSQL to Redis, until SIGTERM or SIGINT.
 /// `switchyard serve --postgres` runs the same relay inside the server.
@@ -28,15 +30,25 @@ struct RelayCommand: AsyncParsableCommand {
     @Flag(help: "Accept rows for channels no contract covers, with the default policy.")
     var allowUnknownChannels = false
     @OptionGroup var keys: KeyOptions
+    @Option(help: ArgumentHelp(
+        "Export the relay and publish spans and the metrics to this OTLP/HTTP collector (default: SWITCHYARD_OTLP_ENDPOINT, else none).",
+        valueName: "URL"))
+    var otlpEndpoint: String?
 
     func run() async throws {
         var flags = keys.layer
         (flags.postgres, flags.redis, flags.allowUnknownChannels) = (postgres, redis, allowUnknownChannels ? true : nil)
+        flags.otlpEndpoint = otlpEndpoint
         let settings = try global.settings(flags)
         let postgresText = try settings.requirePostgres()
         let redisText = try settings.requireRedis()
         var logger = Logger(label: "switchyard")
         logger.logLevel = .info
+        let otlp = try settings.otlpEndpoint.map { try OTLPExport(endpoint: $0, serviceName: source) }
+        if let otlp {
+            InstrumentationSystem.bootstrap(otlp.tracer)
+            MetricsSystem.bootstrap(otlp.metricsFactory)
+        }
         let (signingKeys, encryptionKeys) = try KeyOptions.rings(settings)
         let postgresURL = try PostgresURL(postgresText)
         // What the relay publishes and quarantines is audited in switchyard.audit, beside the archive.
@@ -51,7 +63,8 @@ struct RelayCommand: AsyncParsableCommand {
             postgres: try postgresURL.connectionConfiguration(), router: router,
             configuration: Relay.Configuration(batchSize: batchSize), logger: logger)
         let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [audit, router, relay], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: ServiceGroupConfiguration(
+                services: (otlp?.services ?? []) + [audit, router, relay], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -99,8 +99,8 @@ import Testing
         #expect(metricsArrived, "the metrics reach the receiver too")
     }
 
-    @Test(.needs(.redis, .postgres), .timeLimit(.minutes(3)))
-    func anOutboxRowsTraceRunsThroughTheRelayAndThePublish() async throws {
+    @Test(.needs(.redis, .postgres), .timeLimit(.minutes(3)), arguments: ["serve", "relay"])
+    func anOutboxRowsTraceRunsThroughTheRelayAndThePublish(command: String) async throws {
         let (receiver, otlpPort, out) = try await Self.receiver()
         defer { receiver.terminate() }
         // A database of this test's own: serve migrates it and runs the relay on its outbox.
@@ -116,16 +116,21 @@ import Testing
         let port = try ClientCommandTests.freePort()
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CLITests.binary)
-        server.arguments = [
-            "serve", "--port", String(port), "--redis", try TestEnvironment.value("REDIS_URL"), "--postgres", url,
-            "--otlp-endpoint", "http://127.0.0.1:\(otlpPort)",
-        ]
+        let endpoint = ["--redis", try TestEnvironment.value("REDIS_URL"), "--postgres", url, "--otlp-endpoint", "http://127.0.0.1:\(otlpPort)"]
+        // `serve --postgres` runs the relay inside the server; `switchyard relay` runs it alone (on a migrated database).
+        if command == "relay" {
+            let migrated = try await runProgram(CLITests.binary, ["migrate", "--postgres", url])
+            try #require(migrated.status == 0, "\(migrated.stderr)")
+        }
+        server.arguments = command == "serve" ? ["serve", "--port", String(port)] + endpoint : ["relay"] + endpoint
         server.environment = ProcessInfo.processInfo.environment.filter { !["SWITCHYARD_CONFIG"].contains($0.key) }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
         defer { server.terminate() }
-        try #require(try await ClientCommandTests.answersHealth("http://127.0.0.1:\(port)", while: server), "serve did not come up")
+        if command == "serve" {
+            try #require(try await ClientCommandTests.answersHealth("http://127.0.0.1:\(port)", while: server), "serve did not come up")
+        }
 
         let emit = """
             import json, secrets, sys, psycopg

@@ -157,6 +157,14 @@ class Settings:
     encryption_keys: KeyRing | None = None
     live: bool = False
     cluster: bool = False
+    replicated_by_default: bool = False
+
+    def waits_for_replica(self, policy: Policy) -> bool:
+        """Whether a publish waits for a replica (`WAIT 1`): the contract's `acknowledge`, else
+        `replicated` for critical channels where the deployment keeps replicas (Sentinel), as the Swift engine does."""
+        if policy.acknowledge is not None:
+            return policy.acknowledge == "replicated"
+        return policy.critical and self.replicated_by_default
 
     def prepare(self, request: PublishRequest, accepted_ms: int | None = None) -> Prepared:
         """Runs every publish-time check on a request and renders its envelope; raises the refusal."""

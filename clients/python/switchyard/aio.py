@@ -24,6 +24,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, U
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import SentinelConnectionPool
 
 from ._core import (
     CHANNELS_KEY, COMPANION_PREFIX, GroupOptions, Prepared, PublishRequest, Receipt, Spool, by_channel, decode, dlq_key,
@@ -56,7 +57,8 @@ class Switchyard:
         self.settings = make_settings(
             source=source, contracts=contracts, allow_unknown_channels=allow_unknown_channels, state_keys=state_keys,
             dedup_window=dedup_window, hard_cap=hard_cap, enforce_rate_limits=enforce_rate_limits,
-            signing_keys=signing_keys, encryption_keys=encryption_keys, live=live, cluster=isinstance(client, RedisCluster))
+            signing_keys=signing_keys, encryption_keys=encryption_keys, live=live, cluster=isinstance(client, RedisCluster),
+            replicated_by_default=isinstance(getattr(client, "connection_pool", None), SentinelConnectionPool))
         self.spool = Spool(spool) if isinstance(spool, (str, os.PathLike)) else spool
         self._publish_script = client.register_script(script_source("publish.lua"))
         self._dead_letter_script = client.register_script(script_source("dead_letter.lua"))
@@ -148,7 +150,7 @@ class Switchyard:
             events = [prepared[i] for i in positions]
             with_state = events[-1].state is not None and not self.settings.cluster
             keys, args = self.settings.script_call(events, rate_limits=rate_limits, with_state=with_state)
-            if events[0].policy.acknowledge == "replicated":
+            if self.settings.waits_for_replica(events[0].policy):
                 pipe = self.redis.pipeline(transaction=False)
                 await self._publish_script(keys=keys, args=args, client=pipe)
                 pipe.execute_command("WAIT", 1, 1000)
@@ -157,8 +159,9 @@ class Switchyard:
                 reply, replicas = await self._publish_script(keys=keys, args=args), 1
             stored = self.settings.receipts(events, reply)
             if int(replicas) < 1:
-                raise EngineUnavailable("no replica confirmed the publish within 1 s; it is stored on the primary",
-                                        {"replication": "unconfirmed", "channel": events[0].channel})
+                raise EngineUnavailable(
+                    "no replica confirmed the publish within 1 s; it is stored on the primary, and a retry with the same event ids is stored once",
+                    {"replication": "unconfirmed", "channel": events[0].channel})
             last = events[-1]
             if self.settings.cluster and last.state is not None and not stored[-1].duplicate:
                 key, value, ttl = last.state

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 import redis
 from redis.cluster import RedisCluster
+from redis.sentinel import SentinelConnectionPool
 
 from ._core import (
     CHANNELS_KEY, COMPANION_PREFIX, GroupOptions, Prepared, PublishRequest, Receipt, Settings, Spool, by_channel,
@@ -70,6 +71,7 @@ def make_settings(
     *, source: str, contracts: str | os.PathLike[str] | ContractRegistry | None, allow_unknown_channels: bool,
     state_keys: str | os.PathLike[str] | None, dedup_window: float, hard_cap: int, enforce_rate_limits: bool,
     signing_keys: KeyRing | str | None, encryption_keys: KeyRing | str | None, live: bool, cluster: bool,
+    replicated_by_default: bool = False,
 ) -> Settings:
     """The settings both clients build from their keyword arguments."""
     if not source:
@@ -80,7 +82,7 @@ def make_settings(
         source=source, guard=PayloadGuard(_registry(contracts), allow_unknown_channels),
         state_keys=StateKeys.load(state_keys, allow_unknown=allow_unknown_channels),
         dedup_window_ms=int(dedup_window * 1000), hard_cap=hard_cap, enforce_rate_limits=enforce_rate_limits,
-        signing_keys=signing, encryption_keys=sealing, live=live, cluster=cluster)
+        signing_keys=signing, encryption_keys=sealing, live=live, cluster=cluster, replicated_by_default=replicated_by_default)
 
 
 class Switchyard:
@@ -105,7 +107,8 @@ class Switchyard:
         self.settings = make_settings(
             source=source, contracts=contracts, allow_unknown_channels=allow_unknown_channels, state_keys=state_keys,
             dedup_window=dedup_window, hard_cap=hard_cap, enforce_rate_limits=enforce_rate_limits,
-            signing_keys=signing_keys, encryption_keys=encryption_keys, live=live, cluster=isinstance(client, RedisCluster))
+            signing_keys=signing_keys, encryption_keys=encryption_keys, live=live, cluster=isinstance(client, RedisCluster),
+            replicated_by_default=isinstance(getattr(client, "connection_pool", None), SentinelConnectionPool))
         self.spool = Spool(spool) if isinstance(spool, (str, os.PathLike)) else spool
         self._publish_script = client.register_script(script_source("publish.lua"))
         self._dead_letter_script = client.register_script(script_source("dead_letter.lua"))
@@ -207,8 +210,7 @@ class Switchyard:
             events = [prepared[i] for i in positions]
             with_state = events[-1].state is not None and not self.settings.cluster
             keys, args = self.settings.script_call(events, rate_limits=rate_limits, with_state=with_state)
-            acknowledge = events[0].policy.acknowledge == "replicated"
-            if acknowledge:
+            if self.settings.waits_for_replica(events[0].policy):
                 pipe = self.redis.pipeline(transaction=False)
                 self._publish_script(keys=keys, args=args, client=pipe)
                 pipe.execute_command("WAIT", 1, 1000)
@@ -217,8 +219,9 @@ class Switchyard:
                 reply, replicas = self._publish_script(keys=keys, args=args), 1
             stored = self.settings.receipts(events, reply)
             if int(replicas) < 1:
-                raise EngineUnavailable("no replica confirmed the publish within 1 s; it is stored on the primary",
-                                        {"replication": "unconfirmed", "channel": events[0].channel})
+                raise EngineUnavailable(
+                    "no replica confirmed the publish within 1 s; it is stored on the primary, and a retry with the same event ids is stored once",
+                    {"replication": "unconfirmed", "channel": events[0].channel})
             last = events[-1]
             if self.settings.cluster and last.state is not None and not stored[-1].duplicate:
                 key, value, ttl = last.state

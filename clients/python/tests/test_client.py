@@ -425,3 +425,18 @@ def test_an_entry_that_is_not_an_envelope_is_dead_lettered_as_it_is_and_the_grou
     assert len(letters) == 1 and letters[0].envelope == "{not json" and letters[0].event is None
     assert letters[0].error["error_type"] == "validation_error" and letters[0].error["message"] == "Invalid envelope"
     assert group.info()[channel]["pending"] == 0
+
+
+def test_a_replicated_acknowledgement_without_a_replica_is_refused_and_a_retry_is_stored_once(server: RedisServer, raw: redis.Redis, tmp_path: Path) -> None:
+    write_contract(tmp_path, "acked:*", {"type": "object"}, policy={"acknowledge": "replicated"})
+    sy = client(server, contracts=tmp_path)
+    channel = unique("acked:")
+    with pytest.raises(EngineUnavailable) as unconfirmed:
+        sy.publish(channel, {"n": 1}, event_id="01a25000-0000-7000-8000-000000000001")
+    assert unconfirmed.value.details["replication"] == "unconfirmed"
+    assert raw.xlen("stream:{" + channel + "}") == 1, "stored on the primary"
+    with pytest.raises(EngineUnavailable):
+        sy.publish(channel, {"n": 1}, event_id="01a25000-0000-7000-8000-000000000001")
+    assert raw.xlen("stream:{" + channel + "}") == 1, "the retry finds its dedup mark"
+    plain = client(server)
+    assert not plain.settings.waits_for_replica(plain.settings.guard.resolve("trades:x")[1]), "no replicas on one server"

@@ -51,4 +51,8 @@ def test_under_sentinel_the_client_writes_to_the_primary() -> None:
     asyncio.run(scenario())
     sy = Switchyard.from_url(url, source="python_sentinel", contracts=CONTRACTS)
     assert sy.publish(unique("user:"), {"n": 1}).sequence_number == 1
+    # Under Sentinel a critical channel waits for the replica, as the Swift engine does: confirmed here.
+    critical = sy.settings.guard.resolve("trades:x")[1]
+    assert sy.settings.waits_for_replica(critical) and not sy.settings.waits_for_replica(sy.settings.guard.resolve("user:x")[1])
+    assert sy.publish(unique("trades:"), {"n": 1}).sequence_number == 1
     sy.close()

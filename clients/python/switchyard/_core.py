@@ -9,6 +9,7 @@ import os
 import stat
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
@@ -17,7 +18,7 @@ from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
 from .contracts import CheckedPayload, PayloadGuard, Policy, compact, glob_regex
 from .envelope import Event, envelope_parts, uuid7
-from .errors import EncryptionKeyRequired, RateLimited, SpoolFull, SwitchyardError
+from .errors import EncryptionKeyRequired, RateLimited, SpoolFull, SwitchyardError, ValidationError
 from .security import KeyRing, seal, signature, unseal, verify
 from .state import StateKeys
 
@@ -181,6 +182,11 @@ class Settings:
         metadata.pop("sealed_fields", None)
         self.guard.check_metadata(metadata, checked)
         event_id = request.event_id or uuid7()
+        if request.event_id is not None:
+            try:
+                event_id = str(uuid.UUID(request.event_id))
+            except ValueError:
+                raise ValidationError(invalid=[("event_id", "must be a UUID")]) from None
         data: Any = checked.payload
         contract = checked.contract
         if contract is not None and contract.sensitive_fields:

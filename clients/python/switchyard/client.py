@@ -235,13 +235,19 @@ class Switchyard:
         return [r for r in receipts if r is not None]
 
     def _replay_spool(self) -> int:
+        """Stores the spool's events in batches of 500, reading the file once; the stored prefix is
+        dropped once at the end, or when Redis goes away again part-way."""
         assert self.spool is not None
+        lines = self.spool.lines()
         replayed = 0
-        while self.spool.depth > 0:
-            lines = self.spool.lines()[:500]
-            self._store([self.settings.from_spool(line) for line in lines], rate_limits=False)
-            self.spool.drop(len(lines))
-            replayed += len(lines)
+        try:
+            for start in range(0, len(lines), 500):
+                batch = lines[start:start + 500]
+                self._store([self.settings.from_spool(line) for line in batch], rate_limits=False)
+                replayed += len(batch)
+        finally:
+            if replayed:
+                self.spool.drop(replayed)
         return replayed
 
     def flush_spool(self) -> int:

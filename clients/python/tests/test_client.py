@@ -440,3 +440,25 @@ def test_a_replicated_acknowledgement_without_a_replica_is_refused_and_a_retry_i
     assert raw.xlen("stream:{" + channel + "}") == 1, "the retry finds its dedup mark"
     plain = client(server)
     assert not plain.settings.waits_for_replica(plain.settings.guard.resolve("trades:x")[1]), "no replicas on one server"
+
+
+def test_an_event_id_that_is_not_a_uuid_is_refused_before_anything_is_sent(server: RedisServer, raw: redis.Redis) -> None:
+    sy = client(server)
+    channel = unique("user:")
+    with pytest.raises(ValidationError) as refused:
+        sy.publish(channel, {"n": 1}, event_id="not a uuid")
+    assert refused.value.invalid_fields == {"event_id": "must be a UUID"}
+    assert raw.xlen("stream:{" + channel + "}") == 0
+    upper = sy.publish(channel, {"n": 1}, event_id="01A25000-0000-7000-8000-0000000000AB")
+    assert upper.event_id == "01a25000-0000-7000-8000-0000000000ab", "ids are kept in the canonical lowercase form"
+
+
+def test_a_large_spool_is_replayed_in_order_reading_its_file_once(private_server: RedisServer, tmp_path: Path) -> None:
+    sy = client(private_server, spool=tmp_path / "spool.jsonl")
+    channel = unique("user:")
+    spooled = sy.publish_batch([PublishRequest(channel, {"n": n}) for n in range(1, 1201)])
+    assert all(r.spooled for r in spooled) and sy.spool_depth == 1200
+    private_server.start()
+    assert sy.flush_spool() == 1200 and sy.spool_depth == 0
+    assert [e.data["n"] for e in sy.replay(channel, limit=2000)] == list(range(1, 1201))
+    assert (tmp_path / "spool.jsonl").read_text() == ""

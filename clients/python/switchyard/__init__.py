@@ -8,9 +8,14 @@ The same API for asyncio is in `switchyard.aio`; `switchyard.outbox.emit` writes
 psycopg transaction. See clients/python/README.md and docs/clients.md.
 """
 
-from ._core import Backoff, ContractPayload, GroupOptions, PublishRequest, Receipt, Spool
-from .client import DeadLetter, Group, ProcessedStore, StateStore, Subscription, Switchyard
-from .contracts import Contract, ContractRegistry, PayloadGuard, Policy
+from ._core import ContractPayload, PublishRequest, Receipt
+from .delivery import Backoff, GroupOptions
+from .spool import Spool
+from .client import DeadLetter, StateStore, Switchyard
+from .group import Group, ProcessedStore
+from .subscription import Subscription
+from .contracts import Contract, ContractRegistry, Policy
+from .guard import PayloadGuard
 from .envelope import Event, uuid7
 from .errors import (
     EncryptionKeyRequired, EngineUnavailable, PayloadTooLarge, RateLimited, SpoolFull, StateKeyError, SwitchyardError,

@@ -1,26 +1,28 @@
-"""What the blocking and the asyncio clients share: preparing events, the script calls, the spool,
-the retry rules of consumer groups, and the reading of replies. No I/O on Redis here."""
+"""What the blocking and the asyncio clients share: preparing events (checks, sealing, signing,
+the envelope's two parts), the publish script's keys and arguments, receipts, and reading stream
+entries. No I/O on Redis here; the spool is `switchyard.spool`, the group rules `switchyard.delivery`."""
 
 from __future__ import annotations
 
 import importlib
-import json
-import os
-import stat
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
-from .contracts import CheckedPayload, PayloadGuard, Policy, compact, glob_regex
+import redis
+
+from .contracts import Policy, compact, glob_regex
+from .guard import CheckedPayload, PayloadGuard
 from .envelope import Event, envelope_parts, uuid7
-from .errors import EncryptionKeyRequired, RateLimited, SpoolFull, SwitchyardError, ValidationError
+from .errors import EncryptionKeyRequired, RateLimited, SwitchyardError, ValidationError
 from .security import KeyRing, seal, signature, unseal, verify
 from .state import StateKeys
+
+#: Errors that mean Redis cannot be reached now (a reason to spool or retry), as opposed to a refusal.
+UNREACHABLE: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 #: The channel registry, where pattern consumers find channels.
 CHANNELS_KEY = "switchyard:channels"
@@ -291,115 +293,6 @@ def by_channel(events: Sequence[Prepared]) -> list[list[int]]:
     for index, event in enumerate(events):
         groups.setdefault(event.channel, []).append(index)
     return list(groups.values())
-
-
-class Spool:
-    """Events kept on local disk while Redis is away, one JSON line each, fsynced before the publish
-    returns, and replayed in order once Redis answers (seed 004's fallback buffer, made durable).
-
-    The file is created with mode 0600 (it holds payloads) and a symbolic link at its path is refused.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], max_events: int = 100_000, max_bytes: int = 256 * 1024 * 1024) -> None:
-        self.path = Path(path)
-        self.max_events = max_events
-        self.max_bytes = max_bytes
-        self.lock = threading.Lock()
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
-        try:
-            descriptor = os.open(self.path, flags, 0o600)
-        except OSError as error:
-            raise OSError(f"the spool {self.path} cannot be opened (a symbolic link is refused): {error}") from error
-        os.fchmod(descriptor, stat.S_IRUSR | stat.S_IWUSR)
-        os.close(descriptor)
-        self.depth = len(self.lines())
-
-    def lines(self) -> list[dict[str, Any]]:
-        """The spooled events, oldest first."""
-        text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-    def append(self, events: Sequence[Prepared]) -> None:
-        """Adds events and fsyncs; `spool_full` past the bounds, adding none of them."""
-        text = "".join(event.spool_line() + "\n" for event in events).encode("utf-8")
-        with self.lock:
-            size = self.path.stat().st_size if self.path.exists() else 0
-            if self.depth + len(events) > self.max_events or size + len(text) > self.max_bytes:
-                raise SpoolFull(
-                    "spool_full", f"Redis is unreachable and the spool {self.path} is full",
-                    {"spool_depth": self.depth, "max_events": self.max_events, "max_bytes": self.max_bytes})
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
-            try:
-                os.write(descriptor, text)
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
-            self.depth += len(events)
-
-    def drop(self, count: int) -> None:
-        """Removes the oldest `count` events (they were stored)."""
-        with self.lock:
-            rest = self.lines()[count:]
-            temporary = self.path.with_suffix(self.path.suffix + ".tmp")
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            try:
-                os.write(descriptor, "".join(compact(line) + "\n" for line in rest).encode("utf-8"))
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
-            os.replace(temporary, self.path)
-            self.depth = len(rest)
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff between retries of a handler that failed (seconds)."""
-
-    initial: float = 0.1
-    multiplier: float = 2.0
-    maximum: float = 10.0
-
-    def delay(self, failures: int) -> float:
-        """The wait after the `failures`-th failure (1 for the first)."""
-        delay = self.initial
-        for _ in range(1, max(1, failures)):
-            delay *= self.multiplier
-            if delay >= self.maximum:
-                return self.maximum
-        return min(delay, self.maximum)
-
-
-@dataclass(frozen=True)
-class GroupOptions:
-    """How a consumer of a group reads, retries, reclaims and gives up; the Swift router's defaults."""
-
-    batch_size: int = 64
-    max_deliveries: int = 5
-    backoff: Backoff = field(default_factory=Backoff)
-    visibility_timeout: float = 30.0
-    claim_interval: float = 1.0
-    block: float = 1.0
-    start: str = "beginning"  # or "newest", for channels that exist when the group is created
-
-
-def handler_error_body(error: BaseException) -> dict[str, Any]:
-    """The body a dead letter records for what a handler raised."""
-    if isinstance(error, SwitchyardError):
-        return error.body
-    return {"error_type": "handler_error", "message": f"the handler threw {type(error).__name__}", "details": {"error": str(error)}}
-
-
-def processing_error(failure: Mapping[str, Any], *, service: str, event: Event, deliveries: int) -> dict[str, Any]:
-    """Seed 000's processing error around the last failure, as a dead letter's `error`."""
-    return {
-        "error_type": "processing_error", "service": service, "message": failure.get("message", "the handler failed"),
-        "original_message": event.envelope, "retry_count": max(0, deliveries - 1), "details": dict(failure),
-    }
-
-
-def unacked_body(times: int, max_deliveries: int) -> dict[str, Any]:
-    return {"error_type": "handler_error", "message": f"delivered {times} times without an ack",
-            "details": {"max_deliveries": max_deliveries}}
 
 
 def decode(value: Any) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .contracts import ContractRegistry, PayloadGuard, compact
+from .contracts import ContractRegistry, compact
+from .guard import PayloadGuard
 from .envelope import uuid7
 
 

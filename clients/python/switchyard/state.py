@@ -16,7 +16,9 @@ from typing import Any, Mapping
 
 from jsonschema import Draft7Validator
 
-from .contracts import FORMATS, MAX_SIZE_BYTES, compact, credential_fields, duration_seconds, glob_regex, is_pattern, literal_prefix, summarize
+from .contracts import MAX_SIZE_BYTES, compact, duration_seconds, glob_regex, is_pattern, literal_prefix
+from .guard import credential_fields
+from .schema_errors import FORMATS, summarize
 from .errors import PayloadTooLarge, StateKeyError, ValidationError
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]+([:.][A-Za-z0-9_-]+)*$")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from switchyard import Backoff, PublishRequest, Switchyard, SwitchyardError
-from switchyard.client import Group
+from switchyard.group import Group
 
 ROOT = Path(__file__).resolve().parents[3]
 CASES = ROOT / "Tests" / "Conformance" / "delivery.json"

@@ -20,10 +20,12 @@ from redis.sentinel import SentinelConnectionPool
 
 from ._core import (
     CHANNELS_KEY, UNREACHABLE, Prepared, PublishRequest, Receipt, Settings, by_channel, decode, dlq_key, now_ms,
-    parse_entry, script_source, since_ms, stream_key,
+    script_source, since_ms, stream_key,
 )
 from .delivery import GroupOptions
 from .spool import Spool
+from . import _plans as plans
+from ._plans import run
 from .group import Group
 from .subscription import Subscription
 from .contracts import ContractRegistry, compact
@@ -34,6 +36,12 @@ from .security import KeyRing
 from .state import StateKeys, StateValue
 
 RedisLike = Union[redis.Redis, RedisCluster]
+
+
+def bounds(since: int | datetime | None, until: int | datetime | None) -> tuple[int | None, int | None, int | None, int | None]:
+    """A replay's bounds as (since sequence, since ms, until sequence, until ms)."""
+    return (since if isinstance(since, int) else None, since_ms(since) if isinstance(since, datetime) else None,
+            until if isinstance(until, int) else None, since_ms(until) if isinstance(until, datetime) else None)
 
 
 def sentinel_parts(url: str) -> tuple[list[tuple[str, int]], str]:
@@ -273,55 +281,7 @@ class Switchyard:
     ) -> list[Event]:
         """A channel's stored events, oldest first: from a sequence number (`int`) or a time
         (`datetime`), to one (inclusive), at most `limit`."""
-        start = "-"
-        if isinstance(since, datetime):
-            start = f"{since_ms(since)}-0"
-        elif isinstance(since, int):
-            start = self._position_of_sequence(channel, since) or "+"
-        stop = f"{since_ms(until)}-18446744073709551615" if isinstance(until, datetime) else "+"
-        events: list[Event] = []
-        while len(events) < limit and start != "+":
-            page = self.redis.xrange(stream_key(channel), start, stop, count=min(512, limit - len(events) + 1))
-            if not page:
-                break
-            for entry_id, fields in page:
-                identifier, event, _ = parse_entry(entry_id, fields)
-                start = "(" + identifier
-                if event is None or (isinstance(since, int) and event.sequence_number < since):
-                    continue
-                if isinstance(until, int) and event.sequence_number > until:
-                    return events
-                events.append(event)
-                if len(events) >= limit:
-                    break
-            if len(page) < 2:
-                break
-        return events
-
-    def _position_of_sequence(self, channel: str, sequence: int) -> str | None:
-        """Where in `stream:{C}` the event numbered `sequence` (or the next stored one) is: a binary
-        search over the ids' milliseconds, since sequence numbers grow with ids."""
-        key = stream_key(channel)
-        first = self.redis.xrange(key, "-", "+", count=1)
-        if not first:
-            return None
-        _, head, _ = parse_entry(*first[0])
-        if head is None or head.sequence_number >= sequence:
-            return "-"
-        last = self.redis.xrevrange(key, "+", "-", count=1)
-        _, tail, _ = parse_entry(*last[0])
-        if tail is None or tail.sequence_number < sequence:
-            return None
-        low, high = int(decode(first[0][0]).split("-")[0]), int(decode(last[0][0]).split("-")[0])
-        while low < high:
-            middle = (low + high) // 2
-            probe = self.redis.xrange(key, f"{middle + 1}-0", "+", count=1)
-            _, found, _ = parse_entry(*probe[0]) if probe else ("", None, "")
-            if found is not None and found.sequence_number <= sequence:
-                low = middle + 1
-            else:
-                high = middle
-        return f"{low}-0"
+        return run(plans.replay(channel, *bounds(since, until), limit), self)
 
     def latest(self, channel: str) -> Event | None:
         """The channel's newest event, until its retention passed."""

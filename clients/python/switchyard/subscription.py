@@ -7,7 +7,8 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator, Mapping
 
-from ._core import COMPANION_PREFIX, UNREACHABLE, decode, matches, parse_entry, since_ms, stream_key
+from ._core import COMPANION_PREFIX, UNREACHABLE, decode, matches, since_ms
+from ._plans import events_after, run
 from .contracts import is_pattern
 from .envelope import Event
 
@@ -58,22 +59,7 @@ class Subscription:
 
     def _after(self, channel: str, last: int, upto: int | None = None) -> list[Event]:
         """The stored events of `channel` numbered after `last` (and before `upto`), from the stream."""
-        if channel not in self.last_ms:
-            return [e for e in self.owner.replay(channel, since=last + 1) if upto is None or e.sequence_number < upto]
-        found: list[Event] = []
-        position = f"{self.last_ms[channel]}-0"
-        while True:
-            page = self.owner.redis.xrange(stream_key(channel), position, "+", count=512)
-            for entry_id, fields in page:
-                identifier, event, _ = parse_entry(entry_id, fields)
-                position = "(" + identifier
-                if event is None or event.sequence_number <= last:
-                    continue
-                if upto is not None and event.sequence_number >= upto:
-                    return found
-                found.append(event)
-            if len(page) < 512:
-                return found
+        return run(events_after(channel, last, self.last_ms.get(channel), upto), self.owner)
 
     def _catch_up(self) -> None:
         """After the live connection came back: what was stored meanwhile, per channel, in order."""

@@ -23,12 +23,14 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import SentinelConnectionPool
 
 from .._core import (
-    CHANNELS_KEY, UNREACHABLE, Prepared, PublishRequest, Receipt, by_channel, decode, dlq_key, now_ms, parse_entry,
-    script_source, since_ms, stream_key,
+    CHANNELS_KEY, UNREACHABLE, Prepared, PublishRequest, Receipt, by_channel, decode, dlq_key, now_ms,
+    script_source, stream_key,
 )
 from ..delivery import GroupOptions
 from ..spool import Spool
-from ..client import DeadLetter, make_settings, sentinel_parts
+from .. import _plans as plans
+from .._plans import run_async
+from ..client import DeadLetter, bounds, make_settings, sentinel_parts
 from ..contracts import ContractRegistry, compact
 from ..envelope import Event, rfc3339_ms
 from ..errors import EngineUnavailable, SwitchyardError, ValidationError
@@ -211,53 +213,7 @@ class Switchyard:
         self, channel: str, since: int | datetime | None = None, until: int | datetime | None = None, limit: int = 10_000,
     ) -> list[Event]:
         """A channel's stored events, oldest first, from a sequence number or a time (see the blocking client)."""
-        start = "-"
-        if isinstance(since, datetime):
-            start = f"{since_ms(since)}-0"
-        elif isinstance(since, int):
-            start = await self._position_of_sequence(channel, since) or "+"
-        stop = f"{since_ms(until)}-18446744073709551615" if isinstance(until, datetime) else "+"
-        events: list[Event] = []
-        while len(events) < limit and start != "+":
-            page = await self.redis.xrange(stream_key(channel), start, stop, count=min(512, limit - len(events) + 1))
-            if not page:
-                break
-            for entry_id, fields in page:
-                identifier, event, _ = parse_entry(entry_id, fields)
-                start = "(" + identifier
-                if event is None or (isinstance(since, int) and event.sequence_number < since):
-                    continue
-                if isinstance(until, int) and event.sequence_number > until:
-                    return events
-                events.append(event)
-                if len(events) >= limit:
-                    break
-            if len(page) < 2:
-                break
-        return events
-
-    async def _position_of_sequence(self, channel: str, sequence: int) -> str | None:
-        key = stream_key(channel)
-        first = await self.redis.xrange(key, "-", "+", count=1)
-        if not first:
-            return None
-        _, head, _ = parse_entry(*first[0])
-        if head is None or head.sequence_number >= sequence:
-            return "-"
-        last = await self.redis.xrevrange(key, "+", "-", count=1)
-        _, tail, _ = parse_entry(*last[0])
-        if tail is None or tail.sequence_number < sequence:
-            return None
-        low, high = int(decode(first[0][0]).split("-")[0]), int(decode(last[0][0]).split("-")[0])
-        while low < high:
-            middle = (low + high) // 2
-            probe = await self.redis.xrange(key, f"{middle + 1}-0", "+", count=1)
-            _, found, _ = parse_entry(*probe[0]) if probe else ("", None, "")
-            if found is not None and found.sequence_number <= sequence:
-                low = middle + 1
-            else:
-                high = middle
-        return f"{low}-0"
+        return await run_async(plans.replay(channel, *bounds(since, until), limit), self)
 
     async def latest(self, channel: str) -> Event | None:
         """The channel's newest event, until its retention passed."""

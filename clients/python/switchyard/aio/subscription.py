@@ -8,7 +8,8 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, AsyncIterator, Mapping
 
-from .._core import COMPANION_PREFIX, UNREACHABLE, decode, matches, parse_entry, since_ms, stream_key
+from .._core import COMPANION_PREFIX, UNREACHABLE, decode, matches, since_ms
+from .._plans import events_after, run_async
 from ..contracts import is_pattern
 from ..envelope import Event
 
@@ -60,22 +61,7 @@ class Subscription:
 
     async def _after(self, channel: str, last: int, upto: int | None = None) -> list[Event]:
         """The stored events of `channel` numbered after `last` (and before `upto`), from the stream."""
-        if channel not in self.last_ms:
-            return [e for e in await self.owner.replay(channel, since=last + 1) if upto is None or e.sequence_number < upto]
-        found: list[Event] = []
-        position = f"{self.last_ms[channel]}-0"
-        while True:
-            page = await self.owner.redis.xrange(stream_key(channel), position, "+", count=512)
-            for entry_id, fields in page:
-                identifier, event, _ = parse_entry(entry_id, fields)
-                position = "(" + identifier
-                if event is None or event.sequence_number <= last:
-                    continue
-                if upto is not None and event.sequence_number >= upto:
-                    return found
-                found.append(event)
-            if len(page) < 512:
-                return found
+        return await run_async(events_after(channel, last, self.last_ms.get(channel), upto), self.owner)
 
     async def get(self, timeout: float = 1.0) -> Event | None:
         """The next event, or `None` when none came within `timeout` seconds; while Redis is away it

@@ -118,12 +118,13 @@ import Testing
 
     @Test func commandTimeoutFailsWithARetryableError() async throws {
         var configuration = try TestEnvironment.configuration()
-        configuration.commandTimeout = .milliseconds(100)
+        // Long enough for a connection's handshake on a busy machine; BLPOP waits far longer.
+        configuration.commandTimeout = .milliseconds(500)
         try await withClient(configuration) { client throws in
             let key = TestEnvironment.uniqueKey("timeout")
             try await client.withConnection { connection throws in
                 do {
-                    _ = try await connection.execute(GenericCommand("BLPOP", key, "1"))
+                    _ = try await connection.execute(GenericCommand("BLPOP", key, "5"))
                     Issue.record("expected a timeout")
                 } catch let error as RedisError {
                     #expect(error.code == .timeout)

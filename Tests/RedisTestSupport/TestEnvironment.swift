@@ -218,3 +218,26 @@ public func askServer(
         throw error
     }
 }
+
+/// Lets one compiler or type checker (mypy, tsc, node's test runner, swiftc) run at a time in the
+/// test process: each keeps a core busy for seconds, and several at once on this two-core machine
+/// starved the tests that time Redis replies.
+public actor ToolGate {
+    /// The one gate of the process.
+    public static let shared = ToolGate()
+    private var held = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// Runs `body` when no other test runs a tool through the gate.
+    public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if held {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            held = true
+        }
+        defer {
+            if waiting.isEmpty { held = false } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}

@@ -29,8 +29,8 @@ func runTool(_ executable: String, _ arguments: [String], in directory: URL? = n
     status: Int32, output: String
 ) {
     // On a thread of its own: a blocking wait on the concurrency pool (one thread per core) stalls
-    // every other test of the process while mypy, tsc or swiftc runs.
-    try await blocking {
+    // every other test of the process while mypy, tsc or swiftc runs; and one tool at a time.
+    try await ToolGate.shared.run { try await blocking {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -43,7 +43,7 @@ func runTool(_ executable: String, _ arguments: [String], in directory: URL? = n
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    } }
 }
 
 /// A new empty folder under the system's temporary folder.

@@ -349,7 +349,8 @@ final class PrivateRedis: Sendable {
 
     /// Stops the server and waits for it to exit, without blocking a thread of the concurrency
     /// pool. SIGKILL: every write is already in the append-only file (`appendfsync always`), and a
-    /// redis-server started from the test process was seen not to exit on SIGTERM.
+    /// redis-server started from the test process inherits its blocked signals, SIGTERM among them
+    /// (`SigBlk` in `/proc/PID/status`), so it never sees a SIGTERM.
     func stop() async {
         guard let running = process.withLock({ current -> Process? in defer { current = nil }; return current }) else { return }
         kill(running.processIdentifier, SIGKILL)

@@ -38,11 +38,8 @@ virtualenv scripts/test makes has it).
 """
 
 import argparse
-import base64
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +48,7 @@ import urllib.request
 
 from websockets.sync.client import connect
 
-from devtools import DevTools, page_socket, start_chromium
+from devtools import DevTools, page_socket, start_chromium, stop_chromium
 
 # The test page's script. It runs in the gateway's own /healthz document, so the page has the
 # gateway's origin (a refused handshake can then be asked about, as on any page the gateway serves)
@@ -212,13 +209,7 @@ def main():
         report["error"] = f"{type(error).__name__}: {error}"
         status = 2
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(profile, ignore_errors=True)
+        stop_chromium(process, profile)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
     print(json.dumps(report))
     return status

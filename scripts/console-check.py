@@ -27,16 +27,13 @@ import base64
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 from websockets.sync.client import connect
 
-from devtools import DevTools, page_socket, start_chromium
+from devtools import DevTools, page_socket, start_chromium, stop_chromium
 
 PROBE = r"""
 (() => {
@@ -233,13 +230,7 @@ def main():
         report["error"] = f"{type(error).__name__}: {error}"
         status = 2
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(profile, ignore_errors=True)
+        stop_chromium(process, profile)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
     print(json.dumps(report))
     return status

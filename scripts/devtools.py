@@ -6,6 +6,7 @@ Needs the `websockets` package (the virtualenv scripts/test makes has it).
 
 import json
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -77,3 +78,14 @@ def page_socket(browser_url):
             return pages[0]["webSocketDebuggerUrl"]
         time.sleep(0.2)
     raise RuntimeError("chromium has no page target")
+
+
+def stop_chromium(process, profile):
+    """Stops Chromium (killed when it does not exit within 10 s) and removes its profile folder."""
+    if process is not None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    shutil.rmtree(profile, ignore_errors=True)

@@ -24,18 +24,7 @@ struct PythonGenerator {
 
     init(models: [PayloadModel]) {
         self.models = models
-        var names: [[String]: String] = [:]
-        var taken = Set(models.map(\.name))
-        for model in models { names[[model.name]] = model.name }
-        for model in models {
-            for type in Codegen.namedTypes(model) {
-                guard case .object(let object) = type, object.path.count > 1 else { continue }
-                let name = Naming.unique([object.path.joined()], avoiding: taken)[0]
-                taken.insert(name)
-                names[object.path] = name
-            }
-        }
-        classNames = names
+        classNames = Codegen.flatTypeNames(models)
     }
 
     func file() -> String {
@@ -223,19 +212,8 @@ struct PythonGenerator {
     }
 
     static func literal(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f { out += "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16) }
-                else { out.unicodeScalars.append(scalar) }
-            }
+        Codegen.quoted(text) { value in
+            value < 0x20 || value == 0x7f ? "\\x" + (value < 16 ? "0" : "") + String(value, radix: 16) : nil
         }
-        return out + "\""
     }
 }

@@ -247,19 +247,7 @@ struct SwiftGenerator {
     }
 
     static func literal(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
+        Codegen.quoted(text) { value in value < 0x20 ? "\\u{\(String(value, radix: 16))}" : nil }
     }
 
     /// A raw string literal (`#"…"#`) with enough `#` that nothing inside ends it or interpolates.

@@ -11,18 +11,7 @@ struct TypeScriptGenerator {
 
     init(models: [PayloadModel]) {
         self.models = models
-        var names: [[String]: String] = [:]
-        var taken = Set(models.map(\.name))
-        for model in models { names[[model.name]] = model.name }
-        for model in models {
-            for type in Codegen.namedTypes(model) {
-                guard case .object(let object) = type, object.path.count > 1 else { continue }
-                let name = Naming.unique([object.path.joined()], avoiding: taken)[0]
-                taken.insert(name)
-                names[object.path] = name
-            }
-        }
-        interfaceNames = names
+        interfaceNames = Codegen.flatTypeNames(models)
     }
 
     func file() -> String {

@@ -90,7 +90,7 @@ import Testing
         let tls = (
             certificate: try TestEnvironment.value("TLS_SERVER_CERT"), key: try TestEnvironment.value("TLS_SERVER_KEY"),
             certificateAuthority: try TestEnvironment.value("REDIS_TLS_CA"))
-        try await PrivateDeploymentGate.shared.run {
+        try await OneAtATime.privateDeployments.run {
             let deployment = try await SentinelDeployment.start(tls: tls, sentinelPassword: "sentinel-secret")
             defer { deployment.stop() }
             // ACL users are not replicated: made on both data servers, as the runbook says.

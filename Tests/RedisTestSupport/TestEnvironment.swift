@@ -172,16 +172,21 @@ extension RedisSubscription.Event {
     }
 }
 
-/// Lets one test at a time run servers of its own (a Sentinel deployment, a cluster) and fail them
-/// over: each starts five or six servers, which is load enough for two cores. It does not hold the
-/// shared redis-server, which those tests never touch, so the other tests go on beside it.
-public actor PrivateDeploymentGate {
-    /// The one gate of the process.
-    public static let shared = PrivateDeploymentGate()
+/// Runs the bodies given to it one at a time, in arrival order, beside every test that does not use it.
+public actor OneAtATime {
+    /// Lets one test at a time run servers of its own (a Sentinel deployment, a cluster) and fail
+    /// them over: each starts five or six servers, which is load enough for two cores. It does not
+    /// hold the shared redis-server, which those tests never touch, so the other tests go on beside it.
+    public static let privateDeployments = OneAtATime()
+    /// Lets one compiler or type checker (mypy, tsc, node's test runner, swiftc) run at a time: each
+    /// keeps a core busy for seconds, and several at once on this two-core machine starved the tests
+    /// that time Redis replies.
+    public static let tools = OneAtATime()
+
     private var held = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
-    /// Runs `body` when no other test runs a private deployment.
+    /// Runs `body` once no other body given to this gate runs.
     public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         if held {
             await withCheckedContinuation { waiting.append($0) }
@@ -216,28 +221,5 @@ public func askServer(
     } catch {
         await connection.close()
         throw error
-    }
-}
-
-/// Lets one compiler or type checker (mypy, tsc, node's test runner, swiftc) run at a time in the
-/// test process: each keeps a core busy for seconds, and several at once on this two-core machine
-/// starved the tests that time Redis replies.
-public actor ToolGate {
-    /// The one gate of the process.
-    public static let shared = ToolGate()
-    private var held = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    /// Runs `body` when no other test runs a tool through the gate.
-    public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        if held {
-            await withCheckedContinuation { waiting.append($0) }
-        } else {
-            held = true
-        }
-        defer {
-            if waiting.isEmpty { held = false } else { waiting.removeFirst().resume() }
-        }
-        return try await body()
     }
 }

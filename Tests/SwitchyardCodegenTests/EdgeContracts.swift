@@ -30,7 +30,7 @@ func runTool(_ executable: String, _ arguments: [String], in directory: URL? = n
 ) {
     // On a thread of its own: a blocking wait on the concurrency pool (one thread per core) stalls
     // every other test of the process while mypy, tsc or swiftc runs; and one tool at a time.
-    try await ToolGate.shared.run { try await blocking {
+    try await OneAtATime.tools.run { try await blocking {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

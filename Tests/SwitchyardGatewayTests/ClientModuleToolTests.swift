@@ -14,19 +14,19 @@ import Testing
 
     @Test(.needs(.node)) func theUnitTestsPassInNode() async throws {
         let node = try Self.tool(.node)
-        let result = try await ToolGate.shared.run { try await runProgram(node, ["--test", "test/"], directory: Self.folder) }
+        let result = try await OneAtATime.tools.run { try await runProgram(node, ["--test", "test/"], directory: Self.folder) }
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("# fail 0") && !result.stdout.contains("# pass 0"), "\(result.stdout)")
     }
 
     @Test(.needs(.typescript)) func theJSDocTypesCheckAndTheDeclarationsAreCurrent() async throws {
         let tsc = try Self.tool(.typescript)
-        let checked = try await ToolGate.shared.run { try await runProgram(tsc, ["-p", "tsconfig.json", "--noEmit"], directory: Self.folder) }
+        let checked = try await OneAtATime.tools.run { try await runProgram(tsc, ["-p", "tsconfig.json", "--noEmit"], directory: Self.folder) }
         #expect(checked.status == 0, "tsc --checkJs: \(checked.stdout)\(checked.stderr)")
 
         let out = NSTemporaryDirectory() + "client-dts-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let emitted = try await ToolGate.shared.run { try await runProgram(
+        let emitted = try await OneAtATime.tools.run { try await runProgram(
             tsc, ["-p", "tsconfig.json", "--declaration", "--emitDeclarationOnly", "--outDir", out], directory: Self.folder) }
         #expect(emitted.status == 0, "\(emitted.stdout)\(emitted.stderr)")
         let fresh = try String(contentsOfFile: out + "/switchyard.d.ts", encoding: .utf8)

@@ -13,7 +13,7 @@ import Testing
 /// holds the gateway's subscription connection (a private cluster).
 @Suite(.serialized, .timeLimit(.minutes(5)), .needs(.redis)) struct ClusterWebSocketTests {
     @Test func aWebSocketClientGetsEveryAcknowledgedEventInOrderAcrossAFailover() async throws {
-        try await PrivateDeploymentGate.shared.run {
+        try await OneAtATime.privateDeployments.run {
             let cluster = try await ClusterDeployment.start()
             defer { cluster.stop() }
             let gateway = try TestGateway.replicated(url: cluster.url)

@@ -12,7 +12,7 @@ import Testing
 /// `/v1/ws` on Redis under Sentinel, across a failover of a private deployment.
 @Suite(.serialized, .timeLimit(.minutes(5)), .needs(.redis)) struct SentinelWebSocketTests {
     @Test func aWebSocketClientGetsEveryAcknowledgedEventInOrderAcrossAFailover() async throws {
-        try await PrivateDeploymentGate.shared.run {
+        try await OneAtATime.privateDeployments.run {
             let deployment = try await SentinelDeployment.start()
             defer { deployment.stop() }
             try await Self.followFailover(deployment)

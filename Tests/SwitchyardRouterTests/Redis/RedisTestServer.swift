@@ -53,10 +53,10 @@ enum RedisTestServer {
         try await held(exclusive: true, body)
     }
 
-    /// Runs `body` alone among the tests that start servers of their own (``PrivateDeploymentGate``),
+    /// Runs `body` alone among the tests that start servers of their own (``OneAtATime/privateDeployments``),
     /// beside the tests of the shared server, with every engine made in it running.
     static func withPrivateDeployment(_ body: @Sendable () async throws -> Void) async throws {
-        try await PrivateDeploymentGate.shared.run { try await runningEngines(body) }
+        try await OneAtATime.privateDeployments.run { try await runningEngines(body) }
     }
 
     /// Runs `body` holding the server gate, with every engine made in it running.

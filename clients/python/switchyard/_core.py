@@ -4,6 +4,7 @@ entries. No I/O on Redis here; the spool is `switchyard.spool`, the group rules 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 import uuid
@@ -30,12 +31,20 @@ CHANNELS_KEY = "switchyard:channels"
 COMPANION_PREFIX = "switchyard:envelope:"
 
 
+@functools.lru_cache(maxsize=1)
+def _propagate() -> Any:
+    """OpenTelemetry's `propagate` module, looked for once; `None` without `opentelemetry-api`."""
+    try:
+        return importlib.import_module("opentelemetry.propagate")
+    except ImportError:
+        return None
+
+
 def current_trace_context() -> dict[str, str]:
     """`traceparent` (and `tracestate`) of the caller's current OpenTelemetry span, when the
     `opentelemetry-api` package is installed and a span is active; else nothing."""
-    try:
-        propagate = importlib.import_module("opentelemetry.propagate")
-    except ImportError:
+    propagate = _propagate()
+    if propagate is None:
         return {}
     carrier: dict[str, str] = {}
     propagate.inject(carrier)

@@ -8,6 +8,7 @@ publish-time checks.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -40,6 +41,7 @@ def duration_seconds(text: str) -> int:
     return int(digits) * multiplier
 
 
+@functools.lru_cache(maxsize=1024)
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """A Redis glob (`*`, `?`, `[...]` with `^` negation and ranges, `\\` escapes) as a regular expression."""
     out, i = [], 0

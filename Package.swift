@@ -15,6 +15,7 @@ let package = Package(
         .plugin(name: "SwitchyardContractsPlugin", targets: ["SwitchyardContractsPlugin"]),
         .library(name: "RESP", targets: ["RESP"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .library(name: "SwitchyardRedis", targets: ["SwitchyardRedis"]),
         .library(name: "SwitchyardGateway", targets: ["SwitchyardGateway"]),
         .library(name: "SwitchyardPostgres", targets: ["SwitchyardPostgres"]),
@@ -57,6 +58,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // librdkafka's C API as KafkaClient uses it, bound at run time with dlopen: nothing links
+        // against librdkafka, so the package builds where it is missing.
+        .target(name: "CRDKafka", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+        .target(name: "KafkaClient", dependencies: ["CRDKafka"]),
         .target(name: "JSONSchema"),
         .target(name: "SwitchyardCodegen", dependencies: ["JSONSchema"]),
         .executableTarget(name: "switchyard-codegen", dependencies: ["SwitchyardCodegen"]),
@@ -238,6 +243,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema"]),
+        .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient", "RedisTestSupport"]),
         // Compiles the payload types the plugin generates from contracts/ and tests them, and the
         // generated Python and TypeScript with mypy and tsc.
         .testTarget(

@@ -12,6 +12,9 @@ public enum TestServer: String, Sendable, CaseIterable {
     case cluster = "REDIS_CLUSTER_URL"
     /// The throwaway PostgreSQL (`POSTGRES_URL`).
     case postgres = "POSTGRES_URL"
+    /// The throwaway Kafka broker, Tansu (`KAFKA_URL`); `SWITCHYARD_LIBRDKAFKA` names the librdkafka
+    /// to load and `SWITCHYARD_TANSU` the broker's binary, for tests that start brokers of their own.
+    case kafka = "KAFKA_URL"
     /// The test virtualenv's Python with redis-py and the other clients (`SWITCHYARD_PYTHON`).
     case python = "SWITCHYARD_PYTHON"
     /// A headless Chromium for the console's browser test (`SWITCHYARD_CHROMIUM`).

@@ -39,6 +39,27 @@ struct KafkaProduceConsumeTests {
         }
     }
 
+    @Test("null and empty keys and values stay apart, tombstones included")
+    func nullAndEmpty() async throws {
+        let topic = try await KafkaTest.createTopic("null-empty")
+        let producer = try KafkaProducer(configuration: KafkaTest.configuration())
+        defer { producer.close() }
+        let records = [
+            KafkaOutgoingRecord(topic: topic, key: [], value: []),
+            KafkaOutgoingRecord(topic: topic, key: nil, value: nil),
+            KafkaOutgoingRecord(topic: topic, key: KafkaTest.bytes("k"), value: nil),
+            KafkaOutgoingRecord(topic: topic, key: nil, value: [], headers: [KafkaHeader(name: "empty", value: [])]),
+        ]
+        _ = try await producer.send(records)
+        let reader = try KafkaConsumer(configuration: KafkaTest.configuration(), groupID: nil)
+        try reader.assign([KafkaTopicPartition(topic: topic, partition: 0): KafkaConsumer.beginning])
+        let fetched = try await KafkaTest.read(reader, count: records.count)
+        await reader.close()
+        #expect(fetched.map(\.key) == records.map(\.key))
+        #expect(fetched.map(\.value) == records.map(\.value))
+        #expect(fetched.map(\.headers) == records.map(\.headers))
+    }
+
     @Test("records without a partition go by key: one key, one partition")
     func partitionByKey() async throws {
         let topic = try await KafkaTest.createTopic("by-key", partitions: 3)

@@ -95,6 +95,8 @@ public struct ChannelPolicy: Sendable, Hashable {
     /// critical channel where the engine's deployment has replicas (Redis under Sentinel), else
     /// ``Acknowledge/primary``.
     public var acknowledge: Acknowledge?
+    /// The channel's topic on the Kafka engine; `nil` takes the defaults of ``Kafka``.
+    public var kafka: Kafka?
 
     /// Whether `name` may name a service in ``producers`` and ``consumers``: one or more of
     /// `A-Z`, `a-z`, `0-9`, `_`, `.` and `-` (the name becomes a Redis ACL user and a key, so
@@ -115,8 +117,9 @@ public struct ChannelPolicy: Sendable, Hashable {
         retentionSeconds: Int, maxSizeBytes: Int = defaultMaxSizeBytes, rateLimit: RateLimit = .standard,
         delivery: Delivery = .durable, conflatable: Bool = false, critical: Bool = false,
         producers: [String] = ["*"], consumers: [String] = ["*"], liveMessage: LiveMessage = .envelope,
-        acknowledge: Acknowledge? = nil
+        acknowledge: Acknowledge? = nil, kafka: Kafka? = nil
     ) {
+        self.kafka = kafka
         self.liveMessage = liveMessage
         self.acknowledge = acknowledge
         self.retentionSeconds = retentionSeconds

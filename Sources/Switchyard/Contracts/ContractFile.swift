@@ -5,7 +5,7 @@ struct ContractFile {
     static let topLevelKeys: Set<String> = ["channel", "version", "description", "origin", "schema", "policy", "sensitive_fields", "examples"]
     static let policyKeys: Set<String> = [
         "retention", "max_size_bytes", "rate_limit", "delivery", "conflatable", "critical", "producers", "consumers", "live_message",
-        "acknowledge",
+        "acknowledge", "kafka",
     ]
 
     let path: String
@@ -17,6 +17,51 @@ struct ContractFile {
 
     private mutating func problem(_ location: String, _ message: String) {
         problems.append(ContractProblem(file: path, location: location, message: message))
+    }
+
+    /// Reads `policy.kafka`; `nil` with problems recorded when it is malformed.
+    private mutating func kafkaPolicy(_ value: JSONValue) -> ChannelPolicy.Kafka? {
+        guard case .object(let object) = value else {
+            problem("/policy/kafka", "'kafka' must be an object with any of: \(ChannelPolicy.Kafka.keys.sorted().joined(separator: ", "))")
+            return nil
+        }
+        let before = problems.count
+        var kafka = ChannelPolicy.Kafka()
+        for key in object.keys where !ChannelPolicy.Kafka.keys.contains(key) {
+            problem("/policy/kafka/\(key)", "unknown kafka key '\(key)' (allowed: \(ChannelPolicy.Kafka.keys.sorted().joined(separator: ", ")))")
+        }
+        if let topic = object["topic"] {
+            if let name = topic.stringValue, ChannelPolicy.Kafka.isValidTopic(name) {
+                kafka.topic = name
+            } else {
+                problem("/policy/kafka/topic", "'topic' must be a Kafka topic name: 1 to 249 of letters, digits, '.', '_' and '-'")
+            }
+        }
+        if let partitions = object["partitions"] {
+            if case .int(let count) = partitions, count >= 1, count <= 10_000 {
+                kafka.partitions = Int(count)
+            } else {
+                problem("/policy/kafka/partitions", "'partitions' must be an integer from 1 to 10000")
+            }
+        }
+        if let key = object["partition_key"] {
+            if let field = key.stringValue, !field.isEmpty {
+                kafka.partitionKey = field
+            } else {
+                problem("/policy/kafka/partition_key", "'partition_key' must name a payload field")
+            }
+        }
+        if let retention = object["retention"] {
+            if let text = retention.stringValue, let seconds = DurationText.seconds(text) {
+                kafka.retentionSeconds = seconds
+            } else {
+                problem("/policy/kafka/retention", "'retention' must be a duration such as \"1h\" or \"7d\"")
+            }
+        }
+        if let compaction = object["compaction"] {
+            if let flag = compaction.boolValue { kafka.compaction = flag } else { problem("/policy/kafka/compaction", "'compaction' must be true or false") }
+        }
+        return problems.count == before ? kafka : nil
     }
 
     /// Decodes the contract in `text`; returns `nil` and records problems when it cannot.
@@ -144,6 +189,7 @@ struct ContractFile {
                 problem("/policy/acknowledge", "'acknowledge' must be \"primary\" or \"replicated\"")
             }
         }
+        if let kafka = object["kafka"] { policy.kafka = kafkaPolicy(kafka) }
         for (key, path) in [("conflatable", \ChannelPolicy.conflatable), ("critical", \ChannelPolicy.critical)] {
             guard let flag = object[key] else { continue }
             if let bool = flag.boolValue { policy[keyPath: path] = bool } else { problem("/policy/\(key)", "'\(key)' must be true or false") }

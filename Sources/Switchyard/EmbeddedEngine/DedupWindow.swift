@@ -6,15 +6,24 @@
 /// it are stale, reused by later inserts and dropped when the table is rebuilt), so a publish
 /// costs one probe sequence and one append, whatever the window holds. A slot keeps 16 more bits of
 /// the id's hash beside the index, so a probe reads a mark only when those bits match.
-struct DedupWindow {
-    struct Mark {
-        var eventID: EventID
-        var sequenceNumber: Int64
-        var id: EntryID
-        var expiresAt: Int64
+package struct DedupWindow: Sendable {
+    package struct Mark: Sendable {
+        package var eventID: EventID
+        package var sequenceNumber: Int64
+        package var id: EntryID
+        package var expiresAt: Int64
         /// The id's hash, kept for rebuilding the table.
         var hash: Int = 0
+
+        package init(eventID: EventID, sequenceNumber: Int64, id: EntryID, expiresAt: Int64) {
+            self.eventID = eventID
+            self.sequenceNumber = sequenceNumber
+            self.id = id
+            self.expiresAt = expiresAt
+        }
     }
+
+    package init() {}
 
     private static let empty: UInt64 = 0
 
@@ -27,10 +36,10 @@ struct DedupWindow {
     private var usedSlots = 0
 
     /// How many marks are live (not yet past the queue's head).
-    var count: Int { base + marks.count - head }
+    package var count: Int { base + marks.count - head }
 
     /// Drops the marks at the front of the queue whose window has passed.
-    mutating func expire(now: Int64) {
+    package mutating func expire(now: Int64) {
         let end = base + marks.count
         while head < end, marks[head - base].expiresAt <= now { head += 1 }
         let dead = head - base
@@ -42,7 +51,7 @@ struct DedupWindow {
 
     /// The live, unexpired mark of `eventID`, or, when there is none, inserts `mark` and
     /// returns `nil`.
-    mutating func markOrExisting(_ mark: Mark, now: Int64) -> Mark? {
+    package mutating func markOrExisting(_ mark: Mark, now: Int64) -> Mark? {
         if (usedSlots + 1) * 2 > slots.count { rebuild() }
         var mark = mark
         mark.hash = Self.hash(mark.eventID)

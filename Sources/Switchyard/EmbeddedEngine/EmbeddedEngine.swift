@@ -151,7 +151,7 @@ public final class EmbeddedEngine: SynchronousEngine {
         return (receipt, envelope, undelivered)
     }
 
-    private func report(_ capped: [(ChannelName, Int)]) {
+    func report(_ capped: [(ChannelName, Int)]) {
         for (channel, count) in capped {
             hardCapTrims.increment(by: Int64(count))
             logger.warning(

@@ -55,18 +55,18 @@ struct EmbeddedEngineState {
 }
 
 /// A token bucket: `perSecond` tokens a second, holding at most `burst`.
-struct TokenBucket {
+package struct TokenBucket: Sendable {
     var tokens: Double
     var updatedAt: Int64
 
-    init(limit: ChannelPolicy.RateLimit, now: Int64) {
+    package init(limit: ChannelPolicy.RateLimit, now: Int64) {
         tokens = Double(limit.burst)
         updatedAt = now
     }
 
     /// Refills for the time passed, then takes `count` tokens if there are that many; otherwise
     /// returns how long until there will be.
-    mutating func take(_ count: Int, limit: ChannelPolicy.RateLimit, now: Int64) -> Duration? {
+    package mutating func take(_ count: Int, limit: ChannelPolicy.RateLimit, now: Int64) -> Duration? {
         let elapsed = Double(max(0, now - updatedAt)) / 1000
         tokens = min(Double(limit.burst), tokens + elapsed * Double(limit.perSecond))
         updatedAt = max(updatedAt, now)

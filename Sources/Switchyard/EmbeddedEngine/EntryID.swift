@@ -1,18 +1,18 @@
 /// A stream entry id in Redis's shape, `<milliseconds>-<counter>`: increasing within a channel.
-struct EntryID: Sendable, Hashable, Comparable, CustomStringConvertible {
-    var milliseconds: Int64
-    var counter: UInt64
+package struct EntryID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package var milliseconds: Int64
+    package var counter: UInt64
 
-    static let zero = EntryID(milliseconds: 0, counter: 0)
-    static let max = EntryID(milliseconds: .max, counter: .max)
+    package static let zero = EntryID(milliseconds: 0, counter: 0)
+    package static let max = EntryID(milliseconds: .max, counter: .max)
 
-    init(milliseconds: Int64, counter: UInt64) {
+    package init(milliseconds: Int64, counter: UInt64) {
         self.milliseconds = milliseconds
         self.counter = counter
     }
 
     /// Parses `<ms>-<n>` or `<ms>` (counter 0).
-    init?(_ position: StreamPosition) {
+    package init?(_ position: StreamPosition) {
         if let (milliseconds, counter) = position.streamID {
             self.init(milliseconds: milliseconds, counter: counter)
             return
@@ -29,45 +29,47 @@ struct EntryID: Sendable, Hashable, Comparable, CustomStringConvertible {
     }
 
     /// The id after `self` for an entry stored at `milliseconds`: never smaller than `self`.
-    func successor(at milliseconds: Int64) -> EntryID {
+    package func successor(at milliseconds: Int64) -> EntryID {
         milliseconds > self.milliseconds
             ? EntryID(milliseconds: milliseconds, counter: 0)
             : EntryID(milliseconds: self.milliseconds, counter: counter + 1)
     }
 
-    var position: StreamPosition { StreamPosition(milliseconds: milliseconds, counter: counter) }
+    package var position: StreamPosition { StreamPosition(milliseconds: milliseconds, counter: counter) }
 
-    var description: String { "\(milliseconds)-\(counter)" }
+    package var description: String { "\(milliseconds)-\(counter)" }
 
-    static func < (lhs: EntryID, rhs: EntryID) -> Bool {
+    package static func < (lhs: EntryID, rhs: EntryID) -> Bool {
         (lhs.milliseconds, lhs.counter) < (rhs.milliseconds, rhs.counter)
     }
 }
 
 /// An array that drops elements from its front cheaply: a stream, a dedup expiry queue.
-struct EntryLog<Element> {
+package struct EntryLog<Element> {
     private var storage: [Element] = []
+
+    package init() {}
     private var head = 0
 
-    var count: Int { storage.count - head }
-    var isEmpty: Bool { count == 0 }
-    var first: Element? { head < storage.count ? storage[head] : nil }
-    var last: Element? { head < storage.count ? storage.last : nil }
+    package var count: Int { storage.count - head }
+    package var isEmpty: Bool { count == 0 }
+    package var first: Element? { head < storage.count ? storage[head] : nil }
+    package var last: Element? { head < storage.count ? storage.last : nil }
 
     /// The elements from the `offset`-th on, at most `limit` of them.
-    func slice(from offset: Int, limit: Int) -> ArraySlice<Element> {
+    package func slice(from offset: Int, limit: Int) -> ArraySlice<Element> {
         let start = head + offset
         return storage[start..<Swift.min(storage.count, start + Swift.max(0, limit))]
     }
 
-    subscript(offset: Int) -> Element { storage[head + offset] }
+    package subscript(offset: Int) -> Element { storage[head + offset] }
 
-    mutating func append(_ element: Element) {
+    package mutating func append(_ element: Element) {
         storage.append(element)
     }
 
     @discardableResult
-    mutating func removeFirst() -> Element {
+    package mutating func removeFirst() -> Element {
         let element = storage[head]
         head += 1
         if head >= 1024 && head * 2 >= storage.count {
@@ -79,7 +81,7 @@ struct EntryLog<Element> {
 
     /// The offset of the first element for which `isBefore` is false, `isBefore` being true for
     /// a prefix of the log (binary search).
-    func partitioningIndex(where isBefore: (Element) -> Bool) -> Int {
+    package func partitioningIndex(where isBefore: (Element) -> Bool) -> Int {
         var low = head
         var high = storage.count
         while low < high {
@@ -89,3 +91,5 @@ struct EntryLog<Element> {
         return low - head
     }
 }
+
+extension EntryLog: Sendable where Element: Sendable {}

@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .library(name: "SwitchyardRedis", targets: ["SwitchyardRedis"]),
+        .library(name: "SwitchyardKafka", targets: ["SwitchyardKafka"]),
         .library(name: "SwitchyardGateway", targets: ["SwitchyardGateway"]),
         .library(name: "SwitchyardPostgres", targets: ["SwitchyardPostgres"]),
         .library(name: "SwitchyardServer", targets: ["SwitchyardServer"]),
@@ -90,6 +91,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources/publish.lua"), .copy("Resources/dead_letter.lua")]
+        ),
+        .target(
+            name: "SwitchyardKafka",
+            dependencies: [
+                "Switchyard",
+                "KafkaClient",
+                "JSONSchema",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "SwitchyardGateway",
@@ -304,6 +314,8 @@ let package = Package(
             dependencies: [
                 "Switchyard",
                 "SwitchyardRedis",
+                "SwitchyardKafka",
+                "KafkaClient",
                 "RedisClient",
                 "RedisTestSupport",
                 "JSONSchema",

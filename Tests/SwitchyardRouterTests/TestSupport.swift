@@ -14,12 +14,13 @@ struct EngineKind: Sendable, CustomStringConvertible {
         EmbeddedEngine(configuration: .init(maxEntriesPerChannel: maxEntries), clock: clock, logger: Logger(label: "test.engine"))
     }
 
-    /// Every engine the run has: the embedded one always, Redis, Redis under Sentinel and Redis Cluster where
-    /// `scripts/test` started them (a plain `swift test` without `REDIS_URL` runs the embedded cases only).
+    /// Every engine the run has: the embedded one always, Redis, Redis under Sentinel, Redis Cluster and
+    /// Kafka where `scripts/test` started them (a plain `swift test` without `REDIS_URL` runs the embedded cases only).
     static let all: [EngineKind] = [.embedded]
         + (TestServer.areRequired || TestServer.redis.isConfigured ? [.redis] : [])
         + (TestServer.areRequired || TestServer.sentinel.isConfigured ? [.sentinel] : [])
         + (TestServer.areRequired || TestServer.cluster.isConfigured ? [.cluster] : [])
+        + (TestServer.areRequired || TestServer.kafka.isConfigured ? [.kafka] : [])
 
     /// Runs `body` with channel names of its own (``Fixtures/channel(_:)`` and ``Fixtures/pattern(_:)``
     /// insert a unique segment after `test:`); on Redis, with shared use of the server and every

@@ -1,0 +1,140 @@
+import Foundation
+import JSONSchema
+import KafkaClient
+import Logging
+import RedisTestSupport
+import Switchyard
+import Testing
+
+@testable import SwitchyardKafka
+
+/// What the Kafka engine adds to the conformance suite: a restart that rebuilds everything from
+/// the topics, OPA's topic mapping, and a broker that is not there.
+@Suite("Kafka engine", .serialized, .enabled(if: TestServer.areRequired || TestServer.kafka.isConfigured))
+struct KafkaEngineTests {
+    @Test("a new engine on the same topics goes on: sequence, dedup, group positions, dead letters, state")
+    func restart() async throws {
+        try await EngineKind.kafka.isolated {
+            let channel = Fixtures.channel("test:restart")
+            let repeated = EventID.generate()
+            let key = try StateKey("test:\(Fixtures.namespace).state")
+            do {
+                let router = Fixtures.router(.kafka)
+                let engine = try #require(router.engine as? KafkaEngine)
+                try await engine.createGroup("g", on: channel, start: .beginning)
+                _ = try await router.publish(to: channel, payload: Fixtures.payload(0), eventID: repeated)
+                for n in 1..<5 { _ = try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+                let delivered = try await engine.readGroup(GroupReadRequest(group: "g", consumer: "c", channels: [channel], count: 3, block: nil))
+                #expect(delivered.map(\.envelope.sequenceNumber) == [1, 2, 3])
+                // 1 and 3 acked, 2 dead-lettered: the group is done with everything up to 3.
+                #expect(try await engine.ack("g", on: channel, positions: [delivered[0].position, delivered[2].position]) == 2)
+                try await engine.deadLetter(DeadLetterRequest(group: "g", delivery: delivered[1], error: ["message": "bad"], deliveries: 3))
+                try await engine.setState(StateAssignment(key: key, json: #"{"open":true}"#, ttl: nil))
+                await engine.commitGroupPositions()
+            }
+
+            let router = Fixtures.router(.kafka)
+            let engine = try #require(router.engine as? KafkaEngine)
+            let again = try await router.publish(to: channel, payload: Fixtures.payload(0), eventID: repeated)
+            #expect(again.duplicate && again.sequenceNumber == 1)
+            let next = try await router.publish(to: channel, payload: Fixtures.payload(5))
+            #expect(next.sequenceNumber == 6)
+            #expect(try await router.replay(Fixtures.pattern(channel.rawValue)).map(\.sequenceNumber) == [1, 2, 3, 4, 5, 6])
+            let resumed = try await engine.readGroup(GroupReadRequest(group: "g", consumer: "c", channels: [channel], count: 10, block: nil))
+            #expect(resumed.map(\.envelope.sequenceNumber) == [4, 5, 6])
+            let letters = try await engine.deadLetters(channel, limit: 10)
+            #expect(letters.map(\.envelope.sequenceNumber) == [2])
+            #expect(letters.first?.error["message"] == "bad")
+            #expect(try await engine.state(key)?.json == #"{"open":true}"#)
+            #expect(try await router.latest(channel)?.sequenceNumber == 6)
+        }
+    }
+
+    @Test("a dropped dead letter stays dropped after a restart")
+    func droppedLetters() async throws {
+        try await EngineKind.kafka.isolated {
+            let channel = Fixtures.channel("test:letters")
+            do {
+                let router = Fixtures.router(.kafka)
+                let engine = router.engine
+                try await engine.createGroup("g", on: channel, start: .beginning)
+                for n in 0..<2 { _ = try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+                let delivered = try await engine.readGroup(GroupReadRequest(group: "g", consumer: "c", channels: [channel], count: 2, block: nil))
+                for delivery in delivered {
+                    try await engine.deadLetter(DeadLetterRequest(group: "g", delivery: delivery, error: ["message": "bad"], deliveries: 1))
+                }
+                let letters = try await engine.deadLetters(channel, limit: 10)
+                #expect(try await engine.dropDeadLetters(channel, ids: [letters[0].id]) == 1)
+            }
+            let letters = try await Fixtures.router(.kafka).engine.deadLetters(channel, limit: 10)
+            #expect(letters.map(\.envelope.sequenceNumber) == [2])
+        }
+    }
+
+    @Test("OPA's channels land on their topics with the seed's partitioning, retention and compaction")
+    func opaTopics() async throws {
+        let contracts = try ContractRegistry.shipped()
+        let engine = KafkaTestServer.makeEngine(contracts: contracts)
+        let router = Router(
+            contracts: contracts, engine: engine, configuration: RouterConfiguration(source: "opa-quotes-streamer", enforcesRateLimits: false),
+            logger: Logger(label: "test.opa"))
+        let quotes = try ChannelName("quotes.realtime")
+        var receipts: [PublishReceipt] = []
+        for (n, ticker) in ["AAPL", "MSFT", "AAPL", "NVDA", "AAPL"].enumerated() {
+            let quote: JSONValue = [
+                "ticker": .string(ticker), "timestamp": "2026-01-20T14:30:15.123Z", "price": .double(185.5 + Double(n)), "volume": 45_000_000,
+                "source": "alpaca",
+            ]
+            receipts.append(try await router.publish(to: quotes, payload: quote))
+        }
+        #expect(zip(receipts, receipts.dropFirst()).allSatisfy { $0.sequenceNumber! + 1 == $1.sequenceNumber! })
+
+        let admin = try KafkaAdmin(configuration: KafkaTestServer.configuration())
+        defer { admin.close() }
+        let topics = Dictionary(uniqueKeysWithValues: try await admin.topics(timeout: .seconds(10)).map { ($0.name, $0.partitions) })
+        #expect(topics["opa.quotes.realtime"] == 6)
+
+        // Every AAPL quote in one partition, in publish order; each record an envelope.
+        let reader = try KafkaConsumer(configuration: KafkaTestServer.configuration(), groupID: nil)
+        try reader.assign(Dictionary(uniqueKeysWithValues: (0..<6).map { (KafkaTopicPartition(topic: "opa.quotes.realtime", partition: $0), KafkaConsumer.beginning) }))
+        var records: [KafkaRecord] = []
+        _ = try await eventually {
+            records += try await reader.poll(maxRecords: 100, timeout: .milliseconds(200))
+            return records.count >= 5
+        }
+        await reader.close()
+        let envelopes = try records.map { try Envelope(decoding: $0.value ?? []) }
+        let aapl = zip(records, envelopes).filter { $0.1.data["ticker"] == "AAPL" }
+        #expect(Set(aapl.map(\.0.partition)).count == 1)
+        #expect(aapl.map(\.1.sequenceNumber) == aapl.map(\.1.sequenceNumber).sorted())
+        #expect(aapl.allSatisfy { $0.0.key == Array("AAPL".utf8) })
+
+        // The other two topics are made on first use, with their retention and compaction.
+        let scores = try ChannelName("capacity.scores")
+        let health = try ChannelName("system.health")
+        try await engine.ensureEventTopic(scores, retention: 86_400_000)
+        try await engine.ensureEventTopic(health, retention: 86_400_000)
+        #expect(try await admin.configs(ofTopic: "opa.capacity.scores", timeout: .seconds(10))["retention.ms"] == "604800000")
+        #expect(try await admin.configs(ofTopic: "opa.system.health", timeout: .seconds(10))["cleanup.policy"] == "compact")
+        #expect(engine.eventTopic(scores) == "opa.capacity.scores" && engine.eventTopic(health) == "opa.system.health")
+    }
+
+    @Test("with no broker, a publish fails with engine_unavailable and nothing is stored")
+    func noBroker() async throws {
+        let port = try freeLoopbackPort()
+        var configuration = KafkaTestServer.engineConfiguration(deliveryTimeout: .seconds(2))
+        configuration.kafka = KafkaConfiguration(bootstrapServers: "127.0.0.1:\(port)")
+        configuration.requestTimeout = .seconds(2)
+        let engine = try KafkaEngine(configuration: configuration, logger: Logger(label: "test.kafka"))
+        let router = Router(contracts: Fixtures.contracts, engine: engine, configuration: RouterConfiguration(source: "tests"), logger: Logger(label: "test"))
+        let channel = Fixtures.channel("test:nobroker.\(port)")
+        await #expect {
+            _ = try await router.publish(to: channel, payload: Fixtures.payload(1))
+        } throws: { error in
+            (error as? SwitchyardError)?.code == .engineUnavailable
+        }
+        let health = await engine.health()
+        #expect(!health.reachable)
+        #expect(try await engine.index.info(channel).length == 0)
+    }
+}

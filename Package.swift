@@ -153,6 +153,8 @@ let package = Package(
                 "Switchyard",
                 "SwitchyardGateway",
                 "SwitchyardRedis",
+                "SwitchyardKafka",
+                "KafkaClient",
                 "SwitchyardPostgres",
                 "SwitchyardDemo",
                 "RedisClient",

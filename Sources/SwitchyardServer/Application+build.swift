@@ -31,7 +31,7 @@ public func buildApplication(configuration: ServerConfiguration, logger: Logger)
     let strictMode = try configuration.postgresURL.map { try StrictMode(url: try PostgresURL($0), router: router, logger: logger) }
     var services: [any Service] = []
     if let bridge = configuration.bridge {
-        guard let engine = router.engine as? RedisEngine else {
+        guard let engine = (router.engine as? RedisEngine) ?? ((router.engine as? MirroredEngine)?.primary as? RedisEngine) else {
             throw GatewayConfigurationError(key: "bridge", "the bridge takes plain publishes from Redis: it needs the Redis engine (--redis or REDIS_URL)")
         }
         services.append(RedisBridge(router: router, engine: engine, configuration: bridge, logger: logger, metricsFactory: metricsFactory))

@@ -1,6 +1,8 @@
+import KafkaClient
 import Logging
 import RedisClient
 import Switchyard
+import SwitchyardKafka
 import SwitchyardRedis
 
 /// Which engine a process runs on and how to reach it.
@@ -24,12 +26,24 @@ public struct EngineSettings: Sendable, Equatable {
     public var connectTimeout: Duration?
     /// How long to wait for a Redis reply before Redis counts as unreachable; `nil` keeps the client's default.
     public var commandTimeout: Duration?
+    /// A Kafka URL (`kafka://HOST:PORT,HOST:PORT?property=value`): run on the Kafka engine. Not
+    /// with ``redisURL`` (use ``mirrorURL`` for both).
+    public var kafkaURL: String?
+    /// A Kafka URL that every event the engine stores is mirrored to, in order, with its sequence
+    /// number (``Switchyard/MirroredEngine``).
+    public var mirrorURL: String?
+    /// When a publish under a mirror is acknowledged.
+    public var mirrorAcknowledgement: MirroredEngine.Acknowledgement
 
     /// Creates the settings; the defaults run the embedded engine.
     public init(
         redisURL: String? = nil, redisCAFile: String? = nil, spoolFile: String? = nil, failFast: Bool = false,
-        connectTimeout: Duration? = nil, commandTimeout: Duration? = nil
+        connectTimeout: Duration? = nil, commandTimeout: Duration? = nil, kafkaURL: String? = nil, mirrorURL: String? = nil,
+        mirrorAcknowledgement: MirroredEngine.Acknowledgement = .primary
     ) {
+        self.kafkaURL = kafkaURL
+        self.mirrorURL = mirrorURL
+        self.mirrorAcknowledgement = mirrorAcknowledgement
         self.redisURL = redisURL
         self.redisCAFile = redisCAFile
         self.spoolFile = spoolFile
@@ -58,12 +72,39 @@ public struct EngineSettings: Sendable, Equatable {
         return configuration
     }
 
-    /// The engine: the Redis engine over a new client when ``redisURL`` is set, else a new
-    /// embedded engine. The engine connects when the router that owns it runs.
-    /// - Throws: what ``redisConfiguration()`` throws.
-    public func makeEngine(logger: Logger) throws -> any Engine {
-        guard redisURL != nil else { return EmbeddedEngine(logger: logger) }
-        return try makeRedisEngine(logger: logger)
+    /// The engine: the Redis engine over a new client when ``redisURL`` is set, the Kafka engine
+    /// when ``kafkaURL`` is, else a new embedded engine; under a ``MirroredEngine`` writing to the
+    /// Kafka engine of ``mirrorURL`` when that is set. The engine connects when the router that
+    /// owns it runs.
+    /// - Parameter contracts: The contracts whose `policy.kafka` maps channels to topics.
+    /// - Throws: what ``redisConfiguration()`` throws, a `SwitchyardError` when librdkafka cannot
+    ///   be loaded, or ``EngineSettingsError`` for settings that do not go together.
+    public func makeEngine(logger: Logger, contracts: ContractRegistry? = nil) throws -> any Engine {
+        if redisURL != nil, kafkaURL != nil {
+            throw EngineSettingsError("choose one engine: --redis or --kafka (to write to both, use --redis with --mirror)")
+        }
+        let primary: any Engine
+        if redisURL != nil {
+            primary = try makeRedisEngine(logger: logger)
+        } else if let kafkaURL {
+            primary = try makeKafkaEngine(url: kafkaURL, contracts: contracts, logger: logger)
+        } else {
+            primary = EmbeddedEngine(logger: logger)
+        }
+        guard let mirrorURL else { return primary }
+        let mirror = try makeKafkaEngine(url: mirrorURL, contracts: contracts, logger: logger)
+        return MirroredEngine(primary: primary, mirror: mirror, configuration: .init(acknowledgement: mirrorAcknowledgement), logger: logger)
+    }
+
+    /// The Kafka engine on the brokers of a `kafka://` URL.
+    public func makeKafkaEngine(url: String, contracts: ContractRegistry?, logger: Logger) throws -> KafkaEngine {
+        let configuration: KafkaConfiguration
+        do {
+            configuration = try KafkaConfiguration(url: url)
+        } catch {
+            throw EngineSettingsError("not a Kafka URL: \(error.message)")
+        }
+        return try KafkaEngine(configuration: KafkaEngine.Configuration(kafka: configuration, contracts: contracts), logger: logger)
     }
 
     /// The Redis engine over a new client, for the commands that use what only Redis has (the
@@ -83,7 +124,20 @@ public struct EngineSettings: Sendable, Equatable {
 public func makeRouter(
     engine: EngineSettings, contractsDirectory: String? = nil, configuration: RouterConfiguration, logger: Logger
 ) throws -> Switchyard.Router {
-    try makeRouter(on: try engine.makeEngine(logger: logger), contractsDirectory: contractsDirectory, configuration: configuration, logger: logger)
+    let contracts = try contractsDirectory.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
+    return Switchyard.Router(
+        contracts: contracts, engine: try engine.makeEngine(logger: logger, contracts: contracts), configuration: configuration, logger: logger)
+}
+
+/// Engine settings that do not go together, or a URL that is not one.
+public struct EngineSettingsError: Error, CustomStringConvertible {
+    /// What is wrong.
+    public var description: String
+
+    /// Creates an error.
+    public init(_ description: String) {
+        self.description = description
+    }
 }
 
 /// Builds a router on an engine already made: the contracts from `contractsDirectory` (the

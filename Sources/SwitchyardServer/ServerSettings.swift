@@ -51,6 +51,12 @@ public struct ServerSettings: Sendable {
     /// An OpenTelemetry collector's OTLP/HTTP base URL (`http://collector:4318`): the publish,
     /// relay and deliver spans go to its `/v1/traces` and the metrics to its `/v1/metrics`.
     public var otlpEndpoint: String?
+    /// A Kafka URL (`kafka://HOST:PORT,HOST:PORT`) to run on the Kafka engine instead of Redis.
+    public var kafka: String?
+    /// A Kafka URL to mirror every stored event to (the dual-write of a move from Redis to Kafka).
+    public var mirror: String?
+    /// When a publish under a dual-write is acknowledged: `primary` or `both`.
+    public var mirrorAcknowledgement: MirroredEngine.Acknowledgement?
     /// The Redis engine's local spool file: publishes accepted while Redis is unreachable wait
     /// there and are replayed in order when it returns.
     public var spoolFile: String?
@@ -125,8 +131,12 @@ public struct ServerSettings: Sendable {
         redisCA: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil, signingKeys: KeySource? = nil,
         encryptionKeys: KeySource? = nil, auditFile: String? = nil, spoolFile: String? = nil, allowedHosts: [String]? = nil,
         allowedOrigins: [String]? = nil, allowAnonymousPublish: Bool? = nil, metricsToken: String? = nil,
-        wsMaxPatterns: Int? = nil, wsMaxSessions: Int? = nil, idleTimeoutSeconds: Int? = nil, otlpEndpoint: String? = nil
+        wsMaxPatterns: Int? = nil, wsMaxSessions: Int? = nil, idleTimeoutSeconds: Int? = nil, otlpEndpoint: String? = nil,
+        kafka: String? = nil, mirror: String? = nil, mirrorAcknowledgement: MirroredEngine.Acknowledgement? = nil
     ) {
+        self.kafka = kafka
+        self.mirror = mirror
+        self.mirrorAcknowledgement = mirrorAcknowledgement
         self.otlpEndpoint = otlpEndpoint
         self.wsMaxPatterns = wsMaxPatterns
         self.wsMaxSessions = wsMaxSessions
@@ -165,7 +175,8 @@ public struct ServerSettings: Sendable {
             allowedHosts: other.allowedHosts ?? allowedHosts, allowedOrigins: other.allowedOrigins ?? allowedOrigins,
             allowAnonymousPublish: other.allowAnonymousPublish ?? allowAnonymousPublish, metricsToken: other.metricsToken ?? metricsToken,
             wsMaxPatterns: other.wsMaxPatterns ?? wsMaxPatterns, wsMaxSessions: other.wsMaxSessions ?? wsMaxSessions,
-            idleTimeoutSeconds: other.idleTimeoutSeconds ?? idleTimeoutSeconds, otlpEndpoint: other.otlpEndpoint ?? otlpEndpoint)
+            idleTimeoutSeconds: other.idleTimeoutSeconds ?? idleTimeoutSeconds, otlpEndpoint: other.otlpEndpoint ?? otlpEndpoint,
+            kafka: other.kafka ?? kafka, mirror: other.mirror ?? mirror, mirrorAcknowledgement: other.mirrorAcknowledgement ?? mirrorAcknowledgement)
     }
 
     /// The settings from the environment: `SWITCHYARD_HOST`, `SWITCHYARD_PORT`, `REDIS_URL`, `POSTGRES_URL`,
@@ -176,7 +187,7 @@ public struct ServerSettings: Sendable {
     /// `SWITCHYARD_ALLOWED_HOSTS` and `SWITCHYARD_ALLOWED_ORIGINS` (comma-separated),
     /// `SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH` (`true`/`false`), `SWITCHYARD_METRICS_TOKEN`,
     /// `SWITCHYARD_WS_MAX_PATTERNS`, `SWITCHYARD_WS_MAX_SESSIONS`, `SWITCHYARD_IDLE_TIMEOUT` (seconds),
-    /// `SWITCHYARD_OTLP_ENDPOINT`.
+    /// `SWITCHYARD_OTLP_ENDPOINT`, `SWITCHYARD_KAFKA`, `SWITCHYARD_MIRROR`, `SWITCHYARD_MIRROR_ACK` (`primary`/`both`).
     /// Empty variables count as unset.
     /// - Throws: ``GatewayConfigurationError`` naming the variable when a value has the wrong form.
     public init(environment: [String: String]) throws(GatewayConfigurationError) {
@@ -186,7 +197,13 @@ public struct ServerSettings: Sendable {
             host: value("SWITCHYARD_HOST"), redis: value("REDIS_URL"), postgres: value("POSTGRES_URL"), contracts: value("SWITCHYARD_CONTRACTS"),
             redisCA: value("SWITCHYARD_REDIS_CA"), tlsCert: value("SWITCHYARD_TLS_CERT"), tlsKey: value("SWITCHYARD_TLS_KEY"),
             auditFile: value("SWITCHYARD_AUDIT_FILE"), spoolFile: value("SWITCHYARD_SPOOL"), metricsToken: value("SWITCHYARD_METRICS_TOKEN"),
-            otlpEndpoint: value("SWITCHYARD_OTLP_ENDPOINT"))
+            otlpEndpoint: value("SWITCHYARD_OTLP_ENDPOINT"), kafka: value("SWITCHYARD_KAFKA"), mirror: value("SWITCHYARD_MIRROR"))
+        if let text = value("SWITCHYARD_MIRROR_ACK") {
+            guard let mode = MirroredEngine.Acknowledgement(rawValue: text) else {
+                throw GatewayConfigurationError(key: "SWITCHYARD_MIRROR_ACK", "must be primary or both, not '\(text)'")
+            }
+            mirrorAcknowledgement = mode
+        }
         func list(_ name: String) -> [String]? {
             value(name).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         }
@@ -249,6 +266,7 @@ public struct ServerSettings: Sendable {
             "host", "port", "redis", "redis_ca", "postgres", "contracts", "allow_unknown_channels", "auth", "alerts", "tls_cert", "tls_key",
             "signing_keys_file", "encryption_keys_file", "audit_file", "spool_file", "allowed_hosts", "allowed_origins",
             "allow_anonymous_publish", "metrics_token", "ws_max_patterns", "ws_max_sessions", "idle_timeout_seconds", "otlp_endpoint",
+            "kafka", "mirror", "mirror_ack",
         ])
         self.init()
         host = try top.string("host")
@@ -268,6 +286,14 @@ public struct ServerSettings: Sendable {
         auditFile = try top.string("audit_file").map { Self.resolve($0, in: directory) }
         spoolFile = try top.string("spool_file").map { Self.resolve($0, in: directory) }
         otlpEndpoint = try top.string("otlp_endpoint")
+        kafka = try top.string("kafka")
+        mirror = try top.string("mirror")
+        if let text = try top.string("mirror_ack") {
+            guard let mode = MirroredEngine.Acknowledgement(rawValue: text) else {
+                throw GatewayConfigurationError(key: "mirror_ack", "must be \"primary\" or \"both\"")
+            }
+            mirrorAcknowledgement = mode
+        }
         func limit(_ key: String, minimum: Int) throws(GatewayConfigurationError) -> Int? {
             guard let number = try top.int(key) else { return nil }
             guard number >= minimum else { throw GatewayConfigurationError(key: key, "must be at least \(minimum)") }
@@ -424,6 +450,9 @@ extension ServerConfiguration {
         engine.redisURL = settings.redis.flatMap { $0.isEmpty ? nil : $0 }
         engine.redisCAFile = settings.redisCA
         engine.spoolFile = settings.spoolFile
+        engine.kafkaURL = settings.kafka.flatMap { $0.isEmpty ? nil : $0 }
+        engine.mirrorURL = settings.mirror.flatMap { $0.isEmpty ? nil : $0 }
+        engine.mirrorAcknowledgement = settings.mirrorAcknowledgement ?? .primary
         postgresURL = settings.postgres.flatMap { $0.isEmpty ? nil : $0 }
         contractsDirectory = settings.contracts
         allowsUnknownChannels = settings.allowUnknownChannels ?? false

@@ -45,6 +45,14 @@ struct ServeCommand: AsyncParsableCommand {
     var port: Int?
     @Option(help: ArgumentHelp("A Redis URL (default: REDIS_URL, else the embedded engine).", valueName: "URL"))
     var redis: String?
+    @Option(help: ArgumentHelp("A Kafka URL, kafka://HOST:PORT[,HOST:PORT]: run on the Kafka engine (default: SWITCHYARD_KAFKA; not with --redis).", valueName: "URL"))
+    var kafka: String?
+    @Option(help: ArgumentHelp(
+        "A Kafka URL to write every stored event to as well, in order and with its sequence number: the dual-write of a move to Kafka (default: SWITCHYARD_MIRROR; docs/migration.md).",
+        valueName: "URL"))
+    var mirror: String?
+    @Option(help: ArgumentHelp("With --mirror: acknowledge a publish once the primary has it (primary) or once both have it (both) (default: SWITCHYARD_MIRROR_ACK, else primary).", valueName: "MODE"))
+    var mirrorAck: MirroredEngine.Acknowledgement?
     @Option(help: ArgumentHelp("A PEM CA file to trust for a rediss:// URL (default: SWITCHYARD_REDIS_CA, else the system's roots).", valueName: "FILE"))
     var redisCA: String?
     @Option(help: ArgumentHelp("The gateway's PEM certificate chain: serve HTTPS and WSS (default: SWITCHYARD_TLS_CERT).", valueName: "FILE"))
@@ -161,7 +169,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let otlp { app.addServices(otlp.services) }
         let gateway = configuration.gateway
         logger.info("switchyard serve", metadata: [
-            "engine": "\(configuration.engine.redisURL == nil ? "embedded" : "redis")",
+            "engine": "\(configuration.engine.redisURL != nil ? "redis" : configuration.engine.kafkaURL != nil ? "kafka" : "embedded")",
+            "mirror": "\(configuration.engine.mirrorURL.map { "\(Redaction.url($0)) (ack \(configuration.engine.mirrorAcknowledgement.rawValue))" } ?? "off")",
             "address": "\(gateway.host):\(gateway.port)", "console": "http://\(gateway.host):\(gateway.port)/",
             "tls": "\(gateway.tls != nil)",
             "signing": "\(configuration.signingKeys.map { "\($0)" } ?? "off")",
@@ -184,9 +193,10 @@ struct ServeCommand: AsyncParsableCommand {
             encryptionKeys: keys.encryptionKeysFile.map { .file($0) }, auditFile: auditFile,
             spoolFile: spool, allowedHosts: allowedHost.isEmpty ? nil : allowedHost,
             allowedOrigins: allowedOrigin.isEmpty ? nil : allowedOrigin, allowAnonymousPublish: allowAnonymousPublish,
-            wsMaxPatterns: wsMaxPatterns, wsMaxSessions: wsMaxSessions, idleTimeoutSeconds: idleTimeout, otlpEndpoint: otlpEndpoint))
+            wsMaxPatterns: wsMaxPatterns, wsMaxSessions: wsMaxSessions, idleTimeoutSeconds: idleTimeout, otlpEndpoint: otlpEndpoint,
+            kafka: kafka, mirror: mirror, mirrorAcknowledgement: mirrorAck))
         if demo {
-            var layer = ServerSettings(redis: "", postgres: "")
+            var layer = ServerSettings(redis: "", postgres: "", kafka: "", mirror: "")
             if resolved.settings.auth == nil, resolved.settings.allowAnonymousPublish == nil { layer.allowAnonymousPublish = true }
             resolved.adding(ResolvedSettings.Layer(source: "--demo", settings: layer))
         }
@@ -198,8 +208,12 @@ struct ServeCommand: AsyncParsableCommand {
         if let wsMaxPatterns, wsMaxPatterns < 1 { throw ValidationError("--ws-max-patterns must be at least 1") }
         if let wsMaxSessions, wsMaxSessions < 1 { throw ValidationError("--ws-max-sessions must be at least 1") }
         if let idleTimeout, idleTimeout < 0 { throw ValidationError("--idle-timeout must be 0 (never) or more seconds") }
-        if demo, redis != nil || postgres != nil {
-            throw ValidationError("--demo runs on the embedded engine: it publishes simulated trades, so it does not take --redis or --postgres")
+        if redis != nil, kafka != nil {
+            throw ValidationError("choose one engine: --redis or --kafka (to write to both during a move, use --redis with --mirror)")
+        }
+        if mirrorAck != nil, mirror == nil { throw ValidationError("--mirror-ack needs --mirror") }
+        if demo, redis != nil || postgres != nil || kafka != nil || mirror != nil {
+            throw ValidationError("--demo runs on the embedded engine: it publishes simulated trades, so it does not take --redis, --kafka, --mirror or --postgres")
         }
         if demoSeed != nil, !demo { throw ValidationError("--demo-seed needs --demo") }
         if bridge, demo { throw ValidationError("--bridge takes plain publishes from Redis: --demo runs on the embedded engine") }
@@ -209,3 +223,5 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension MirroredEngine.Acknowledgement: ExpressibleByArgument {}

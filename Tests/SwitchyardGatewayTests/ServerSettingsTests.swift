@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Switchyard
 import SwitchyardGateway
 @testable import SwitchyardServer
@@ -163,6 +164,21 @@ import Testing
         #expect(try await ServerConfiguration(settings: file).engine.redisURL == "redis://127.0.0.1:6379")
     }
 
+    @Test func theKafkaEngineAndTheMirrorComeFromEveryLayer() async throws {
+        let file = try parse(#"{"redis": "redis://r:6379", "mirror": "kafka://k:9092", "mirror_ack": "both"}"#)
+        let engine = try await ServerConfiguration(settings: file).engine
+        #expect(engine.redisURL == "redis://r:6379" && engine.mirrorURL == "kafka://k:9092" && engine.mirrorAcknowledgement == .both)
+        let environment = try ServerSettings(environment: ["SWITCHYARD_KAFKA": "kafka://a:1,b:2", "SWITCHYARD_MIRROR_ACK": "primary"])
+        let onKafka = try await ServerConfiguration(settings: file.overridden(by: environment).overridden(by: ServerSettings(redis: "", mirror: ""))).engine
+        #expect(onKafka.kafkaURL == "kafka://a:1,b:2" && onKafka.redisURL == nil && onKafka.mirrorURL == nil)
+        #expect(onKafka.mirrorAcknowledgement == .primary)
+        #expect(failure(#"{"mirror_ack": "sometimes"}"#) == "mirror_ack: must be \"primary\" or \"both\"")
+        #expect(throws: GatewayConfigurationError.self) { try ServerSettings(environment: ["SWITCHYARD_MIRROR_ACK": "always"]) }
+        // Redis and Kafka as two primaries is refused when the engine is made.
+        let twoEngines = EngineSettings(redisURL: "redis://r:6379", kafkaURL: "kafka://k:9092")
+        #expect(throws: EngineSettingsError.self) { try twoEngines.makeEngine(logger: Logger(label: "test")) }
+    }
+
     @Test func theConnectionLimitsComeFromTheFileTheEnvironmentAndFlags() async throws {
         let defaults = try await ServerConfiguration(settings: ServerSettings()).gateway
         #expect(defaults.webSocket.maxPatternsPerSession == 100 && defaults.webSocket.maxSessionsPerPrincipal == 32)
@@ -229,7 +245,7 @@ import Testing
         // Each variable the help names changes the settings when set to a value of its kind.
         let samples: [String: String] = ["SWITCHYARD_PORT": "1", "SWITCHYARD_ALLOW_UNKNOWN_CHANNELS": "true", "SWITCHYARD_ALLOW_ANONYMOUS_PUBLISH": "true",
             "SWITCHYARD_WS_MAX_PATTERNS": "1", "SWITCHYARD_WS_MAX_SESSIONS": "1", "SWITCHYARD_IDLE_TIMEOUT": "1",
-            "SWITCHYARD_SIGNING_KEYS": "k:x", "SWITCHYARD_ENCRYPTION_KEYS": "k:x"]
+            "SWITCHYARD_SIGNING_KEYS": "k:x", "SWITCHYARD_ENCRYPTION_KEYS": "k:x", "SWITCHYARD_MIRROR_ACK": "both"]
         for variable in ResolvedSettings.environmentVariables where variable != "SWITCHYARD_CONFIG" {
             let settings = try ServerSettings(environment: [variable: samples[variable] ?? "value"])
             let set = ResolvedSettings.entries.contains { $0.value(settings) != nil }

@@ -99,6 +99,7 @@ let package = Package(
                 "KafkaClient",
                 "JSONSchema",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .target(

@@ -55,6 +55,18 @@ struct ChannelWriter: Sendable {
         }
     }
 
+    /// How many records another writer put in the channel's partitions since this one's last:
+    /// the gaps between the partitions' known ends and the offsets the brokers gave this batch.
+    func foreignRecords(before deliveries: [KafkaDelivery]) -> Int64 {
+        var ends = partitionEnds
+        var foreign: Int64 = 0
+        for delivery in deliveries {
+            if let end = ends[delivery.partition], delivery.offset > end { foreign += delivery.offset - end }
+            ends[delivery.partition] = delivery.offset + 1
+        }
+        return foreign
+    }
+
     /// Records where stored entries are, keeping at most `limit` of them.
     mutating func locate(_ entries: [Located], limit: Int) {
         for entry in entries {
@@ -232,13 +244,16 @@ extension KafkaEngine {
             try await ensureEventTopic(channel, retention: fresh[0].event.retention)
             let stateRecords = states.map { KafkaRecords.state($0.0.key, json: $0.0.json, expiresAt: $0.1, topic: configuration.topics.state) }
             let deliveries = try await send(fresh.map(\.record) + stateRecords)
-            writers.withLock { writers in
+            let foreign = writers.withLock { writers in
+                let foreign = writers[channel]!.foreignRecords(before: deliveries)
                 writers[channel]!.lastSequence = fresh.last!.event.envelope.sequenceNumber
                 for item in fresh { writers[channel]!.confirmed.append(item.mark) }
                 writers[channel]!.locate(
                     zip(fresh, deliveries).map { ChannelWriter.Located(id: $0.event.id, partition: $1.partition, offset: $1.offset) },
                     limit: configuration.maxEntriesPerChannel)
+                return foreign
             }
+            if foreign > 0 { reportForeignRecords(foreign, on: channel) }
             index.restore(fresh.map(\.event))
             for (assignment, expiresAt) in states { index.restoreState(assignment.key, json: assignment.json, expiresAt: expiresAt) }
             return receipts

@@ -1,6 +1,7 @@
 import JSONSchema
 import KafkaClient
 import Logging
+import Metrics
 import Switchyard
 import Synchronization
 
@@ -277,6 +278,15 @@ public final class KafkaEngine: Engine {
         } catch {
             throw Self.unavailable(error, doing: "write to Kafka")
         }
+    }
+
+    /// Another writer put records in a channel this engine writes: its sequence numbers and dedup
+    /// marks are this engine's alone, so the two writers' events may share numbers.
+    func reportForeignRecords(_ count: Int64, on channel: ChannelName) {
+        Counter(label: "switchyard_kafka_foreign_records_total", dimensions: [("channel", channel.rawValue)]).increment(by: count)
+        logger.error(
+            "records this engine did not write are in the channel's topic: one router process must write a channel",
+            metadata: ["channel": "\(channel)", "topic": "\(eventTopic(channel))", "records": "\(count)"])
     }
 
     static func unavailable(_ error: KafkaError, doing what: String) -> SwitchyardError {

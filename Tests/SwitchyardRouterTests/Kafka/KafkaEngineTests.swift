@@ -2,6 +2,8 @@ import Foundation
 import JSONSchema
 import KafkaClient
 import Logging
+import Metrics
+import MetricsTestKit
 import RedisTestSupport
 import Switchyard
 import Testing
@@ -68,6 +70,23 @@ struct KafkaEngineTests {
             }
             let letters = try await Fixtures.router(.kafka).engine.deadLetters(channel, limit: 10)
             #expect(letters.map(\.envelope.sequenceNumber) == [2])
+        }
+    }
+
+    @Test("records another writer puts in a channel's partition are counted")
+    func foreignWriter() async throws {
+        try await EngineKind.kafka.isolated {
+            let router = Fixtures.router(.kafka)
+            let engine = try #require(router.engine as? KafkaEngine)
+            let channel = Fixtures.channel("test:foreign")
+            _ = try await router.publish(to: channel, payload: Fixtures.payload(1))
+            let producer = try KafkaProducer(configuration: KafkaTestServer.configuration())
+            _ = try await producer.send([KafkaOutgoingRecord(topic: engine.eventTopic(channel), partition: 0, value: Array("{}".utf8))])
+            producer.close()
+            let metrics = TestMetrics()
+            let receipt = try await withMetricsFactory(metrics) { try await router.publish(to: channel, payload: Fixtures.payload(2)) }
+            #expect(receipt.sequenceNumber == 2)
+            #expect(try metrics.expectCounter("switchyard_kafka_foreign_records_total", [("channel", channel.rawValue)]).totalValue == 1)
         }
     }
 

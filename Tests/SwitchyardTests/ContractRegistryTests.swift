@@ -89,6 +89,37 @@ import Testing
         #expect(text.hasProblem("sealed.json", "/policy/live_message", "sensitive_fields"), "\(text)")
     }
 
+    @Test func kafkaMappingIsReadAndCheckedAndOPAShipsSeed003sTable() throws {
+        let folder = try ContractFolder([
+            "quotes.json": ContractFolder.contract(
+                "quotes.realtime",
+                extra: #""policy": {"kafka": {"topic": "opa.quotes.realtime", "partitions": 6, "partition_key": "ticker", "retention": "7d", "compaction": true}},"#),
+            "plain.json": ContractFolder.contract("signals.generated"),
+        ])
+        let registry = try ContractRegistry.load(from: folder.path)
+        let kafka = try #require(registry.contract(for: try ChannelName("quotes.realtime"))?.policy.kafka)
+        #expect(kafka == ChannelPolicy.Kafka(topic: "opa.quotes.realtime", partitions: 6, partitionKey: "ticker", retentionSeconds: 604_800, compaction: true))
+        #expect(registry.contract(for: try ChannelName("signals.generated"))?.policy.kafka == nil)
+
+        let broken = try ContractFolder([
+            "topic.json": ContractFolder.contract("quotes.realtime", extra: #""policy": {"kafka": {"topic": "has space"}},"#),
+            "parts.json": ContractFolder.contract("capacity.scores", extra: #""policy": {"kafka": {"partitions": 0, "colour": 1}},"#),
+            "shape.json": ContractFolder.contract("system.health", extra: #""policy": {"kafka": "opa.system.health"},"#),
+        ])
+        let text = ContractLinter.lint(directory: broken.path).map(\.description)
+        #expect(text.hasProblem("topic.json", "/policy/kafka/topic", "Kafka topic name"), "\(text)")
+        #expect(text.hasProblem("parts.json", "/policy/kafka/partitions", "from 1 to 10000"), "\(text)")
+        #expect(text.hasProblem("parts.json", "/policy/kafka/colour", "unknown kafka key"), "\(text)")
+        #expect(text.hasProblem("shape.json", "/policy/kafka", "must be an object"), "\(text)")
+
+        let shipped = try ContractRegistry.shipped()
+        let table = try ["quotes.realtime", "capacity.scores", "system.health"].map { try #require(shipped.contract(for: try ChannelName($0))?.policy.kafka) }
+        #expect(table.map(\.topic) == ["opa.quotes.realtime", "opa.capacity.scores", "opa.system.health"])
+        #expect(table[0].partitions == 6 && table[0].partitionKey == "ticker")
+        #expect(table[1].retentionSeconds == 7 * 86_400)
+        #expect(table[2].compaction && table[2].partitionKey == "service")
+    }
+
     @Test func acknowledgeIsReadAndItsDefaultFollowsCriticality() throws {
         let folder = try ContractFolder([
             "orders.json": ContractFolder.contract("trades:order_filled", extra: #""policy": {"acknowledge": "primary", "critical": true},"#),

@@ -164,9 +164,11 @@ extension KafkaEngine {
         }
     }
 
-    /// Every record of a topic's partitions from the given offsets to the end: the end is reached
-    /// when the partitions' high watermarks are passed and a poll finds nothing more.
-    func readTopic(_ topic: String, from starts: [Int32: Int64]) async throws(SwitchyardError) -> [KafkaRecord] {
+    /// Every record of a topic's partitions from the given offsets to the end, or to `ends` (the
+    /// first offset not wanted, per partition): the end is reached when the partitions' high
+    /// watermarks are passed and a poll finds nothing more. Fails when no record comes for
+    /// ``Configuration/requestTimeout`` before the end.
+    func readTopic(_ topic: String, from starts: [Int32: Int64], until ends: [Int32: Int64]? = nil) async throws(SwitchyardError) -> [KafkaRecord] {
         var settings = configuration.kafka
         settings.properties = ["fetch.wait.max.ms": "20"].merging(settings.properties) { $1 }
         let reader: KafkaConsumer
@@ -183,12 +185,15 @@ extension KafkaEngine {
             try reader.assign(Dictionary(uniqueKeysWithValues: starts.map { (KafkaTopicPartition(topic: topic, partition: $0.key), $0.value) }))
             var next = starts.mapValues { max(0, $0) }
             var records: [KafkaRecord] = []
-            let deadline = ContinuousClock.now + configuration.requestTimeout
+            var deadline = ContinuousClock.now + configuration.requestTimeout
             while true {
+                if let ends, ends.allSatisfy({ next[$0.key, default: 0] >= $0.value }) { break }
                 let batch = try await reader.poll(maxRecords: 10_000, timeout: .milliseconds(250))
+                if !batch.isEmpty { deadline = ContinuousClock.now + configuration.requestTimeout }
                 for record in batch {
-                    records.append(record)
                     next[record.partition] = record.offset + 1
+                    if let end = ends?[record.partition], record.offset >= end { continue }
+                    records.append(record)
                 }
                 if batch.isEmpty && highs.allSatisfy({ next[$0.key, default: 0] >= $0.value }) { break }
                 if ContinuousClock.now > deadline {
@@ -208,7 +213,7 @@ extension KafkaEngine {
 
     /// Per partition, where a load starts: the first offset at or after `since`, but no later than
     /// the last record. (Brokers without a time index answer 0, which only makes a load read more.)
-    private func startOffsets(_ partitions: [KafkaTopicPartition], since: Int64) async throws(SwitchyardError) -> [Int32: Int64] {
+    func startOffsets(_ partitions: [KafkaTopicPartition], since: Int64) async throws(SwitchyardError) -> [Int32: Int64] {
         let reader: KafkaConsumer
         do {
             reader = try KafkaConsumer(configuration: configuration.kafka, groupID: nil)
@@ -368,5 +373,75 @@ final class OnceEach: Sendable {
         }
         for continuation in waiting { continuation.resume(returning: outcome) }
         try outcome.get()
+    }
+}
+
+extension KafkaEngine {
+    /// The first sequence number the index holds (or the next one, when it holds none), when a
+    /// read from `start` wants events before it; `nil` when the index has all it wants.
+    func olderThanIndex(_ channel: ChannelName, _ start: ReadStart) async throws(SwitchyardError) -> Int64? {
+        let lastSequence = writers.withLock { $0[channel]?.lastSequence ?? 0 }
+        let first = index.firstEntry(on: channel)
+        let firstSequence = first?.sequenceNumber ?? lastSequence + 1
+        guard firstSequence > 1 else { return nil }
+        switch start {
+        case .beginning:
+            return firstSequence
+        case .sequence(let number):
+            return number < firstSequence ? firstSequence : nil
+        case .time(let time):
+            guard let first else { return firstSequence }
+            return time.unixMilliseconds < first.id.milliseconds ? firstSequence : nil
+        case .after(let position):
+            guard let id = EntryID(position) else { return nil }
+            guard let first else { return firstSequence }
+            return id < first.id ? firstSequence : nil
+        }
+    }
+
+    /// The channel's events from its topic that come before sequence number `before`, from `start`,
+    /// oldest first.
+    func readLog(_ channel: ChannelName, from start: ReadStart, before: Int64, limit: Int) async throws(SwitchyardError) -> [StoredEvent] {
+        let topic = eventTopic(channel)
+        guard let partitions = try await topicList()[topic] else { return [] }
+        let first = index.firstEntry(on: channel)
+        let (ends, firstOffset, lastSequence) = writers.withLock { writers -> ([Int32: Int64], Int64?, Int64) in
+            guard let writer = writers[channel] else { return ([:], nil, 0) }
+            // The offset of the index's first entry, or of the next record when the index holds none.
+            var offset = writer.partitionEnds[0]
+            if let first {
+                let position = writer.located.partitioningIndex { $0.id < first.id }
+                offset = position < writer.located.count && writer.located[position].id == first.id ? writer.located[position].offset : nil
+            }
+            return (writer.partitionEnds, offset, writer.lastSequence)
+        }
+        var from: [Int32: Int64] = [:]
+        for partition in 0..<partitions { from[partition] = KafkaConsumer.beginning }
+        switch start {
+        case .time(let time):
+            from = try await startOffsets((0..<partitions).map { KafkaTopicPartition(topic: topic, partition: $0) }, since: time.unixMilliseconds)
+        case .sequence(let number) where partitions == 1:
+            // One partition written by one writer: offsets follow sequence numbers.
+            if let firstOffset {
+                from[0] = max(0, firstOffset - ((first?.sequenceNumber ?? lastSequence + 1) - number))
+            }
+        default:
+            break
+        }
+        let retention = retention(channel)
+        let records = try await readTopic(topic, from: from, until: ends.isEmpty ? nil : ends)
+            .compactMap { KafkaRecords.decodeEvent($0, channel: channel, retention: retention) }
+            .filter { record in
+                let envelope = record.event.envelope
+                guard envelope.sequenceNumber < before else { return false }
+                switch start {
+                case .beginning: return true
+                case .sequence(let number): return envelope.sequenceNumber >= number
+                case .time(let time): return record.event.id.milliseconds >= time.unixMilliseconds
+                case .after(let position): return EntryID(position).map { record.event.id > $0 } ?? false
+                }
+            }
+            .sorted { $0.event.envelope.sequenceNumber < $1.event.envelope.sequenceNumber }
+        return records.prefix(limit).map { StoredEvent(position: $0.event.id.position, envelope: $0.event.envelope) }
     }
 }

@@ -120,9 +120,15 @@ public final class KafkaEngine: Engine {
 
     // MARK: Reads, delegated to the index once the channel is loaded
 
+    /// Reads from the index; what the index no longer holds (its retention or hard cap trimmed it)
+    /// but the channel's topic still does is read from the topic, by time through
+    /// `offsetsForTimes` and by sequence number from the offsets of the records the engine wrote.
     public func read(_ channel: ChannelName, from start: ReadStart, limit: Int) async throws(SwitchyardError) -> [StoredEvent] {
         try await load(channel)
-        return try await index.read(channel, from: start, limit: limit)
+        let held = try await index.read(channel, from: start, limit: limit)
+        guard limit > 0, let before = try await olderThanIndex(channel, start) else { return held }
+        let older = try await readLog(channel, from: start, before: before, limit: limit)
+        return Array((older + held).prefix(limit))
     }
 
     /// The channels with a topic on the brokers or events in the index, matching any pattern.

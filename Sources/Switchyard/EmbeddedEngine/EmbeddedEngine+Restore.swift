@@ -103,6 +103,11 @@ extension EmbeddedEngine {
         }
     }
 
+    /// The channel's oldest stored entry, or `nil` when it holds none.
+    package func firstEntry(on channel: ChannelName) -> (id: EntryID, sequenceNumber: Int64)? {
+        state.withLock { state in state.channels[channel]?.entries.first.map { ($0.id, $0.envelope.sequenceNumber) } }
+    }
+
     /// The ids of the channel's stored entries with their sequence numbers, oldest first.
     package func entryIDs(on channel: ChannelName) -> [(id: EntryID, sequenceNumber: Int64)] {
         state.withLock { state in

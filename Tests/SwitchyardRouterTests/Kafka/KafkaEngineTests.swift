@@ -73,6 +73,31 @@ struct KafkaEngineTests {
         }
     }
 
+    @Test("what the index trimmed is replayed from the topic, by sequence number and by time")
+    func replayFromTheTopic() async throws {
+        try await EngineKind.kafka.isolated {
+            let clock = ManualClock()
+            let start = clock.now()
+            // The index keeps five entries; the topic keeps every record.
+            let router = Fixtures.router(.kafka, clock: clock, maxEntries: 5)
+            let channel = Fixtures.channel("test:deep")
+            for n in 1...12 {
+                _ = try await router.publish(to: channel, payload: Fixtures.payload(n))
+                clock.advance(by: .seconds(1))
+            }
+            #expect(try await router.info(channel).firstSequenceNumber == 8)
+            let engine = router.engine
+            #expect(try await engine.read(channel, from: .beginning, limit: 100).map(\.envelope.sequenceNumber) == Array(1...12))
+            #expect(try await engine.read(channel, from: .sequence(3), limit: 4).map(\.envelope.sequenceNumber) == [3, 4, 5, 6])
+            #expect(try await engine.read(channel, from: .sequence(6), limit: 4).map(\.envelope.sequenceNumber) == [6, 7, 8, 9])
+            let third = Timestamp(unixMilliseconds: start.unixMilliseconds + 2000)
+            #expect(try await engine.read(channel, from: .time(third), limit: 3).map(\.envelope.sequenceNumber) == [3, 4, 5])
+            let second = try #require(try await engine.read(channel, from: .sequence(2), limit: 1).first)
+            #expect(try await engine.read(channel, from: .after(second.position), limit: 2).map(\.envelope.sequenceNumber) == [3, 4])
+            #expect(try await router.replay(Fixtures.pattern(channel.rawValue), since: .sequence(5), until: .sequence(9)).map(\.sequenceNumber) == [5, 6, 7, 8, 9])
+        }
+    }
+
     @Test("records another writer puts in a channel's partition are counted")
     func foreignWriter() async throws {
         try await EngineKind.kafka.isolated {

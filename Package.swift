@@ -275,7 +275,7 @@ let package = Package(
         .testTarget(
             name: "SwitchyardCLITests",
             dependencies: [
-                "switchyard", "JSONSchema", "Switchyard", "SwitchyardRedis", "SwitchyardGateway", "SwitchyardServer", "SwitchyardBench", "RedisClient", "RedisTestSupport",
+                "switchyard", "JSONSchema", "Switchyard", "SwitchyardRedis", "SwitchyardGateway", "SwitchyardServer", "SwitchyardBench", "RedisClient", "RedisTestSupport", "SwitchyardKafka", "KafkaClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

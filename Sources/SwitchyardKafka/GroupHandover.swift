@@ -1,3 +1,4 @@
+import KafkaClient
 import Switchyard
 
 extension KafkaEngine {
@@ -64,5 +65,71 @@ public enum GroupHandover {
             starts[channel] = first
         }
         return starts
+    }
+}
+
+extension KafkaEngine {
+    /// Per partition of the channel's topic, the offset of the first record whose sequence number
+    /// is `sequence` or later (a partition with none gets its end): where a Kafka consumer group
+    /// starts to read that sequence number and everything after it.
+    public func offsets(fromSequence sequence: Int64, on channel: ChannelName) async throws(SwitchyardError) -> [Int32: Int64] {
+        try await load(channel)
+        let topic = eventTopic(channel)
+        guard let partitions = try await topicList()[topic] else { return [:] }
+        let entries = index.entryIDs(on: channel)
+        if let first = entries.first, first.sequenceNumber <= sequence {
+            let target = entries.first { $0.sequenceNumber >= sequence }?.id ?? .max
+            let found = writers.withLock { writers -> [Int32: Int64]? in
+                guard let writer = writers[channel] else { return nil }
+                var offsets = writer.partitionEnds
+                for partition in 0..<partitions where offsets[partition] == nil { offsets[partition] = 0 }
+                var seen = Set<Int32>()
+                var position = writer.located.partitioningIndex { $0.id < target }
+                while position < writer.located.count, seen.count < offsets.count {
+                    let entry = writer.located[position]
+                    if seen.insert(entry.partition).inserted { offsets[entry.partition] = entry.offset }
+                    position += 1
+                }
+                return offsets
+            }
+            if let found { return found }
+        }
+        // Before the index: read the topic's records to find them.
+        var offsets: [Int32: Int64] = [:]
+        var from: [Int32: Int64] = [:]
+        for partition in 0..<partitions {
+            from[partition] = KafkaConsumer.beginning
+            offsets[partition] = 0
+        }
+        let retention = retention(channel)
+        let ends = writers.withLock { $0[channel]?.partitionEnds ?? [:] }
+        var firstFound: [Int32: Int64] = [:]
+        for record in try await readTopic(topic, from: from, until: ends.isEmpty ? nil : ends) {
+            offsets[record.partition] = max(offsets[record.partition] ?? 0, record.offset + 1)
+            guard firstFound[record.partition] == nil, let stored = KafkaRecords.decodeEvent(record, channel: channel, retention: retention),
+                stored.event.envelope.sequenceNumber >= sequence
+            else { continue }
+            firstFound[record.partition] = record.offset
+        }
+        return offsets.merging(firstFound) { _, first in first }
+    }
+
+    /// Commits offsets for a Kafka consumer group (one that is not running: Kafka refuses a commit
+    /// from outside a group that has members).
+    public func commit(_ offsets: [Int32: Int64], on channel: ChannelName, forKafkaGroup group: String) async throws(SwitchyardError) {
+        let topic = eventTopic(channel)
+        let consumer: KafkaConsumer
+        do {
+            consumer = try KafkaConsumer(configuration: configuration.kafka, groupID: group)
+        } catch {
+            throw Self.unavailable(error, doing: "open the consumer group '\(group)'")
+        }
+        do {
+            try await consumer.commit(Dictionary(uniqueKeysWithValues: offsets.map { (KafkaTopicPartition(topic: topic, partition: $0.key), $0.value) }))
+        } catch {
+            await consumer.close()
+            throw Self.unavailable(error, doing: "commit the offsets of '\(group)'")
+        }
+        await consumer.close()
     }
 }

@@ -59,7 +59,8 @@ public final class KafkaEngine: Engine {
         }
     }
 
-    let configuration: Configuration
+    /// Where the brokers are and how the engine uses them.
+    public let configuration: Configuration
     let clock: any SwitchyardClock
     let logger: Logger
     /// The retained events and every group's state, rebuilt from the topics.
@@ -265,7 +266,8 @@ public final class KafkaEngine: Engine {
         Int64(configuration.contracts?.contract(for: channel)?.policy.retentionSeconds ?? ChannelPolicy.defaults(for: channel.rawValue).retentionSeconds) * 1000
     }
 
-    func eventTopic(_ channel: ChannelName) -> String {
+    /// The topic of a channel's events.
+    public func eventTopic(_ channel: ChannelName) -> String {
         configuration.topics.events(channel, policy: kafkaPolicy(channel))
     }
 

@@ -1,6 +1,11 @@
 import Foundation
 import JSONSchema
+import KafkaClient
+import Logging
 import RedisTestSupport
+import Switchyard
+import SwitchyardKafka
+import Synchronization
 import Testing
 
 /// `serve --kafka`, `serve --redis … --mirror`, and `reconcile --kafka`, as a user runs them.
@@ -78,6 +83,45 @@ import Testing
         #expect(repaired.status == 0, "\(repaired.stdout)\(repaired.stderr)")
         #expect(try commands.json(repaired)["repaired"] == 2)
         #expect(try commands.json(repaired)["in_sync"] == true)
+    }
+
+    @Test(.needs(.kafka, .redis)) func handoverStartsTheGroupOnKafkaWhereItLeftOffOnRedis() async throws {
+        let kafka = try TestEnvironment.value("KAFKA_URL")
+        let redis = try TestEnvironment.value("REDIS_URL")
+        let channel = ClientCommandTests.channel()
+        let streamIDs = Mutex<[String]>([])
+        try await withServer(["--redis", redis, "--mirror", kafka, "--mirror-ack", "both"]) { server in
+            for n in 1...5 {
+                let published = try await commands.run(["publish", "--server", server, "--token", ClientCommandTests.apiKey, channel, #"{"n":\#(n)}"#])
+                #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
+                let id = try #require(try commands.json(published)["stream_id"]?.stringValue)
+                streamIDs.withLock { $0.append(id) }
+            }
+        }
+        // On Redis, group "ledger" was delivered 1 to 3 and acked 1: 2 and 3 are pending, 4 and 5 undelivered.
+        try await ClientCommandTests.redisCLI(["XGROUP", "CREATE", "stream:{\(channel)}", "ledger", "0"])
+        try await ClientCommandTests.redisCLI(["XREADGROUP", "GROUP", "ledger", "worker", "COUNT", "3", "STREAMS", "stream:{\(channel)}", ">"])
+        try await ClientCommandTests.redisCLI(["XACK", "stream:{\(channel)}", "ledger", streamIDs.withLock { $0[0] }])
+
+        // A Kafka consumer group of the service's own: committed at the offset of sequence 2.
+        let own = try await commands.run(["handover", "ledger", "--redis", redis, "--kafka", kafka, "--channel", channel, "--kafka-group", "ledger-own"])
+        #expect(own.status == 0, "\(own.stdout)\(own.stderr)")
+        #expect(try commands.json(own)["first_sequence"] == 2)
+        #expect(try commands.json(own)["offsets"] == ["0": 1])
+        let configuration = try KafkaConfiguration(url: kafka)
+        let topic = KafkaTopicNames().events(try ChannelName(channel), policy: nil)
+        let consumer = try KafkaConsumer(configuration: configuration, groupID: "ledger-own")
+        let committed = try await consumer.committed([KafkaTopicPartition(topic: topic, partition: 0)], timeout: .seconds(10))
+        await consumer.close()
+        #expect(committed[KafkaTopicPartition(topic: topic, partition: 0)] == 1)
+
+        // The Kafka engine's own group: a Kafka engine started afterwards delivers 2 to 5.
+        let engineGroup = try await commands.run(["handover", "ledger", "--redis", redis, "--kafka", kafka, "--channel", channel])
+        #expect(engineGroup.status == 0, "\(engineGroup.stdout)\(engineGroup.stderr)")
+        #expect(try commands.json(engineGroup)["kafka_group"] == "switchyard.ledger")
+        let engine = try KafkaEngine(configuration: .init(kafka: configuration), logger: Logger(label: "test"))
+        let delivered = try await engine.readGroup(GroupReadRequest(group: "ledger", consumer: "c", channels: [try ChannelName(channel)], count: 10, block: nil))
+        #expect(delivered.map(\.envelope.sequenceNumber) == [2, 3, 4, 5])
     }
 
     @Test func engineFlagsThatDoNotGoTogetherAreRefused() async throws {

@@ -55,6 +55,28 @@ import Testing
         }
     }
 
+    @Test(.needs(.kafka, .postgres)) func strictModeRelaysTheOutboxToKafka() async throws {
+        let kafka = try TestEnvironment.value("KAFKA_URL")
+        let postgres = try TestEnvironment.value("POSTGRES_URL")
+        let channel = ClientCommandTests.channel()
+        try await withServer(["--kafka", kafka, "--postgres", postgres]) { server in
+            let auth = ["--server", server, "--token", ClientCommandTests.apiKey]
+            for n in 1...2 {
+                let published = try await commands.run(["publish"] + auth + [channel, #"{"n":\#(n)}"#])
+                #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
+            }
+            // Committed to the outbox first; the relay then stores each on Kafka, in order.
+            let relayed = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                try await commands.run(["replay"] + auth + [channel]).stdout.split(separator: "\n").count == 2
+            }
+            #expect(relayed)
+        }
+        let engine = try KafkaEngine(configuration: .init(kafka: try KafkaConfiguration(url: kafka)), logger: Logger(label: "test"))
+        let stored = try await engine.read(try ChannelName(channel), from: .beginning, limit: 10)
+        #expect(stored.map(\.envelope.sequenceNumber) == [1, 2])
+        #expect(stored.map { $0.envelope.data["n"] } == [1, 2])
+    }
+
     @Test(.needs(.kafka, .redis)) func serveMirrorsRedisToKafkaAndReconcileRepairs() async throws {
         let kafka = try TestEnvironment.value("KAFKA_URL")
         let redis = try TestEnvironment.value("REDIS_URL")

@@ -167,7 +167,8 @@ struct KafkaEngineTests {
     func noBroker() async throws {
         let port = try freeLoopbackPort()
         var configuration = KafkaTestServer.engineConfiguration(deliveryTimeout: .seconds(2))
-        configuration.kafka = KafkaConfiguration(bootstrapServers: "127.0.0.1:\(port)")
+        // librdkafka would log every refused connection to stderr.
+        configuration.kafka = KafkaConfiguration(bootstrapServers: "127.0.0.1:\(port)", properties: ["log_level": "2"])
         configuration.requestTimeout = .seconds(2)
         let engine = try KafkaEngine(configuration: configuration, logger: Logger(label: "test.kafka"))
         let router = Router(contracts: Fixtures.contracts, engine: engine, configuration: RouterConfiguration(source: "tests"), logger: Logger(label: "test"))

@@ -53,7 +53,7 @@ struct MirrorTests {
             let broker = try await PrivateBroker()
             let redis = EngineKind.redis.make(SystemClock(), 1_000_000)
             var settings = KafkaTestServer.engineConfiguration(deliveryTimeout: .seconds(2))
-            settings.kafka = try KafkaConfiguration(url: broker.url)
+            settings.kafka = try KafkaConfiguration(url: broker.url + "?log_level=2")
             settings.requestTimeout = .seconds(3)
             let kafka = try KafkaEngine(configuration: settings, logger: Logger(label: "test.kafka"))
             let logger = Logger(label: "test.mirror")

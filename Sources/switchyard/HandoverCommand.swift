@@ -4,6 +4,7 @@ import JSONSchema
 import Logging
 import Switchyard
 import SwitchyardKafka
+import SwitchyardRedis
 import SwitchyardServer
 
 /// `switchyard handover GROUP`: moves a consumer group from Redis to Kafka where it left off.
@@ -37,12 +38,7 @@ struct HandoverCommand: AsyncParsableCommand {
         var flags = ServerSettings()
         flags.redis = redis
         let settings = try global.settings(flags)
-        let redisText = try settings.requireRedis()
-        var logger = Logger(label: "switchyard")
-        logger.logLevel = .warning
-        let contracts = try settings.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
-        let redisEngine = try EngineSettings(redisURL: redisText, redisCAFile: settings.redisCA, failFast: true).makeRedisEngine(logger: logger)
-        let kafkaEngine = try EngineSettings().makeKafkaEngine(url: kafka, contracts: contracts, logger: logger)
+        let (redisEngine, kafkaEngine) = try dualWriteEngines(settings, kafka: kafka)
         let patterns = try (channel.isEmpty ? ["*"] : channel).map { try ChannelPattern($0) }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await redisEngine.run() }
@@ -67,4 +63,15 @@ struct HandoverCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The two engines of a dual-write, for the commands that compare or move between them: Redis
+/// (failing fast when it is unreachable) and Kafka, with the settings' contracts.
+func dualWriteEngines(_ settings: ServerSettings, kafka: String) throws -> (RedisEngine, KafkaEngine) {
+    let redisText = try settings.requireRedis()
+    var logger = Logger(label: "switchyard")
+    logger.logLevel = .warning
+    let contracts = try settings.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
+    let redisEngine = try EngineSettings(redisURL: redisText, redisCAFile: settings.redisCA, failFast: true).makeRedisEngine(logger: logger)
+    return (redisEngine, try EngineSettings().makeKafkaEngine(url: kafka, contracts: contracts, logger: logger))
 }

@@ -101,12 +101,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     /// Compares each channel of Redis with its Kafka topic, and repairs Kafka with `--repair`.
     private func reconcileMirror(kafka: String, settings: ServerSettings) async throws {
         if since != nil || until != nil { throw ValidationError("--since and --until apply to the archive; with --kafka every retained event is compared") }
-        let redisText = try settings.requireRedis()
-        var logger = Logger(label: "switchyard")
-        logger.logLevel = .warning
-        let contracts = try settings.contracts.map { try ContractRegistry.load(from: $0) } ?? ContractRegistry.shipped()
-        let redisEngine = try EngineSettings(redisURL: redisText, redisCAFile: settings.redisCA, failFast: true).makeRedisEngine(logger: logger)
-        let kafkaEngine = try EngineSettings().makeKafkaEngine(url: kafka, contracts: contracts, logger: logger)
+        let (redisEngine, kafkaEngine) = try dualWriteEngines(settings, kafka: kafka)
         let differing = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await redisEngine.run() }
             defer { group.cancelAll() }

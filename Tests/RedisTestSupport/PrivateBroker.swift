@@ -50,6 +50,7 @@ public final class PrivateBroker: Sendable {
 /// Whether something accepts TCP connections on `port` of 127.0.0.1 (a loopback connect answers at once).
 public func acceptsConnections(port: Int) -> Bool {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { return false }
     defer { close(descriptor) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)

@@ -24,7 +24,7 @@ import Testing
         process.standardError = FileHandle.nullDevice
         try process.run()
         let started = try await eventually(timeout: .seconds(20), every: .milliseconds(100)) {
-            (try? Socket.connects(port: port)) == true || !process.isRunning
+            acceptsConnections(port: port) || !process.isRunning
         }
         try #require(started && process.isRunning, "the OTLP receiver did not start (is opentelemetry-proto installed?)")
         return (process, port, out)
@@ -163,21 +163,5 @@ import Testing
         let result = try await CLITests().run(["serve", "--port", "0", "--otlp-endpoint", "collector:4318"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("otlp_endpoint") && result.stderr.contains("http://127.0.0.1:4318"), "\(result.stderr)")
-    }
-}
-
-/// Whether something listens on a loopback port.
-enum Socket {
-    static func connects(port: Int) throws -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }

@@ -335,6 +335,8 @@ let package = Package(
                 "SwitchyardPostgres",
                 "Switchyard",
                 "SwitchyardRedis",
+                "SwitchyardKafka",
+                "KafkaClient",
                 "RedisClient",
                 "RedisTestSupport",
                 "RESP",

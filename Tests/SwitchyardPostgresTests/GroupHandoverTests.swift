@@ -176,6 +176,25 @@ struct GroupHandoverTests {
         }
     }
 
+    @Test("firstUnfinished with a publisher publishing while it reads: never past an event the group was not delivered")
+    func firstUnfinishedWhilePublishing() async throws {
+        try await TestDatabase.with { db in
+            let channel = db.channel("busy")
+            try await db.engine.createGroup("g", on: channel, start: .beginning)
+            for n in 1...10 { try await db.router.publish(to: channel, payload: ["n": .int(Int64(n))]) }
+            let delivered = try await db.engine.readGroup(GroupReadRequest(group: "g", consumer: "c", channels: [channel], count: 6, block: nil))
+            _ = try await db.engine.ack("g", on: channel, positions: delivered.map(\.position))
+            // Three events are published right after each read of the group or the channel.
+            let busy = PublishingAfterReads(db.engine) {
+                for n in 0..<3 { try await db.router.publish(to: channel, payload: ["n": .int(Int64(100 + n))]) }
+            }
+            // 7 is the first event the group was not delivered: starting later would lose it;
+            // starting earlier delivers again at most the events published while the move read.
+            let first = try await GroupHandover.firstUnfinished(group: "g", on: channel, in: busy)
+            #expect((4...7).contains(first))
+        }
+    }
+
     static func redisEngine(logger: Logger) throws -> RedisEngine {
         var configuration = try TestEnvironment.configuration("REDIS_URL")
         configuration.connectTimeout = .seconds(2)
@@ -260,5 +279,58 @@ final class Watched<Value: Sendable>: Sendable {
             return state.waiters.remove(at: index)
         }
         waiter?.continuation.resume(throwing: CancellationError())
+    }
+}
+
+/// The Redis engine, with events published right after each read of a group's or a channel's
+/// state: a publisher that keeps publishing while a move reads where the group stands.
+private final class PublishingAfterReads: Engine {
+    let base: any Engine
+    let publish: @Sendable () async throws -> Void
+
+    init(_ base: any Engine, publish: @escaping @Sendable () async throws -> Void) {
+        self.base = base
+        self.publish = publish
+    }
+
+    func groupInfo(_ group: String, on channel: ChannelName) async throws(SwitchyardError) -> GroupInfo {
+        let info = try await base.groupInfo(group, on: channel)
+        try await publishing()
+        return info
+    }
+
+    func info(_ channel: ChannelName) async throws(SwitchyardError) -> ChannelInfo {
+        let info = try await base.info(channel)
+        try await publishing()
+        return info
+    }
+
+    private func publishing() async throws(SwitchyardError) {
+        do { try await publish() } catch { throw SwitchyardError(.engineUnavailable, "the publisher failed: \(error)") }
+    }
+
+    func run() async throws { try await base.run() }
+    func append(_ requests: [AppendRequest]) async throws(SwitchyardError) -> [PublishReceipt] { try await base.append(requests) }
+    func read(_ channel: ChannelName, from start: ReadStart, limit: Int) async throws(SwitchyardError) -> [StoredEvent] {
+        try await base.read(channel, from: start, limit: limit)
+    }
+    func channels(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> [ChannelName] { try await base.channels(matching: patterns) }
+    func latest(_ channel: ChannelName) async throws(SwitchyardError) -> Envelope? { try await base.latest(channel) }
+    func liveEvents(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> AsyncStream<Envelope> { try await base.liveEvents(matching: patterns) }
+    func createGroup(_ group: String, on channel: ChannelName, start: GroupStart) async throws(SwitchyardError) {
+        try await base.createGroup(group, on: channel, start: start)
+    }
+    func readGroup(_ request: GroupReadRequest) async throws(SwitchyardError) -> [Delivery] { try await base.readGroup(request) }
+    func ack(_ group: String, on channel: ChannelName, positions: [StreamPosition]) async throws(SwitchyardError) -> Int {
+        try await base.ack(group, on: channel, positions: positions)
+    }
+    func claim(_ request: ClaimRequest) async throws(SwitchyardError) -> ClaimResult { try await base.claim(request) }
+    func deadLetter(_ request: DeadLetterRequest) async throws(SwitchyardError) { try await base.deadLetter(request) }
+    func deadLetters(_ channel: ChannelName, limit: Int) async throws(SwitchyardError) -> [DeadLetter] { try await base.deadLetters(channel, limit: limit) }
+    func requeueDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int {
+        try await base.requeueDeadLetters(channel, ids: ids)
+    }
+    func dropDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int {
+        try await base.dropDeadLetters(channel, ids: ids)
     }
 }

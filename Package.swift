@@ -338,6 +338,8 @@ let package = Package(
                 "SwitchyardPostgres",
                 "Switchyard",
                 "SwitchyardRedis",
+                "SwitchyardKafka",
+                "KafkaClient",
                 "RedisClient",
                 "RedisTestSupport",
                 "RESP",

@@ -38,11 +38,13 @@ public enum GroupHandover {
 
     /// The first sequence number the group has not finished on a channel of `engine`. Claims the
     /// group's pending entries there (to read their sequence numbers): run it once the group's
-    /// consumers have stopped.
+    /// consumers have stopped. Publishers may go on: events published while it reads can only make
+    /// the answer lower (events the group had finished are delivered again), never higher.
     public static func firstUnfinished(group: String, on channel: ChannelName, in engine: any Engine) async throws(SwitchyardError) -> Int64 {
-        let state = try await engine.groupInfo(group, on: channel)
+        // The channel before the group: the lag counts the events published in between too.
         let stream = try await engine.info(channel)
-        var first = stream.lastSequenceNumber - Int64(state.lag) + 1
+        let state = try await engine.groupInfo(group, on: channel)
+        var first = max(1, stream.lastSequenceNumber - Int64(state.lag) + 1)
         var cursor = StreamPosition.start
         repeat {
             let claimed = try await engine.claim(ClaimRequest(group: group, channel: channel, consumer: consumer, minIdle: .zero, cursor: cursor, count: 1_000))

@@ -220,13 +220,15 @@ extension KafkaEngine {
                     ids = ids.dropFirst(events.count)
                     var answers: [PublishReceipt] = []
                     for (event, reservedID) in zip(events, reserved) where event.envelope.sequenceNumber > sequence {
-                        guard event.envelope.sequenceNumber == sequence + 1 else {
+                        // A channel the brokers hold nothing of starts at the first event given:
+                        // the primary may no longer retain the ones before it.
+                        guard event.envelope.sequenceNumber == sequence + 1 || sequence == 0 else {
                             return .failure(SwitchyardError(
                                 .invalidPosition,
                                 "mirroring '\(channel)' needs sequence \(sequence + 1) before \(event.envelope.sequenceNumber)",
                                 details: ["expected": .int(sequence + 1), "got": .int(event.envelope.sequenceNumber)]))
                         }
-                        sequence += 1
+                        sequence = event.envelope.sequenceNumber
                         // The primary's stream id where it is one, so both engines name the event alike.
                         let id = EntryID(event.position).flatMap { $0 > writer.lastMirroredID ? $0 : nil } ?? reservedID
                         writer.lastMirroredID = max(writer.lastMirroredID, id)

@@ -59,18 +59,20 @@ public struct MirrorReconciler: Sendable {
     }
 
     /// Writes what the mirror lacks from the primary's stream; returns how many events it stored.
-    /// - Throws: `invalid_position` when the primary no longer holds the first event the mirror
-    ///   lacks (``MirrorReport/lost``): the gap cannot be filled, and nothing is written.
+    /// A channel the mirror holds nothing of starts at the primary's oldest retained event (the
+    /// ``MirrorReport/lost`` ones before it are on neither engine).
+    /// - Throws: `invalid_position` when the mirror holds the channel and the primary no longer
+    ///   holds the first event it lacks: the gap cannot be filled, and nothing is written.
     public func repair(_ report: MirrorReport) async throws(SwitchyardError) -> Int {
         guard report.missing > 0 else { return 0 }
-        if report.lost > 0 {
+        if report.lost > 0 && report.mirrorLast > 0 {
             throw SwitchyardError(
                 .invalidPosition,
                 "the primary no longer holds sequence \(report.mirrorLast + 1) of '\(report.channel)'; the mirror cannot be filled without a gap",
                 details: ["lost": .int(Int64(report.lost))])
         }
         var stored = 0
-        var next = report.mirrorLast + 1
+        var next = max(report.mirrorLast + 1, report.primaryFirst ?? 1)
         while next <= report.primaryLast {
             let page = try await events(of: primary, report.channel, from: next, through: report.primaryLast, limit: 1_000)
             guard let last = page.last else { break }

@@ -19,8 +19,9 @@ public struct MirroredEvent: Sendable, Hashable {
 /// An engine that can hold a copy of another engine's channels: the target of a dual-write.
 public protocol EngineMirror: Engine {
     /// Stores events as the primary sequenced them, in order, each channel's events with
-    /// consecutive sequence numbers following the channel's last one here; events at or below it
-    /// are skipped (so a repeat stores nothing). Returns how many were stored.
+    /// consecutive sequence numbers following the channel's last one here (a channel it holds
+    /// nothing of starts at its first event's); events at or below it are skipped (so a repeat
+    /// stores nothing). Returns how many were stored.
     /// - Throws: ``SwitchyardError`` `engine_unavailable` when the engine cannot store them, and
     ///   `invalid_position` when an event would leave a gap in a channel's sequence.
     @discardableResult

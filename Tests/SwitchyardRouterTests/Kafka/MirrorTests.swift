@@ -47,6 +47,40 @@ struct MirrorTests {
         }
     }
 
+    @Test("a channel whose oldest events Redis no longer holds: Kafka starts at the oldest one it holds, by the dual-write and by reconcile")
+    func startsWhereRedisRetentionStarts() async throws {
+        try await EngineKind.redis.isolated {
+            // Redis keeps the newest 10 entries of a channel.
+            let redis = EngineKind.redis.make(SystemClock(), 10)
+            let logger = Logger(label: "test.mirror")
+            let plain = Router(contracts: Fixtures.contracts, engine: redis, configuration: RouterConfiguration(source: "tests"), logger: logger)
+            let written = Fixtures.channel("test:mirror.trimmed")
+            let idle = Fixtures.channel("test:mirror.trimmed-idle")
+            for n in 0..<25 {
+                for channel in [written, idle] { _ = try await plain.publish(to: channel, payload: Fixtures.payload(n)) }
+            }
+            #expect(try await redis.info(written).firstSequenceNumber == 16)
+
+            // The dual-write's first publish fills Kafka from the oldest event Redis holds.
+            let kafka = KafkaTestServer.makeEngine()
+            let mirrored = MirroredEngine(primary: redis, mirror: kafka, configuration: .init(acknowledgement: .both), logger: logger)
+            let router = Router(contracts: Fixtures.contracts, engine: mirrored, configuration: RouterConfiguration(source: "tests"), logger: logger)
+            _ = try await router.publish(to: written, payload: Fixtures.payload(25))
+            let theirs = try await KafkaTestServer.makeEngine().read(written, from: .beginning, limit: 100).map(\.envelope)
+            #expect(theirs.map(\.sequenceNumber) == Array(17...26))
+            #expect(theirs == (try await redis.read(written, from: .beginning, limit: 100)).map(\.envelope))
+            let reconciler = MirrorReconciler(primary: redis, mirror: kafka)
+            #expect(try await reconciler.compare(written).isInSync)
+
+            // Reconcile starts a channel the dual-write has not written the same way.
+            let report = try await reconciler.compare(idle)
+            #expect(report.mirrorLast == 0 && report.primaryFirst == 16 && report.lost == 15 && report.missing == 10)
+            #expect(try await reconciler.repair(report) == 10)
+            #expect(try await reconciler.compare(idle).isInSync)
+            #expect(try await kafka.read(idle, from: .beginning, limit: 100).map(\.envelope) == (try await redis.read(idle, from: .beginning, limit: 100)).map(\.envelope))
+        }
+    }
+
     @Test("the broker dies mid-run: primary-acknowledged publishes go on, both-acknowledged ones fail and are kept, and reconcile fills a new broker")
     func brokerDies() async throws {
         try await EngineKind.redis.isolated {

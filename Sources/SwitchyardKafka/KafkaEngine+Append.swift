@@ -40,6 +40,9 @@ struct ChannelWriter: Sendable {
     var partitionEnds: [Int32: Int64] = [:]
     /// The id of the last event mirrored from another engine.
     var lastMirroredID = EntryID.zero
+    /// Whether this process has written the channel: its records are then indexed as the brokers
+    /// acknowledge them, not when the topic is followed.
+    var wroteHere = false
 
     /// Forgets marks whose window has passed.
     mutating func expire(now: Int64) {
@@ -248,6 +251,7 @@ extension KafkaEngine {
             let deliveries = try await send(fresh.map(\.record) + stateRecords)
             let foreign = writers.withLock { writers in
                 let foreign = writers[channel]!.foreignRecords(before: deliveries)
+                writers[channel]!.wroteHere = true
                 writers[channel]!.lastSequence = fresh.last!.event.envelope.sequenceNumber
                 for item in fresh { writers[channel]!.confirmed.append(item.mark) }
                 writers[channel]!.locate(

@@ -90,7 +90,12 @@ extension KafkaEngine {
             writers[channel] = writer
         }
         try await recoverDeadLetters(channel, exists: topics[configuration.topics.deadLetters(channel)] != nil)
-        if topics[topic] != nil { knownTopics.withLock { $0[topic] = topics[topic]! } }
+        if let partitions = topics[topic] {
+            knownTopics.withLock { $0[topic] = partitions }
+            follow(channel, topic: topic, partitions: partitions)
+        } else {
+            awaitTopic(of: channel)
+        }
     }
 
     /// The last entry a group counts as delivered: before the first record, in any partition, at

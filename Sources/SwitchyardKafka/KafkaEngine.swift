@@ -74,6 +74,7 @@ public final class KafkaEngine: Engine {
     let groupStarts = Mutex<[ChannelName: [String: EntryID]]>([:])
     let committers = Mutex<[String: KafkaConsumer]>([:])
     let committed = Mutex<[String: Int64]>([:])
+    let tail = Mutex(TailState())
 
     /// Connects lazily: creating the engine loads librdkafka and checks the settings, and the first
     /// request reaches the brokers.
@@ -97,11 +98,13 @@ public final class KafkaEngine: Engine {
         }
     }
 
-    /// Expires dedup marks and trims the index, and commits groups' positions every
+    /// Expires dedup marks and trims the index, follows the loaded channels' topics (so that what
+    /// other processes write reaches this one's readers), and commits groups' positions every
     /// ``Configuration/commitInterval``, until cancelled; commits once more on the way out.
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await self.index.run() }
+            group.addTask { await self.runTail() }
             group.addTask {
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: self.configuration.commitInterval) } catch { break }

@@ -98,6 +98,42 @@ struct KafkaEngineTests {
         }
     }
 
+    @Test("another process's engine follows the topics: its reads, groups and live subscribers see what the writer stores")
+    func follower() async throws {
+        try await EngineKind.kafka.isolated {
+            let writer = Fixtures.router(.kafka)
+            let existing = Fixtures.channel("test:follow.existing")
+            let later = Fixtures.channel("test:follow.later")
+            _ = try await writer.publish(to: existing, payload: Fixtures.payload(0))
+            let follower = KafkaTestServer.makeEngine()
+            try await follower.createGroup("g", on: existing, start: .newest)
+            _ = try await follower.read(later, from: .beginning, limit: 1)
+            let live = try await follower.liveEvents(matching: [Fixtures.pattern("test:follow.*")])
+            let running = Task { try await follower.run() }
+            defer { running.cancel() }
+            for n in 1...20 {
+                _ = try await writer.publish(to: existing, payload: Fixtures.payload(n))
+                _ = try await writer.publish(to: later, payload: Fixtures.payload(n))
+            }
+            let caughtUp = try await eventually {
+                let later = try await follower.info(later).lastSequenceNumber
+                let existing = try await follower.info(existing).lastSequenceNumber
+                return later == 20 && existing == 21
+            }
+            #expect(caughtUp)
+            #expect(try await follower.read(existing, from: .beginning, limit: 100).map(\.envelope.sequenceNumber) == Array(1...21))
+            #expect(try await follower.read(later, from: .beginning, limit: 100).map(\.envelope.sequenceNumber) == Array(1...20))
+            let delivered = try await follower.readGroup(GroupReadRequest(group: "g", consumer: "c", channels: [existing], count: 100, block: nil))
+            #expect(delivered.map(\.envelope.sequenceNumber) == Array(2...21))
+            var seen: [ChannelName: [Int64]] = [:]
+            for await envelope in live {
+                seen[envelope.channel, default: []].append(envelope.sequenceNumber)
+                if seen.values.map(\.count).reduce(0, +) == 40 { break }
+            }
+            #expect(seen[existing] == Array(2...21) && seen[later] == Array(1...20))
+        }
+    }
+
     @Test("records another writer puts in a channel's partition are counted")
     func foreignWriter() async throws {
         try await EngineKind.kafka.isolated {

@@ -3,11 +3,15 @@ import Switchyard
 
 extension KafkaEngine {
     /// Creates a group on a channel that is delivered every event after sequence number
-    /// `sequence`: where a group that moves here from another engine left off. Does nothing when
-    /// the group exists.
+    /// `sequence`: where a group that moves here from another engine left off.
+    /// - Throws: `group_exists` when the group already exists on the channel (it keeps its position).
     public func createGroup(_ group: String, on channel: ChannelName, afterSequence sequence: Int64) async throws(SwitchyardError) {
         try await load(channel)
-        if index.groupPositions(on: channel)[group] != nil { return }
+        if index.groupPositions(on: channel)[group] != nil {
+            throw SwitchyardError(
+                .groupExists, "group '\(group)' already exists on '\(channel)' on Kafka, where it stands; it was not moved",
+                details: ["group": .string(group), "channel": .string(channel.rawValue)])
+        }
         let entries = index.entryIDs(on: channel)
         let last: EntryID
         if let done = entries.last(where: { $0.sequenceNumber <= sequence }) {
@@ -22,6 +26,11 @@ extension KafkaEngine {
         groupStarts.withLock { $0[channel, default: [:]][group] = last }
         index.restoreGroup(group, on: channel, lastDelivered: last)
     }
+}
+
+extension SwitchyardError.Code {
+    /// A group to create at a given position exists already.
+    public static let groupExists = SwitchyardError.Code("group_exists")
 }
 
 /// Moves a consumer group from a dual-write's primary (Redis) to its Kafka mirror, one group at a time.

@@ -144,6 +144,9 @@ import Testing
         let engine = try KafkaEngine(configuration: .init(kafka: configuration), logger: Logger(label: "test"))
         let delivered = try await engine.readGroup(GroupReadRequest(group: "ledger", consumer: "c", channels: [try ChannelName(channel)], count: 10, block: nil))
         #expect(delivered.map(\.envelope.sequenceNumber) == [2, 3, 4, 5])
+        // Moved once: a second move leaves the group where it stands on Kafka, and says so.
+        let again = try await commands.run(["handover", "ledger", "--redis", redis, "--kafka", kafka, "--channel", channel])
+        #expect(again.status == 1 && again.stderr.contains("already exists"), "\(again.stdout)\(again.stderr)")
     }
 
     @Test func engineFlagsThatDoNotGoTogetherAreRefused() async throws {

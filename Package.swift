@@ -174,6 +174,8 @@ let package = Package(
             dependencies: [
                 "Switchyard",
                 "SwitchyardRedis",
+                "SwitchyardKafka",
+                "KafkaClient",
                 "SwitchyardServer",
                 "SwitchyardGateway",
                 "RedisClient",
@@ -273,6 +275,7 @@ let package = Package(
             name: "SwitchyardCLITests",
             dependencies: [
                 "switchyard", "JSONSchema", "Switchyard", "SwitchyardRedis", "SwitchyardGateway", "SwitchyardServer", "SwitchyardBench", "RedisClient", "RedisTestSupport",
+                "KafkaClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -177,6 +177,8 @@ let package = Package(
             dependencies: [
                 "Switchyard",
                 "SwitchyardRedis",
+                "SwitchyardKafka",
+                "KafkaClient",
                 "SwitchyardServer",
                 "SwitchyardGateway",
                 "RedisClient",

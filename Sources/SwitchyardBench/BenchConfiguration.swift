@@ -9,6 +9,8 @@ public struct BenchConfiguration: Sendable {
         case embedded
         /// A Redis server; the publishers and consumers run here, on a Redis engine.
         case redis(url: String)
+        /// Kafka brokers (`kafka://HOST:PORT`); the publishers and consumers run here, on a Kafka engine.
+        case kafka(url: String)
     }
 
     /// The engine; default ``Target/embedded``.
@@ -45,15 +47,20 @@ public struct BenchConfiguration: Sendable {
     public var drainSeconds: Double
     /// The channels' acknowledgement (contract policy `acknowledge`); `nil` keeps the contract's. Default `nil`.
     public var acknowledge: ChannelPolicy.Acknowledge?
+    /// How many values the publishers cycle the payload's partition-key field through (the field
+    /// the channels' contract names in `policy.kafka.partition_key`), so that the records of a
+    /// keyed topic spread over its partitions; 1 publishes the example as it is. Kafka only. Default 1.
+    public var keys: Int
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
         target: Target = .embedded, gatewayURL: String? = nil, authorization: String? = nil, publishers: Int = 4,
         ratePerPublisher: Int = 1000, batch: Int = 100, seconds: Double = 10, warmupSeconds: Double = 1, groups: Int = 1,
         consumersPerGroup: Int = 2, webSocketClients: Int = 0, channelPrefix: String = "price.updated.bench",
-        serverPID: Int32? = nil, drainSeconds: Double = 15, acknowledge: ChannelPolicy.Acknowledge? = nil
+        serverPID: Int32? = nil, drainSeconds: Double = 15, acknowledge: ChannelPolicy.Acknowledge? = nil, keys: Int = 1
     ) {
         self.acknowledge = acknowledge
+        self.keys = keys
         self.target = target
         self.gatewayURL = gatewayURL
         self.authorization = authorization
@@ -70,6 +77,21 @@ public struct BenchConfiguration: Sendable {
         self.drainSeconds = drainSeconds
     }
 
+    /// The engine's name in the report: `embedded`, `redis` or `kafka`.
+    var engineName: String {
+        switch target {
+        case .embedded: "embedded"
+        case .redis: "redis"
+        case .kafka: "kafka"
+        }
+    }
+
+    /// What the process of ``serverPID`` is called in the report.
+    var serverRole: String {
+        if case .kafka = target { return "kafka broker" }
+        return "server"
+    }
+
     /// Every problem with the configuration, one sentence each; empty when it can run.
     public var problems: [String] {
         var problems: [String] = []
@@ -83,8 +105,14 @@ public struct BenchConfiguration: Sendable {
         if consumersPerGroup < 1 { problems.append("--consumers must be at least 1") }
         if webSocketClients < 0 { problems.append("--ws-clients must be at least 0") }
         if drainSeconds < 0 { problems.append("--drain must be at least 0 seconds") }
+        if keys < 1 { problems.append("--keys must be at least 1") }
+        if case .kafka = target {
+            if acknowledge != nil { problems.append("--acknowledge is for Redis: the Kafka engine's publishes always wait for acks=all") }
+        } else if keys > 1 {
+            problems.append("--keys needs --kafka: it spreads a keyed topic's records over its partitions")
+        }
         if gatewayURL != nil {
-            if target == .embedded {
+            if case .redis = target {} else {
                 problems.append("--gateway needs --redis: the gateway must serve the Redis the publishers write to")
             }
             if webSocketClients == 0 { problems.append("--gateway is only used by WebSocket clients: give --ws-clients") }

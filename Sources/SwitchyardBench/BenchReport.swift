@@ -83,7 +83,7 @@ public struct WebSocketReport: Codable, Sendable, Equatable {
 
 /// The result of one `switchyard bench` run.
 public struct BenchReport: Encodable, Sendable, Equatable {
-    /// `embedded` or `redis`.
+    /// `embedded`, `redis` or `kafka`.
     public var engine: String
     /// Publishers.
     public var publishers: Int
@@ -105,7 +105,7 @@ public struct BenchReport: Encodable, Sendable, Equatable {
     public var webSocket: WebSocketReport?
     /// This process (the router and consumers, and the gateway when it runs here).
     public var process: ProcessReport?
-    /// The server named by `--server-pid`, or the local `redis-server`; `nil` when none could be read.
+    /// The server named by `--server-pid` (a Kafka broker, with `--kafka`), or the local `redis-server`; `nil` when none could be read.
     public var server: ProcessReport?
     /// The machine's 1, 5 and 15 minute load averages at the end.
     public var loadAverage: [Double]

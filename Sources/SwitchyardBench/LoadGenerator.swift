@@ -1,5 +1,6 @@
 import Foundation
 import JSONSchema
+import KafkaClient
 import Logging
 import NIOCore
 import NIOPosix
@@ -7,6 +8,7 @@ import RedisClient
 import ServiceLifecycle
 import Switchyard
 import SwitchyardGateway
+import SwitchyardKafka
 import SwitchyardRedis
 import SwitchyardServer
 import Synchronization
@@ -33,12 +35,13 @@ public enum LoadGenerator {
     ) async throws -> BenchReport {
         if !configuration.problems.isEmpty { throw BenchError(configuration.problems.joined(separator: "; ")) }
         let plan = try Plan(configuration, contracts: contracts)
-        let engineSettings: EngineSettings
+        let engine: any Engine
         switch configuration.target {
-        case .embedded: engineSettings = EngineSettings()
-        case .redis(let url): engineSettings = EngineSettings(redisURL: url)
+        case .embedded: engine = try EngineSettings().makeEngine(logger: logger)
+        case .redis(let url): engine = try EngineSettings(redisURL: url).makeEngine(logger: logger)
+        case .kafka(let url):
+            engine = try KafkaEngine(configuration: .init(kafka: try KafkaConfiguration(url: url), contracts: contracts), logger: logger)
         }
-        let engine = try engineSettings.makeEngine(logger: logger)
         let redisClient = (engine as? RedisEngine)?.client
         var overrides: [RouterConfiguration.PolicyOverride] = []
         if let acknowledge = configuration.acknowledge {
@@ -98,7 +101,8 @@ struct Plan: Sendable {
     let configuration: BenchConfiguration
     let channels: [ChannelName]
     let pattern: ChannelPattern
-    let payload: JSONValue
+    /// What the publishers send, in turn: the example, or copies of it with their partition keys varied.
+    let payloads: [JSONValue]
     let runID = String(UInt32.random(in: .min ... .max), radix: 36)
 
     init(_ configuration: BenchConfiguration, contracts: ContractRegistry) throws {
@@ -115,7 +119,30 @@ struct Plan: Sendable {
         guard let example = contract.validExamples.first else {
             throw BenchError("the contract for '\(contract.channel)' has no valid example to publish: give another --channel-prefix")
         }
-        payload = example
+        guard configuration.keys > 1 else {
+            payloads = [example]
+            return
+        }
+        guard let field = contract.policy.kafka?.partitionKey, case .object(let object) = example else {
+            throw BenchError("--keys needs channels whose contract names policy.kafka.partition_key; '\(contract.channel)' does not")
+        }
+        payloads = (0..<configuration.keys).map { n in
+            var varied = object
+            varied[field] = .string(Self.keyValue(n))
+            return .object(varied)
+        }
+    }
+
+    /// The `n`th partition key: A … Z, AA, AB, … (uppercase letters, as tickers are).
+    static func keyValue(_ n: Int) -> String {
+        var rest = n + 1
+        var letters: [Character] = []
+        while rest > 0 {
+            rest -= 1
+            letters.append(Character(UnicodeScalar(UInt8(65 + rest % 26))))
+            rest /= 26
+        }
+        return String(letters.reversed())
     }
 
     /// What one consumer group handled.
@@ -236,10 +263,10 @@ struct Plan: Sendable {
         }
         let role = startsGateway ? "bench process (router, consumers, gateway)" : "bench process (router, consumers)"
         return BenchReport(
-            engine: configuration.target == .embedded ? "embedded" : "redis", configuration: configuration,
+            engine: configuration.engineName, configuration: configuration,
             channels: pattern.rawValue, publish: publish, groups: groups, webSocket: webSocketReport,
             process: own.report(role: role, events: acked.count),
-            server: server?.report(role: configuration.serverPID == nil ? "redis-server" : "server", events: acked.count),
+            server: server?.report(role: configuration.serverPID == nil ? "redis-server" : configuration.serverRole, events: acked.count),
             loadAverage: Self.loadAverage())
     }
 
@@ -278,10 +305,13 @@ struct Plan: Sendable {
             result.sent += dues.count
             do {
                 let receipts: [PublishReceipt]
+                let first = tick - dues.count
                 if dues.count == 1 {
-                    receipts = [try await router.publish(to: channel, payload: payload, metadata: ["due": .double(dues[0])])]
+                    receipts = [try await router.publish(to: channel, payload: payloads[first % payloads.count], metadata: ["due": .double(dues[0])])]
                 } else {
-                    receipts = try await router.publish(dues.map { PublishRequest(channel: channel, payload: payload, metadata: ["due": .double($0)]) })
+                    receipts = try await router.publish(dues.enumerated().map { offset, due in
+                        PublishRequest(channel: channel, payload: payloads[(first + offset) % payloads.count], metadata: ["due": .double(due)])
+                    })
                 }
                 let acked = monotonicNow()
                 for (receipt, due) in zip(receipts, dues) {

@@ -15,9 +15,11 @@ struct BenchCommand: AsyncParsableCommand {
             group handler, WebSocket client) is measured from it, at p50, p99, p99.9 and max. \
             Groups and clients are set up before the first event, so every acknowledged event must \
             reach each of them: sent, acked, delivered, missing and duplicate sequence numbers are \
-            counted. Without --redis everything runs in this process on the embedded engine; with \
-            --redis the publishers and consumers run here on a Redis engine, and the server's CPU \
-            and RSS are read from /proc of the redis-server (found by INFO, or --server-pid). \
+            counted. Without --redis or --kafka everything runs in this process on the embedded \
+            engine; with --redis the publishers and consumers run here on a Redis engine, and the \
+            server's CPU and RSS are read from /proc of the redis-server (found by INFO, or \
+            --server-pid); with --kafka they run here on a Kafka engine (every publish waits for \
+            acks=all), and the broker's CPU and RSS are read from /proc when --server-pid names it. \
             WebSocket clients use a gateway started in this process unless --gateway names one \
             (on the same Redis and machine). Rate limits are not enforced for the publishers. \
             --sweep repeats the run at rising rates (each step a whole run) until a group's p99 \
@@ -30,6 +32,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("A Redis URL: run on the Redis engine (default: the embedded engine).", valueName: "URL"))
     var redis: String?
+    @Option(help: ArgumentHelp("Kafka brokers, kafka://HOST:PORT: run on the Kafka engine.", valueName: "URL"))
+    var kafka: String?
+    @Option(help: ArgumentHelp(
+        "With --kafka: cycle the payload's partition-key field (the contract's policy.kafka.partition_key) through N values.",
+        valueName: "N"))
+    var keys = 1
     @Option(help: ArgumentHelp("A running gateway's WebSocket URL for the clients, ws://HOST:PORT/v1/ws (needs --redis).", valueName: "URL"))
     var gateway: String?
     @Option(help: ArgumentHelp("A bearer token or API key for the gateway's WebSocket clients.", valueName: "TOKEN"))
@@ -52,7 +60,7 @@ struct BenchCommand: AsyncParsableCommand {
     var wsClients = 0
     @Option(help: ArgumentHelp("The channels' prefix: publishers use PREFIX-1, PREFIX-2, …", valueName: "PREFIX"))
     var channelPrefix = "price.updated.bench"
-    @Option(help: ArgumentHelp("The server process to report CPU and RSS for (default: the local redis-server, from INFO).", valueName: "PID"))
+    @Option(help: ArgumentHelp("The server process to report CPU and RSS for (default: the local redis-server, from INFO; with --kafka, the broker).", valueName: "PID"))
     var serverPID: Int32?
     @Option(help: ArgumentHelp("Seconds to wait after the last publish for every delivery.", valueName: "SECONDS"))
     var drain = 15.0
@@ -76,10 +84,10 @@ struct BenchCommand: AsyncParsableCommand {
     /// The run these options describe.
     func benchConfiguration() -> BenchConfiguration {
         BenchConfiguration(
-            target: redis.map { .redis(url: $0) } ?? .embedded, gatewayURL: gateway, authorization: token.map { "Bearer \($0)" },
+            target: redis.map { .redis(url: $0) } ?? kafka.map { .kafka(url: $0) } ?? .embedded, gatewayURL: gateway, authorization: token.map { "Bearer \($0)" },
             publishers: publishers, ratePerPublisher: rate, batch: batch, seconds: duration, warmupSeconds: warmup, groups: groups,
             consumersPerGroup: consumers, webSocketClients: wsClients, channelPrefix: channelPrefix, serverPID: serverPID,
-            drainSeconds: drain, acknowledge: ChannelPolicy.Acknowledge.named(acknowledge))
+            drainSeconds: drain, acknowledge: ChannelPolicy.Acknowledge.named(acknowledge), keys: keys)
     }
 
     static func json(_ value: some Encodable) -> String {
@@ -93,6 +101,7 @@ struct BenchCommand: AsyncParsableCommand {
         if sweep, (sweepStep ?? rate) < 1 || sweepCeiling < rate || sweepLimit < 1 {
             throw ValidationError("--sweep needs --sweep-step ≥ 1, --sweep-ceiling ≥ --rate and --sweep-limit ≥ 1")
         }
+        if redis != nil && kafka != nil { throw ValidationError("--redis and --kafka name two engines: give one") }
         let problems = benchConfiguration().problems
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
         if acknowledge != nil, ChannelPolicy.Acknowledge.named(acknowledge) == nil {

@@ -1,5 +1,6 @@
 import Foundation
 import JSONSchema
+import KafkaClient
 import RedisTestSupport
 @testable import SwitchyardBench
 import Testing
@@ -21,6 +22,11 @@ import Testing
         (["--redis", "redis://127.0.0.1:9", "--gateway", "ws://127.0.0.1:9/v1/ws"], "--gateway is only used by WebSocket clients"),
         (["--server-pid", "2147483646"], "--server-pid 2147483646: no such process"),
         (["--acknowledge", "all"], "--acknowledge is primary or replicated"),
+        (["--redis", "redis://127.0.0.1:9", "--kafka", "kafka://127.0.0.1:9"], "--redis and --kafka name two engines"),
+        (["--keys", "3"], "--keys needs --kafka"),
+        (["--kafka", "kafka://127.0.0.1:9", "--keys", "0"], "--keys must be at least 1"),
+        (["--kafka", "kafka://127.0.0.1:9", "--acknowledge", "replicated"], "--acknowledge is for Redis"),
+        (["--kafka", "kafka://127.0.0.1:9", "--gateway", "ws://127.0.0.1:9/v1/ws", "--ws-clients", "1"], "--gateway needs --redis"),
     ])
     func badArgumentsExitWithUsageAndSayWhy(arguments: [String], message: String) async throws {
         let result = try await cli.run(["bench"] + arguments)
@@ -104,6 +110,65 @@ import Testing
         let report = try await tinyRun(["--redis", try TestEnvironment.value("REDIS_URL")])
         #expect(report["engine"] == "redis")
         #expect(report["server"]?["command"]?.stringValue?.contains("redis") == true, "\(report["server"] ?? .null)")
+    }
+
+    @Test(.needs(.kafka)) func aTinyKafkaRunLosesNothingAndReadsTheBroker() async throws {
+        let report = try await tinyRun([
+            "--kafka", try TestEnvironment.value("KAFKA_URL"), "--server-pid", try TestEnvironment.value("KAFKA_SERVER_PID"),
+        ])
+        #expect(report["engine"] == "kafka")
+        #expect(report["server"]?["role"] == "kafka broker")
+        #expect(report["server"]?["command"]?.stringValue?.contains("tansu") == true, "\(report["server"] ?? .null)")
+        #expect((report["server"]?["cpu_microseconds_per_event"]?.doubleValue ?? 0) > 0)
+    }
+
+    /// `--keys` on a channel of a keyed 6-partition topic: the records spread over partitions,
+    /// each key in one partition in sequence order, and the group still gets every event.
+    @Test(.needs(.kafka)) func aKafkaRunWithKeysSpreadsAKeyedTopicAndLosesNothing() async throws {
+        let folder = NSTemporaryDirectory() + "bench-keyed-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try #"""
+            {"channel": "bench.keyed.*", "schema": {"type": "object", "required": ["ticker", "price"],
+              "properties": {"ticker": {"type": "string", "pattern": "^[A-Z]{1,5}$"}, "price": {"type": "number"}}},
+             "policy": {"kafka": {"partitions": 6, "partition_key": "ticker"}},
+             "examples": {"valid": [{"ticker": "AAPL", "price": 185.5}]}}
+            """#.write(toFile: folder + "/keyed.json", atomically: true, encoding: .utf8)
+        let prefix = "bench.keyed.k\(UInt32.random(in: 0 ... .max))"
+        let url = try TestEnvironment.value("KAFKA_URL")
+        let result = try await cli.run([
+            "bench", "--kafka", url, "--contracts", folder, "--channel-prefix", prefix, "--keys", "6", "--publishers", "1", "--rate", "60",
+            "--duration", "1", "--warmup", "0", "--groups", "1", "--consumers", "1", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let report = try JSONValue(parsing: Array(result.stdout.utf8))
+        #expect(report["publish"]?["acked"] == 60)
+        #expect(report["groups"]?.arrayValue?.first?["delivered"] == 60)
+        #expect(report["lost"] == 0)
+
+        let topic = "switchyard.\(prefix)-1"
+        let reader = try KafkaConsumer(configuration: try KafkaConfiguration(url: url), groupID: nil)
+        try reader.assign(Dictionary(uniqueKeysWithValues: (0..<6).map { (KafkaTopicPartition(topic: topic, partition: $0), KafkaConsumer.beginning) }))
+        var records: [KafkaRecord] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while records.count < 60, ContinuousClock.now < deadline {
+            records += try await reader.poll(maxRecords: 100, timeout: .milliseconds(200))
+        }
+        await reader.close()
+        #expect(records.count == 60)
+        var partitionsOfKey: [String: Set<Int32>] = [:]
+        var sequencesOfKey: [String: [Int64]] = [:]
+        for record in records {
+            let key = String(decoding: record.key ?? [], as: UTF8.self)
+            let envelope = try JSONValue(parsing: record.value ?? [])
+            #expect(envelope["data"]?["ticker"]?.stringValue == key)
+            partitionsOfKey[key, default: []].insert(record.partition)
+            if case .int(let sequence)? = envelope["sequence_number"] { sequencesOfKey[key, default: []].append(sequence) }
+        }
+        #expect(partitionsOfKey.keys.sorted() == ["A", "B", "C", "D", "E", "F"])
+        #expect(partitionsOfKey.values.allSatisfy { $0.count == 1 }, "one partition per key: \(partitionsOfKey)")
+        #expect(Set(partitionsOfKey.values.flatMap { $0 }).count > 1, "the keys spread over partitions: \(partitionsOfKey)")
+        #expect(sequencesOfKey.values.allSatisfy { $0 == $0.sorted() && $0.count == 10 })
     }
 
     @Test(.needs(.sentinel)) func aTinyRunThroughSentinelWithReplicatedAcknowledgementsLosesNothing() async throws {

@@ -14,7 +14,7 @@ struct ChannelWriter: Sendable {
 
     struct Queued: Sendable {
         var work: Work
-        var continuation: CheckedContinuation<Result<[PublishReceipt], SwitchyardError>, Never>
+        var continuation: CheckedContinuation<KafkaEngine.Turn, Never>
     }
 
     /// Where a stored entry's record is.
@@ -81,6 +81,12 @@ struct ChannelWriter: Sendable {
 }
 
 extension KafkaEngine {
+    /// What a queued batch is told: its answer, or that it is now the writer.
+    enum Turn: Sendable {
+        case answered(Result<[PublishReceipt], SwitchyardError>)
+        case write
+    }
+
     /// Appends in order: rate limits for the whole call first, then each channel's events join its
     /// writer's next batch, which is produced at once and acknowledged by the brokers before it is
     /// indexed and answered.
@@ -132,16 +138,52 @@ extension KafkaEngine {
     /// every queued batch until the queue is empty.
     func submit(_ work: ChannelWriter.Work, to channel: ChannelName) async throws(SwitchyardError) -> [PublishReceipt] {
         try await load(channel)
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[PublishReceipt], SwitchyardError>, Never>) in
-            let lead = writers.withLock { writers in
-                writers[channel, default: ChannelWriter()].queue.append(.init(work: work, continuation: continuation))
-                if writers[channel]!.writing { return false }
-                writers[channel]!.writing = true
-                return true
-            }
-            if lead { Task { await self.drain(channel) } }
+        // The writer's flag is free: write this batch in this task, with what is queued; else wait
+        // in the queue for the writer's answer, or for the flag.
+        let free = writers.withLock { writers in
+            if writers[channel, default: ChannelWriter()].writing { return false }
+            writers[channel]!.writing = true
+            return true
         }
-        return try result.get()
+        var turn = Turn.write
+        if !free {
+            turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
+                let lead = writers.withLock { writers in
+                    if writers[channel]!.writing {
+                        writers[channel]!.queue.append(.init(work: work, continuation: continuation))
+                        return false
+                    }
+                    writers[channel]!.writing = true
+                    return true
+                }
+                if lead { continuation.resume(returning: .write) }
+            }
+        }
+        switch turn {
+        case .answered(let result):
+            return try result.get()
+        case .write:
+            let queued = writers.withLock { writers in
+                let queued = writers[channel]!.queue
+                writers[channel]!.queue = []
+                return queued
+            }
+            let answers: [Result<[PublishReceipt], SwitchyardError>]
+            do {
+                answers = try await write([work] + queued.map(\.work), to: channel)
+            } catch {
+                answers = Array(repeating: .failure(error), count: queued.count + 1)
+            }
+            for (item, answer) in zip(queued, answers.dropFirst()) { item.continuation.resume(returning: .answered(answer)) }
+            // Batches that queued meanwhile are written by a task of their own, so this publisher
+            // is answered now.
+            let more = writers.withLock { writers in
+                if writers[channel]!.queue.isEmpty { writers[channel]!.writing = false }
+                return !writers[channel]!.queue.isEmpty
+            }
+            if more { Task { await self.drain(channel) } }
+            return try answers[0].get()
+        }
     }
 
     /// Writes queued batches until none is left.
@@ -155,10 +197,10 @@ extension KafkaEngine {
             }
             guard let batch else { return }
             do {
-                let answers = try await write(batch, to: channel)
-                for (queued, answer) in zip(batch, answers) { queued.continuation.resume(returning: answer) }
+                let answers = try await write(batch.map(\.work), to: channel)
+                for (queued, answer) in zip(batch, answers) { queued.continuation.resume(returning: .answered(answer)) }
             } catch {
-                for queued in batch { queued.continuation.resume(returning: .failure(error)) }
+                for queued in batch { queued.continuation.resume(returning: .answered(.failure(error))) }
             }
         }
     }
@@ -166,14 +208,14 @@ extension KafkaEngine {
     /// One batch: dedup and sequence numbers under the writer's lock, one produce for all of it,
     /// then the index. A failed produce stores nothing in the index and rolls the sequence back;
     /// the next batch first reads back what the brokers kept.
-    private func write(_ batch: [ChannelWriter.Queued], to channel: ChannelName) async throws(SwitchyardError) -> [Result<[PublishReceipt], SwitchyardError>] {
+    private func write(_ batch: [ChannelWriter.Work], to channel: ChannelName) async throws(SwitchyardError) -> [Result<[PublishReceipt], SwitchyardError>] {
         if writers.withLock({ $0[channel]!.needsResync }) { try await resync(channel) }
         let now = clock.now().unixMilliseconds
         let policy = kafkaPolicy(channel)
         let topic = eventTopic(channel)
         var timestamps: [Int64] = []
-        for queued in batch {
-            switch queued.work {
+        for work in batch {
+            switch work {
             case .append(let requests, _): timestamps += requests.map(\.timestamp.unixMilliseconds)
             case .mirror(let events): timestamps += events.map(\.envelope.timestamp.unixMilliseconds)
             }
@@ -183,7 +225,7 @@ extension KafkaEngine {
         var fresh: [(event: RestoredEvent, mark: DedupWindow.Mark, record: KafkaOutgoingRecord)] = []
         var states: [(StateAssignment, Int64?)] = []
         let retention = retention(channel)
-        let durable = configuration.contracts?.contract(for: channel)?.policy.delivery != .live
+        let durable = channelSettings(channel).durable
         let receipts = writers.withLock { writers -> [Result<[PublishReceipt], SwitchyardError>] in
             var writer = writers.removeValue(forKey: channel)!
             defer { writers[channel] = writer }
@@ -196,8 +238,8 @@ extension KafkaEngine {
                 return PublishReceipt(
                     eventID: envelope.eventID, channel: channel, sequenceNumber: envelope.sequenceNumber, streamID: id.position, timestamp: envelope.timestamp)
             }
-            return batch.map { queued -> Result<[PublishReceipt], SwitchyardError> in
-                switch queued.work {
+            return batch.map { work -> Result<[PublishReceipt], SwitchyardError> in
+                switch work {
                 case .append(let requests, let assignment):
                     var answers: [PublishReceipt] = []
                     for request in requests {

@@ -75,6 +75,7 @@ public final class KafkaEngine: Engine {
     let committers = Mutex<[String: KafkaConsumer]>([:])
     let committed = Mutex<[String: Int64]>([:])
     let tail = Mutex(TailState())
+    let settings = Mutex<[ChannelName: ChannelSettings]>([:])
 
     /// Connects lazily: creating the engine loads librdkafka and checks the settings, and the first
     /// request reaches the brokers.
@@ -87,8 +88,9 @@ public final class KafkaEngine: Engine {
             configuration: .init(maxEntriesPerChannel: configuration.maxEntriesPerChannel, liveBufferSize: configuration.liveBufferSize),
             clock: clock, logger: logger)
         var producerSettings = configuration.kafka
-        // Java's partitioner, so that a key lands where a Java or Python producer would put it.
-        producerSettings.properties = ["partitioner": "murmur2_random", "linger.ms": "1",
+        // Java's partitioner, so that a key lands where a Java or Python producer would put it; no
+        // linger, since the channel's writer batches what queued while the last batch was in flight.
+        producerSettings.properties = ["partitioner": "murmur2_random", "linger.ms": "0",
             "message.timeout.ms": String(configuration.deliveryTimeout.milliseconds)].merging(configuration.kafka.properties) { $1 }
         do {
             self.producer = try KafkaProducer(configuration: producerSettings, idempotent: true)
@@ -259,19 +261,30 @@ public final class KafkaEngine: Engine {
 
     // MARK: Shared pieces
 
-    /// The channel's `policy.kafka`, from the contracts.
-    func kafkaPolicy(_ channel: ChannelName) -> ChannelPolicy.Kafka? {
-        configuration.contracts?.contract(for: channel)?.policy.kafka
+    /// What the contracts say about a channel, looked up once per channel.
+    func channelSettings(_ channel: ChannelName) -> ChannelSettings {
+        if let known = settings.withLock({ $0[channel] }) { return known }
+        let policy = configuration.contracts?.contract(for: channel)?.policy ?? ChannelPolicy.defaults(for: channel.rawValue)
+        let found = ChannelSettings(
+            kafka: policy.kafka, retention: Int64(policy.retentionSeconds) * 1000, durable: policy.delivery != .live,
+            topic: configuration.topics.events(channel, policy: policy.kafka))
+        settings.withLock { $0[channel] = found }
+        return found
     }
 
-    /// The retention the contracts give the channel, in milliseconds (a day without a contract).
+    /// The channel's `policy.kafka`, from the contracts.
+    func kafkaPolicy(_ channel: ChannelName) -> ChannelPolicy.Kafka? {
+        channelSettings(channel).kafka
+    }
+
+    /// The retention the contracts give the channel, in milliseconds (its family's default without a contract).
     func retention(_ channel: ChannelName) -> Int64 {
-        Int64(configuration.contracts?.contract(for: channel)?.policy.retentionSeconds ?? ChannelPolicy.defaults(for: channel.rawValue).retentionSeconds) * 1000
+        channelSettings(channel).retention
     }
 
     /// The topic of a channel's events.
     public func eventTopic(_ channel: ChannelName) -> String {
-        configuration.topics.events(channel, policy: kafkaPolicy(channel))
+        channelSettings(channel).topic
     }
 
     /// The channel a topic holds: a default-named topic, or a contract's mapped topic.
@@ -303,6 +316,15 @@ public final class KafkaEngine: Engine {
     static func unavailable(_ error: KafkaError, doing what: String) -> SwitchyardError {
         SwitchyardError(.engineUnavailable, "could not \(what): \(error.message)", details: ["kafka_error": .int(Int64(error.code))])
     }
+}
+
+/// A channel's settings from its contract.
+struct ChannelSettings: Sendable {
+    var kafka: ChannelPolicy.Kafka?
+    /// Milliseconds.
+    var retention: Int64
+    var durable: Bool
+    var topic: String
 }
 
 /// Rate limits are kept per publishing service and channel, as on every engine.

@@ -76,16 +76,13 @@ extension EmbeddedEngine {
         return stored
     }
 
-    /// Sets a group's position on a channel: the last entry it was delivered, creating the group
-    /// when it is missing. Entries after it are delivered again.
+    /// Creates a group on a channel at a position, the last entry it counts as delivered, unless
+    /// the group exists: one that does keeps its position (two creations racing must not move a
+    /// group back over entries it was delivered meanwhile).
     package func restoreGroup(_ group: String, on channel: ChannelName, lastDelivered: EntryID) {
         state.withLock { state in
             var stream = state.channels[channel] ?? ChannelState(name: channel)
-            if stream.groups[group] == nil {
-                stream.groups[group] = GroupState(lastDelivered: lastDelivered)
-            } else if stream.groups[group]!.pending.isEmpty {
-                stream.groups[group]!.lastDelivered = lastDelivered
-            }
+            if stream.groups[group] == nil { stream.groups[group] = GroupState(lastDelivered: lastDelivered) }
             state.channels[channel] = stream
         }
     }

@@ -52,6 +52,15 @@ import Testing
             let replay = try await commands.run(["replay"] + auth + [channel])
             #expect(replay.status == 0, "\(replay.stderr)")
             #expect(replay.stdout.split(separator: "\n").map { $0.prefix(2) } == ["1\t", "2\t", "3\t"])
+
+            // Over the gateway's WebSocket: resumed from sequence 2, then live as publishes go on.
+            async let tail = commands.run(["tail"] + auth + [channel, "--since", "2", "--count", "4", "--json"])
+            try await Task.sleep(for: .seconds(1))
+            for n in 4...5 { _ = try await commands.run(["publish"] + auth + [channel, #"{"n":\#(n)}"#]) }
+            let followed = try await tail
+            #expect(followed.status == 0, "\(followed.stderr)")
+            let envelopes = try followed.stdout.split(separator: "\n").map { try Envelope(decoding: String($0)) }
+            #expect(envelopes.map(\.sequenceNumber) == [2, 3, 4, 5])
         }
     }
 

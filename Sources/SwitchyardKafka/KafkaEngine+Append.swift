@@ -293,15 +293,18 @@ extension KafkaEngine {
             let deliveries = try await send(fresh.map(\.record) + stateRecords)
             let foreign = writers.withLock { writers in
                 let foreign = writers[channel]!.foreignRecords(before: deliveries)
+                let first = !writers[channel]!.wroteHere
                 writers[channel]!.wroteHere = true
                 writers[channel]!.lastSequence = fresh.last!.event.envelope.sequenceNumber
                 for item in fresh { writers[channel]!.confirmed.append(item.mark) }
                 writers[channel]!.locate(
                     zip(fresh, deliveries).map { ChannelWriter.Located(id: $0.event.id, partition: $1.partition, offset: $1.offset) },
                     limit: configuration.maxEntriesPerChannel)
-                return foreign
+                return (foreign, first)
             }
-            if foreign > 0 { reportForeignRecords(foreign, on: channel) }
+            if foreign.0 > 0 { reportForeignRecords(foreign.0, on: channel) }
+            // What this process writes is indexed as it is acknowledged: no need to read it back.
+            if foreign.1 { unfollow(topic) }
             index.restore(fresh.map(\.event))
             for (assignment, expiresAt) in states { index.restoreState(assignment.key, json: assignment.json, expiresAt: expiresAt) }
             return receipts

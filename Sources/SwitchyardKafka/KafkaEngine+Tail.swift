@@ -30,6 +30,16 @@ extension KafkaEngine {
         }
     }
 
+    /// Stops following a topic (this process writes its channel).
+    func unfollow(_ topic: String) {
+        tail.withLock { tail in
+            guard let channel = tail.channels.removeValue(forKey: topic) else { return }
+            tail.waiting.remove(channel)
+            tail.positions = tail.positions.filter { $0.key.topic != topic }
+            tail.generation += 1
+        }
+    }
+
     /// Marks a loaded channel whose topic does not exist yet.
     func awaitTopic(of channel: ChannelName) {
         tail.withLock { _ = $0.waiting.insert(channel) }
@@ -82,7 +92,12 @@ extension KafkaEngine {
         let topics = try await topicList()
         for channel in waiting {
             let topic = eventTopic(channel)
-            if let partitions = topics[topic] { follow(channel, topic: topic, partitions: partitions) }
+            guard let partitions = topics[topic] else { continue }
+            if writers.withLock({ $0[channel]?.wroteHere ?? false }) {
+                tail.withLock { _ = $0.waiting.remove(channel) }
+            } else {
+                follow(channel, topic: topic, partitions: partitions)
+            }
         }
     }
 
@@ -97,7 +112,7 @@ extension KafkaEngine {
             }
         }
         let now = clock.now().unixMilliseconds
-        for (channel, records) in byChannel {
+        for (channel, records) in byChannel where !writers.withLock({ $0[channel]?.wroteHere ?? true }) {
             let retention = retention(channel)
             let decoded = records.compactMap { KafkaRecords.decodeEvent($0, channel: channel, retention: retention) }
                 .sorted { $0.event.envelope.sequenceNumber < $1.event.envelope.sequenceNumber }

@@ -88,9 +88,9 @@ public final class KafkaEngine: Engine {
             configuration: .init(maxEntriesPerChannel: configuration.maxEntriesPerChannel, liveBufferSize: configuration.liveBufferSize),
             clock: clock, logger: logger)
         var producerSettings = configuration.kafka
-        // Java's partitioner, so that a key lands where a Java or Python producer would put it; no
-        // linger, since the channel's writer batches what queued while the last batch was in flight.
-        producerSettings.properties = ["partitioner": "murmur2_random", "linger.ms": "0",
+        // Java's partitioner, so that a key lands where a Java or Python producer would put it; a
+        // millisecond's linger, so that a batch the writer enqueues at once leaves as one request.
+        producerSettings.properties = ["partitioner": "murmur2_random", "linger.ms": "1",
             "message.timeout.ms": String(configuration.deliveryTimeout.milliseconds)].merging(configuration.kafka.properties) { $1 }
         do {
             self.producer = try KafkaProducer(configuration: producerSettings, idempotent: true)

@@ -75,19 +75,7 @@ extension KafkaEngine {
         index.restore(records.map(\.event))
         let now = clock.now().unixMilliseconds
         writers.withLock { writers in
-            var writer = writers[channel]!
-            for record in records {
-                writer.lastSequence = max(writer.lastSequence, record.event.envelope.sequenceNumber)
-                guard record.dedupUntil > now else { continue }
-                let mark = DedupWindow.Mark(
-                    eventID: record.event.envelope.eventID, sequenceNumber: record.event.envelope.sequenceNumber, id: record.event.id,
-                    expiresAt: record.dedupUntil)
-                if writer.dedup.markOrExisting(mark, now: now) == nil { writer.confirmed.append(mark) }
-            }
-            writer.locate(
-                records.sorted { $0.event.id < $1.event.id }.map { .init(id: $0.event.id, partition: $0.partition, offset: $0.offset) },
-                limit: configuration.maxEntriesPerChannel)
-            writers[channel] = writer
+            writers[channel]!.absorb(records, now: now, limit: configuration.maxEntriesPerChannel)
         }
         try await recoverDeadLetters(channel, exists: topics[configuration.topics.deadLetters(channel)] != nil)
         if let partitions = topics[topic] {
@@ -143,15 +131,8 @@ extension KafkaEngine {
             .sorted { $0.event.envelope.sequenceNumber < $1.event.envelope.sequenceNumber }
         let now = clock.now().unixMilliseconds
         writers.withLock { writers in
-            for record in records {
-                writers[channel]!.lastSequence = record.event.envelope.sequenceNumber
-                let mark = DedupWindow.Mark(
-                    eventID: record.event.envelope.eventID, sequenceNumber: record.event.envelope.sequenceNumber, id: record.event.id,
-                    expiresAt: record.dedupUntil)
-                writers[channel]!.confirmed.append(mark)
-            }
             writers[channel]!.rebuildDedup(now: now)
-            writers[channel]!.locate(records.map { .init(id: $0.event.id, partition: $0.partition, offset: $0.offset) }, limit: configuration.maxEntriesPerChannel)
+            writers[channel]!.absorb(records, now: now, limit: configuration.maxEntriesPerChannel)
             writers[channel]!.needsResync = false
         }
         index.restore(records.map(\.event))
@@ -303,6 +284,20 @@ extension KafkaEngine {
 }
 
 extension ChannelWriter {
+    /// Takes in records read from the channel's topic, in sequence order: the sequence goes on
+    /// from them, their dedup marks still open are kept, and where they are is recorded.
+    mutating func absorb(_ records: [KafkaRecords.StoredRecord], now: Int64, limit: Int) {
+        for record in records {
+            lastSequence = max(lastSequence, record.event.envelope.sequenceNumber)
+            guard record.dedupUntil > now else { continue }
+            let mark = DedupWindow.Mark(
+                eventID: record.event.envelope.eventID, sequenceNumber: record.event.envelope.sequenceNumber, id: record.event.id,
+                expiresAt: record.dedupUntil)
+            if dedup.markOrExisting(mark, now: now) == nil { confirmed.append(mark) }
+        }
+        locate(records.sorted { $0.event.id < $1.event.id }.map { .init(id: $0.event.id, partition: $0.partition, offset: $0.offset) }, limit: limit)
+    }
+
     /// Per partition, the offset of the first record at or after `lowestPending` (when the group has
     /// entries pending) or after `lastDelivered`; a partition with none gets its end.
     func firstOffsets(notBefore lowestPending: EntryID?, after lastDelivered: EntryID) -> [Int32: Int64] {

@@ -119,14 +119,7 @@ extension KafkaEngine {
             let fresh = writers.withLock { writers -> [KafkaRecords.StoredRecord] in
                 guard var writer = writers[channel], !writer.wroteHere else { return [] }
                 let fresh = decoded.filter { $0.event.envelope.sequenceNumber > writer.lastSequence }
-                for record in fresh {
-                    writer.lastSequence = record.event.envelope.sequenceNumber
-                    let mark = DedupWindow.Mark(
-                        eventID: record.event.envelope.eventID, sequenceNumber: record.event.envelope.sequenceNumber, id: record.event.id,
-                        expiresAt: record.dedupUntil)
-                    if record.dedupUntil > now, writer.dedup.markOrExisting(mark, now: now) == nil { writer.confirmed.append(mark) }
-                }
-                writer.locate(fresh.map { .init(id: $0.event.id, partition: $0.partition, offset: $0.offset) }, limit: configuration.maxEntriesPerChannel)
+                writer.absorb(fresh, now: now, limit: configuration.maxEntriesPerChannel)
                 writers[channel] = writer
                 return fresh
             }

@@ -171,11 +171,7 @@ struct KafkaEngineTests {
 
     @Test("OPA's channels land on their topics with the seed's partitioning, retention and compaction")
     func opaTopics() async throws {
-        let contracts = try ContractRegistry.shipped()
-        let engine = KafkaTestServer.makeEngine(contracts: contracts)
-        let router = Router(
-            contracts: contracts, engine: engine, configuration: RouterConfiguration(source: "opa-quotes-streamer", enforcesRateLimits: false),
-            logger: Logger(label: "test.opa"))
+        let (router, engine) = try KafkaTestServer.opaRouter()
         let quotes = try ChannelName("quotes.realtime")
         var receipts: [PublishReceipt] = []
         for (n, ticker) in ["AAPL", "MSFT", "AAPL", "NVDA", "AAPL"].enumerated() {

@@ -135,11 +135,7 @@ struct KafkaInteropTests {
 
     @Test("a confluent-kafka consumer group reads OPA's quotes: one ticker in one partition, in sequence order")
     func pythonGroupReadsKeyedQuotes() async throws {
-        let contracts = try ContractRegistry.shipped()
-        let engine = KafkaTestServer.makeEngine(contracts: contracts)
-        let router = Router(
-            contracts: contracts, engine: engine, configuration: RouterConfiguration(source: "opa-quotes-streamer", enforcesRateLimits: false),
-            logger: Logger(label: "test.opa"))
+        let (router, _) = try KafkaTestServer.opaRouter()
         let quotes = try ChannelName("quotes.realtime")
         // Tickers of this run only: the topic is shared with other tests on the same broker.
         let tickers = (0..<5).map { _ in String((0..<5).map { _ in "ABCDEFGHIJKLMNOPQRSTUVWXYZ".randomElement()! }) }

@@ -26,6 +26,16 @@ enum KafkaTestServer {
             requestTimeout: .seconds(20), deliveryTimeout: deliveryTimeout)
     }
 
+    /// A router over a Kafka engine with the shipped contracts, publishing as OPA's quotes streamer.
+    static func opaRouter() throws -> (Router, KafkaEngine) {
+        let contracts = try ContractRegistry.shipped()
+        let engine = makeEngine(contracts: contracts)
+        let router = Router(
+            contracts: contracts, engine: engine, configuration: RouterConfiguration(source: "opa-quotes-streamer", enforcesRateLimits: false),
+            logger: Logger(label: "test.opa"))
+        return (router, engine)
+    }
+
     static func makeEngine(
         clock: any SwitchyardClock = SystemClock(), maxEntries: Int = 1_000_000, contracts: ContractRegistry? = Fixtures.contracts
     ) -> KafkaEngine {

@@ -154,7 +154,9 @@ import Testing
             let (slow, slowCollector) = try await connect()
             // Empty lines before the request line end no head: HTTP parsers skip them.
             let (blank, blankCollector) = try await connect()
-            try await blank.writeAndFlush(ByteBuffer(string: "\r\n\r\n\r\n"))
+            // On a loaded machine the idle timeout may close it before this write: that is the
+            // outcome checked below, so a write to a closed connection is not the test's failure.
+            try? await blank.writeAndFlush(ByteBuffer(string: "\r\n\r\n\r\n"))
             // A byte every 200 ms: the connection is never quiet for a whole second.
             let head = Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 200)
             var sent = 0

@@ -2,7 +2,7 @@ import Logging
 import PostgresNIO
 
 /// The versioned migrations of the `switchyard` schema: outbox, archive, quarantine, inbox,
-/// relay state and the audit trail.
+/// relay state, the audit trail, and the outbox trigger that notifies only while the relay waits.
 ///
 /// ``apply(client:logger:)`` runs every migration not yet recorded in `switchyard.migrations`,
 /// each in its own transaction, while it holds a session advisory lock: any number of processes
@@ -20,6 +20,18 @@ public enum Migrations {
 
     /// The advisory lock key every migrator takes (`pg_advisory_lock`).
     public static let lockKey: Int64 = 0x5377_5944_4D49_4752
+
+    /// The advisory lock key of the relay's request for a notification (migration 4).
+    ///
+    /// The leading relay holds this lock, exclusively and for its session, only while it has
+    /// found the outbox empty and waits. The outbox trigger tries to take it shared for the
+    /// writer's transaction (`pg_try_advisory_xact_lock_shared`, which never waits): when it
+    /// gets it, the relay is not waiting and the writer does not notify, so its commit shares
+    /// WAL flushes with the others; when it does not, the writer sends `NOTIFY
+    /// switchyard_outbox` at commit. A writer holds the shared lock until its transaction has
+    /// ended, so the relay gets the lock only once every writer that did not notify has
+    /// committed or rolled back; it then reads once more before it sleeps.
+    public static let relayWaitingLockKey: Int64 = 0x5377_5944_5741_4954
 
     /// Every migration, oldest first.
     public static let all: [Migration] = [
@@ -145,6 +157,19 @@ public enum Migrations {
             """
             CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON switchyard.audit
               FOR EACH STATEMENT EXECUTE FUNCTION switchyard.audit_append_only()
+            """,
+        ]),
+        Migration(version: 4, name: "outbox notifies only while the relay waits", statements: [
+            """
+            CREATE OR REPLACE FUNCTION switchyard.notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              -- The relay holds this lock only while it waits for rows (Migrations.relayWaitingLockKey).
+              IF NOT pg_try_advisory_xact_lock_shared(\(relayWaitingLockKey)) THEN
+                PERFORM pg_notify('switchyard_outbox', '');
+              END IF;
+              RETURN NULL;
+            END
+            $$
             """,
         ]),
     ]

@@ -19,11 +19,9 @@ extension Relay {
         var createdAt: String
     }
 
-    /// Takes one batch of rows whose transactions have all finished (ordered by the `xid8`
-    /// column itself: the text copies in the select list must not shadow it), publishes the valid ones,
-    /// and in one statement archives them, quarantines the invalid ones and deletes them all
-    /// from the outbox.
-    func relayBatch(on connection: RelayConnection) async throws -> BatchOutcome {
+    /// Reads one batch of rows whose transactions have all finished (ordered by the `xid8`
+    /// column itself: the text copies in the select list must not shadow it).
+    func readBatch(on connection: RelayConnection) async throws -> [OutboxRow] {
         let rows = try await connection.query(
             """
             SELECT o.id, o.event_id::text, o.channel, o.payload::text, o.metadata::text, o.source, o.xid::text AS xid_text,
@@ -33,13 +31,18 @@ extension Relay {
             ORDER BY o.xid, o.id
             LIMIT \(configuration.batchSize)
             """)
-        let batch = try rows.map { row in
+        return try rows.map { row in
             let (id, eventID, channel, payload, metadata, source, xid, createdAt) =
                 try row.decode((Int64, String, String, String, String, String?, String, String).self)
             return OutboxRow(
                 id: id, eventID: eventID, channel: channel, payload: payload, metadata: metadata, source: source, xid: xid,
                 createdAt: createdAt)
         }
+    }
+
+    /// Publishes the valid rows of a batch, and in one statement archives them, quarantines the
+    /// invalid ones and deletes them all from the outbox.
+    func relay(_ batch: [OutboxRow], on connection: RelayConnection) async throws -> BatchOutcome {
         if batch.isEmpty { return .drained }
 
         var valid: [(row: OutboxRow, request: PublishRequest, schema: String)] = []

@@ -11,8 +11,11 @@ import Switchyard
 ///
 /// A relay is a `Service`. It holds one connection of its own, on which it takes the leader lock
 /// (`pg_try_advisory_lock`), so of several relays on one database exactly one publishes and the
-/// others stand by until its session ends. It wakes on `LISTEN switchyard_outbox` (a trigger
-/// notifies on every insert) and polls every ``Configuration/pollInterval`` as well.
+/// others stand by until its session ends. It reads batches back to back while the outbox has
+/// rows; once it has read them all it asks for a notification (``Migrations/relayWaitingLockKey``)
+/// and sleeps until `NOTIFY switchyard_outbox` wakes it, for at most
+/// ``Configuration/pollInterval``. Writers notify only while it waits, so their commits share
+/// WAL flushes while it is busy.
 ///
 /// Only rows whose transaction id (`xid8`) is below the oldest transaction still running
 /// (`pg_snapshot_xmin(pg_current_snapshot())`) are taken, in `(xid, id)` order: every
@@ -27,7 +30,8 @@ public final class Relay: Service {
     public struct Configuration: Sendable {
         /// Rows taken per batch. Default 500.
         public var batchSize: Int
-        /// How often the outbox is read when no notification arrives. Default 100 ms.
+        /// The longest the relay sleeps without reading the outbox when no notification
+        /// arrives (a fallback: notifications are lost across reconnects). Default 100 ms.
         public var pollInterval: Duration
         /// How often a standby relay tries to become the leader. Default 1 s.
         public var standbyInterval: Duration
@@ -149,15 +153,65 @@ public final class Relay: Service {
         try await relayLoop(on: connection)
     }
 
+    /// Reads and publishes batches back to back while the outbox has rows, and asks for a
+    /// notification only once it has read fewer rows than a batch.
+    ///
+    /// Writers notify only while the relay holds the waiting lock
+    /// (``Migrations/relayWaitingLockKey``). To sleep, the relay takes it
+    /// (`pg_try_advisory_lock`), reads once more, and sleeps only if that read found nothing.
+    /// A writer whose trigger found the lock free holds it shared until its transaction has
+    /// ended, so taking the lock succeeds only when every writer that will not notify has
+    /// committed or rolled back, and the read after it sees their rows; every writer after it
+    /// notifies. While such a writer is still between its insert and the end of its commit,
+    /// taking the lock fails and the relay reads again after a short pause (1 ms, doubling up to
+    /// ``Configuration/pollInterval`` while nothing arrives). Once it reads rows it lets go of
+    /// the lock first, so writers stop notifying while it is busy. It never sleeps longer than
+    /// ``Configuration/pollInterval`` without reading.
     private func relayLoop(on connection: RelayConnection) async throws {
+        let firstPause = min(Duration.milliseconds(1), configuration.pollInterval)
+        var pause = firstPause
+        var waiting = false
+        var drained = false
         while !Task.isCancelled {
-            let outcome = try await relayBatch(on: connection)
-            switch outcome {
-            case .full: continue
-            case .drained: await doorbell.wait(timeout: configuration.pollInterval)
-            case .routerFailed: try await Task.sleep(for: configuration.retryDelay)
+            if drained && !waiting {
+                if try await startWaiting(on: connection) {
+                    waiting = true
+                } else {
+                    await doorbell.wait(timeout: pause)
+                    pause = min(pause * 2, configuration.pollInterval)
+                }
+            }
+            let batch = try await readBatch(on: connection)
+            if batch.isEmpty {
+                drained = true
+                if waiting { await doorbell.wait(timeout: configuration.pollInterval) }
+                continue
+            }
+            pause = firstPause
+            if waiting {
+                try await stopWaiting(on: connection)
+                waiting = false
+            }
+            switch try await relay(batch, on: connection) {
+            case .full: drained = false
+            case .drained: drained = true
+            case .routerFailed:
+                drained = false
+                try await Task.sleep(for: configuration.retryDelay)
             }
         }
+    }
+
+    /// Takes the waiting lock, after which writers notify; `false` while a writer that found it
+    /// free has not finished its transaction (or another relay holds it).
+    private func startWaiting(on connection: RelayConnection) async throws -> Bool {
+        let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Migrations.relayWaitingLockKey))")
+        return try rows.first?.decode(Bool.self) == true
+    }
+
+    /// Lets go of the waiting lock; writers stop notifying.
+    private func stopWaiting(on connection: RelayConnection) async throws {
+        try await connection.query("SELECT pg_advisory_unlock(\(Migrations.relayWaitingLockKey))")
     }
 
     /// `HOST:PID`, from `gethostname` (`ProcessInfo.hostName` resolves names, which can block for seconds).

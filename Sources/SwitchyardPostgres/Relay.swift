@@ -164,11 +164,14 @@ public final class Relay: Service {
     /// committed or rolled back, and the read after it sees their rows; every writer after it
     /// notifies. While such a writer is still between its insert and the end of its commit,
     /// taking the lock fails and the relay reads again after a short pause (1 ms, doubling up to
-    /// ``Configuration/pollInterval`` while nothing arrives). Once it reads rows it lets go of
-    /// the lock first, so writers stop notifying while it is busy. It never sleeps longer than
-    /// ``Configuration/pollInterval`` without reading.
+    /// 100 ms or ``Configuration/pollInterval`` while nothing arrives). The same short pauses
+    /// apply while committed rows wait behind an older transaction still running, whose end
+    /// notifies nobody. Once it reads rows it lets go of the lock first, so writers stop
+    /// notifying while it is busy. It never sleeps longer than ``Configuration/pollInterval``
+    /// without reading.
     private func relayLoop(on connection: RelayConnection) async throws {
         let firstPause = min(Duration.milliseconds(1), configuration.pollInterval)
+        let longestPause = min(Duration.milliseconds(100), configuration.pollInterval)
         var pause = firstPause
         var waiting = false
         var drained = false
@@ -178,13 +181,19 @@ public final class Relay: Service {
                     waiting = true
                 } else {
                     await doorbell.wait(timeout: pause)
-                    pause = min(pause * 2, configuration.pollInterval)
+                    pause = min(pause * 2, longestPause)
                 }
             }
             let batch = try await readBatch(on: connection)
             if batch.isEmpty {
                 drained = true
-                if waiting { await doorbell.wait(timeout: configuration.pollInterval) }
+                guard waiting else { continue }
+                if try await rowsHeldBack(on: connection) {
+                    await doorbell.wait(timeout: pause)
+                    pause = min(pause * 2, longestPause)
+                } else {
+                    await doorbell.wait(timeout: configuration.pollInterval)
+                }
                 continue
             }
             pause = firstPause
@@ -206,6 +215,14 @@ public final class Relay: Service {
     /// free has not finished its transaction (or another relay holds it).
     private func startWaiting(on connection: RelayConnection) async throws -> Bool {
         let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Migrations.relayWaitingLockKey))")
+        return try rows.first?.decode(Bool.self) == true
+    }
+
+    /// Whether the outbox holds committed rows the last read could not take yet: they wait
+    /// behind an older transaction still running (on any database of the server), whose end
+    /// notifies nobody. Asked after that read, so it sees at least the rows that read saw.
+    private func rowsHeldBack(on connection: RelayConnection) async throws -> Bool {
+        let rows = try await connection.query("SELECT EXISTS (SELECT 1 FROM switchyard.outbox)")
         return try rows.first?.decode(Bool.self) == true
     }
 

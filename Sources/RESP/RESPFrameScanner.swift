@@ -30,7 +30,7 @@ struct RESPFrameScanner {
 
     /// Whether `bytes` start with one whole value (or with bytes that are not RESP); when not, the
     /// progress is kept for the next call with the same bytes and more.
-    mutating func isComplete(_ bytes: UnsafeRawBufferPointer, limits: RESPValueDecoder) -> Bool {
+    mutating func isComplete(_ bytes: UnsafeRawBufferPointer, limits: RESPValueDecoder.Limits) -> Bool {
         if !witness.isEmpty, !matchesWitness(bytes) { restart() }
         if scan(bytes, limits: limits) {
             restart()
@@ -39,6 +39,9 @@ struct RESPFrameScanner {
         witness = bytes.isEmpty ? [] : [bytes[0]] + Array(bytes[max(0, position - 16)..<position])
         return false
     }
+
+    /// Whether no scan is under way: nothing has been kept from an incomplete value.
+    var isFresh: Bool { position == 0 && witness.isEmpty }
 
     private mutating func restart() {
         position = 0
@@ -52,7 +55,7 @@ struct RESPFrameScanner {
         return bytes[(position - (witness.count - 1))..<position].elementsEqual(witness.dropFirst())
     }
 
-    private mutating func scan(_ bytes: UnsafeRawBufferPointer, limits: RESPValueDecoder) -> Bool {
+    private mutating func scan(_ bytes: UnsafeRawBufferPointer, limits: RESPValueDecoder.Limits) -> Bool {
         while true {
             switch step {
             case .marker:

@@ -32,6 +32,21 @@ public struct RESPValueDecoder: NIOSingleStepByteToMessageDecoder {
         self.maximumAggregateCount = maximumAggregateCount
     }
 
+    /// The limits the frame scanner checks, copied out so that it can be updated in place.
+    struct Limits {
+        let maximumDepth: Int
+        let maximumBlobLength: Int
+        let maximumLineLength: Int
+        let maximumAggregateCount: Int
+
+        init(_ decoder: RESPValueDecoder) {
+            self.maximumDepth = decoder.maximumDepth
+            self.maximumBlobLength = decoder.maximumBlobLength
+            self.maximumLineLength = decoder.maximumLineLength
+            self.maximumAggregateCount = decoder.maximumAggregateCount
+        }
+    }
+
     /// Where the scan of an incomplete value stopped.
     private var scanner = RESPFrameScanner()
     /// How many times a whole value was parsed: once per value, however many reads it took.
@@ -45,9 +60,12 @@ public struct RESPValueDecoder: NIOSingleStepByteToMessageDecoder {
     /// from there, so a value arriving in many small reads costs time linear in its size. Use one
     /// decoder per byte stream (as `ByteToMessageHandler` and `NIOSingleStepByteToMessageProcessor` do).
     public mutating func decode(buffer: inout ByteBuffer) throws -> RESPValue? {
-        var scanner = self.scanner
-        let complete = buffer.withUnsafeReadableBytes { scanner.isComplete($0, limits: self) }
-        self.scanner = scanner
+        if self.scanner.isFresh, let value = self.decodeWholeScalar(&buffer) {
+            parseAttempts += 1
+            return value
+        }
+        let limits = Limits(self)
+        let complete = buffer.withUnsafeReadableBytes { self.scanner.isComplete($0, limits: limits) }
         guard complete else { return nil }
         parseAttempts += 1
         let start = buffer.readerIndex
@@ -62,6 +80,89 @@ public struct RESPValueDecoder: NIOSingleStepByteToMessageDecoder {
         }
         buffer.moveReaderIndex(to: start)
         return nil
+    }
+
+    /// The fast path for the replies of most commands: a blob string, simple string, error or
+    /// integer that has wholly arrived and is well-formed, read in one pass without the frame scan.
+    ///
+    /// Returns `nil` for anything else (another type, an incomplete value, anything malformed or
+    /// past a limit), and leaves the buffer as it was: the frame scanner and the parser then take
+    /// the value as before, so their progress keeping and their errors are unchanged. The scanner
+    /// is fresh when this runs, so the bytes are looked at here at most once per value, and at most
+    /// ``fastPathLineLimit`` bytes of them while a value is incomplete.
+    private func decodeWholeScalar(_ buffer: inout ByteBuffer) -> RESPValue? {
+        let maximumBlobLength = self.maximumBlobLength
+        let maximumLineLength = self.maximumLineLength
+        // (marker, start of the payload, its length, the bytes the whole value takes); the integer
+        // for `:` and the length -1 for a null blob come back as the payload's length.
+        let frame: (marker: UInt8, start: Int, length: Int, total: Int)? = buffer.withUnsafeReadableBytes { bytes in
+            guard bytes.count >= 4 else { return nil }
+            let marker = bytes[0]
+            switch marker {
+            case UInt8(ascii: "$"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"): break
+            default: return nil
+            }
+            let searchEnd = min(bytes.count - 1, Self.fastPathLineLimit, maximumLineLength + 1)
+            var lineEnd = 1
+            while lineEnd < searchEnd, bytes[lineEnd] != UInt8(ascii: "\r") { lineEnd += 1 }
+            guard lineEnd < searchEnd, bytes[lineEnd + 1] == UInt8(ascii: "\n"), lineEnd - 1 <= maximumLineLength else { return nil }
+            let afterLine = lineEnd + 2
+            switch marker {
+            case UInt8(ascii: "+"), UInt8(ascii: "-"):
+                return (marker, 1, lineEnd - 1, afterLine)
+            case UInt8(ascii: ":"):
+                guard let value = Self.integer(bytes, from: 1, to: lineEnd, maximumDigits: 19) else { return nil }
+                return (marker, 0, value, afterLine)
+            default:
+                guard let length = Self.integer(bytes, from: 1, to: lineEnd, maximumDigits: 18) else { return nil }
+                if length == -1 { return (marker, 0, -1, afterLine) }
+                guard length >= 0, length <= maximumBlobLength, bytes.count - afterLine >= length + 2,
+                    bytes[afterLine + length] == UInt8(ascii: "\r"), bytes[afterLine + length + 1] == UInt8(ascii: "\n")
+                else { return nil }
+                return (marker, afterLine, length, afterLine + length + 2)
+            }
+        }
+        guard let frame else { return nil }
+        let value: RESPValue
+        switch frame.marker {
+        case UInt8(ascii: ":"):
+            value = .integer(Int64(frame.length))
+        case UInt8(ascii: "$") where frame.length == -1:
+            value = .null
+        default:
+            let payload = buffer.getSlice(at: buffer.readerIndex + frame.start, length: frame.length)!
+            switch frame.marker {
+            case UInt8(ascii: "+"): value = .simpleString(payload)
+            case UInt8(ascii: "-"): value = .simpleError(payload)
+            default: value = .blobString(payload)
+            }
+        }
+        buffer.moveReaderIndex(forwardBy: frame.total)
+        return value
+    }
+
+    /// How far the fast path looks for a line's end before it leaves the value to the frame scanner.
+    static let fastPathLineLimit = 256
+
+    /// A signed decimal of at most `maximumDigits` digits in `bytes[from..<to]`; `nil` for anything else.
+    private static func integer(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int, maximumDigits: Int) -> Int? {
+        var index = from
+        var negative = false
+        if index < to, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
+            negative = bytes[index] == UInt8(ascii: "-")
+            index += 1
+        }
+        let digits = to - index
+        // 18 digits always fit; the 19-digit integers of `:` go to the parser, which checks overflow.
+        guard digits > 0, digits <= min(maximumDigits, 18) else { return nil }
+        var value = 0
+        while index < to {
+            let byte = bytes[index] &- UInt8(ascii: "0")
+            guard byte <= 9 else { return nil }
+            value = value &* 10 &+ Int(byte)
+            index += 1
+        }
+        return negative ? -value : value
     }
 
     /// Decodes what is left when the connection closes; an incomplete value is dropped.

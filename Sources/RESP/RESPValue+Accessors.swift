@@ -9,9 +9,13 @@ extension RESPValue {
 
     /// The bytes of a simple, blob or verbatim string; `nil` for any other value.
     public var bytes: ByteBuffer? {
-        switch self.withoutAttributes {
+        // Switches on the value itself rather than on a copy without attributes: this runs once per
+        // reply of most commands.
+        switch self {
         case .simpleString(let buffer), .blobString(let buffer), .verbatimString(_, let buffer):
             return buffer
+        case .attribute(_, let value):
+            return value.bytes
         default:
             return nil
         }
@@ -85,6 +89,15 @@ extension RESPValue {
     public var isNull: Bool {
         if case .null = self.withoutAttributes { return true }
         return false
+    }
+
+    /// Whether this is a simple or blob error; unlike ``errorMessage``, builds no string.
+    public var isError: Bool {
+        switch self {
+        case .simpleError, .blobError: return true
+        case .attribute(_, let value): return value.isError
+        default: return false
+        }
     }
 
     /// The message of a simple or blob error; `nil` for any other value.

@@ -39,7 +39,7 @@ extension RedisCommand {
     public var isReadOnly: Bool { false }
 
     func typedCheckedResponse(_ value: RESPValue) throws(RedisError) -> Response {
-        if let message = value.errorMessage {
+        if value.isError, let message = value.errorMessage {
             throw RedisError(.serverError, serverMessage: message)
         }
         return try self.decodeResponse(value)

@@ -41,24 +41,32 @@ extension RedisConnection {
     public func pipeline<Command: RedisCommand>(_ commands: [Command]) async throws -> [Result<Command.Response, RedisError>] {
         var encoder = RESPCommandEncoder(allocator: self.channel.allocator, capacity: 64 * max(commands.count, 1))
         var blocking: Duration?
-        for command in commands {
-            command.encode(into: &encoder)
-            blocking = Self.longer(blocking, command.blockingTimeout)
+        // Through the array's storage: this function is not specialized for the command type, and
+        // iterating or subscripting the array would copy each command out of it, twice per command.
+        commands.withUnsafeBufferPointer { commands in
+            for index in commands.indices {
+                commands[index].encode(into: &encoder)
+                blocking = Self.longer(blocking, commands[index].blockingTimeout)
+            }
         }
         let start = NIODeadline.now()
         do {
             let values = try await self.send(encoder.finish(), count: commands.count, deadline: self.deadline(blocking: blocking))
             self.metrics.recordCommands(commands.count, since: start)
-            var results: [Result<Command.Response, RedisError>] = []
-            results.reserveCapacity(commands.count)
-            for index in commands.indices {
-                do throws(RedisError) {
-                    results.append(.success(try commands[index].typedCheckedResponse(values[index])))
-                } catch {
-                    results.append(.failure(error))
+            return commands.withUnsafeBufferPointer { commands in
+                values.withUnsafeBufferPointer { values in
+                    [Result<Command.Response, RedisError>](unsafeUninitializedCapacity: commands.count) { results, initialized in
+                        for index in commands.indices {
+                            do throws(RedisError) {
+                                (results.baseAddress! + index).initialize(to: .success(try commands[index].typedCheckedResponse(values[index])))
+                            } catch {
+                                (results.baseAddress! + index).initialize(to: .failure(error))
+                            }
+                            initialized = index + 1
+                        }
+                    }
                 }
             }
-            return results
         } catch {
             self.metrics.recordCommandFailure(error, since: start)
             throw error

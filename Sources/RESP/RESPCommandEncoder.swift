@@ -129,6 +129,36 @@ public struct RESPCommandEncoder: Sendable {
         } while index >= offset
     }
 
+    /// The bytes ``encodeBulk(_:)-(String)`` writes for an argument of `byteCount` bytes below
+    /// ``zeroCopyThreshold``: `$<byteCount>\r\n<bytes>\r\n`.
+    @inlinable
+    public static func bulkSize(_ byteCount: Int) -> Int {
+        Self.decimalDigits(byteCount) + byteCount + 5
+    }
+
+    /// Writes a whole command of small arguments with one capacity check, instead of one per argument.
+    ///
+    /// Writes the array header of `argumentCount` arguments, then lets `body` write the arguments
+    /// with the writer it is given. `argumentBytes` is the sum of ``bulkSize(_:)`` over the
+    /// arguments; the writer traps rather than write past the space reserved.
+    /// - Parameters:
+    ///   - argumentCount: how many arguments `body` writes.
+    ///   - argumentBytes: how many bytes they take.
+    ///   - body: writes the arguments, each with one of the writer's `writeBulk` methods.
+    @inlinable
+    public mutating func encodeCommand(argumentCount: Int, argumentBytes: Int, _ body: (inout RESPCommandWriter) -> Void) {
+        let headerDigits = Self.decimalDigits(argumentCount)
+        self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headerDigits + 3 + argumentBytes) { raw in
+            raw[0] = UInt8(ascii: "*")
+            Self.writeDigits(argumentCount, count: headerDigits, into: raw, at: 1)
+            raw[headerDigits + 1] = UInt8(ascii: "\r")
+            raw[headerDigits + 2] = UInt8(ascii: "\n")
+            var writer = RESPCommandWriter(raw: raw, offset: headerDigits + 3)
+            body(&writer)
+            return writer.offset
+        }
+    }
+
     /// Takes the encoded bytes out of the encoder, leaving it empty.
     public mutating func finish() -> RESPEncodedRequest {
         var parts = self.parts
@@ -136,6 +166,53 @@ public struct RESPCommandEncoder: Sendable {
         self.parts = []
         self.buffer = self.allocator.buffer(capacity: 64)
         return RESPEncodedRequest(parts: parts)
+    }
+}
+
+/// Writes the arguments of one command into space reserved by
+/// ``RESPCommandEncoder/encodeCommand(argumentCount:argumentBytes:_:)``.
+public struct RESPCommandWriter {
+    @usableFromInline let raw: UnsafeMutableRawBufferPointer
+    @usableFromInline var offset: Int
+
+    @inlinable
+    init(raw: UnsafeMutableRawBufferPointer, offset: Int) {
+        self.raw = raw
+        self.offset = offset
+    }
+
+    /// Writes one argument as a blob string.
+    @inlinable
+    public mutating func writeBulk(_ string: String) {
+        var string = string
+        string.withUTF8 { bytes in
+            self.writeBulk(UnsafeRawBufferPointer(bytes))
+        }
+    }
+
+    /// Writes one argument as a blob string (copied: reserve space only for small buffers).
+    @inlinable
+    public mutating func writeBulk(_ bytes: ByteBuffer) {
+        bytes.withUnsafeReadableBytes { self.writeBulk($0) }
+    }
+
+    /// Writes one argument as a blob string.
+    @inlinable
+    public mutating func writeBulk(_ bytes: UnsafeRawBufferPointer) {
+        let digits = RESPCommandEncoder.decimalDigits(bytes.count)
+        let size = digits + bytes.count + 5
+        precondition(self.raw.count - self.offset >= size, "RESPCommandWriter: more bytes than were reserved")
+        let start = self.offset
+        self.raw[start] = UInt8(ascii: "$")
+        RESPCommandEncoder.writeDigits(bytes.count, count: digits, into: self.raw, at: start + 1)
+        self.raw[start + digits + 1] = UInt8(ascii: "\r")
+        self.raw[start + digits + 2] = UInt8(ascii: "\n")
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            (self.raw.baseAddress! + start + digits + 3).copyMemory(from: base, byteCount: bytes.count)
+        }
+        self.raw[start + digits + 3 + bytes.count] = UInt8(ascii: "\r")
+        self.raw[start + digits + 4 + bytes.count] = UInt8(ascii: "\n")
+        self.offset = start + size
     }
 }
 

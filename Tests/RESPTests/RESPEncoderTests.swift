@@ -51,6 +51,23 @@ import Testing
         #expect(String(buffer: request.joined) == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
     }
 
+    @Test func aCommandWrittenWithOneReservationIsTheSameBytes() {
+        var expected = RESPCommandEncoder()
+        expected.encode("XADD", "stream:{a}", "*", "f", ByteBuffer(string: "v"), "", ByteBuffer())
+        var encoder = RESPCommandEncoder(capacity: 1)
+        let sizes = ["XADD", "stream:{a}", "*", "f", "v", "", ""].map { RESPCommandEncoder.bulkSize($0.utf8.count) }
+        encoder.encodeCommand(argumentCount: 7, argumentBytes: sizes.reduce(0, +)) { writer in
+            writer.writeBulk("XADD")
+            writer.writeBulk("stream:{a}")
+            writer.writeBulk("*")
+            writer.writeBulk("f")
+            writer.writeBulk(ByteBuffer(string: "v"))
+            writer.writeBulk("")
+            writer.writeBulk(ByteBuffer())
+        }
+        #expect(encoder.finish().joined == expected.finish().joined)
+    }
+
     @Test func encodedCommandsDecodeBack() throws {
         var encoder = RESPCommandEncoder()
         encoder.encode("XADD", "s", "*", "f", ByteBuffer(repeating: 1, count: 2000))

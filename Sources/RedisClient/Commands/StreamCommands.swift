@@ -29,6 +29,19 @@ public struct XADD: RedisCommand {
 
     /// Writes the command.
     public func encode(into encoder: inout RESPCommandEncoder) {
+        if self.trim == nil, self.id == nil, let argumentBytes = self.smallArgumentBytes {
+            // The common form, `XADD key * field value ...` with small values: one capacity check.
+            encoder.encodeCommand(argumentCount: 3 + 2 * self.fields.count, argumentBytes: argumentBytes) { writer in
+                writer.writeBulk("XADD")
+                writer.writeBulk(self.key)
+                writer.writeBulk("*")
+                for field in self.fields {
+                    writer.writeBulk(field.name)
+                    writer.writeBulk(field.value)
+                }
+            }
+            return
+        }
         encoder.encodeArrayHeader(count: 3 + (self.trim?.argumentCount ?? 0) + 2 * self.fields.count)
         encoder.encodeBulk("XADD")
         encoder.encodeBulk(self.key)
@@ -38,6 +51,19 @@ public struct XADD: RedisCommand {
             encoder.encodeBulk(field.name)
             encoder.encodeBulk(field.value)
         }
+    }
+}
+
+extension XADD {
+    /// The bytes of `XADD key * field value ...`, or `nil` when a value is large enough to be
+    /// written by reference.
+    private var smallArgumentBytes: Int? {
+        var bytes = RESPCommandEncoder.bulkSize(4) + RESPCommandEncoder.bulkSize(self.key.utf8.count) + RESPCommandEncoder.bulkSize(1)
+        for field in self.fields {
+            guard field.value.readableBytes < RESPCommandEncoder.zeroCopyThreshold else { return nil }
+            bytes += RESPCommandEncoder.bulkSize(field.name.utf8.count) + RESPCommandEncoder.bulkSize(field.value.readableBytes)
+        }
+        return bytes
     }
 }
 

@@ -136,6 +136,43 @@ import Testing
     }
 }
 
+@Suite struct XADDEncodingTests {
+    /// The same bytes as the command's arguments written one by one, in every form of XADD.
+    @Test func everyFormWritesTheSameBytesAsItsArguments() {
+        let small = ByteBuffer(string: "value")
+        let large = ByteBuffer(repeating: UInt8(ascii: "x"), count: RESPCommandEncoder.zeroCopyThreshold)
+        let cases: [(XADD, (inout RESPCommandEncoder) -> Void)] = [
+            (XADD("s", fields: ["f": small]), { $0.encode("XADD", "s", "*", "f", small) }),
+            (XADD("stream:{é}", fields: [StreamEntry.Field(name: "a", value: small), StreamEntry.Field(name: "", value: ByteBuffer())]),
+             { $0.encode("XADD", "stream:{é}", "*", "a", small, "", ByteBuffer()) }),
+            (XADD("s", fields: []), { $0.encode("XADD", "s", "*") }),
+            (XADD("s", id: StreamID(milliseconds: 5, sequence: 1), fields: ["f": small]), { $0.encode("XADD", "s", "5-1", "f", small) }),
+            (XADD("s", fields: ["f": large]), { $0.encode("XADD", "s", "*", "f", large) }),
+        ]
+        for (command, arguments) in cases {
+            var encoder = RESPCommandEncoder(capacity: 1)
+            command.encode(into: &encoder)
+            var expected = RESPCommandEncoder(capacity: 1)
+            arguments(&expected)
+            #expect(encoder.finish().joined == expected.finish().joined, "\(command.key) \(command.fields.count)")
+        }
+    }
+}
+
+@Suite struct StreamIDParsingTests {
+    /// Replies are parsed from their bytes; the result is the same as from text, to the last digit.
+    @Test func bytesParseAsText() {
+        let texts = [
+            "0-0", "7", "1526919030474-55", "18446744073709551615-18446744073709551615", "18446744073709551616-0",
+            "0-18446744073709551616", "184467440737095516150-1", "00000000000000000001-2", "", "-", "1-", "-1", "x-1",
+            "1-2-3", "1--2", "1-x", " 1-2", "1-2 ",
+        ]
+        for text in texts {
+            #expect(StreamID(bytes: ByteBuffer(string: text)) == StreamID(text), "\(text)")
+        }
+    }
+}
+
 @Suite struct StateMachineTests {
     typealias Machine = RedisConnectionStateMachine<Int>
 

@@ -31,8 +31,39 @@ public struct StreamID: Sendable, Hashable, Comparable, CustomStringConvertible,
 
     /// Parses `ms-seq` or `ms` from bytes without building a string.
     init?(bytes: ByteBuffer) {
-        guard let parsed = bytes.withUnsafeReadableBytes({ Self.parse($0) }) else { return nil }
+        guard let parsed = bytes.withUnsafeReadableBytes({ Self.parse(raw: $0) }) else { return nil }
         self.init(milliseconds: parsed.0, sequence: parsed.1)
+    }
+
+    /// ``parse(_:)`` over raw bytes, for the id in every `XADD` reply: overflow is checked only
+    /// from the 20th digit of a part, as fewer digits cannot overflow.
+    private static func parse(raw: UnsafeRawBufferPointer) -> (UInt64, UInt64)? {
+        var index = 0
+        func part() -> UInt64? {
+            let start = index
+            var value: UInt64 = 0
+            while index < raw.count {
+                let digit = raw[index] &- UInt8(ascii: "0")
+                guard digit <= 9 else { break }
+                if index - start < 19 {
+                    value = value &* 10 &+ UInt64(digit)
+                } else {
+                    guard index - start < 20 else { return nil }
+                    let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                    let (a, o2) = m.addingReportingOverflow(UInt64(digit))
+                    guard !o1, !o2 else { return nil }
+                    value = a
+                }
+                index += 1
+            }
+            return index > start ? value : nil
+        }
+        guard let milliseconds = part() else { return nil }
+        if index == raw.count { return (milliseconds, 0) }
+        guard raw[index] == UInt8(ascii: "-") else { return nil }
+        index += 1
+        guard let sequence = part(), index == raw.count else { return nil }
+        return (milliseconds, sequence)
     }
 
     /// The two parts of `ms-seq` (or `ms`, sequence 0), read in one pass; `nil` for anything else.

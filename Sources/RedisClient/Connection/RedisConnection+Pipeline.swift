@@ -38,6 +38,10 @@ extension RedisConnection {
     /// failed command does not hide the others.
     ///
     /// - Throws: ``RedisError`` only when the connection fails.
+    // Specialized for XADD, the command pipelined most (a stream's writes): the generic body calls
+    // each command's encoding and reading through witness tables and copies each reply and result
+    // through value witnesses.
+    @_specialize(exported: false, where Command == XADD)
     public func pipeline<Command: RedisCommand>(_ commands: [Command]) async throws -> [Result<Command.Response, RedisError>] {
         var encoder = RESPCommandEncoder(allocator: self.channel.allocator, capacity: 64 * max(commands.count, 1))
         var blocking: Duration?

@@ -37,49 +37,95 @@ final class ConsumerLoop: Sendable {
         }
     }
 
-    /// Reads, hands the deliveries to the handler, and reads again. A batch's acks go out together
-    /// with the next read (both in flight at once), so a loop turn costs one round trip; the acks
-    /// still owed when the loop ends are sent before it returns.
+    /// Reads, and while the handler works on what a read returned, reads the next batch, so it is
+    /// there when the handler is done. The acks of a batch go out together with the read after the
+    /// next (both in flight at once), so a busy loop turn costs the handling alone when the engine
+    /// answers faster than the handler works. An idle consumer (its last read returned nothing) does
+    /// not read ahead: its one blocking read waits for the next entries.
+    ///
+    /// Entries read ahead are pending on this consumer. When the loop stops with such a batch not
+    /// yet handled, the batch stays pending and is claimed (by another consumer of the group, or by
+    /// this one restarted) after ``ConsumerOptions/visibilityTimeout``, as entries of a consumer that
+    /// died are; the acks still owed when the loop stops are sent before it returns.
     private func readLoop() async {
-        let options = handler.options
         let clock = router.configuration.clock
         var channels: [ChannelName] = state.withLock { $0.channels }
         var owed: GroupHandler.PendingAcks = []
-        while true {
-            let action = state.withLock { $0.nextRead(now: clock.now().unixMilliseconds, isCancelled: Task.isCancelled) }
-            guard case .read(let discover) = action else {
-                await handler.ack(owed, router: router)
-                owed = []
-                return
+        var inHand: [Delivery] = []
+        reading: while true {
+            guard case .read(let discover) = state.withLock({ $0.nextRead(now: clock.now().unixMilliseconds, isCancelled: Task.isCancelled) }) else {
+                break reading
             }
-            do {
-                if discover {
+            let acks = owed
+            owed = []
+            let fetched: Result<Fetched, SwitchyardError>
+            if inHand.isEmpty {
+                fetched = await fetch(discover: discover, channels: channels, acks: acks)
+            } else {
+                async let next = fetch(discover: discover, channels: channels, acks: acks)
+                owed = await handle(inHand)
+                fetched = await next
+            }
+            inHand = []
+            switch fetched {
+            case .success(let fetched):
+                channels = fetched.channels
+                inHand = fetched.deliveries
+                state.withLock { $0.readSucceeded(deliveries: fetched.deliveries.count) }
+            case .failure(let error):
+                router.logger.error("reading the group failed", metadata: ["group": "\(handler.group)", "error": "\(error)"])
+                guard case .wait(let wait) = state.withLock({ $0.readFailed(isCancelled: Task.isCancelled) }) else { break reading }
+                if !owed.isEmpty {
                     await handler.ack(owed, router: router)
                     owed = []
-                    channels = try await self.discover()
                 }
-                let request = GroupReadRequest(
-                    group: handler.group, consumer: consumer, channels: channels, count: options.batchSize,
-                    block: options.blockTimeout, watching: handler.patterns)
-                let acks = owed
-                owed = []
-                async let sent: Void = handler.ack(acks, router: router)
-                let read: Result<[Delivery], SwitchyardError>
-                do { read = .success(try await router.engine.readGroup(request)) } catch { read = .failure(error) }
-                await sent
-                let deliveries = try read.get()
-                state.withLock { $0.readSucceeded(deliveries: deliveries.count) }
-                if handler.options.concurrency > 1 {
-                    await process(deliveries)
-                } else {
-                    owed = await handler.handleLeavingAcks(batch: deliveries, router: router)
-                }
-            } catch {
-                router.logger.error("reading the group failed", metadata: ["group": "\(handler.group)", "error": "\(error)"])
-                guard case .wait(let wait) = state.withLock({ $0.readFailed(isCancelled: Task.isCancelled) }) else { return }
-                do { try await clock.sleep(for: wait) } catch { return }
+                do { try await clock.sleep(for: wait) } catch { break reading }
             }
         }
+        await handler.ack(owed, router: router)
+    }
+
+    /// What one read step returned: every channel followed, and the entries read.
+    private struct Fetched: Sendable {
+        let channels: [ChannelName]
+        let deliveries: [Delivery]
+    }
+
+    /// One read step: sends `acks`, looks for new channels first when `discover`, and reads the
+    /// group. The acks go out with the read, both in flight at once; before a discovery they are
+    /// sent first, as a discovery may take several calls.
+    private func fetch(discover: Bool, channels: [ChannelName], acks: GroupHandler.PendingAcks) async -> Result<Fetched, SwitchyardError> {
+        var channels = channels
+        var acks = acks
+        do {
+            if discover {
+                await handler.ack(acks, router: router)
+                acks = []
+                channels = try await self.discover()
+            }
+        } catch {
+            return .failure(error)
+        }
+        let options = handler.options
+        let request = GroupReadRequest(
+            group: handler.group, consumer: consumer, channels: channels, count: options.batchSize,
+            block: options.blockTimeout, watching: handler.patterns)
+        let owed = acks
+        async let sent: Void = handler.ack(owed, router: router)
+        let read: Result<[Delivery], SwitchyardError>
+        do { read = .success(try await router.engine.readGroup(request)) } catch { read = .failure(error) }
+        await sent
+        return read.map { Fetched(channels: channels, deliveries: $0) }
+    }
+
+    /// Hands a read's entries to the handler; returns the acks owed (none when `concurrency > 1`,
+    /// whose channels ack their own entries).
+    private func handle(_ deliveries: [Delivery]) async -> GroupHandler.PendingAcks {
+        guard handler.options.concurrency > 1 else {
+            return await handler.handleLeavingAcks(batch: deliveries, router: router)
+        }
+        await process(deliveries)
+        return []
     }
 
     private func claimLoop() async {

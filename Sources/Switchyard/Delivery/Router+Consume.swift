@@ -8,6 +8,8 @@ extension Router {
     /// acks it; a throw retries it with exponential backoff; after ``ConsumerOptions/maxDeliveries``
     /// it goes to the channel's dead-letter stream with the reason, and the group moves on. Entries
     /// left pending by a consumer that died are claimed after ``ConsumerOptions/visibilityTimeout``.
+    /// The consumer reads its next batch while the handler works on one; the entries it has read
+    /// but not handled when it stops stay pending and are claimed the same way.
     /// Channels matching a pattern that appear later are picked up within ``ConsumerOptions/blockTimeout``.
     /// In backtest mode the handler runs inside ``publish(to:payload:metadata:eventID:source:)``.
     /// - Parameters:

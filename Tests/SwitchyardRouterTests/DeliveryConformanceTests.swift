@@ -32,6 +32,37 @@ struct DeliveryConformanceTests {
         }
     }
 
+    @Test("batches read ahead are handled in order, each entry once, and all acked", arguments: EngineKind.all, [1, 2])
+    func readAheadKeepsOrder(kind: EngineKind, concurrency: Int) async throws {
+        try await kind.isolated {
+            let router = Fixtures.router(kind)
+            let seen = Collector()
+            let options = ConsumerOptions(batchSize: 4, concurrency: concurrency, blockTimeout: .milliseconds(50))
+            let channels = (0..<2).map { Fixtures.channel("test:ahead.\($0)") }
+            for n in 0..<20 {
+                for channel in channels { try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+            }
+            try await router.withConsumer(group: "ahead", patterns: [Fixtures.pattern("test:ahead.*")], options: options, handler: { envelope in
+                if envelope.sequenceNumber % 3 == 0 { await Task.yield() }
+                seen.record(envelope)
+            }) {
+                for n in 20..<40 {
+                    for channel in channels { try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+                }
+                #expect(try await eventually { seen.count >= 80 })
+                #expect(try await eventually {
+                    var pending = 0
+                    for channel in channels { pending += try await router.groupInfo("ahead", on: channel).pending }
+                    return pending == 0
+                })
+            }
+            #expect(seen.count == 80)
+            for channel in channels {
+                #expect(seen.envelopes.filter { $0.channel == channel }.map(\.sequenceNumber) == Array(1...40))
+            }
+        }
+    }
+
     @Test("a group started at the newest entry reads a channel that appears later from its first event", arguments: EngineKind.all)
     func newestStartReadsLaterChannelsFromTheBeginning(kind: EngineKind) async throws {
         try await kind.isolated {

@@ -136,6 +136,44 @@ struct EngineConformanceTests {
         }
     }
 
+    @Test(
+        "a consumer stopped with a batch read ahead leaves it pending, and it is delivered to another consumer or after a restart",
+        arguments: EngineKind.all, ["b", "a"])
+    func readAheadLeftPending(kind: EngineKind, rescuer: String) async throws {
+        try await kind.isolated {
+            let router = Fixtures.router(kind)
+            let channel = Fixtures.channel("test:read.ahead")
+            for n in 0..<4 { try await router.publish(to: channel, payload: Fixtures.payload(n)) }
+            // Batches of two: the handler sticks on the first batch while the second is read ahead.
+            // A long visibility timeout keeps this consumer's own claim loop off its entries.
+            let stuckOptions = ConsumerOptions(batchSize: 2, visibilityTimeout: .seconds(600), claimInterval: .milliseconds(20), blockTimeout: .milliseconds(50))
+            let stuck = Collector()
+            try await router.withConsumer(group: "workers", patterns: [Fixtures.pattern(channel.rawValue)], consumer: "a", options: stuckOptions, handler: { envelope in
+                stuck.record(envelope)
+                await suspendUntilCancelled()
+                throw CancellationError()
+            }) {
+                let readAhead = try await eventually {
+                    guard stuck.count == 1 else { return false }
+                    return try await router.groupInfo("workers", on: channel).pendingByConsumer["a"] == 4
+                }
+                #expect(readAhead)
+            }
+            #expect(stuck.envelopes.map(\.sequenceNumber) == [1])
+            let pending = try await router.groupInfo("workers", on: channel)
+            #expect(pending.pending == 4)
+            #expect(pending.pendingByConsumer["a"] == 4)
+
+            let options = ConsumerOptions(batchSize: 2, visibilityTimeout: .milliseconds(150), claimInterval: .milliseconds(20), blockTimeout: .milliseconds(50))
+            let rescued = Collector()
+            try await router.withConsumer(group: "workers", patterns: [Fixtures.pattern(channel.rawValue)], consumer: rescuer, options: options, handler: { rescued.record($0) }) {
+                #expect(try await eventually { rescued.count == 4 })
+            }
+            #expect(rescued.envelopes.map(\.sequenceNumber) == [1, 2, 3, 4])
+            #expect(try await router.groupInfo("workers", on: channel).pending == 0)
+        }
+    }
+
     @Test("a poison message is dead-lettered after N deliveries, and can be requeued", arguments: EngineKind.all)
     func poison(kind: EngineKind) async throws {
         try await kind.isolated {

@@ -49,12 +49,14 @@ struct DeliveryConformanceTests {
                 for n in 20..<40 {
                     for channel in channels { try await router.publish(to: channel, payload: Fixtures.payload(n)) }
                 }
-                #expect(try await eventually { seen.count >= 80 })
-                #expect(try await eventually {
+                let all = try await eventually { seen.count >= 80 }
+                #expect(all)
+                let acked = try await eventually {
                     var pending = 0
                     for channel in channels { pending += try await router.groupInfo("ahead", on: channel).pending }
                     return pending == 0
-                })
+                }
+                #expect(acked)
             }
             #expect(seen.count == 80)
             for channel in channels {

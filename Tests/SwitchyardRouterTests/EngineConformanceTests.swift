@@ -167,7 +167,8 @@ struct EngineConformanceTests {
             let options = ConsumerOptions(batchSize: 2, visibilityTimeout: .milliseconds(150), claimInterval: .milliseconds(20), blockTimeout: .milliseconds(50))
             let rescued = Collector()
             try await router.withConsumer(group: "workers", patterns: [Fixtures.pattern(channel.rawValue)], consumer: rescuer, options: options, handler: { rescued.record($0) }) {
-                #expect(try await eventually { rescued.count == 4 })
+                let rescuedAll = try await eventually { rescued.count == 4 }
+                #expect(rescuedAll)
             }
             #expect(rescued.envelopes.map(\.sequenceNumber) == [1, 2, 3, 4])
             #expect(try await router.groupInfo("workers", on: channel).pending == 0)

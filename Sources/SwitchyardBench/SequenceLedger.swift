@@ -32,4 +32,33 @@ public struct SequenceLedger: Sendable {
     public func unexpected(in expected: SequenceLedger) -> Int {
         expected.missing(of: self)
     }
+
+    /// The sequence numbers as runs, per channel: `[[first, last], …]` in ascending order. A
+    /// receiver that saw every event of a channel has one run for it, so the ledger of a process
+    /// of its own travels to the bench process in a few bytes.
+    public var ranges: [String: [[Int64]]] {
+        sequences.mapValues { set in
+            var runs: [[Int64]] = []
+            for sequence in set.sorted() {
+                if let last = runs.last?[1], sequence == last + 1 {
+                    runs[runs.count - 1][1] = sequence
+                } else {
+                    runs.append([sequence, sequence])
+                }
+            }
+            return runs
+        }
+    }
+
+    /// A ledger holding the runs of ``ranges`` (each `[first, last]`, inclusive), with `duplicates` repeats.
+    public init(ranges: [String: [[Int64]]], duplicates: Int = 0) {
+        for (channel, runs) in ranges {
+            var set = Set<Int64>()
+            for run in runs where run.count == 2 && run[0] <= run[1] {
+                for sequence in run[0]...run[1] { set.insert(sequence) }
+            }
+            sequences[channel] = set
+        }
+        self.duplicates = duplicates
+    }
 }

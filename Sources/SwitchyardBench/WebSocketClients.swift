@@ -28,9 +28,10 @@ final class WebSocketClients: Sendable {
     var delivered: Int { shared.delivered.load(ordering: .relaxed) }
 
     /// Connects `count` clients to `url` and waits (up to a minute) until each is subscribed.
+    /// With `keepsDueTimes`, each client keeps the due time of every latency it records.
     static func connect(
         url: String?, count: Int, patterns: [String], authorization: String?, expected: Int,
-        window: @escaping @Sendable () -> MeasureWindow, progress: @Sendable (String) -> Void
+        window: @escaping @Sendable () -> MeasureWindow, keepsDueTimes: Bool = false, progress: @Sendable (String) -> Void
     ) async throws -> WebSocketClients {
         let shared = Shared()
         guard count > 0, let url else {
@@ -45,7 +46,7 @@ final class WebSocketClients: Sendable {
                     path: address.path, host: address.host, authorization: authorization, patterns: patterns, expected: expected,
                     window: window, onSubscribed: { shared.subscribed.add(1, ordering: .relaxed) },
                     onEvent: { shared.delivered.add(1, ordering: .relaxed) },
-                    finished: { result in shared.results.withLock { $0.append(result) } }))
+                    finished: { result in shared.results.withLock { $0.append(result) } }, keepsDueTimes: keepsDueTimes))
             }
         }
         var channels: [any Channel] = []

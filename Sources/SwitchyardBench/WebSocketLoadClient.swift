@@ -5,6 +5,9 @@ import NIOCore
 public struct WebSocketClientResult: Sendable {
     /// Latency of each event whose due time fell in the measured window, in seconds.
     public var latencies: [Double] = []
+    /// The due time of each entry of ``latencies``, in the same order, when the client was made
+    /// to keep them (a client in a process of its own, which learns the window only at the end); else empty.
+    public var dueTimes: [Double] = []
     /// Distinct events received (a sequence number above the last one of its channel).
     public var received = 0
     /// Of those, the ones whose due time fell in the measured window.
@@ -54,6 +57,7 @@ public final class WebSocketLoadClient: ChannelInboundHandler {
     private let onSubscribed: @Sendable () -> Void
     private let onEvent: @Sendable () -> Void
     private let finished: @Sendable (WebSocketClientResult) -> Void
+    private let keepsDueTimes: Bool
     private var upgraded = false
     private var pending = ByteBuffer()
     private var lastSequence: [String: Int64] = [:]
@@ -70,10 +74,12 @@ public final class WebSocketLoadClient: ChannelInboundHandler {
     ///   - onSubscribed: Called when the `subscribed` frame arrives.
     ///   - onEvent: Called for every distinct event.
     ///   - finished: Called with the result when the connection closes.
+    ///   - keepsDueTimes: Whether to keep each latency's due time in ``WebSocketClientResult/dueTimes``.
     public init(
         path: String, host: String = "127.0.0.1", authorization: String? = nil, patterns: [String], expected: Int,
         window: @escaping @Sendable () -> MeasureWindow, onSubscribed: @escaping @Sendable () -> Void = {},
-        onEvent: @escaping @Sendable () -> Void = {}, finished: @escaping @Sendable (WebSocketClientResult) -> Void
+        onEvent: @escaping @Sendable () -> Void = {}, finished: @escaping @Sendable (WebSocketClientResult) -> Void,
+        keepsDueTimes: Bool = false
     ) {
         self.path = path
         self.host = host
@@ -84,7 +90,9 @@ public final class WebSocketLoadClient: ChannelInboundHandler {
         self.onSubscribed = onSubscribed
         self.onEvent = onEvent
         self.finished = finished
+        self.keepsDueTimes = keepsDueTimes
         result.latencies.reserveCapacity(expected)
+        if keepsDueTimes { result.dueTimes.reserveCapacity(expected) }
     }
 
     /// Sends the upgrade request.
@@ -178,6 +186,7 @@ public final class WebSocketLoadClient: ChannelInboundHandler {
             let window = window()
             guard due >= window.from, due < window.until else { return }
             result.latencies.append(monotonicNow() - due)
+            if keepsDueTimes { result.dueTimes.append(due) }
             result.receivedInWindow += 1
         }
     }

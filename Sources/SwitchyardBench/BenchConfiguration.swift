@@ -51,14 +51,33 @@ public struct BenchConfiguration: Sendable {
     /// the channels' contract names in `policy.kafka.partition_key`), so that the records of a
     /// keyed topic spread over its partitions; 1 publishes the example as it is. Kafka only. Default 1.
     public var keys: Int
+    /// Whether the consumer groups run in a process of their own (a worker started as
+    /// ``workerCommand`` says), as a user's consumers would, instead of in this one. Redis only:
+    /// the worker consumes from the same server. Default `false`.
+    public var groupProcess: Bool
+    /// Whether the WebSocket clients run in a process of their own, connected to the same gateway,
+    /// so that this process's CPU no longer includes the clients' reading and decoding. Default `false`.
+    public var webSocketProcess: Bool
+    /// The contracts folder a worker process loads; it must hold the contracts the run was given.
+    /// `nil` loads the shipped contracts. Default `nil`.
+    public var contractsFolder: String?
+    /// The command line that starts a worker process; the role's options follow it. `nil` runs this
+    /// process's own executable (`/proc/self/exe`) with the hidden `bench-worker` subcommand of
+    /// `switchyard`. Default `nil`.
+    public var workerCommand: [String]?
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
         target: Target = .embedded, gatewayURL: String? = nil, authorization: String? = nil, publishers: Int = 4,
         ratePerPublisher: Int = 1000, batch: Int = 100, seconds: Double = 10, warmupSeconds: Double = 1, groups: Int = 1,
         consumersPerGroup: Int = 2, webSocketClients: Int = 0, channelPrefix: String = "price.updated.bench",
-        serverPID: Int32? = nil, drainSeconds: Double = 15, acknowledge: ChannelPolicy.Acknowledge? = nil, keys: Int = 1
+        serverPID: Int32? = nil, drainSeconds: Double = 15, acknowledge: ChannelPolicy.Acknowledge? = nil, keys: Int = 1,
+        groupProcess: Bool = false, webSocketProcess: Bool = false, contractsFolder: String? = nil, workerCommand: [String]? = nil
     ) {
+        self.groupProcess = groupProcess
+        self.webSocketProcess = webSocketProcess
+        self.contractsFolder = contractsFolder
+        self.workerCommand = workerCommand
         self.acknowledge = acknowledge
         self.keys = keys
         self.target = target
@@ -110,6 +129,15 @@ public struct BenchConfiguration: Sendable {
             if acknowledge != nil { problems.append("--acknowledge is for Redis: the Kafka engine's publishes always wait for acks=all") }
         } else if keys > 1 {
             problems.append("--keys needs --kafka: it spreads a keyed topic's records over its partitions")
+        }
+        if groupProcess {
+            if case .redis = target {} else {
+                problems.append("--group-process needs --redis: the group process consumes from the Redis the publishers write to")
+            }
+            if groups == 0 { problems.append("--group-process is only used by consumer groups: give --groups 1 or more") }
+        }
+        if webSocketProcess && webSocketClients == 0 {
+            problems.append("--ws-process is only used by WebSocket clients: give --ws-clients")
         }
         if gatewayURL != nil {
             if case .redis = target {} else {

@@ -19,6 +19,12 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// CPU time while the publishers ran, divided by the events acknowledged, in microseconds:
     /// what one event cost this process (publish, consume, fan-out, as the run had them).
     public var cpuMicrosecondsPerEvent: Double?
+
+    /// The role without what follows it in parentheses: `bench process`, `group process`, `redis-server`.
+    public var shortRole: String {
+        guard let open = role.range(of: " (") else { return role }
+        return String(role[..<open.lowerBound])
+    }
 }
 
 /// What the publishers sent and got acknowledged.
@@ -103,8 +109,13 @@ public struct BenchReport: Encodable, Sendable, Equatable {
     public var groups: [GroupReport]
     /// The WebSocket clients' figures; `nil` without clients.
     public var webSocket: WebSocketReport?
-    /// This process (the router and consumers, and the gateway when it runs here).
+    /// This process: the router, and whichever of the consumers, the gateway and the WebSocket
+    /// clients run here (its ``ProcessReport/role`` names them).
     public var process: ProcessReport?
+    /// The process of its own the consumer groups ran in (`--group-process`); `nil` when they ran here.
+    public var groupProcess: ProcessReport?
+    /// The process of its own the WebSocket clients ran in (`--ws-process`); `nil` when they ran here.
+    public var webSocketProcess: ProcessReport?
     /// The server named by `--server-pid` (a Kafka broker, with `--kafka`), or the local `redis-server`; `nil` when none could be read.
     public var server: ProcessReport?
     /// The machine's 1, 5 and 15 minute load averages at the end.
@@ -112,12 +123,26 @@ public struct BenchReport: Encodable, Sendable, Equatable {
     /// Acknowledged events missing from a group or a subscribed WebSocket client, summed.
     public var lost: Int { groups.reduce(0) { $0 + $1.missing } + (webSocket?.missing ?? 0) }
 
-    enum CodingKeys: String, CodingKey {
-        case engine, publishers, ratePerPublisher = "rate_per_publisher", batch, seconds, warmupSeconds = "warmup_seconds"
-        case channels, publish, groups, webSocket = "websocket", process, server, loadAverage = "load_average", lost
+    /// Every process reported, in the order the text prints them: this one, the group process,
+    /// the WebSocket client process, the server.
+    public var processes: [ProcessReport] { [process, groupProcess, webSocketProcess, server].compactMap { $0 } }
+
+    /// The CPU time per acknowledged event while publishing of every reported process together, in
+    /// microseconds: what one event cost the machine, router, receivers and server; `nil` when no
+    /// process has the figure.
+    public var totalCPUMicrosecondsPerEvent: Double? {
+        let costs = processes.compactMap(\.cpuMicrosecondsPerEvent)
+        return costs.isEmpty ? nil : costs.reduce(0, +)
     }
 
-    /// Encodes the report, with ``lost`` included.
+    enum CodingKeys: String, CodingKey {
+        case engine, publishers, ratePerPublisher = "rate_per_publisher", batch, seconds, warmupSeconds = "warmup_seconds"
+        case channels, publish, groups, webSocket = "websocket", process, groupProcess = "group_process"
+        case webSocketProcess = "websocket_process", server, loadAverage = "load_average", lost
+        case totalCPUMicrosecondsPerEvent = "total_cpu_microseconds_per_event"
+    }
+
+    /// Encodes the report, with ``lost`` and ``totalCPUMicrosecondsPerEvent`` included.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(engine, forKey: .engine)
@@ -131,14 +156,18 @@ public struct BenchReport: Encodable, Sendable, Equatable {
         try container.encode(groups, forKey: .groups)
         try container.encodeIfPresent(webSocket, forKey: .webSocket)
         try container.encodeIfPresent(process, forKey: .process)
+        try container.encodeIfPresent(groupProcess, forKey: .groupProcess)
+        try container.encodeIfPresent(webSocketProcess, forKey: .webSocketProcess)
         try container.encodeIfPresent(server, forKey: .server)
+        try container.encodeIfPresent(totalCPUMicrosecondsPerEvent, forKey: .totalCPUMicrosecondsPerEvent)
         try container.encode(loadAverage, forKey: .loadAverage)
         try container.encode(lost, forKey: .lost)
     }
 
     init(
         engine: String, configuration: BenchConfiguration, channels: String, publish: PublishReport, groups: [GroupReport],
-        webSocket: WebSocketReport?, process: ProcessReport?, server: ProcessReport?, loadAverage: [Double]
+        webSocket: WebSocketReport?, process: ProcessReport?, groupProcess: ProcessReport? = nil, webSocketProcess: ProcessReport? = nil,
+        server: ProcessReport?, loadAverage: [Double]
     ) {
         self.engine = engine
         publishers = configuration.publishers
@@ -151,6 +180,8 @@ public struct BenchReport: Encodable, Sendable, Equatable {
         self.groups = groups
         self.webSocket = webSocket
         self.process = process
+        self.groupProcess = groupProcess
+        self.webSocketProcess = webSocketProcess
         self.server = server
         self.loadAverage = loadAverage
     }
@@ -186,7 +217,7 @@ public struct BenchReport: Encodable, Sendable, Equatable {
                     + "duplicates \(ws.duplicates), gaps \(ws.gaps); \(rate(ws.throughput)); vs schedule \(ws.latency.text)"
                     + (closes.isEmpty ? "" : "; closed by the server: \(closes)"))
         }
-        for process in [self.process, server].compactMap({ $0 }) {
+        for process in processes {
             var cpu = "CPU \(String(format: "%.0f", process.cpuPercent)) % of a core"
             if let publishing = process.cpuPercentWhilePublishing {
                 cpu += " (\(String(format: "%.0f", publishing)) % while publishing"
@@ -195,6 +226,12 @@ public struct BenchReport: Encodable, Sendable, Equatable {
             lines.append(
                 "\(process.role) (pid \(process.pid)): \(cpu), "
                     + "RSS \(mib(process.rssBytes)) (peak \(mib(process.peakRSSBytes)))")
+        }
+        if processes.count > 1, let total = totalCPUMicrosecondsPerEvent {
+            let parts = processes.compactMap { process in process.cpuMicrosecondsPerEvent.map { "\(process.shortRole) " + String(format: "%.1f", $0) } }
+            lines.append(
+                "CPU per acknowledged event while publishing, these \(processes.count) processes together: "
+                    + String(format: "%.1f", total) + " µs (" + parts.joined(separator: " + ") + ")")
         }
         lines.append("load average: \(loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " "))")
         lines.append("lost: \(lost)")

@@ -150,10 +150,16 @@ struct Plan: Sendable {
         struct State {
             var ledger = SequenceLedger()
             var latencies: [Double] = []
+            /// The due time of each latency, when kept (a worker learns the window only at the end).
+            var dueTimes: [Double] = []
         }
         let name: String
+        let keepsDueTimes: Bool
         let state = Mutex(State())
-        init(name: String) { self.name = name }
+        init(name: String, keepsDueTimes: Bool = false) {
+            self.name = name
+            self.keepsDueTimes = keepsDueTimes
+        }
 
         func handle(_ envelope: Envelope, window: MeasureWindow) {
             let due = envelope.metadata["due"]?.doubleValue
@@ -162,9 +168,13 @@ struct Plan: Sendable {
                 guard state.ledger.record(envelope.sequenceNumber, on: envelope.channel.rawValue), let due,
                       due >= window.from, due < window.until else { return }
                 state.latencies.append(now - due)
+                if keepsDueTimes { state.dueTimes.append(due) }
             }
         }
     }
+
+    /// How the groups' consumers read, in this process or in a worker.
+    static let consumerOptions = ConsumerOptions(batchSize: 1000, blockTimeout: .milliseconds(100), start: .newest)
 
     /// What one publisher sent and got back.
     struct PublisherResult: Sendable {
@@ -179,57 +189,144 @@ struct Plan: Sendable {
     struct Outcome: Sendable {
         var results: [PublisherResult]
         var elapsed: Double
+        /// When the workers stop waiting for deliveries, ``monotonicNow()`` seconds.
+        var drainUntil: Double
+    }
+
+    /// The workers a run starts: the groups' and the clients' processes, as the configuration asks.
+    func startWorkers(gatewayURL: String?, groupNames: [String], expected: Int) throws -> (groups: WorkerProcess?, clients: WorkerProcess?) {
+        var groups: WorkerProcess?
+        do {
+            if configuration.groupProcess, !groupNames.isEmpty, case .redis(let url) = configuration.target {
+                groups = try WorkerProcess.start(
+                    BenchWorker(
+                        role: .groups(redisURL: url, names: groupNames, consumersPerGroup: configuration.consumersPerGroup),
+                        pattern: pattern.rawValue, expected: expected, contractsFolder: configuration.contractsFolder),
+                    command: configuration.workerCommand)
+            }
+            var clients: WorkerProcess?
+            if configuration.webSocketProcess, configuration.webSocketClients > 0, let gatewayURL {
+                clients = try WorkerProcess.start(
+                    BenchWorker(
+                        role: .webSocketClients(gatewayURL: gatewayURL, count: configuration.webSocketClients, authorization: configuration.authorization),
+                        pattern: pattern.rawValue, expected: expected, contractsFolder: configuration.contractsFolder),
+                    command: configuration.workerCommand)
+            }
+            return (groups, clients)
+        } catch {
+            // the first one started is killed when the second fails to
+            if let groups { Foundation.kill(groups.pid, SIGKILL) }
+            throw error
+        }
     }
 
     func run(
         router: Router, gatewayURL: String?, serverPID: Int32?, startsGateway: Bool, progress: @escaping @Sendable (String) -> Void
     ) async throws -> BenchReport {
+        let expected = Int(configuration.seconds * Double(configuration.ratePerPublisher * configuration.publishers))
+        let groupNames = (0..<configuration.groups).map { "bench-\(runID)-\($0 + 1)" }
+        let started = try startWorkers(gatewayURL: gatewayURL, groupNames: groupNames, expected: expected)
+        let workers = [started.groups, started.clients].compactMap { $0 }
+        for worker in workers { progress("started the \(worker.name) (pid \(worker.pid))") }
+        do {
+            let report = try await run(
+                router: router, gatewayURL: gatewayURL, serverPID: serverPID, startsGateway: startsGateway, groupNames: groupNames,
+                expected: expected, groupWorker: started.groups, clientWorker: started.clients, progress: progress)
+            for worker in workers { await worker.finish() }
+            return report
+        } catch {
+            for worker in workers { await worker.kill() }
+            throw error
+        }
+    }
+
+    private func run(
+        router: Router, gatewayURL: String?, serverPID: Int32?, startsGateway: Bool, groupNames: [String], expected: Int,
+        groupWorker: WorkerProcess?, clientWorker: WorkerProcess?, progress: @escaping @Sendable (String) -> Void
+    ) async throws -> BenchReport {
+        let workers = [groupWorker, clientWorker].compactMap { $0 }
         let window = Mutex(MeasureWindow())
         let readWindow: @Sendable () -> MeasureWindow = { window.withLock { $0 } }
         let clients = try await WebSocketClients.connect(
-            url: gatewayURL, count: configuration.webSocketClients, patterns: [pattern.rawValue],
-            authorization: configuration.authorization, expected: Int(configuration.seconds * Double(configuration.ratePerPublisher * configuration.publishers)),
-            window: readWindow, progress: progress)
-        let tallies = (0..<configuration.groups).map { GroupTally(name: "bench-\(runID)-\($0 + 1)") }
-        let options = ConsumerOptions(batchSize: 1000, blockTimeout: .milliseconds(100), start: .newest)
+            url: gatewayURL, count: clientWorker == nil ? configuration.webSocketClients : 0, patterns: [pattern.rawValue],
+            authorization: configuration.authorization, expected: expected, window: readWindow, progress: progress)
+        let tallies = groupWorker == nil ? groupNames.map { GroupTally(name: $0) } : []
         let consumers = tallies.flatMap { tally in (1...configuration.consumersPerGroup).map { (tally, "consumer-\($0)") } }
         let own = ProcessMonitor()
         let server = serverPID.map { ProcessMonitor(pid: $0) }
+        let groupMonitor = groupWorker.map { ProcessMonitor(pid: $0.pid) }
+        let clientMonitor = clientWorker.map { ProcessMonitor(pid: $0.pid) }
+        let monitors = [own] + [server, groupMonitor, clientMonitor].compactMap { $0 }
 
-        let outcome: Outcome = try await Self.withConsumers(consumers[...], router: router, pattern: pattern, options: options, window: readWindow) {
+        let outcome: Outcome = try await Self.withConsumers(consumers[...], router: router, pattern: pattern, options: Self.consumerOptions, window: readWindow) {
             () async throws -> Outcome in
-            try await withThrowingTaskGroup(of: Void.self, returning: Outcome.self) { monitors in
-                monitors.addTask { await own.run() }
-                if let server { monitors.addTask { await server.run() } }
-                defer { monitors.cancelAll() }
+            for worker in workers {
+                let ready = try await worker.waitUntilReady(timeout: 120)
+                if let subscribed = ready.subscribed {
+                    progress("the \(worker.name) is ready: \(subscribed)/\(configuration.webSocketClients) WebSocket clients subscribed")
+                } else {
+                    progress("the \(worker.name) is ready: \(Self.groupsText(groupNames.count, consumers: configuration.consumersPerGroup))")
+                }
+            }
+            return try await withThrowingTaskGroup(of: Void.self, returning: Outcome.self) { monitoring in
+                for monitor in monitors { monitoring.addTask { await monitor.run() } }
+                defer { monitoring.cancelAll() }
                 let start = monotonicNow() + 0.2
                 let end = start + configuration.seconds
                 window.withLock { $0 = MeasureWindow(from: start + configuration.warmupSeconds, until: end) }
                 progress("publishing: \(configuration.publishers) × \(configuration.ratePerPublisher) events/s for \(configuration.seconds) s")
-                let results = try await withThrowingTaskGroup(of: PublisherResult.self) { publishers in
+                let results = try await withThrowingTaskGroup(of: PublisherResult?.self) { publishers in
                     for (index, channel) in channels.enumerated() {
                         let offset = Double(index) / Double(configuration.publishers * configuration.ratePerPublisher)
                         publishers.addTask { try await runPublisher(router, channel, start: start + offset, window: readWindow) }
                     }
-                    return try await publishers.reduce(into: []) { $0.append($1) }
+                    if !workers.isEmpty {
+                        // A worker that dies while the publishers run ends the run now, not after the drain.
+                        publishers.addTask {
+                            while !Task.isCancelled {
+                                for worker in workers { try await worker.checkAlive() }
+                                try? await Task.sleep(for: .milliseconds(50))
+                            }
+                            return nil
+                        }
+                    }
+                    var results: [PublisherResult] = []
+                    while results.count < channels.count, let next = try await publishers.next() {
+                        if let next { results.append(next) }
+                    }
+                    publishers.cancelAll()
+                    return results
                 }
                 let elapsed = max(monotonicNow(), end) - start
-                own.markPublishingEnd()
-                server?.markPublishingEnd()
+                for monitor in monitors { monitor.markPublishingEnd() }
                 let acked = results.reduce(0) { $0 + $1.acked.count }
                 progress("published: \(acked) acknowledged; waiting up to \(configuration.drainSeconds) s for every delivery")
                 let drainUntil = monotonicNow() + configuration.drainSeconds
+                let measured = readWindow()
+                for worker in workers { try await worker.stop(WorkerStop(from: measured.from, until: measured.until, acked: acked, drainUntil: drainUntil)) }
                 while monotonicNow() < drainUntil {
                     let groupsDone = tallies.allSatisfy { tally in tally.state.withLock { $0.ledger.count } >= acked }
                     if groupsDone && clients.delivered >= acked * clients.subscribed { break }
+                    for worker in workers { try await worker.checkAlive() }
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 own.sample()
                 server?.sample()
-                return Outcome(results: results, elapsed: elapsed)
+                return Outcome(results: results, elapsed: elapsed, drainUntil: drainUntil)
             }
         }
         let webSocket = await clients.finish()
+        // A worker closing its clients may take as long as this process does (up to 30 s).
+        var groupResult: WorkerMessage?
+        if let groupWorker {
+            groupResult = try await groupWorker.result(deadline: outcome.drainUntil + 45)
+            groupMonitor?.sample()
+        }
+        var clientResult: WorkerMessage?
+        if let clientWorker {
+            clientResult = try await clientWorker.result(deadline: outcome.drainUntil + 45)
+            clientMonitor?.sample()
+        }
 
         var acked = SequenceLedger()
         for result in outcome.results {
@@ -242,32 +339,69 @@ struct Plan: Sendable {
             sent: outcome.results.reduce(0) { $0 + $1.sent }, acked: acked.count, refused: outcome.results.reduce(0) { $0 + $1.refused },
             firstError: outcome.results.lazy.compactMap { $0.firstError }.first, throughput: Double(acked.count) / elapsed,
             latency: LatencySummary(seconds: outcome.results.flatMap { $0.latencies }))
-        let groups = tallies.map { tally in
-            tally.state.withLock { state in
-                GroupReport(
-                    group: tally.name, consumers: configuration.consumersPerGroup, delivered: state.ledger.count,
-                    duplicates: state.ledger.duplicates, missing: state.ledger.missing(of: acked), unexpected: state.ledger.unexpected(in: acked),
-                    throughput: Double(state.ledger.count) / elapsed, latency: LatencySummary(seconds: state.latencies))
+        func groupReport(_ name: String, _ ledger: SequenceLedger, _ latency: LatencySummary) -> GroupReport {
+            GroupReport(
+                group: name, consumers: configuration.consumersPerGroup, delivered: ledger.count, duplicates: ledger.duplicates,
+                missing: ledger.missing(of: acked), unexpected: ledger.unexpected(in: acked), throughput: Double(ledger.count) / elapsed,
+                latency: latency)
+        }
+        var groups = tallies.map { tally in
+            tally.state.withLock { state in groupReport(tally.name, state.ledger, LatencySummary(seconds: state.latencies)) }
+        }
+        if let groupResult {
+            var reported: [String: WorkerGroupResult] = [:]
+            for group in groupResult.groups ?? [] where reported[group.name] == nil { reported[group.name] = group }
+            groups = groupNames.map { name in
+                // A group the worker did not report received nothing: every acknowledged event is missing from it.
+                let result = reported[name]
+                return groupReport(
+                    name, SequenceLedger(ranges: result?.ranges ?? [:], duplicates: result?.duplicates ?? 0),
+                    result?.latency ?? LatencySummary(seconds: []))
             }
         }
-        let webSocketReport = webSocket.map { results in
-            let subscribed = results.filter(\.subscribed)
-            var closeCodes: [String: Int] = [:]
-            for result in results { if let code = result.closeCode { closeCodes[String(code), default: 0] += 1 } }
-            let delivered = results.reduce(0) { $0 + $1.received }
-            return WebSocketReport(
-                url: gatewayURL ?? "", clients: configuration.webSocketClients, subscribed: subscribed.count, delivered: delivered,
-                duplicates: results.reduce(0) { $0 + $1.duplicates }, gaps: results.reduce(0) { $0 + $1.gaps },
-                missing: subscribed.reduce(0) { $0 + max(0, acked.count - $1.received) }, throughput: Double(delivered) / elapsed,
-                latency: LatencySummary(seconds: results.flatMap(\.latencies)), closeCodes: closeCodes)
+        var webSocketReport: WebSocketReport?
+        if let clientResult {
+            webSocketReport = Self.webSocketReport(
+                url: gatewayURL ?? "", clients: configuration.webSocketClients, results: clientResult.clients ?? [], acked: acked.count,
+                elapsed: elapsed, latency: clientResult.latency ?? LatencySummary(seconds: []))
+        } else if let webSocket {
+            webSocketReport = Self.webSocketReport(
+                url: gatewayURL ?? "", clients: configuration.webSocketClients, results: webSocket.map(WorkerClientResult.init),
+                acked: acked.count, elapsed: elapsed, latency: LatencySummary(seconds: webSocket.flatMap(\.latencies)))
         }
-        let role = startsGateway ? "bench process (router, consumers, gateway)" : "bench process (router, consumers)"
+        var parts = ["router"]
+        if !tallies.isEmpty { parts.append("consumers") }
+        if startsGateway { parts.append("gateway") }
+        if webSocket != nil { parts.append("WebSocket clients") }
         return BenchReport(
             engine: configuration.engineName, configuration: configuration,
             channels: pattern.rawValue, publish: publish, groups: groups, webSocket: webSocketReport,
-            process: own.report(role: role, events: acked.count),
+            process: own.report(role: "bench process (\(parts.joined(separator: ", ")))", events: acked.count),
+            groupProcess: groupMonitor?.report(
+                role: "group process (\(Self.groupsText(groupNames.count, consumers: configuration.consumersPerGroup)))", events: acked.count),
+            webSocketProcess: clientMonitor?.report(role: "WebSocket client process (\(configuration.webSocketClients) client\(configuration.webSocketClients == 1 ? "" : "s"))", events: acked.count),
             server: server?.report(role: configuration.serverPID == nil ? "redis-server" : configuration.serverRole, events: acked.count),
             loadAverage: Self.loadAverage())
+    }
+
+    /// `1 group of 2 consumers`, `2 groups of 1 consumer`.
+    static func groupsText(_ groups: Int, consumers: Int) -> String {
+        "\(groups) group\(groups == 1 ? "" : "s") of \(consumers) consumer\(consumers == 1 ? "" : "s")"
+    }
+
+    /// The WebSocket clients' figures, from their counts in this process or a worker.
+    static func webSocketReport(
+        url: String, clients: Int, results: [WorkerClientResult], acked: Int, elapsed: Double, latency: LatencySummary
+    ) -> WebSocketReport {
+        let subscribed = results.filter(\.subscribed)
+        var closeCodes: [String: Int] = [:]
+        for result in results { if let code = result.closeCode { closeCodes[String(code), default: 0] += 1 } }
+        let delivered = results.reduce(0) { $0 + $1.received }
+        return WebSocketReport(
+            url: url, clients: clients, subscribed: subscribed.count, delivered: delivered,
+            duplicates: results.reduce(0) { $0 + $1.duplicates }, gaps: results.reduce(0) { $0 + $1.gaps },
+            missing: subscribed.reduce(0) { $0 + max(0, acked - $1.received) }, throughput: Double(delivered) / elapsed,
+            latency: latency, closeCodes: closeCodes)
     }
 
     /// Runs `body` with one consumer per entry of `consumers`, each in its tally's group.

@@ -30,10 +30,13 @@ public struct SweepReport: Encodable, Sendable {
             if let groupP99 { line += ", group p99 \(Self.milliseconds(groupP99)) ms" }
             if let p99 = report.webSocket?.latency.p99 { line += ", WebSocket p99 \(Self.milliseconds(p99)) ms" }
             line += ", lost \(report.lost)"
-            for process in [report.process, report.server].compactMap({ $0 }) {
+            for process in report.processes {
                 if let cost = process.cpuMicrosecondsPerEvent {
-                    line += "; \(process.role.hasPrefix("bench") ? "bench process" : process.role) \(Self.microseconds(cost)) µs CPU per event"
+                    line += "; \(process.shortRole) \(Self.microseconds(cost)) µs CPU per event"
                 }
+            }
+            if report.processes.count > 1, let total = report.totalCPUMicrosecondsPerEvent {
+                line += "; together \(Self.microseconds(total)) µs"
             }
             line += step.failure.map { " — did not hold: \($0)" } ?? " — held"
             lines.append(line)

@@ -24,8 +24,11 @@ struct BenchCommand: AsyncParsableCommand {
             (on the same Redis and machine). Rate limits are not enforced for the publishers. \
             --sweep repeats the run at rising rates (each step a whole run) until a group's p99 \
             passes --sweep-limit, an event is lost or the publishers fall behind, and prints the \
-            highest offered rate that held. Each process's CPU is also reported while publishing, \
-            per acknowledged event. Exit codes: 0 nothing lost (with --sweep: some step held), \
+            highest offered rate that held. --group-process (with --redis) and --ws-process run the \
+            groups and the clients in processes of their own (this program again), which must \
+            get every acknowledged event just the same; a worker that fails or dies ends the run \
+            (exit 2) and none is left running. Each process's CPU (this one, the workers, the \
+            server) is also reported while publishing, per acknowledged event, and their sum. Exit codes: 0 nothing lost (with --sweep: some step held), \
             1 an acknowledged event was missing somewhere (with --sweep: no step held), 2 the run \
             could not start, 64 usage.
             """)
@@ -58,6 +61,10 @@ struct BenchCommand: AsyncParsableCommand {
     var consumers = 2
     @Option(help: ArgumentHelp("WebSocket clients, each subscribed to every publisher's channel.", valueName: "N"))
     var wsClients = 0
+    @Flag(help: "With --redis: run the consumer groups in a process of their own (this program, started by the bench), as a user's consumers would run.")
+    var groupProcess = false
+    @Flag(help: "Run the WebSocket clients in a process of their own, so that the router's CPU no longer includes their decoding.")
+    var wsProcess = false
     @Option(help: ArgumentHelp("The channels' prefix: publishers use PREFIX-1, PREFIX-2, …", valueName: "PREFIX"))
     var channelPrefix = "price.updated.bench"
     @Option(help: ArgumentHelp("The server process to report CPU and RSS for (default: the local redis-server, from INFO; with --kafka, the broker).", valueName: "PID"))
@@ -87,7 +94,8 @@ struct BenchCommand: AsyncParsableCommand {
             target: redis.map { .redis(url: $0) } ?? kafka.map { .kafka(url: $0) } ?? .embedded, gatewayURL: gateway, authorization: token.map { "Bearer \($0)" },
             publishers: publishers, ratePerPublisher: rate, batch: batch, seconds: duration, warmupSeconds: warmup, groups: groups,
             consumersPerGroup: consumers, webSocketClients: wsClients, channelPrefix: channelPrefix, serverPID: serverPID,
-            drainSeconds: drain, acknowledge: ChannelPolicy.Acknowledge.named(acknowledge), keys: keys)
+            drainSeconds: drain, acknowledge: ChannelPolicy.Acknowledge.named(acknowledge), keys: keys,
+            groupProcess: groupProcess, webSocketProcess: wsProcess, contractsFolder: contracts)
     }
 
     static func json(_ value: some Encodable) -> String {

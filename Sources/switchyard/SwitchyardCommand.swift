@@ -12,7 +12,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
             ServeCommand.self, ContractsCommand.self,
             PublishCommand.self, ReplayCommand.self, StateCommand.self, LagCommand.self, DLQCommand.self, TailCommand.self,
             MigrateCommand.self, RelayCommand.self, BridgeCommand.self, ReconcileCommand.self, ACLCommand.self, AuditCommand.self,
-            BenchCommand.self, HandoverCommand.self,
+            BenchCommand.self, BenchWorkerCommand.self, HandoverCommand.self,
         ]
     )
 }

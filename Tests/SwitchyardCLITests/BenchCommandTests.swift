@@ -27,6 +27,10 @@ import Testing
         (["--kafka", "kafka://127.0.0.1:9", "--keys", "0"], "--keys must be at least 1"),
         (["--kafka", "kafka://127.0.0.1:9", "--acknowledge", "replicated"], "--acknowledge is for Redis"),
         (["--kafka", "kafka://127.0.0.1:9", "--gateway", "ws://127.0.0.1:9/v1/ws", "--ws-clients", "1"], "--gateway needs --redis"),
+        (["--group-process"], "--group-process needs --redis"),
+        (["--kafka", "kafka://127.0.0.1:9", "--group-process"], "--group-process needs --redis"),
+        (["--redis", "redis://127.0.0.1:9", "--group-process", "--groups", "0"], "--group-process is only used by consumer groups"),
+        (["--ws-process"], "--ws-process is only used by WebSocket clients"),
     ])
     func badArgumentsExitWithUsageAndSayWhy(arguments: [String], message: String) async throws {
         let result = try await cli.run(["bench"] + arguments)
@@ -51,6 +55,16 @@ import Testing
         #expect(seen.duplicates == 3)
         #expect(seen.missing(of: acked) == 2, "3 on a and 1 on b")
         #expect(seen.unexpected(in: acked) == 1, "9 on a was never acknowledged")
+    }
+
+    @Test func aLedgerTravelsAsRunsOfSequenceNumbers() {
+        var ledger = SequenceLedger()
+        for sequence: Int64 in [1, 2, 3, 5, 7, 8, 3] { ledger.record(sequence, on: "a") }
+        ledger.record(10, on: "b")
+        #expect(ledger.ranges == ["a": [[1, 3], [5, 5], [7, 8]], "b": [[10, 10]]])
+        let copy = SequenceLedger(ranges: ledger.ranges, duplicates: ledger.duplicates)
+        #expect(copy.sequences == ledger.sequences)
+        #expect(copy.duplicates == 1)
     }
 
     @Test func latencyPercentilesAreNearestRankInMilliseconds() {
@@ -110,6 +124,93 @@ import Testing
         let report = try await tinyRun(["--redis", try TestEnvironment.value("REDIS_URL")])
         #expect(report["engine"] == "redis")
         #expect(report["server"]?["command"]?.stringValue?.contains("redis") == true, "\(report["server"] ?? .null)")
+    }
+
+    /// The groups and the clients in processes of their own: they must get every acknowledged event
+    /// as they do in the bench process, and each process's CPU per event is reported.
+    @Test(.needs(.redis)) func aTinyRedisRunWithTheGroupsAndClientsInProcessesOfTheirOwnLosesNothing() async throws {
+        let report = try await tinyRun(["--redis", try TestEnvironment.value("REDIS_URL"), "--group-process", "--ws-process"])
+        let role = report["process"]?["role"]?.stringValue ?? ""
+        #expect(role.contains("gateway") && !role.contains("consumers") && !role.contains("WebSocket clients"), "\(role)")
+        #expect(report["group_process"]?["role"]?.stringValue?.hasPrefix("group process (2 groups of 2 consumers)") == true, "\(report)")
+        #expect(report["websocket_process"]?["role"]?.stringValue?.hasPrefix("WebSocket client process (3 clients)") == true, "\(report)")
+        var total = 0.0
+        for key in ["process", "group_process", "websocket_process", "server"] {
+            let process = report[key]
+            #expect(process?["command"]?.stringValue != nil, "\(key): \(process ?? .null)")
+            let cost = process?["cpu_microseconds_per_event"]?.doubleValue
+            #expect(cost != nil, "\(key) has its CPU per event")
+            total += cost ?? 0
+        }
+        #expect(Set(["process", "group_process", "websocket_process", "server"].compactMap { report[$0]?["pid"]?.doubleValue }).count == 4, "four processes")
+        #expect(abs((report["total_cpu_microseconds_per_event"]?.doubleValue ?? -1) - total) < 0.001)
+        #expect(report["websocket"]?["latency"]?["count"] == 240, "every client's latencies, measured in the worker")
+    }
+
+    @Test(.needs(.redis)) func thePlainTextReportNamesEveryProcessWithItsCostPerEvent() async throws {
+        let result = try await cli.run([
+            "bench", "--redis", try TestEnvironment.value("REDIS_URL"), "--publishers", "1", "--rate", "20", "--duration", "1", "--warmup", "0",
+            "--consumers", "1", "--ws-clients", "1", "--group-process", "--ws-process", "--channel-prefix", "price.updated.p\(UInt32.random(in: 0 ... .max))",
+        ])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        for part in [
+            "group bench-", "delivered 20, missing 0", "websocket ws://127.0.0.1:", "1/1 subscribed, delivered 20, missing 0",
+            "bench process (router, gateway) (pid", "group process (1 group of 1 consumer) (pid", "WebSocket client process (1 client) (pid",
+            "redis-server (pid", "µs per event", "CPU per acknowledged event while publishing, these 4 processes together:", "lost: 0",
+        ] {
+            #expect(result.stdout.contains(part), "\(part): \(result.stdout)")
+        }
+        #expect(result.stderr.contains("the group process is ready"), "\(result.stderr)")
+        #expect(result.stderr.contains("the WebSocket client process is ready: 1/1 WebSocket clients subscribed"), "\(result.stderr)")
+    }
+
+    /// The processes whose command line contains `text`.
+    static func processes(containing text: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let pid = Int32(entry), pid != getpid(),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return line.contains(text) ? pid : nil
+        }
+    }
+
+    @Test(.needs(.redis)) func aWorkerThatCannotSetItsRoleUpEndsTheRunAndLeavesNoProcess() async throws {
+        let prefix = "price.updated.f\(UInt32.random(in: 0 ... .max))"
+        let result = try await cli.run([
+            "bench", "--redis", try TestEnvironment.value("REDIS_URL"), "--gateway", "ws://127.0.0.1:9/v1/ws", "--ws-clients", "2",
+            "--ws-process", "--group-process", "--publishers", "1", "--rate", "20", "--duration", "1", "--warmup", "0", "--channel-prefix", prefix,
+        ])
+        #expect(result.status == 2, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stderr.contains("error: the WebSocket client process (pid "), "\(result.stderr)")
+        #expect(result.stderr.contains("failed before it was ready: could not connect to the gateway at ws://127.0.0.1:9/v1/ws"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(Self.processes(containing: prefix).isEmpty, "no worker is left running")
+    }
+
+    @Test(.needs(.redis)) func aWorkerKilledDuringTheRunEndsItAndLeavesNoProcess() async throws {
+        let prefix = "price.updated.k\(UInt32.random(in: 0 ... .max))"
+        let url = try TestEnvironment.value("REDIS_URL")
+        async let run = cli.run([
+            "bench", "--redis", url, "--ws-clients", "2", "--ws-process", "--group-process", "--publishers", "1", "--rate", "20",
+            "--duration", "120", "--warmup", "0", "--channel-prefix", prefix,
+        ])
+        var killed: Int32?
+        let deadline = ContinuousClock.now + .seconds(110)
+        while killed == nil, ContinuousClock.now < deadline {
+            if let worker = Self.processes(containing: "websocket-clients").first(where: { Self.processes(containing: prefix).contains($0) }) {
+                kill(worker, SIGKILL)
+                killed = worker
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let result = try await run
+        let worker = try #require(killed, "the WebSocket client process was found")
+        #expect(result.status == 2, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stderr.contains("error: the WebSocket client process (pid \(worker))"), "\(result.stderr)")
+        #expect(result.stderr.contains("(killed by signal 9)"), "\(result.stderr)")
+        #expect(Self.processes(containing: prefix).isEmpty, "no worker is left running")
     }
 
     @Test(.needs(.kafka)) func aTinyKafkaRunLosesNothingAndReadsTheBroker() async throws {

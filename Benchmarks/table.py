@@ -179,6 +179,8 @@ for tag, label, command in [
      "switchyard bench --redis URL --publishers 10 --rate 1000 --sweep-step 1000 --sweep-ceiling 8000 --groups 1 --consumers 2 --ws-clients 10 --duration 10 --sweep"),
     ("redis", "the same without WebSocket clients",
      "switchyard bench --redis URL --publishers 10 --rate 2000 --sweep-step 1000 --sweep-ceiling 10000 --groups 1 --consumers 2 --duration 10 --sweep"),
+    ("redis-ws-processes", "the same with 10 WebSocket clients, the clients and the group each in a process of their own",
+     "switchyard bench --redis URL --publishers 10 --rate 1000 --sweep-step 1000 --sweep-ceiling 8000 --groups 1 --consumers 2 --ws-clients 10 --duration 10 --ws-process --group-process --sweep"),
 ]:
     sweep = sweeps.get(tag)
     if not sweep:
@@ -195,9 +197,14 @@ for tag, label, command in [
         ws = last["report"].get("websocket")
         if ws:
             text += f", WebSocket p99 {ms(ws['latency'].get('p99'))}"
-        process = last["report"].get("process") or {}
-        server = last["report"].get("server") or {}
-        text += f"; CPU per event: bench process {us(process.get('cpu_microseconds_per_event'))}, redis-server {us(server.get('cpu_microseconds_per_event'))})"
+        report = last["report"]
+        costs = [(name, report.get(key) or {}) for key, name in [("process", "bench process"), ("group_process", "group process"),
+                                                                  ("websocket_process", "WebSocket client process"), ("server", "redis-server")]
+                 if key in ("process", "server") or report.get(key)]
+        text += "; CPU per event: " + ", ".join(f"{name} {us(p.get('cpu_microseconds_per_event'))}" for name, p in costs)
+        if report.get("group_process") or report.get("websocket_process"):
+            text += f", together {us(report.get('total_cpu_microseconds_per_event'))}"
+        text += ")"
     if failed:
         text += f"; {rate(failed['offered'])}: {failed['failure']}"
     row(label, text, "—", "—", command)

@@ -35,8 +35,8 @@ public struct BenchWorker: Sendable {
     public var pattern: String
     /// How many events to make room for, per group or client.
     public var expected: Int
-    /// The contracts folder (the groups' router checks nothing it consumes against it, but needs
-    /// the channels' policies); `nil` loads the shipped contracts.
+    /// The contracts folder the groups' router loads, the one the bench process's router uses
+    /// (the channels' policies come from it); `nil` loads the shipped contracts.
     public var contractsFolder: String?
 
     /// A worker for `role` on the channels of `pattern`.

@@ -38,32 +38,40 @@ final class ConsumerLoop: Sendable {
     }
 
     /// Reads, and while the handler works on what a read returned, reads the next batch, so it is
-    /// there when the handler is done. The acks of a batch go out together with the read after the
-    /// next (both in flight at once), so a busy loop turn costs the handling alone when the engine
-    /// answers faster than the handler works. An idle consumer (its last read returned nothing) does
-    /// not read ahead: its one blocking read waits for the next entries.
+    /// there when the handler is done. A batch's acks go out as soon as the handler is done with it,
+    /// without waiting for the read in flight (a blocking read may wait up to
+    /// ``ConsumerOptions/blockTimeout``) and without the next read waiting for them, so a busy loop
+    /// turn costs the handling alone when the engine answers faster than the handler works. An idle
+    /// consumer (its last read returned nothing) does not read ahead: its one blocking read waits for
+    /// the next entries.
     ///
     /// Entries read ahead are pending on this consumer. When the loop stops with such a batch not
     /// yet handled, the batch stays pending and is claimed (by another consumer of the group, or by
     /// this one restarted) after ``ConsumerOptions/visibilityTimeout``, as entries of a consumer that
-    /// died are; the acks still owed when the loop stops are sent before it returns.
+    /// died are; the acks of every batch handled are sent before the loop returns.
     private func readLoop() async {
         let clock = router.configuration.clock
         var channels: [ChannelName] = state.withLock { $0.channels }
-        var owed: GroupHandler.PendingAcks = []
         var inHand: [Delivery] = []
+        var acking: Task<Void, Never>?
         reading: while true {
             guard case .read(let discover) = state.withLock({ $0.nextRead(now: clock.now().unixMilliseconds, isCancelled: Task.isCancelled) }) else {
                 break reading
             }
-            let acks = owed
-            owed = []
             let fetched: Result<Fetched, SwitchyardError>
             if inHand.isEmpty {
-                fetched = await fetch(discover: discover, channels: channels, acks: acks)
+                fetched = await fetch(discover: discover, channels: channels)
             } else {
-                async let next = fetch(discover: discover, channels: channels, acks: acks)
-                owed = await handle(inHand)
+                async let next = fetch(discover: discover, channels: channels)
+                let acks = await handle(inHand)
+                if !acks.isEmpty {
+                    // Not a child of this task: the acks go out even when the loop is being cancelled.
+                    let earlier = acking
+                    acking = Task {
+                        await earlier?.value
+                        await self.handler.ack(acks, router: self.router)
+                    }
+                }
                 fetched = await next
             }
             inHand = []
@@ -75,14 +83,10 @@ final class ConsumerLoop: Sendable {
             case .failure(let error):
                 router.logger.error("reading the group failed", metadata: ["group": "\(handler.group)", "error": "\(error)"])
                 guard case .wait(let wait) = state.withLock({ $0.readFailed(isCancelled: Task.isCancelled) }) else { break reading }
-                if !owed.isEmpty {
-                    await handler.ack(owed, router: router)
-                    owed = []
-                }
                 do { try await clock.sleep(for: wait) } catch { break reading }
             }
         }
-        await handler.ack(owed, router: router)
+        await acking?.value
     }
 
     /// What one read step returned: every channel followed, and the entries read.
@@ -91,31 +95,19 @@ final class ConsumerLoop: Sendable {
         let deliveries: [Delivery]
     }
 
-    /// One read step: sends `acks`, looks for new channels first when `discover`, and reads the
-    /// group. The acks go out with the read, both in flight at once; before a discovery they are
-    /// sent first, as a discovery may take several calls.
-    private func fetch(discover: Bool, channels: [ChannelName], acks: GroupHandler.PendingAcks) async -> Result<Fetched, SwitchyardError> {
+    /// One read step: looks for new channels first when `discover`, then reads the group.
+    private func fetch(discover: Bool, channels: [ChannelName]) async -> Result<Fetched, SwitchyardError> {
         var channels = channels
-        var acks = acks
         do {
-            if discover {
-                await handler.ack(acks, router: router)
-                acks = []
-                channels = try await self.discover()
-            }
+            if discover { channels = try await self.discover() }
+            let options = handler.options
+            let request = GroupReadRequest(
+                group: handler.group, consumer: consumer, channels: channels, count: options.batchSize,
+                block: options.blockTimeout, watching: handler.patterns)
+            return .success(Fetched(channels: channels, deliveries: try await router.engine.readGroup(request)))
         } catch {
             return .failure(error)
         }
-        let options = handler.options
-        let request = GroupReadRequest(
-            group: handler.group, consumer: consumer, channels: channels, count: options.batchSize,
-            block: options.blockTimeout, watching: handler.patterns)
-        let owed = acks
-        async let sent: Void = handler.ack(owed, router: router)
-        let read: Result<[Delivery], SwitchyardError>
-        do { read = .success(try await router.engine.readGroup(request)) } catch { read = .failure(error) }
-        await sent
-        return read.map { Fetched(channels: channels, deliveries: $0) }
     }
 
     /// Hands a read's entries to the handler; returns the acks owed (none when `concurrency > 1`,

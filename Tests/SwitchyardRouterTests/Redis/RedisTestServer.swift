@@ -115,7 +115,13 @@ enum RedisTestServer {
     }
 
     /// A plain client for checks behind the engine's back (its pool works without `run()`).
+    ///
+    /// Its subscriptions wait up to 30 s for their confirmation rather than the default 10 s: at the
+    /// start of the full suite, hundreds of tests and their servers start at once on two cores, and
+    /// a check is about what arrives, not how soon its subscription connection comes up.
     static func client() throws -> RedisClient {
-        try RedisClient(configuration: try RedisConfiguration(url: try requireURL()), logger: Logger(label: "test.redis.check"))
+        var configuration = try RedisConfiguration(url: try requireURL())
+        configuration.subscriptions.confirmationTimeout = .seconds(30)
+        return try RedisClient(configuration: configuration, logger: Logger(label: "test.redis.check"))
     }
 }

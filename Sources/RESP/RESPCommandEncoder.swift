@@ -79,18 +79,10 @@ public struct RESPCommandEncoder: Sendable {
     /// Writes `$<count>\r\n<bytes>\r\n` with one capacity check.
     @inlinable
     mutating func writeBulk(_ bytes: UnsafeBufferPointer<UInt8>) {
-        let digits = Self.decimalDigits(bytes.count)
-        self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: digits + bytes.count + 5) { raw in
-            raw[0] = UInt8(ascii: "$")
-            Self.writeDigits(bytes.count, count: digits, into: raw, at: 1)
-            raw[digits + 1] = UInt8(ascii: "\r")
-            raw[digits + 2] = UInt8(ascii: "\n")
-            if let base = bytes.baseAddress, bytes.count > 0 {
-                (raw.baseAddress! + digits + 3).copyMemory(from: base, byteCount: bytes.count)
-            }
-            raw[digits + 3 + bytes.count] = UInt8(ascii: "\r")
-            raw[digits + 4 + bytes.count] = UInt8(ascii: "\n")
-            return digits + bytes.count + 5
+        self.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.bulkSize(bytes.count)) { raw in
+            var writer = RESPCommandWriter(raw: raw, offset: 0)
+            writer.writeBulk(UnsafeRawBufferPointer(bytes))
+            return writer.offset
         }
     }
 

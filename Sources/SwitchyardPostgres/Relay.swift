@@ -173,6 +173,11 @@ public final class Relay: Service {
         let firstPause = min(Duration.milliseconds(1), configuration.pollInterval)
         let longestPause = min(Duration.milliseconds(100), configuration.pollInterval)
         var pause = firstPause
+        /// Waits the short pause, and doubles it for the next time.
+        func pauseBriefly() async {
+            await doorbell.wait(timeout: pause)
+            pause = min(pause * 2, longestPause)
+        }
         var waiting = false
         var drained = false
         while !Task.isCancelled {
@@ -180,8 +185,7 @@ public final class Relay: Service {
                 if try await startWaiting(on: connection) {
                     waiting = true
                 } else {
-                    await doorbell.wait(timeout: pause)
-                    pause = min(pause * 2, longestPause)
+                    await pauseBriefly()
                 }
             }
             let batch = try await readBatch(on: connection)
@@ -189,8 +193,7 @@ public final class Relay: Service {
                 drained = true
                 guard waiting else { continue }
                 if try await rowsHeldBack(on: connection) {
-                    await doorbell.wait(timeout: pause)
-                    pause = min(pause * 2, longestPause)
+                    await pauseBriefly()
                 } else {
                     await doorbell.wait(timeout: configuration.pollInterval)
                 }

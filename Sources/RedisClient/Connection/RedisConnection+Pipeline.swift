@@ -45,8 +45,8 @@ extension RedisConnection {
     public func pipeline<Command: RedisCommand>(_ commands: [Command]) async throws -> [Result<Command.Response, RedisError>] {
         var encoder = RESPCommandEncoder(allocator: self.channel.allocator, capacity: 64 * max(commands.count, 1))
         var blocking: Duration?
-        // Through the array's storage: this function is not specialized for the command type, and
-        // iterating or subscripting the array would copy each command out of it, twice per command.
+        // Through the array's storage: in the generic body (every command type but XADD), iterating
+        // or subscripting the array would copy each command out of it, twice per command.
         commands.withUnsafeBufferPointer { commands in
             for index in commands.indices {
                 commands[index].encode(into: &encoder)

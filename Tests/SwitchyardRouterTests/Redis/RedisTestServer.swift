@@ -116,9 +116,9 @@ enum RedisTestServer {
 
     /// A plain client for checks behind the engine's back (its pool works without `run()`).
     ///
-    /// Its subscriptions wait up to 30 s for their confirmation rather than the default 10 s: at the
-    /// start of the full suite, hundreds of tests and their servers start at once on two cores, and
-    /// a check is about what arrives, not how soon its subscription connection comes up.
+    /// Its subscriptions wait up to 30 s for their confirmation rather than the default 10 s: a
+    /// check is about what arrives, not how soon its subscription connection comes up on a machine
+    /// busy with the rest of the suite.
     static func client() throws -> RedisClient {
         var configuration = try RedisConfiguration(url: try requireURL())
         configuration.subscriptions.confirmationTimeout = .seconds(30)

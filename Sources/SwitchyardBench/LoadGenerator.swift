@@ -329,11 +329,7 @@ struct Plan: Sendable {
         }
 
         var acked = SequenceLedger()
-        for result in outcome.results {
-            for (channel, sequences) in result.acked.sequences {
-                for sequence in sequences { acked.record(sequence, on: channel) }
-            }
-        }
+        for result in outcome.results { acked.record(result.acked) }
         let elapsed = outcome.elapsed
         let publish = PublishReport(
             sent: outcome.results.reduce(0) { $0 + $1.sent }, acked: acked.count, refused: outcome.results.reduce(0) { $0 + $1.refused },

@@ -63,8 +63,40 @@ import Testing
         ledger.record(10, on: "b")
         #expect(ledger.ranges == ["a": [[1, 3], [5, 5], [7, 8]], "b": [[10, 10]]])
         let copy = SequenceLedger(ranges: ledger.ranges, duplicates: ledger.duplicates)
-        #expect(copy.sequences == ledger.sequences)
+        #expect(copy.ranges == ledger.ranges)
+        #expect(copy.count == 7)
         #expect(copy.duplicates == 1)
+    }
+
+    @Test func aLedgerFillsGapsOutOfOrderAndMergesRuns() {
+        var ledger = SequenceLedger()
+        for sequence: Int64 in [10, 1, 5, 3, 2, 4, 9, 7, 6, 8, 12, 20, 11] {
+            let added = ledger.record(sequence, on: "a")
+            #expect(added, "\(sequence) is new")
+        }
+        #expect(ledger.ranges == ["a": [[1, 12], [20, 20]]])
+        #expect(ledger.count == 13)
+        for sequence: Int64 in [1, 6, 12, 20] {
+            let added = ledger.record(sequence, on: "a")
+            #expect(!added, "\(sequence) was there")
+        }
+        #expect(ledger.duplicates == 4)
+        let (zero, negative) = (ledger.record(0, on: "a"), ledger.record(-3, on: "a"))
+        #expect(zero && negative)
+        #expect(ledger.ranges == ["a": [[-3, -3], [0, 12], [20, 20]]])
+
+        var expected = SequenceLedger()
+        for sequence: Int64 in 1...25 { expected.record(sequence, on: "a") }
+        expected.record(1, on: "b")
+        #expect(ledger.missing(of: expected) == 13, "13 to 19 and 21 to 25 on a, 1 on b")
+        #expect(ledger.unexpected(in: expected) == 2, "-3 and 0 were never acknowledged")
+
+        var merged = SequenceLedger()
+        merged.record(ledger)
+        merged.record(expected)
+        #expect(merged.ranges == ["a": [[-3, -3], [0, 25]], "b": [[1, 1]]])
+        #expect(merged.count == 28)
+        #expect(merged.duplicates == 13, "1 to 12 and 20 on a were in both")
     }
 
     @Test func latencyPercentilesAreNearestRankInMilliseconds() {

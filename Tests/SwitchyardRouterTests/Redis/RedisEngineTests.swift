@@ -67,6 +67,29 @@ struct RedisEngineTests {
         }
     }
 
+    @Test("sequence numbers of 10^14 and more are written as whole numbers, in the envelope and the dedup mark")
+    func largeSequenceNumbersStayWholeNumbers() async throws {
+        try await EngineKind.redis.isolated {
+            let (router, _) = redisRouter()
+            let check = try RedisTestServer.client()
+            let channel = Fixtures.channel("test:large-sequence")
+            // A channel whose counter stands just below 10^14, as if that many events had been numbered.
+            #expect(try await check.execute(SET("seq:{\(channel.rawValue)}", value: "99999999999999")))
+            let receipts = try await router.publish([
+                PublishRequest(channel: channel, payload: Fixtures.payload(1)), PublishRequest(channel: channel, payload: Fixtures.payload(2)),
+            ])
+            #expect(receipts.map(\.sequenceNumber) == [100_000_000_000_000, 100_000_000_000_001])
+            let entries = try await check.execute(XRANGE("stream:{\(channel.rawValue)}"))
+            let stored = try entries.map { try Envelope(decoding: String(buffer: try #require($0[field: "envelope"]))) }
+            #expect(stored.map(\.sequenceNumber) == [100_000_000_000_000, 100_000_000_000_001])
+            #expect(String(buffer: try #require(entries.first?[field: "envelope"])).contains(#""sequence_number":100000000000000,"#))
+            let mark = try #require(try await text(check, "dedup:{\(channel.rawValue)}:\(receipts[0].eventID)"))
+            #expect(mark.hasPrefix("100000000000000 "), "the mark: \(mark)")
+            let again = try await router.publish(PublishRequest(channel: channel, payload: Fixtures.payload(1), eventID: receipts[0].eventID))
+            #expect(again.duplicate && again.sequenceNumber == 100_000_000_000_000, "a repeat finds the mark and its number")
+        }
+    }
+
     @Test("the live feed is PUBLISHed on the channel's own name, after it is stored")
     func livePublish() async throws {
         try await EngineKind.redis.isolated {

@@ -79,7 +79,7 @@ struct Runs: Sendable, Equatable {
     /// Adds `value`; `false` when it was there. Appending in order touches the last run only.
     mutating func insert(_ value: Int64) -> Bool {
         if let tail = bounds.last {
-            if value == tail.last &+ 1 {
+            if tail.last < .max, value == tail.last + 1 {
                 bounds[bounds.count - 1].last = value
                 count += 1
                 return true

@@ -152,6 +152,10 @@ public struct Envelope: Sendable, Hashable {
     /// Reads an envelope from its UTF-8 JSON bytes, as stored in a stream entry or a pub/sub message.
     /// - Throws: ``SwitchyardError`` (`malformed_json`, or `validation_error` with the message "Invalid envelope").
     public init(decoding bytes: some Collection<UInt8>) throws(SwitchyardError) {
+        if let written = bytes.withContiguousStorageIfAvailable({ Self.decodeWritten($0) }) ?? nil {
+            self = written
+            return
+        }
         let value: JSONValue
         do { value = try JSONValue(parsing: bytes) } catch {
             throw SwitchyardError(.malformedJSON, "the envelope is not valid JSON: \(error)")
@@ -162,6 +166,10 @@ public struct Envelope: Sendable, Hashable {
     /// Reads an envelope from its JSON text.
     /// - Throws: ``SwitchyardError`` (`malformed_json`, or `validation_error` with the message "Invalid envelope").
     public init(decoding text: String) throws(SwitchyardError) {
+        if let written = text.utf8.withContiguousStorageIfAvailable({ Self.decodeWritten($0) }) ?? nil {
+            self = written
+            return
+        }
         let value: JSONValue
         do { value = try JSONValue(parsing: text) } catch {
             throw SwitchyardError(.malformedJSON, "the envelope is not valid JSON: \(error)")

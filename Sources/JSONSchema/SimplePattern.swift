@@ -1,7 +1,9 @@
 /// A matcher for the common subset of ECMA-262 patterns: an optional `^`, a sequence of single-character
 /// atoms (literals, `.`, classes, `\d \w \s` and their negations) each with an optional greedy quantifier,
-/// and an optional `$`. It implements ECMA-262 semantics exactly for that subset and avoids the cost of
-/// bridging to `NSRegularExpression`; patterns outside the subset return `nil` from ``init(_:)``.
+/// and groups of such atoms (`(…)` or `(?:…)`, without alternation), each once or optional (`(…)?`, as in
+/// the decimal `^-?[0-9]+(\.[0-9]+)?$`), and an optional `$`. It implements ECMA-262 semantics exactly
+/// for that subset and avoids the cost of bridging to `NSRegularExpression`; patterns outside the subset
+/// return `nil` from ``init(_:)``.
 struct SimplePattern: Sendable {
     /// A set of Unicode scalars, as sorted ranges with a bitmap for ASCII.
     struct ScalarSet: Sendable {
@@ -49,7 +51,16 @@ struct SimplePattern: Sendable {
         var max: Int
     }
 
-    private let atoms: [Atom]
+    /// An atom, or a group of atoms matched once or, when `optional`, once or not at all. (ECMA-262
+    /// refuses an optional group's iteration that matches nothing and then skips the group, which
+    /// leaves the same position: for whether a pattern matches, trying the group and skipping it is
+    /// the same.)
+    enum Node: Sendable {
+        case atom(Atom)
+        case group([Node], optional: Bool)
+    }
+
+    private let nodes: [Node]
     private let anchoredStart: Bool
     private let anchoredEnd: Bool
 
@@ -61,8 +72,35 @@ struct SimplePattern: Sendable {
         if scalars.last == "$", scalars.dropLast().last == "\\" { return nil }
         anchoredEnd = scalars.last == "$"
         if anchoredEnd { scalars.removeLast() }
-        var atoms: [Atom] = []
+        guard let nodes = Self.parseSequence(&scalars, inGroup: false) else { return nil }
+        self.nodes = nodes
+    }
+
+    /// Parses atoms (and, at the top level, groups of atoms) up to the end, or in a group up to its `)`.
+    private static func parseSequence(_ scalars: inout ArraySlice<Unicode.Scalar>, inGroup: Bool) -> [Node]? {
+        var nodes: [Node] = []
         while let scalar = scalars.popFirst() {
+            if scalar == ")" {
+                return inGroup ? nodes : nil
+            }
+            if scalar == "(" {
+                guard !inGroup else { return nil }
+                if scalars.first == "?" {
+                    guard scalars.dropFirst().first == ":" else { return nil }
+                    scalars.removeFirst(2)
+                }
+                guard let inner = parseSequence(&scalars, inGroup: true) else { return nil }
+                var optional = false
+                if scalars.first == "?" {
+                    optional = true
+                    scalars.removeFirst()
+                }
+                if scalars.first == "?" || scalars.first == "*" || scalars.first == "+" || scalars.first == "{" {
+                    return nil
+                }
+                nodes.append(.group(inner, optional: optional))
+                continue
+            }
             let set: ScalarSet
             switch scalar {
             case "\\":
@@ -73,7 +111,7 @@ struct SimplePattern: Sendable {
                 set = classSet
             case ".":
                 set = ScalarSet(ScalarSet.lineTerminators, negated: true)
-            case "^", "$", "(", ")", "|", "*", "+", "?", "{", "}", "]":
+            case "^", "$", "|", "*", "+", "?", "{", "}", "]":
                 return nil
             default:
                 set = ScalarSet([scalar.value...scalar.value])
@@ -93,9 +131,9 @@ struct SimplePattern: Sendable {
                     return nil
                 }
             }
-            atoms.append(atom)
+            nodes.append(.atom(atom))
         }
-        self.atoms = atoms
+        return inGroup ? nil : nodes
     }
 
     private static func escapeSet(_ escaped: Unicode.Scalar) -> ScalarSet? {
@@ -174,10 +212,11 @@ struct SimplePattern: Sendable {
     func matches(_ text: String) -> Bool {
         var text = text
         return text.withUTF8 { bytes in
-            if anchoredStart { return match(atom: 0, at: 0, in: bytes) }
+            let accept = { (position: Int) in !anchoredEnd || position == bytes.count }
+            if anchoredStart { return match(nodes[...], at: 0, in: bytes, then: accept) }
             var start = 0
             while true {
-                if match(atom: 0, at: start, in: bytes) { return true }
+                if match(nodes[...], at: start, in: bytes, then: accept) { return true }
                 guard start < bytes.count else { return false }
                 start += Self.sequenceLength(bytes[start])
             }
@@ -188,9 +227,24 @@ struct SimplePattern: Sendable {
         lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
     }
 
-    private func match(atom index: Int, at position: Int, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard index < atoms.count else { return !anchoredEnd || position == bytes.count }
-        let atom = atoms[index]
+    /// Whether `nodes` match from `position` on with `accept` taking where they end; backtracks.
+    private func match(
+        _ nodes: ArraySlice<Node>, at position: Int, in bytes: UnsafeBufferPointer<UInt8>, then accept: (Int) -> Bool
+    ) -> Bool {
+        guard let first = nodes.first else { return accept(position) }
+        let rest = nodes.dropFirst()
+        switch first {
+        case .atom(let atom):
+            return match(atom, at: position, in: bytes) { match(rest, at: $0, in: bytes, then: accept) }
+        case .group(let inner, let optional):
+            if match(inner[...], at: position, in: bytes, then: { match(rest, at: $0, in: bytes, then: accept) }) { return true }
+            return optional && match(rest, at: position, in: bytes, then: accept)
+        }
+    }
+
+    /// Takes as many repetitions of `atom` as it can, then gives them back one at a time until
+    /// `next` accepts where they end.
+    private func match(_ atom: Atom, at position: Int, in bytes: UnsafeBufferPointer<UInt8>, then next: (Int) -> Bool) -> Bool {
         var position = position
         var count = 0
         while count < atom.max, position < bytes.count {
@@ -206,8 +260,8 @@ struct SimplePattern: Sendable {
             count += 1
         }
         while count >= atom.min {
-            if match(atom: index + 1, at: position, in: bytes) { return true }
-            guard count > atom.min, index + 1 < atoms.count || !anchoredEnd else { return false }
+            if next(position) { return true }
+            guard count > atom.min else { return false }
             repeat { position -= 1 } while bytes[position] & 0xC0 == 0x80
             count -= 1
         }

@@ -95,9 +95,7 @@ struct SimplePattern: Sendable {
                     optional = true
                     scalars.removeFirst()
                 }
-                if scalars.first == "?" || scalars.first == "*" || scalars.first == "+" || scalars.first == "{" {
-                    return nil
-                }
+                guard !Self.startsWithQuantifier(scalars) else { return nil }
                 nodes.append(.group(inner, optional: optional))
                 continue
             }
@@ -127,13 +125,17 @@ struct SimplePattern: Sendable {
                     (atom.min, atom.max) = bounds
                 default: break
                 }
-                if scalars.first == "?" || scalars.first == "*" || scalars.first == "+" || scalars.first == "{" {
-                    return nil
-                }
+                guard !Self.startsWithQuantifier(scalars) else { return nil }
             }
             nodes.append(.atom(atom))
         }
         return inGroup ? nil : nodes
+    }
+
+    /// Whether a quantifier comes next: after a quantified atom, or a group's `?`, one is a lazy or
+    /// repeated quantifier, outside the subset.
+    private static func startsWithQuantifier(_ scalars: ArraySlice<Unicode.Scalar>) -> Bool {
+        scalars.first == "?" || scalars.first == "*" || scalars.first == "+" || scalars.first == "{"
     }
 
     private static func escapeSet(_ escaped: Unicode.Scalar) -> ScalarSet? {

@@ -28,7 +28,8 @@ struct BenchCommand: AsyncParsableCommand {
             groups and the clients in processes of their own (this program again), which must \
             get every acknowledged event just the same; a worker that fails or dies ends the run \
             (exit 2) and none is left running. Each process's CPU (this one, the workers, the \
-            server) is also reported while publishing, per acknowledged event, and their sum. Exit codes: 0 nothing lost (with --sweep: some step held), \
+            server) is also reported while publishing, per acknowledged event, and their sum. \
+            Exit codes: 0 nothing lost (with --sweep: some step held), \
             1 an acknowledged event was missing somewhere (with --sweep: no step held), 2 the run \
             could not start, 64 usage.
             """)

@@ -19,7 +19,7 @@ import Testing
     func groupedPatternsRunOnTheSimpleMatcherAndAgreeWithICU(_ pattern: String) throws {
         let simple = try #require(SimplePattern(pattern), "in the simple subset: \(pattern)")
         let icu = try Self.reference(pattern)
-        var rng = SplitMix(state: pattern.unicodeScalars.reduce(UInt64(0x5EED)) { $0 &* 31 &+ UInt64($1.value) })
+        var rng = JSONFuzzTests.Generator(state: pattern.unicodeScalars.reduce(UInt64(0x5EED)) { $0 &* 31 &+ UInt64($1.value) })
         let alphabet: [Character] = ["a", "b", "c", "x", "y", "z", "A", "Q", "0", "5", "9", "-", ".", " ", "\n", "é", "ü", "_", "o", "p"]
         var texts = ["", "0", "-1", "1.5", "-12.25", "1.", ".5", "1.2.3", "AAPL", "AAPLX", "opa-risk-limits", "abc", "c", "ac", "x12y", "b", "x", "é\u{FC}z"]
         for _ in 0..<3_000 {
@@ -40,17 +40,5 @@ import Testing
         let decimal = try CompiledSchema(compiling: ["type": ["string", "number"], "pattern": #"^-?[0-9]+(\.[0-9]+)?$"#])
         for valid: JSONValue in ["150.255", "-3", "0.5", 150.255] { #expect(decimal.isValid(valid), "\(valid)") }
         for invalid: JSONValue in ["150.", ".5", "1e5", "150.255\n", "1.2.3", ""] { #expect(!decimal.isValid(invalid), "\(invalid)") }
-    }
-}
-
-/// SplitMix64, seeded.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -105,7 +105,7 @@ import Testing
     /// Written envelopes with bytes changed, cut, doubled or inserted at random (seeded, so a failure
     /// repeats): the direct reading answers only with what the general reading answers.
     @Test func mutatedEnvelopesAreAnsweredAsTheGeneralReadingAnswers() throws {
-        var rng = SplitMix(state: 0x5EED_E4E1)
+        var rng = SplitMix64(seed: 0x5EED_E4E1)
         let alphabet = Array(#"{}[]",:\0123456789-.eE aéz"#.utf8)
         var direct = 0
         for envelope in try Self.envelopes() {
@@ -140,17 +140,5 @@ import Testing
         case (.failure(let x), .failure(let y)): x.code == y.code && x.message == y.message
         default: false
         }
-    }
-}
-
-/// SplitMix64, seeded.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -20,8 +20,7 @@ extension Envelope {
               reader.expect(#","timestamp":"#), let timestampText = reader.plainString(), let timestamp = Timestamp(rfc3339: timestampText)
         else { return nil }
         var eventTime: String?
-        if reader.peek(#","event_time":"#) {
-            _ = reader.expect(#","event_time":"#)
+        if reader.expect(#","event_time":"#) {
             guard let text = reader.plainString() else { return nil }
             eventTime = text
         }
@@ -50,19 +49,13 @@ private struct WrittenEnvelopeReader {
 
     var isAtEnd: Bool { offset == bytes.count }
 
-    /// Whether `literal` comes next.
-    func peek(_ literal: StaticString) -> Bool {
+    /// Steps over `literal` when it comes next; `false`, moving nowhere, when it does not.
+    mutating func expect(_ literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
         guard bytes.count - offset >= count else { return false }
         let expected = UnsafeBufferPointer(start: literal.utf8Start, count: count)
         for index in 0..<count where bytes[offset + index] != expected[index] { return false }
-        return true
-    }
-
-    /// Steps over `literal` when it comes next.
-    mutating func expect(_ literal: StaticString) -> Bool {
-        guard peek(literal) else { return false }
-        offset += literal.utf8CodeUnitCount
+        offset += count
         return true
     }
 

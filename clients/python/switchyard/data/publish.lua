@@ -174,9 +174,10 @@ end
 
 -- the sequence numbers of the new events, taken at once; numbers are turned into text once per call
 -- where they can be, and whole numbers with '%d' (Lua's own number formatting goes through printf's
--- floating-point path, a large share of the script's own time)
+-- floating-point path, a large share of the script's own time, and writes 1e14 and above as 1e+14)
+local function whole(number) return string.format('%d', number) end
 local seq = fresh > 0 and redis.call('INCRBY', KEYS[2], fresh) - fresh or 0
-local mark_tail, mark_px = ' ' .. string.format('%d', now + window), string.format('%d', math.max(1, window))
+local mark_tail, mark_px = ' ' .. whole(now + window), whole(math.max(1, window))
 local replies, latest = {}, nil
 for i = 1, n do
   local existing = marks[i] or (repeats[i] and marks[repeats[i]])
@@ -186,10 +187,10 @@ for i = 1, n do
     local accepted_text = ARGV[10 + 3 * i - 2]
     local accepted = tonumber(accepted_text)
     local ms, ms_text = accepted, accepted_text
-    if accepted < last then ms, ms_text = last, string.format('%d', last) end
+    if accepted < last then ms, ms_text = last, whole(last) end
     last = ms
     seq = seq + 1
-    local seq_text = string.format('%d', seq)
+    local seq_text = whole(seq)
     -- SUFFIX starts with the timestamp of ACCEPTED_AT_MS (39 bytes, `,"t…`); it is rewritten only when
     -- the stream id had to move past it. A SUFFIX without it (`,"s…` or `,"e…`) gets it here.
     local suffix = ARGV[10 + 3 * i]
@@ -213,7 +214,7 @@ for i = 1, n do
     if repeated then marks[i] = {seq, id, ms} end
   end
 end
-if latest then redis.call('SET', KEYS[3], latest, 'PX', string.format('%d', math.max(1, retention))) end
+if latest then redis.call('SET', KEYS[3], latest, 'PX', whole(math.max(1, retention))) end
 
 -- optional state key, set with the last event when it was stored (not for a duplicate):
 -- KEYS[6+N] the key (no hash tag), ARGV[11+3N] its JSON value, ARGV[12+3N] its TTL in ms (0 = no expiry)
@@ -240,10 +241,9 @@ if store and cap > 0 then
   end
 end
 if first then
-  redis.call('HSET', KEYS[5], 'last_ms', string.format('%d', last), 'retention_ms', string.format('%d', retention),
-    'first_ms', string.format('%d', first))
+  redis.call('HSET', KEYS[5], 'last_ms', whole(last), 'retention_ms', whole(retention), 'first_ms', whole(first))
 else
-  redis.call('HSET', KEYS[5], 'last_ms', string.format('%d', last), 'retention_ms', string.format('%d', retention))
+  redis.call('HSET', KEYS[5], 'last_ms', whole(last), 'retention_ms', whole(retention))
   redis.call('HDEL', KEYS[5], 'first_ms')
 end
 local result = {1, 0, overrun}

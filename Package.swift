@@ -232,6 +232,7 @@ let package = Package(
             name: "RedisTestSupport",
             dependencies: [
                 "RedisClient",
+                "Switchyard",
                 .product(name: "Logging", package: "swift-log"),
                 "RESP",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -61,9 +61,10 @@ public struct RouterReports: Sendable {
         let now = router.now
         var groups: [JSONValue] = []
         for name in names where readable(name) {
-            let info = try await router.info(name)
-            for group in info.groups {
-                let state = try await router.groupInfo(group, on: name)
+            var latest = try await router.info(name)
+            for group in latest.groups {
+                let (state, info) = try await router.groupInfoWithChannel(group, on: name, channelReadBefore: latest)
+                latest = info
                 groups.append([
                     "group": .string(group), "channel": .string(name.rawValue), "pending": .int(Int64(state.pending)),
                     "pending_by_consumer": .object(JSONObject(state.pendingByConsumer.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),

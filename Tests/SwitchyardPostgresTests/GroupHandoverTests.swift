@@ -284,22 +284,21 @@ final class Watched<Value: Sendable>: Sendable {
 
 /// The Redis engine, with events published right after each read of a group's or a channel's
 /// state: a publisher that keeps publishing while a move reads where the group stands.
-private final class PublishingAfterReads: Engine {
-    let base: any Engine
+private final class PublishingAfterReads: ForwardingEngine, @unchecked Sendable {
     let publish: @Sendable () async throws -> Void
 
     init(_ base: any Engine, publish: @escaping @Sendable () async throws -> Void) {
-        self.base = base
         self.publish = publish
+        super.init(base)
     }
 
-    func groupInfo(_ group: String, on channel: ChannelName) async throws(SwitchyardError) -> GroupInfo {
+    override func groupInfo(_ group: String, on channel: ChannelName) async throws(SwitchyardError) -> GroupInfo {
         let info = try await base.groupInfo(group, on: channel)
         try await publishing()
         return info
     }
 
-    func info(_ channel: ChannelName) async throws(SwitchyardError) -> ChannelInfo {
+    override func info(_ channel: ChannelName) async throws(SwitchyardError) -> ChannelInfo {
         let info = try await base.info(channel)
         try await publishing()
         return info
@@ -307,30 +306,5 @@ private final class PublishingAfterReads: Engine {
 
     private func publishing() async throws(SwitchyardError) {
         do { try await publish() } catch { throw SwitchyardError(.engineUnavailable, "the publisher failed: \(error)") }
-    }
-
-    func run() async throws { try await base.run() }
-    func append(_ requests: [AppendRequest]) async throws(SwitchyardError) -> [PublishReceipt] { try await base.append(requests) }
-    func read(_ channel: ChannelName, from start: ReadStart, limit: Int) async throws(SwitchyardError) -> [StoredEvent] {
-        try await base.read(channel, from: start, limit: limit)
-    }
-    func channels(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> [ChannelName] { try await base.channels(matching: patterns) }
-    func latest(_ channel: ChannelName) async throws(SwitchyardError) -> Envelope? { try await base.latest(channel) }
-    func liveEvents(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> AsyncStream<Envelope> { try await base.liveEvents(matching: patterns) }
-    func createGroup(_ group: String, on channel: ChannelName, start: GroupStart) async throws(SwitchyardError) {
-        try await base.createGroup(group, on: channel, start: start)
-    }
-    func readGroup(_ request: GroupReadRequest) async throws(SwitchyardError) -> [Delivery] { try await base.readGroup(request) }
-    func ack(_ group: String, on channel: ChannelName, positions: [StreamPosition]) async throws(SwitchyardError) -> Int {
-        try await base.ack(group, on: channel, positions: positions)
-    }
-    func claim(_ request: ClaimRequest) async throws(SwitchyardError) -> ClaimResult { try await base.claim(request) }
-    func deadLetter(_ request: DeadLetterRequest) async throws(SwitchyardError) { try await base.deadLetter(request) }
-    func deadLetters(_ channel: ChannelName, limit: Int) async throws(SwitchyardError) -> [DeadLetter] { try await base.deadLetters(channel, limit: limit) }
-    func requeueDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int {
-        try await base.requeueDeadLetters(channel, ids: ids)
-    }
-    func dropDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int {
-        try await base.dropDeadLetters(channel, ids: ids)
     }
 }

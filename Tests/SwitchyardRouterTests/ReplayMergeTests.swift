@@ -6,38 +6,19 @@ import RedisTestSupport
 import Testing
 
 /// A real engine with a record of the reads asked of it.
-private final class ReadCountingEngine: Engine {
-    let base: any Engine
+private final class ReadCountingEngine: ForwardingEngine, @unchecked Sendable {
     private let reads = Mutex<(calls: Int, largestLimit: Int, envelopes: Int)>((0, 0, 0))
-
-    init(_ base: any Engine) { self.base = base }
 
     var calls: Int { reads.withLock { $0.calls } }
     var largestLimit: Int { reads.withLock { $0.largestLimit } }
     var envelopesRead: Int { reads.withLock { $0.envelopes } }
     func reset() { reads.withLock { $0 = (0, 0, 0) } }
 
-    func read(_ channel: ChannelName, from start: ReadStart, limit: Int) async throws(SwitchyardError) -> [StoredEvent] {
+    override func read(_ channel: ChannelName, from start: ReadStart, limit: Int) async throws(SwitchyardError) -> [StoredEvent] {
         let events = try await base.read(channel, from: start, limit: limit)
         reads.withLock { $0 = ($0.calls + 1, max($0.largestLimit, limit), $0.envelopes + events.count) }
         return events
     }
-
-    func run() async throws { try await base.run() }
-    func append(_ requests: [AppendRequest]) async throws(SwitchyardError) -> [PublishReceipt] { try await base.append(requests) }
-    func channels(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> [ChannelName] { try await base.channels(matching: patterns) }
-    func latest(_ channel: ChannelName) async throws(SwitchyardError) -> Envelope? { try await base.latest(channel) }
-    func info(_ channel: ChannelName) async throws(SwitchyardError) -> ChannelInfo { try await base.info(channel) }
-    func liveEvents(matching patterns: [ChannelPattern]) async throws(SwitchyardError) -> AsyncStream<Envelope> { try await base.liveEvents(matching: patterns) }
-    func createGroup(_ group: String, on channel: ChannelName, start: GroupStart) async throws(SwitchyardError) { try await base.createGroup(group, on: channel, start: start) }
-    func readGroup(_ request: GroupReadRequest) async throws(SwitchyardError) -> [Delivery] { try await base.readGroup(request) }
-    func ack(_ group: String, on channel: ChannelName, positions: [StreamPosition]) async throws(SwitchyardError) -> Int { try await base.ack(group, on: channel, positions: positions) }
-    func claim(_ request: ClaimRequest) async throws(SwitchyardError) -> ClaimResult { try await base.claim(request) }
-    func groupInfo(_ group: String, on channel: ChannelName) async throws(SwitchyardError) -> GroupInfo { try await base.groupInfo(group, on: channel) }
-    func deadLetter(_ request: DeadLetterRequest) async throws(SwitchyardError) { try await base.deadLetter(request) }
-    func deadLetters(_ channel: ChannelName, limit: Int) async throws(SwitchyardError) -> [DeadLetter] { try await base.deadLetters(channel, limit: limit) }
-    func requeueDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int { try await base.requeueDeadLetters(channel, ids: ids) }
-    func dropDeadLetters(_ channel: ChannelName, ids: [StreamPosition]) async throws(SwitchyardError) -> Int { try await base.dropDeadLetters(channel, ids: ids) }
 }
 
 @Suite("Replay across many channels", .needs(.redis))

@@ -40,6 +40,11 @@ struct RouterRedisBench {
             _ = try await client.execute(GenericCommand("FLUSHALL"))
             switch mode {
             case "publish": try await publish(router, channel, payload, events: number(1, 200_000), batch: number(2, 100))
+            case "publish-on-loop":
+                let executor: any TaskExecutor = try await client.withConnection { @Sendable connection in connection.taskExecutor }
+                try await withTaskExecutorPreference(executor) {
+                    try await publish(router, channel, payload, events: number(1, 200_000), batch: number(2, 100))
+                }
             case "consume": try await consume(router, channel, payload, events: number(1, 200_000), batch: number(2, 1000))
             case "latency": try await latency(router, channel, payload, rate: number(1, 1000), seconds: number(2, 10), batching: false)
             case "latency-batch": try await latency(router, channel, payload, rate: number(1, 10000), seconds: number(2, 5), batching: true)

@@ -52,4 +52,34 @@ extension Router {
     public func groupInfo(_ group: String, on channel: ChannelName) async throws(SwitchyardError) -> GroupInfo {
         try await engine.groupInfo(group, on: channel)
     }
+
+    /// A group's state and its channel's info, read so that they agree: the channel is read again
+    /// after the group, and both are read again while an event was stored between the two reads,
+    /// three pairs of reads at most.
+    ///
+    /// A group's ``GroupInfo/lag`` counts the entries stored after its last delivered one, so the
+    /// entry it was last delivered is ``ChannelInfo/lastSequenceNumber`` minus the lag only when
+    /// both were read with no publish between them; a channel read before such a publish places
+    /// that entry one too far back. On a channel stored to faster than three pairs of reads the
+    /// last pair is returned, and a position derived from it may be off by the entries stored
+    /// between its reads.
+    /// - Parameters:
+    ///   - group: The group.
+    ///   - channel: The channel.
+    ///   - before: The channel's info read before this call, which saves a read when nothing was stored since.
+    /// - Throws: ``SwitchyardError`` `group_not_found`, or the engine's error.
+    public func groupInfoWithChannel(
+        _ group: String, on channel: ChannelName, channelReadBefore before: ChannelInfo? = nil
+    ) async throws(SwitchyardError) -> (group: GroupInfo, channel: ChannelInfo) {
+        var before = before
+        if before == nil { before = try await engine.info(channel) }
+        var pairs = 0
+        while true {
+            let state = try await engine.groupInfo(group, on: channel)
+            let after = try await engine.info(channel)
+            pairs += 1
+            if after.lastSequenceNumber == before?.lastSequenceNumber || pairs == 3 { return (state, after) }
+            before = after
+        }
+    }
 }

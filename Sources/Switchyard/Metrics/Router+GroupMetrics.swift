@@ -46,17 +46,21 @@ extension Router {
 
     /// Reads every channel's hard-cap trims and every consumer group's pending entries and lag.
     ///
-    /// It costs one engine call per channel and two or three per group.
+    /// Each group is read with its channel as ``groupInfoWithChannel(_:on:channelReadBefore:)``
+    /// reads them, so a publish between the reads does not make the lag in seconds read low. It
+    /// costs one engine call per channel and three to five per group (more while the channel is
+    /// stored to between the reads).
     /// - Throws: ``SwitchyardError`` when the engine cannot list its channels; a channel or group
     ///   that cannot be read is skipped.
     public func streamsSnapshot() async throws(SwitchyardError) -> StreamsSnapshot {
         var snapshot = StreamsSnapshot()
         for channel in try await engine.channels(matching: [try ChannelPattern("*")]) {
-            guard let info = try? await engine.info(channel) else { continue }
-            if info.trimmedUndelivered > 0 { snapshot.trimmedUndelivered[channel] = info.trimmedUndelivered }
-            for group in info.groups {
+            guard var latest = try? await engine.info(channel) else { continue }
+            if latest.trimmedUndelivered > 0 { snapshot.trimmedUndelivered[channel] = latest.trimmedUndelivered }
+            for group in latest.groups {
                 // A group deleted between the two reads is skipped, not an error.
-                guard let state = try? await engine.groupInfo(group, on: channel) else { continue }
+                guard let (state, info) = try? await groupInfoWithChannel(group, on: channel, channelReadBefore: latest) else { continue }
+                latest = info
                 let idle = state.oldestPendingIdle.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0
                 let behind = (try? await lagSeconds(state, info: info)) ?? 0
                 snapshot.groups.append(

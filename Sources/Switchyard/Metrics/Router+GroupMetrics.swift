@@ -48,7 +48,7 @@ extension Router {
     ///
     /// Each group is read with its channel as ``groupInfoWithChannel(_:on:channelReadBefore:)``
     /// reads them, so a publish between the reads does not make the lag in seconds read low. It
-    /// costs one engine call per channel and three to five per group (more while the channel is
+    /// costs one engine call per channel and two to four per group (up to eight while the channel is
     /// stored to between the reads).
     /// - Throws: ``SwitchyardError`` when the engine cannot list its channels; a channel or group
     ///   that cannot be read is skipped.

@@ -129,13 +129,15 @@ row("redis-server CPU per event, publish.lua, 10 events per call / 1 per call (p
 
 # --- the router on Redis
 pub100 = num(r"publish batch=100: .*= (\d+) events/s")
-pub1 = num(r"publish batch=1: .*= (\d+) events/s")
+pub1 = num(r"^publish batch=1: .*= (\d+) events/s")
+pub1loop = num(r"^publish-on-loop batch=1: .*= (\d+) events/s")
 consume = num(r"consume batch=1000: .*= (\d+) events/s")
 py_pipe = python.get(("throughput", "pipeline"), {}).get("events_per_s")
 py_single = python.get(("throughput", "single"), {}).get("events_per_s")
 row("router on Redis: validated, scripted publish, batches of 100", rate(pub100), f"server limit, redis-benchmark -P 64 running publish.lua: {rate(lua64)}", ratio(pub100, lua64), "router-redis-bench publish 200000 100")
 row("the same against the Python baseline, pipelined ×100", rate(pub100), f"Python: {rate(py_pipe)}", ratio(pub100, py_pipe), "py_router_baseline.py throughput --mode pipeline --validator compiled")
 row("router on Redis: single publishes, one at a time", rate(pub1), f"publish.lua -P 1: {rate(lua1)}; Python single: {rate(py_single)}", f"{ratio(pub1, lua1)} / {ratio(pub1, py_single)}", "router-redis-bench publish 20000 1")
+row("the same on one of the client's event loops", rate(pub1loop), f"publish.lua -P 1: {rate(lua1)}", ratio(pub1loop, lua1), "router-redis-bench publish-on-loop 20000 1")
 row("router on Redis: one consumer process, batches of 1000", rate(consume), "—", "—", "router-redis-bench consume 200000 1000")
 m = find(r"^latency rate=1000/s .*vs schedule p50 ([\d.]+) ms, p99 ([\d.]+) ms")
 py = python.get(("latency", "single"), {})

@@ -217,6 +217,23 @@ public final class RedisClient: Sendable, Service {
         return false
     }
 
+    /// One of the client's event loops as a task executor, for a hot loop of commands, or of
+    /// publishes one at a time:
+    ///
+    /// ```swift
+    /// try await withTaskExecutorPreference(client.taskExecutor()) {
+    ///     for quote in quotes { try await router.publish(to: channel, payload: quote) }
+    /// }
+    /// ```
+    ///
+    /// The body runs on that loop; the pool hands it connections on the same loop (and opens one
+    /// there when none is idle), and each reply continues the body on the thread it arrived on:
+    /// no thread hop per command, where a task on the global executor has two. Keep blocking or
+    /// long CPU work out of the body, which shares the loop with the connections' I/O.
+    public func taskExecutor() -> any TaskExecutor {
+        RedisEventLoopTaskExecutor(eventLoop: self.eventLoopGroup.any())
+    }
+
     /// Runs `body` with a connection of the pool, returned to the pool when `body` ends.
     ///
     /// Use it for pipelines, transactions, or several commands in a row on one connection. On a

@@ -21,6 +21,8 @@ import Testing
 
     enum Event: Sendable, CustomStringConvertible {
         case lease
+        /// A caller on an event loop: it would rather have one of the named connections.
+        case leasePreferring([String])
         case enqueue(Int)
         case release(String)
         /// The connection closes on its own, leased or idle; the machine is not told.
@@ -33,6 +35,7 @@ import Testing
         var description: String {
             switch self {
             case .lease: "lease"
+            case .leasePreferring(let names): "lease preferring \(names)"
             case .enqueue(let id): "enqueue \(id)"
             case .release(let name): "release \(name)"
             case .closes(let name): "\(name) closes"
@@ -81,6 +84,8 @@ import Testing
         switch event {
         case .lease:
             return Self.outcome(machine.lease())
+        case .leasePreferring(let names):
+            return Self.outcome(machine.lease(preferring: { names.contains($0.name) }))
         case .enqueue(let id):
             return Self.outcome(machine.enqueue(id) { id })
         case .release(let name):
@@ -133,6 +138,25 @@ import Testing
             name: "the most recently returned idle connection is used first",
             events: [.lease, .lease, .release("a"), .release("b"), .lease],
             outcomes: [.open, .open, .none, .none, .connection("b")], open: 2, idle: ["a"]),
+        Case(
+            name: "a caller with a preference takes a preferred idle connection, though not the most recent",
+            events: [.lease, .lease, .release("a"), .release("b"), .leasePreferring(["a"]), .lease],
+            outcomes: [.open, .open, .none, .none, .connection("a"), .connection("b")], open: 2),
+        Case(
+            name: "with no preferred idle connection, a caller with a preference opens one below the bound",
+            maximum: 2, events: [.lease, .release("a"), .leasePreferring(["b"])],
+            outcomes: [.open, .none, .open], open: 2, idle: ["a"]),
+        Case(
+            name: "at the bound, a caller with a preference takes any idle connection",
+            maximum: 1, events: [.lease, .release("a"), .leasePreferring(["b"])],
+            outcomes: [.open, .none, .connection("a")], open: 1),
+        Case(
+            name: "a closed preferred connection is passed over", maximum: 1,
+            events: [.lease, .release("a"), .closes("a"), .leasePreferring(["a"])],
+            outcomes: [.open, .none, .none, .open], open: 1),
+        Case(
+            name: "at the bound with nothing idle, a caller with a preference waits", maximum: 1,
+            events: [.lease, .leasePreferring(["a"])], outcomes: [.open, .wait], open: 1),
         Case(
             name: "a closed idle connection is dropped and its slot reused", maximum: 1,
             events: [.lease, .release("a"), .closes("a"), .lease],

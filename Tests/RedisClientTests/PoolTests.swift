@@ -1,5 +1,6 @@
 import RedisTestSupport
 import NIOCore
+import NIOPosix
 import RESP
 import Testing
 
@@ -65,6 +66,50 @@ import Testing
             #expect(reply == "PONG")
             #expect(id == held, "the waiter was handed the returned connection")
             #expect(client.pool.openConnections == 1)
+        }
+    }
+
+    /// A task that prefers one of the client's event loops is handed connections on that loop, so
+    /// its commands and their replies stay on one thread; a task on a loop of another group
+    /// takes what is idle and opens nothing more.
+    @Test func aTaskOnAnEventLoopGetsConnectionsOnThatLoop() async throws {
+        var configuration = try TestEnvironment.configuration()
+        configuration.pool.maximumConnections = 8
+        try await withClient(configuration) { client throws in
+            _ = try await client.execute(PING())
+            #expect(client.pool.openConnections == 1)
+            let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+            for loop in loops {
+                try await withTaskExecutorPreference(RedisEventLoopTaskExecutor(eventLoop: loop)) {
+                    for _ in 0..<5 {
+                        let leased = try await client.withConnection { connection throws in
+                            _ = try await connection.execute(PING())
+                            return ObjectIdentifier(connection.channel.eventLoop)
+                        }
+                        #expect(leased == ObjectIdentifier(loop))
+                        #expect(MultiThreadedEventLoopGroup.currentEventLoop === loop, "the reply continued the task on its loop")
+                    }
+                }
+            }
+            // One connection on each loop at most, the first one included.
+            #expect(client.pool.openConnections <= loops.count)
+            let opened = client.pool.openConnections
+
+            // The client's own executor is one of those loops.
+            try await withTaskExecutorPreference(client.taskExecutor()) {
+                let loop = try #require(MultiThreadedEventLoopGroup.currentEventLoop)
+                #expect(loops.contains { $0 === loop })
+                let leased = try await client.withConnection { connection throws in ObjectIdentifier(connection.channel.eventLoop) }
+                #expect(leased == ObjectIdentifier(loop))
+            }
+            #expect(client.pool.openConnections == opened)
+
+            let other = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            try await withTaskExecutorPreference(RedisEventLoopTaskExecutor(eventLoop: other.next())) {
+                for _ in 0..<5 { _ = try await client.execute(PING()) }
+            }
+            #expect(client.pool.openConnections == opened)
+            try await other.shutdownGracefully()
         }
     }
 }

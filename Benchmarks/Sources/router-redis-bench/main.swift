@@ -9,7 +9,8 @@ import Synchronization
 /// The router on the Redis engine, against the server at REDIS_URL, with the shipped contracts.
 ///
 /// `router-redis-bench publish [events] [batch]`: validated, scripted publishes of `quotes.realtime`
-/// from one task, in batches (one EVALSHA per batch), events/s.
+/// from one task, in batches (one EVALSHA per batch), events/s. `publish-on-loop` does the same
+/// on one of the Redis client's event loops (`withTaskExecutorPreference(client.taskExecutor())`).
 /// `router-redis-bench consume [events] [batch]`: fills a channel, then one consumer process reads it
 /// through a consumer group (batched XREADGROUP, handler, XACK), events/s.
 /// `router-redis-bench latency [rate] [seconds]`: publishes on a fixed schedule while a consumer group
@@ -41,9 +42,8 @@ struct RouterRedisBench {
             switch mode {
             case "publish": try await publish(router, channel, payload, events: number(1, 200_000), batch: number(2, 100))
             case "publish-on-loop":
-                let executor: any TaskExecutor = try await client.withConnection { @Sendable connection in connection.taskExecutor }
-                try await withTaskExecutorPreference(executor) {
-                    try await publish(router, channel, payload, events: number(1, 200_000), batch: number(2, 100))
+                try await withTaskExecutorPreference(client.taskExecutor()) {
+                    try await publish(router, channel, payload, events: number(1, 200_000), batch: number(2, 100), label: mode)
                 }
             case "consume": try await consume(router, channel, payload, events: number(1, 200_000), batch: number(2, 1000))
             case "latency": try await latency(router, channel, payload, rate: number(1, 1000), seconds: number(2, 10), batching: false)
@@ -54,7 +54,9 @@ struct RouterRedisBench {
         }
     }
 
-    static func publish(_ router: Router, _ channel: ChannelName, _ payload: JSONValue, events: Int, batch: Int) async throws {
+    static func publish(
+        _ router: Router, _ channel: ChannelName, _ payload: JSONValue, events: Int, batch: Int, label: String = "publish"
+    ) async throws {
         let requests = [PublishRequest](repeating: PublishRequest(channel: channel, payload: payload), count: batch)
         let started = ContinuousClock.now
         var published = 0
@@ -68,7 +70,7 @@ struct RouterRedisBench {
         }
         let seconds = (ContinuousClock.now - started).seconds
         let last = try await router.info(channel).lastSequenceNumber
-        print("publish batch=\(batch): \(published) events in \(format(seconds)) s = \(Int(Double(published) / seconds)) events/s (last sequence \(last))")
+        print("\(label) batch=\(batch): \(published) events in \(format(seconds)) s = \(Int(Double(published) / seconds)) events/s (last sequence \(last))")
     }
 
     static func consume(_ router: Router, _ channel: ChannelName, _ payload: JSONValue, events: Int, batch: Int) async throws {

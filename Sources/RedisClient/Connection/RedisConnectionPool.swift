@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// A bounded pool of connections. A caller takes a free connection, opens one when below the
@@ -54,9 +55,19 @@ final class RedisConnectionPool: Sendable {
     /// The number of callers waiting in line for a connection.
     var waitingCallers: Int { self.state.withLock { $0.waiting } }
 
+    /// Takes a connection: on a caller running on one of the group's event loops (a task that
+    /// prefers it as its executor), one on that loop, opened there when none is idle, so its
+    /// commands cost no thread hop.
     private func lease() async throws -> RedisConnection {
         let grant: Grant
-        switch self.state.withLock({ $0.lease() }) {
+        let action: StateMachine.LeaseAction
+        // A group hands out the caller's own loop when the caller runs on one of its loops.
+        if let loop = MultiThreadedEventLoopGroup.currentEventLoop, self.eventLoopGroup.any() === loop {
+            action = self.state.withLock { $0.lease(preferring: { $0.channel.eventLoop === loop }) }
+        } else {
+            action = self.state.withLock { $0.lease() }
+        }
+        switch action {
         case .grant(let immediate):
             grant = immediate
         case .wait:

@@ -67,8 +67,22 @@ struct RedisConnectionPoolStateMachine<Connection: RedisPoolableConnection, Wait
 
     /// A caller asks for a connection: an idle one that is still open, else a slot to open one
     /// when below the bound, else it must wait.
-    mutating func lease() -> LeaseAction {
+    ///
+    /// - Parameter isPreferred: The connections the caller would rather have (those on its own
+    ///   event loop). Without a preference the most recently returned idle connection is taken;
+    ///   with one, a preferred idle connection, else a slot to open one (which the caller opens
+    ///   where it prefers) while below the bound, else any idle connection.
+    mutating func lease(preferring isPreferred: ((Connection) -> Bool)? = nil) -> LeaseAction {
         guard !self.isShutdown else { return .fail(RedisError(.clientShutdown)) }
+        if let isPreferred {
+            if let index = self.idle.lastIndex(where: { !$0.isClosed && isPreferred($0) }) {
+                return .grant(.connection(self.idle.remove(at: index)))
+            }
+            if self.open < self.maximumConnections {
+                self.open += 1
+                return .grant(.open)
+            }
+        }
         while let connection = self.idle.popLast() {
             if !connection.isClosed { return .grant(.connection(connection)) }
             self.open -= 1

@@ -160,15 +160,23 @@ import Testing
 }
 
 @Suite struct StreamIDParsingTests {
-    /// Replies are parsed from their bytes; the result is the same as from text, to the last digit.
-    @Test func bytesParseAsText() {
-        let texts = [
-            "0-0", "7", "1526919030474-55", "18446744073709551615-18446744073709551615", "18446744073709551616-0",
-            "0-18446744073709551616", "184467440737095516150-1", "00000000000000000001-2", "", "-", "1-", "-1", "x-1",
-            "1-2-3", "1--2", "1-x", " 1-2", "1-2 ",
+    /// Text and reply bytes go through one parser: `ms-seq` or `ms`, each part a decimal of at
+    /// most 20 digits that fits in 64 bits, nothing before, between or after.
+    @Test func idsFromTextAndFromBytes() {
+        let max = UInt64.max
+        let cases: [(String, StreamID?)] = [
+            ("0-0", .zero), ("7", StreamID(milliseconds: 7, sequence: 0)),
+            ("1526919030474-55", StreamID(milliseconds: 1_526_919_030_474, sequence: 55)),
+            ("18446744073709551615-18446744073709551615", StreamID(milliseconds: max, sequence: max)),
+            ("00000000000000000001-2", StreamID(milliseconds: 1, sequence: 2)),
+            ("18446744073709551616-0", nil), ("0-18446744073709551616", nil), ("184467440737095516150-1", nil),
+            ("000000000000000000001-2", nil), ("", nil), ("-", nil), ("1-", nil), ("-1", nil), ("x-1", nil),
+            ("1-2-3", nil), ("1--2", nil), ("1-x", nil), (" 1-2", nil), ("1-2 ", nil), ("+1-2", nil), ("1-٣", nil),
         ]
-        for text in texts {
-            #expect(StreamID(bytes: ByteBuffer(string: text)) == StreamID(text), "\(text)")
+        for (text, expected) in cases {
+            #expect(StreamID(text) == expected, "\(text)")
+            #expect(StreamID(text[...]) == expected, "\(text) as a substring")
+            #expect(StreamID(bytes: ByteBuffer(string: text)) == expected, "\(text) as bytes")
         }
     }
 }

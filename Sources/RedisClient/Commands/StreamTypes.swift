@@ -19,7 +19,8 @@ public struct StreamID: Sendable, Hashable, Comparable, CustomStringConvertible,
 
     /// Parses `ms-seq` or `ms`; `nil` for anything else.
     public init?(_ text: some StringProtocol) {
-        guard let parsed = Self.parse(text.utf8) else { return nil }
+        var text = String(text)
+        guard let parsed = text.withUTF8({ Self.parse(raw: UnsafeRawBufferPointer($0)) }) else { return nil }
         self.init(milliseconds: parsed.0, sequence: parsed.1)
     }
 
@@ -35,8 +36,9 @@ public struct StreamID: Sendable, Hashable, Comparable, CustomStringConvertible,
         self.init(milliseconds: parsed.0, sequence: parsed.1)
     }
 
-    /// ``parse(_:)`` over raw bytes, for the id in every `XADD` reply: overflow is checked only
-    /// from the 20th digit of a part, as fewer digits cannot overflow.
+    /// The two parts of `ms-seq` (or `ms`, sequence 0), read in one pass; `nil` for anything else.
+    /// Overflow is checked only from the 20th digit of a part, as fewer digits cannot overflow:
+    /// this runs for the id in every `XADD` reply.
     private static func parse(raw: UnsafeRawBufferPointer) -> (UInt64, UInt64)? {
         var index = 0
         func part() -> UInt64? {
@@ -64,36 +66,6 @@ public struct StreamID: Sendable, Hashable, Comparable, CustomStringConvertible,
         index += 1
         guard let sequence = part(), index == raw.count else { return nil }
         return (milliseconds, sequence)
-    }
-
-    /// The two parts of `ms-seq` (or `ms`, sequence 0), read in one pass; `nil` for anything else.
-    private static func parse(_ bytes: some Sequence<UInt8>) -> (UInt64, UInt64)? {
-        var parts: (UInt64, UInt64) = (0, 0)
-        var digits = 0
-        var inSequence = false
-        for byte in bytes {
-            if byte == UInt8(ascii: "-") {
-                guard !inSequence, digits > 0 else { return nil }
-                inSequence = true
-                digits = 0
-                continue
-            }
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 20 else { return nil }
-            let digit = UInt64(byte &- UInt8(ascii: "0"))
-            if inSequence {
-                let (m, o1) = parts.1.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(digit)
-                guard !o1, !o2 else { return nil }
-                parts.1 = a
-            } else {
-                let (m, o1) = parts.0.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(digit)
-                guard !o1, !o2 else { return nil }
-                parts.0 = a
-            }
-            digits += 1
-        }
-        return digits > 0 ? parts : nil
     }
 
     /// `ms-seq`.

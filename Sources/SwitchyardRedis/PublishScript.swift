@@ -15,16 +15,8 @@ struct PublishScript: Sendable {
     var keys: [String]
     var arguments: [ByteBuffer]
 
-    /// The calls for a batch: one per channel, in the order each channel first appears; events keep
-    /// their order. A batch of one channel (a single publish among them) is one call, with no grouping.
+    /// The calls for a batch: one per channel, in the order each channel first appears; events keep their order.
     static func calls(for requests: [AppendRequest], now: Int64, configuration: RedisEngine.Configuration, enforcesRateLimits: Bool) -> [PublishScript] {
-        if let channel = requests.first?.channel, requests.allSatisfy({ $0.channel == channel }) {
-            return [
-                PublishScript(
-                    requests: requests, indices: Array(requests.indices), now: now, configuration: configuration,
-                    enforcesRateLimits: enforcesRateLimits)
-            ]
-        }
         var order: [ChannelName] = []
         var byChannel: [ChannelName: [Int]] = [:]
         for (index, request) in requests.enumerated() {

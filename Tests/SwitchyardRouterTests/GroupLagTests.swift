@@ -1,4 +1,3 @@
-import Logging
 import RedisTestSupport
 import Switchyard
 import Synchronization
@@ -35,9 +34,7 @@ struct GroupLagTests {
     func publishBetweenReads(kind: EngineKind) async throws {
         try await kind.isolated {
             let engine = PublishingAfterChannelRead(kind.make(SystemClock(), 1_000_000))
-            let router = Router(
-                contracts: Fixtures.contracts, engine: engine,
-                configuration: RouterConfiguration(source: "tests", enforcesRateLimits: false), logger: Logger(label: "test.router"))
+            let router = Fixtures.router(engine)
             let channel = Fixtures.channel("test:lag.race")
             try await router.publish(to: channel, payload: Fixtures.payload(0))
             try await engine.createGroup("laggards", on: channel, start: .newest)

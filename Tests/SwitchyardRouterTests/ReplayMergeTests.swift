@@ -1,5 +1,4 @@
 import JSONSchema
-import Logging
 import Switchyard
 import Synchronization
 import RedisTestSupport
@@ -27,9 +26,7 @@ struct ReplayMergeTests {
     func boundedMerge(kind: EngineKind) async throws {
         try await kind.isolated {
             let engine = ReadCountingEngine(kind.make(SystemClock(), 1_000_000))
-            let router = Router(
-                contracts: Fixtures.contracts, engine: engine,
-                configuration: RouterConfiguration(source: "tests", enforcesRateLimits: false), logger: Logger(label: "test.router"))
+            let router = Fixtures.router(engine)
             let channels = (0..<40).map { Fixtures.channel("test:many.c\($0)") }
             for round in 1...50 {
                 // Every channel in one batch: many events share a millisecond, ordered by channel then.

@@ -61,8 +61,17 @@ enum Fixtures {
         rateLimits: Bool = false, overrides: [RouterConfiguration.PolicyOverride] = [], maxEntries: Int = 1_000_000,
         seed: UInt64? = nil
     ) -> Router {
+        router(kind.make(clock, maxEntries), clock: clock, mode: mode, rateLimits: rateLimits, overrides: overrides, seed: seed)
+    }
+
+    /// A router on `engine` (a kind's engine, perhaps wrapped by a test), configured as the one
+    /// over a kind is.
+    static func router(
+        _ engine: any Engine, clock: any SwitchyardClock = SystemClock(), mode: RouterConfiguration.Mode = .live,
+        rateLimits: Bool = false, overrides: [RouterConfiguration.PolicyOverride] = [], seed: UInt64? = nil
+    ) -> Router {
         Router(
-            contracts: contracts, engine: kind.make(clock, maxEntries),
+            contracts: contracts, engine: engine,
             configuration: RouterConfiguration(
                 source: "tests", mode: mode, enforcesRateLimits: rateLimits, policyOverrides: overrides,
                 eventIDs: seed.map { .seeded($0) } ?? .system, clock: clock),

@@ -71,15 +71,14 @@ extension Router {
     public func groupInfoWithChannel(
         _ group: String, on channel: ChannelName, channelReadBefore before: ChannelInfo? = nil
     ) async throws(SwitchyardError) -> (group: GroupInfo, channel: ChannelInfo) {
-        var before = before
-        if before == nil { before = try await engine.info(channel) }
-        var pairs = 0
-        while true {
-            let state = try await engine.groupInfo(group, on: channel)
-            let after = try await engine.info(channel)
-            pairs += 1
-            if after.lastSequenceNumber == before?.lastSequenceNumber || pairs == 3 { return (state, after) }
+        var before = if let before { before } else { try await engine.info(channel) }
+        var state = try await engine.groupInfo(group, on: channel)
+        var after = try await engine.info(channel)
+        for _ in 1..<3 where after.lastSequenceNumber != before.lastSequenceNumber {
             before = after
+            state = try await engine.groupInfo(group, on: channel)
+            after = try await engine.info(channel)
         }
+        return (state, after)
     }
 }
